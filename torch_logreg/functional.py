@@ -1,0 +1,216 @@
+"""The math of logistic regression, written once.
+
+For m examples x (m, n), labels y (m,) in {0, 1}, weight W (1, n) and bias b (1,):
+
+    z = x Wᵀ + b                                   logits, (m, 1)
+    a = σ(z)                                       probabilities
+    J = (1/m) Σ [softplus(z) − y·z] + (l2 / 2m)·‖W‖²
+
+The cost is the document's J = −(1/m) Σ [y log a + (1−y) log(1−a)] rewritten
+from the logits: −y log σ(z) − (1−y) log(1−σ(z)) = softplus(z) − y·z exactly,
+and softplus never takes the log of 0, so saturated logits give a finite cost
+where the document's literal code gives inf or NaN.
+
+Backward, the document's equations:
+
+    dz = (a − y) / m                               (m, 1)
+    dW = dzᵀ x + (l2/m)·W                          (1, n)   (document: dw = X dzᵀ)
+    db = Σ dz                                      (1,)
+    dx = dz W                                      (m, n)   (so layers can stack)
+
+Two layers of API:
+
+* plain formula functions (``*_forward`` / ``*_backward``, ``cost_and_grads``)
+  that a training loop can call without autograd;
+* ``torch.autograd.Function`` wrappers (``linear``, ``logistic_cost``,
+  ``l2_penalty``) whose ``backward`` calls those same formulas, so
+  ``cost.backward()`` runs the document's equations and any ``torch.optim``
+  optimizer works.
+
+Inside ``with plain_autograd():`` the wrappers switch to stock PyTorch ops that
+autograd differentiates by itself; ``torch_logreg.gradcheck`` uses that to hold
+the hand-written gradients against autograd for any model built from them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_PLAIN_AUTOGRAD = contextvars.ContextVar("torch_logreg_plain_autograd", default=False)
+
+
+@contextlib.contextmanager
+def plain_autograd():
+    """Make ``linear``, ``logistic_cost`` and ``l2_penalty`` use stock autograd ops."""
+    token = _PLAIN_AUTOGRAD.set(True)
+    try:
+        yield
+    finally:
+        _PLAIN_AUTOGRAD.reset(token)
+
+
+# --------------------------------------------------------------------------
+# Formulas (no autograd)
+# --------------------------------------------------------------------------
+
+
+def linear_forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """z = x Wᵀ + b.  x: (m, n), weight: (k, n), bias: (k,) -> z: (m, k)."""
+    if bias is None:
+        return x @ weight.T
+    return torch.addmm(bias, x, weight.T)
+
+
+def linear_backward(
+    grad_z: Tensor, x: Tensor, weight: Tensor, need_x: bool = True, need_weight: bool = True, need_bias: bool = True
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """dx = g W, dW = gᵀ x, db = Σ_rows g.  grad_z: (m, k) -> (m, n), (k, n), (k,).
+
+    A gradient that is not needed is returned as None and never computed.
+    """
+    dx = grad_z @ weight if need_x else None
+    dweight = grad_z.T @ x if need_weight else None
+    dbias = grad_z.sum(0) if need_bias else None
+    return dx, dweight, dbias
+
+
+def logistic_cost_forward(z: Tensor, y: Tensor) -> Tensor:
+    """J = mean(softplus(z) − y·z), the cross-entropy of σ(z) against y.  z, y: (m,) -> ()."""
+    return (F.softplus(z) - y * z).mean()
+
+
+def logistic_cost_backward(z: Tensor, y: Tensor) -> Tensor:
+    """dz = ∂J/∂z = (σ(z) − y) / m.  z, y: (m,) -> (m,)."""
+    return (torch.sigmoid(z) - y) / z.numel()
+
+
+def l2_forward(weight: Tensor, l2: float, m: int) -> Tensor:
+    """(l2 / 2m)·‖W‖², on the weights only (the bias is never penalized)."""
+    return weight.pow(2).sum() * (l2 / (2 * m))
+
+
+def l2_backward(weight: Tensor, l2: float, m: int) -> Tensor:
+    """∂/∂W of the L2 term: (l2/m)·W."""
+    return weight * (l2 / m)
+
+
+def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) -> Tensor:
+    """J for a one-neuron model without autograd.  x: (m, n), y: (m,), weight: (1, n), bias: (1,)."""
+    z = linear_forward(x, weight, bias).squeeze(1)
+    value = logistic_cost_forward(z, y)
+    if l2:
+        value = value + l2_forward(weight, l2, x.shape[0])
+    return value
+
+
+def cost_and_grads(
+    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False
+) -> tuple[Tensor | None, Tensor, Tensor]:
+    """(J or None, dW (1, n), db (1,)) in one forward pass, without autograd.
+
+    The vectorized form of the document's loop: z = x Wᵀ + b, dz = (σ(z) − y)/m,
+    dW = dzᵀ x + (l2/m) W, db = Σ dz.  The cost is computed only when asked for,
+    since a training loop needs it only on the steps it logs.
+    """
+    m = x.shape[0]
+    z = linear_forward(x, weight, bias)  # (m, 1)
+    dz = logistic_cost_backward(z.squeeze(1), y).unsqueeze(1)  # (m, 1)
+    _, dweight, dbias = linear_backward(dz, x, weight, need_x=False)
+    if l2:
+        dweight = dweight + l2_backward(weight, l2, m)
+    value = None
+    if with_cost:
+        value = logistic_cost_forward(z.squeeze(1), y)
+        if l2:
+            value = value + l2_forward(weight, l2, m)
+    return value, dweight, dbias
+
+
+# --------------------------------------------------------------------------
+# autograd Functions: forward and backward side by side, backward = the formulas
+# --------------------------------------------------------------------------
+
+
+class LinearFunction(torch.autograd.Function):
+    """z = x Wᵀ + b with the hand-written backward of ``linear_backward``."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return linear_forward(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, bias = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+
+    @staticmethod
+    def backward(ctx, grad_z: Tensor):
+        x, weight = ctx.saved_tensors
+        need_x, need_weight, need_bias = ctx.needs_input_grad
+        return linear_backward(grad_z, x, weight, need_x, need_weight, need_bias and ctx.has_bias)
+
+
+class LogisticCostFunction(torch.autograd.Function):
+    """J = mean(softplus(z) − y·z); backward dz = (σ(z) − y)/m.  No gradient for y."""
+
+    @staticmethod
+    def forward(z: Tensor, y: Tensor) -> Tensor:
+        return logistic_cost_forward(z, y)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        z, y = inputs
+        ctx.save_for_backward(z, y)
+
+    @staticmethod
+    def backward(ctx, grad_cost: Tensor):
+        z, y = ctx.saved_tensors
+        dz = logistic_cost_backward(z, y) * grad_cost if ctx.needs_input_grad[0] else None
+        return dz, None
+
+
+class L2PenaltyFunction(torch.autograd.Function):
+    """(l2 / 2m)·‖W‖²; backward (l2/m)·W.  l2 and m are constants."""
+
+    @staticmethod
+    def forward(weight: Tensor, l2: float, m: int) -> Tensor:
+        return l2_forward(weight, l2, m)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        weight, l2, m = inputs
+        ctx.save_for_backward(weight)
+        ctx.l2, ctx.m = l2, m
+
+    @staticmethod
+    def backward(ctx, grad_cost: Tensor):
+        (weight,) = ctx.saved_tensors
+        dweight = l2_backward(weight, ctx.l2, ctx.m) * grad_cost if ctx.needs_input_grad[0] else None
+        return dweight, None, None
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """z = x Wᵀ + b.  x: (m, n), weight: (k, n), bias: (k,) -> (m, k)."""
+    if _PLAIN_AUTOGRAD.get():
+        return F.linear(x, weight, bias)
+    return LinearFunction.apply(x, weight, bias)
+
+
+def logistic_cost(z: Tensor, y: Tensor) -> Tensor:
+    """J = mean(softplus(z) − y·z) = mean cross-entropy of σ(z) against y.  z, y: (m,) -> ()."""
+    if _PLAIN_AUTOGRAD.get():
+        return F.binary_cross_entropy_with_logits(z, y.to(z.dtype))
+    return LogisticCostFunction.apply(z, y.to(z.dtype))
+
+
+def l2_penalty(weight: Tensor, l2: float, m: int) -> Tensor:
+    """(l2 / 2m)·‖W‖².  Zero (and no graph) when l2 == 0."""
+    if _PLAIN_AUTOGRAD.get():
+        return weight.pow(2).sum() * (l2 / (2 * m))
+    return L2PenaltyFunction.apply(weight, l2, m)
