@@ -131,6 +131,23 @@ def cost_and_grads(
     return value, dweight, dbias
 
 
+def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) -> Tensor:
+    """∇²J over θ = [W, b]: [x, 1]ᵀ diag(a(1−a)) [x, 1] / m + (l2/m)·I on W only.  -> (n+1, n+1).
+
+    The second derivative of the cost: ∂dz/∂z = a(1−a)/m, chained through z = x Wᵀ + b.
+    The bias entry gets no l2 term, as the bias is never penalized.
+    """
+    m, n = x.shape
+    z = linear_forward(x, weight, bias).squeeze(1)
+    a = torch.sigmoid(z)
+    curvature = a * (1 - a) / m  # (m,)
+    weighted = x * curvature.unsqueeze(1)  # (m, n)
+    top_left = weighted.T @ x + torch.eye(n, dtype=x.dtype, device=x.device) * (l2 / m)
+    top_right = weighted.sum(0, keepdim=True).T  # (n, 1)
+    corner = curvature.sum().reshape(1, 1)
+    return torch.cat([torch.cat([top_left, top_right], 1), torch.cat([top_right.T, corner], 1)], 0)
+
+
 # --------------------------------------------------------------------------
 # autograd Functions: forward and backward side by side, backward = the formulas
 # --------------------------------------------------------------------------
@@ -210,7 +227,7 @@ def logistic_cost(z: Tensor, y: Tensor) -> Tensor:
 
 
 def l2_penalty(weight: Tensor, l2: float, m: int) -> Tensor:
-    """(l2 / 2m)·‖W‖².  Zero (and no graph) when l2 == 0."""
+    """(l2 / 2m)·‖W‖².  l2 and m are constants; only W gets a gradient, (l2/m)·W."""
     if _PLAIN_AUTOGRAD.get():
         return weight.pow(2).sum() * (l2 / (2 * m))
     return L2PenaltyFunction.apply(weight, l2, m)

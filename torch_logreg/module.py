@@ -80,7 +80,7 @@ class LogisticRegression(nn.Module):
     def cost(self, x: Tensor, y: Tensor) -> Tensor:
         """J = mean(softplus(z) − y·z) + (l2 / 2m)·‖W‖².  x: (N, n), y: (N,) -> scalar."""
         if self.check_grad and torch.is_grad_enabled():
-            from .gradcheck import check_gradients  # local: gradcheck imports this module's users
+            from .gradcheck import check_gradients  # local: only debugging needs it
 
             check_gradients(self, x, y)
         value = LF.logistic_cost(self(x), y)

@@ -1,0 +1,29 @@
+"""The errors a user can fix: bad data, bad config, a bad checkpoint.
+
+Each carries one line that names the problem (file, line, column, key). The
+command line prints that line and exits with status 2; the Python API raises it.
+"""
+
+
+class UserInputError(ValueError):
+    """Base class: input the user can correct."""
+
+
+class DataError(UserInputError):
+    """A data file that cannot be used as it is."""
+
+
+class ConfigError(UserInputError):
+    """A config key or value that is unknown, of the wrong type, or out of range."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A config value of the wrong type."""
+
+
+class CheckpointError(UserInputError):
+    """A checkpoint that is missing, corrupt or unsafe to load."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The cost or a gradient stopped being finite."""
