@@ -1,0 +1,272 @@
+"""Typed configuration: dataclasses hold the defaults, YAML files and dotted overrides change them.
+
+The defaults are the document's run: full-batch gradient descent, α = 0.5,
+2000 iterations, zero initialization, standardized features. A YAML file lists
+only what it changes; ``section.key=value`` overrides are typed by the field.
+Unknown keys, wrong types and out-of-range values raise ``ConfigError`` naming
+the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError, ConfigTypeError
+
+OPTIMIZERS = ("gd", "sgd", "adam", "lbfgs", "newton")
+DATASETS = ("breast_cancer", "synthetic")
+DTYPES = ("float32", "float64")
+X_DTYPES = ("float32", "bfloat16")
+INITS = ("zeros", "uniform")
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+@dataclass
+class DataConfig:
+    name: str = "breast_cancer"  # breast_cancer | synthetic; ignored when path is set
+    path: str | None = None  # a CSV, .npy or .npz file
+    test_path: str | None = None  # a separate test file: then no split is made
+    target: str | None = None  # the CSV label column (default: the last)
+    labels: dict | None = None  # two string labels mapped to 0 and 1, e.g. {M: 1, B: 0}
+    test_fraction: float = 0.25  # scikit-learn's train_test_split default
+    standardize: bool = True
+    samples: int = 1000  # synthetic only
+    features: int = 2  # synthetic only
+    noise: float = 1.0  # synthetic only: 0 is separable, 1 is the logistic model itself
+
+
+@dataclass
+class ModelConfig:
+    init: str = "zeros"  # zeros (the document) | uniform
+    l2: float = 0.0  # (l2 / 2m)·‖w‖²; scikit-learn's C = 1/l2
+    check_grad: bool = False  # compare hand-written and autograd gradients at each log step
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "gd"  # gd (w := w − α·dw by hand) | sgd | adam | lbfgs | newton
+    lr: float = 0.5
+    momentum: float = 0.0  # sgd only
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 2000  # optimizer steps
+    batch_size: int | None = None  # null: full batch, as in the document
+    log_every: int = 100
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dtype: str = "float32"  # float32 | float64, end to end
+    x_dtype: str | None = None  # storage of X on CUDA: null (= dtype) | bfloat16
+    tol: float = 0.0  # stop when the cost changes by less than this between two log steps
+    print_cost: bool = True
+    checkpoint_every: int = 500  # 0: only at the end (and on interruption)
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = "default"  # the config file's stem; names the run folder
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | Path | None = None, overrides=()) -> Config:
+    """The defaults, updated by the YAML file at ``path``, then by ``section.key=value`` overrides."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        update(config, read_yaml(path), source=str(path))
+        config.name = path.stem
+    apply_overrides(config, overrides)
+    return config
+
+
+def config_from_dict(values: dict) -> Config:
+    """Rebuild a Config from ``to_dict()`` output (e.g. from a checkpoint)."""
+    config = Config()
+    update(config, values, source="checkpoint")
+    return config
+
+
+def read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: not a plain YAML config ({problem})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(values).__name__}")
+    return values
+
+
+def update(config: Config, values: dict, source: str) -> None:
+    """Set every ``section: {key: value}`` (and top-level key) of ``values`` on ``config``."""
+    for key, value in values.items():
+        if _is_section(config, key):
+            if not isinstance(value, dict):
+                raise ConfigTypeError(f"{source}: {key} must be a mapping of keys, got {value!r}")
+            for sub_key, sub_value in value.items():
+                set_value(config, f"{key}.{sub_key}", sub_value, source)
+        else:
+            set_value(config, str(key), value, source)
+
+
+def apply_overrides(config: Config, overrides) -> None:
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. optimizer.lr=0.1")
+        set_value(config, key.strip(), text, source="override", from_text=True)
+
+
+def set_value(config: Config, dotted: str, value, source: str, from_text: bool = False) -> None:
+    """Validate and set one key, e.g. ``optimizer.lr``; text values are parsed by the field's type."""
+    target, name = _resolve(config, dotted, source)
+    hint = typing.get_type_hints(type(target))[name]
+    coerced = _coerce(value, hint, dotted, source, from_text)
+    _check_range(dotted, coerced, source)
+    setattr(target, name, coerced)
+
+
+def valid_keys(config: Config | None = None) -> list[str]:
+    config = config or Config()
+    keys = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
+        elif f.name != "name":
+            keys.append(f.name)
+    return keys
+
+
+def _is_section(config: Config, key) -> bool:
+    return dataclasses.is_dataclass(getattr(config, str(key), None))
+
+
+def _resolve(config: Config, dotted: str, source: str):
+    parts = dotted.split(".")
+    known = valid_keys(config)
+    if dotted not in known:
+        close = difflib.get_close_matches(dotted, known, n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"{source}: unknown key {dotted!r}{hint}; valid keys: {', '.join(known)}")
+    if len(parts) == 1:
+        return config, parts[0]
+    return getattr(config, parts[0]), parts[1]
+
+
+def _coerce(value, hint, key: str, source: str, from_text: bool):
+    """Return ``value`` as the field's type, parsing text overrides; else raise ConfigTypeError."""
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), hint) if _is_union(hint) else hint
+    if from_text and isinstance(value, str):
+        if optional and value.strip().lower() in ("null", "none", "~", ""):
+            return None
+        value = _parse_text(value.strip(), base, key, source)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigTypeError(f"{source}: {key} cannot be null (expected {base.__name__})")
+    origin = typing.get_origin(base) or base
+    if origin is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if origin is bool and not isinstance(value, bool):
+        raise ConfigTypeError(f"{source}: {key} must be true or false, got {value!r}")
+    if origin is int and isinstance(value, bool):
+        raise ConfigTypeError(f"{source}: {key} must be an integer, got {value!r}")
+    if not isinstance(value, origin):
+        raise ConfigTypeError(f"{source}: {key} must be {_type_name(origin)}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _parse_text(text: str, base, key: str, source: str):
+    try:
+        if base is bool:
+            lowered = text.lower()
+            if lowered in ("true", "yes", "on", "1"):
+                return True
+            if lowered in ("false", "no", "off", "0"):
+                return False
+            raise ValueError
+        if base is int:
+            return int(text)
+        if base is float:
+            return float(text)
+        if base is dict:
+            parsed = yaml.safe_load(text)
+            if not isinstance(parsed, dict):
+                raise ValueError
+            return parsed
+    except (ValueError, yaml.YAMLError):
+        raise ConfigTypeError(f"{source}: {key} must be {_type_name(base)}, got {text!r}") from None
+    return text
+
+
+def _is_union(hint) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def _type_name(kind) -> str:
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping"}.get(
+        kind, getattr(kind, "__name__", str(kind))
+    )
+
+
+def _check_range(key: str, value, source: str) -> None:
+    def fail(expected: str):
+        raise ConfigError(f"{source}: {key} must be {expected}, got {value!r}")
+
+    checks = {
+        "optimizer.lr": lambda v: v > 0 or fail("> 0"),
+        "optimizer.momentum": lambda v: v >= 0 or fail(">= 0"),
+        "optimizer.name": lambda v: v in OPTIMIZERS or fail(f"one of {', '.join(OPTIMIZERS)}"),
+        "train.iterations": lambda v: v >= 0 or fail(">= 0"),
+        "train.batch_size": lambda v: v is None or v >= 1 or fail(">= 1 or null (full batch)"),
+        "train.log_every": lambda v: v >= 1 or fail(">= 1"),
+        "train.checkpoint_every": lambda v: v >= 0 or fail(">= 0"),
+        "train.tol": lambda v: v >= 0 or fail(">= 0"),
+        "train.device": lambda v: _DEVICE.match(v) or fail("auto, cpu, cuda or cuda:N"),
+        "train.dtype": lambda v: v in DTYPES or fail(f"one of {', '.join(DTYPES)}"),
+        "train.x_dtype": lambda v: v is None or v in X_DTYPES or fail(f"null or one of {', '.join(X_DTYPES)}"),
+        "data.name": lambda v: v in DATASETS or fail(f"one of {', '.join(DATASETS)}"),
+        "data.test_fraction": lambda v: 0 < v < 1 or fail("in (0, 1)"),
+        "data.samples": lambda v: v >= 2 or fail(">= 2"),
+        "data.features": lambda v: v >= 1 or fail(">= 1"),
+        "data.noise": lambda v: v >= 0 or fail(">= 0"),
+        "data.labels": lambda v: v is None or _labels_ok(v) or fail("two labels mapped to 0 and 1, e.g. {M: 1, B: 0}"),
+        "model.l2": lambda v: v >= 0 or fail(">= 0"),
+        "model.init": lambda v: v in INITS or fail(f"one of {', '.join(INITS)}"),
+    }
+    if key in checks:
+        checks[key](value)
+
+
+def _labels_ok(labels: dict) -> bool:
+    return len(labels) == 2 and sorted(labels.values()) == [0, 1]
+
+
+def save_config(config: Config, path: Path) -> None:
+    from .checkpoint import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
