@@ -97,6 +97,8 @@ def load_config(path: str | Path | None = None, overrides=()) -> Config:
 def config_from_dict(values: dict) -> Config:
     """Rebuild a Config from ``to_dict()`` output (e.g. from a checkpoint)."""
     config = Config()
+    values = dict(values)
+    config.name = str(values.pop("name", config.name))
     update(config, values, source="checkpoint")
     return config
 

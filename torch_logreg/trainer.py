@@ -266,7 +266,9 @@ class Trainer:
             torch.set_rng_state(state["rng"]["torch"])
             if "cuda" in state["rng"] and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-            self.history = {k: list(v) for k, v in state["history"].items()}
+            # Like TensorBoard's purge_step: entries from here on are logged again as the run goes on.
+            keep = sum(1 for it in state["history"]["iteration"] if it < self.iteration)
+            self.history = {k: list(v[:keep]) for k, v in state["history"].items()}
             self.seconds_before = float(state.get("seconds", 0.0))
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
             raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({error})") from None

@@ -1,0 +1,189 @@
+"""The training loop through its Python API: what a training script relies on."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+from torch_logreg import document
+from torch_logreg.config import apply_overrides, config_from_dict, load_config
+from torch_logreg.data import breast_cancer, load_breast_cancer
+from torch_logreg.functional import cost_and_grads
+from torch_logreg.inference import load_model
+from torch_logreg.trainer import train
+
+QUIET = ["train.print_cost=false"]
+
+
+def config(*overrides):
+    return load_config(None, [*QUIET, *overrides])
+
+
+def test_gd_one_step_equals_the_documents_update(tmp_path):
+    result = train(config("train.iterations=1", "train.dtype=float64", "train.device=cpu"), tmp_path / "run")
+
+    split = breast_cancer()
+    w, b = document.initialize_with_zeros(split.n_features)
+    grads, _ = document.propagate(w, b, split.x_train.T, split.y_train.reshape(1, -1))
+    assert torch.equal(result.model.weight.detach(), (w - 0.5 * grads["dw"]).T)
+    assert result.model.bias.item() == b - 0.5 * grads["db"]
+
+
+def test_result_holds_model_history_and_metrics(tmp_path):
+    result = train(config("train.iterations=300", "train.device=cpu"), tmp_path / "run")
+
+    assert result.history["iteration"] == [0, 100, 200, 300]
+    assert result.history["train_cost"][0] == pytest.approx(np.log(2), rel=1e-6)  # σ(0) = ½ for every row
+    assert result.history["train_cost"] == sorted(result.history["train_cost"], reverse=True)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert set(metrics) == {"train_cost", "test_cost", "train_accuracy", "test_accuracy", "iterations", "seconds",
+                            "device"}
+    assert metrics["iterations"] == 300 and metrics["device"] == "cpu"
+    assert 0.9 < metrics["test_accuracy"] <= 1.0
+    assert (result.run_dir / "config.yaml").is_file() and (result.run_dir / "checkpoint.pt").is_file()
+
+
+@pytest.mark.parametrize("optimizer", [
+    ["optimizer.name=gd"],
+    ["optimizer.name=sgd", "optimizer.momentum=0.9", "optimizer.lr=0.05", "train.batch_size=64"],
+    ["optimizer.name=adam", "optimizer.lr=0.01", "train.batch_size=100"],
+])
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path, optimizer):
+    common = [*optimizer, "train.device=cpu", "train.checkpoint_every=0"]
+    whole = train(config(*common, "train.iterations=250"), tmp_path / "whole")
+
+    train(config(*common, "train.iterations=130"), tmp_path / "part")
+    saved = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
+    resumed_config = config_from_dict(saved["config"])
+    apply_overrides(resumed_config, ["train.iterations=250"])
+    resumed = train(resumed_config, tmp_path / "part", resume=True)
+
+    assert torch.equal(resumed.model.weight, whole.model.weight)
+    assert torch.equal(resumed.model.bias, whole.model.bias)
+    assert resumed.history == whole.history
+
+
+def test_same_seed_and_config_give_the_same_numbers(tmp_path):
+    args = ["optimizer.name=sgd", "train.batch_size=32", "train.iterations=120", "model.init=uniform", "seed=3"]
+    first = train(config(*args), tmp_path / "a")
+    second = train(config(*args), tmp_path / "b")
+    assert torch.equal(first.model.weight, second.model.weight)
+    assert first.history == second.history
+
+
+def test_load_model_applies_the_training_standardization_to_raw_features(tmp_path):
+    result = train(config("train.iterations=200"), tmp_path / "run")
+    raw_x, _, _ = load_breast_cancer()
+
+    loaded = load_model(tmp_path / "run")
+    expected = result.model.predict_proba(result.standardizer.transform(raw_x).float()).detach()
+
+    torch.testing.assert_close(loaded.predict_proba(raw_x).float(), expected, atol=1e-6, rtol=1e-5)
+    assert torch.equal(loaded.predict(raw_x), (expected > 0.5).to(loaded.predict(raw_x).dtype))
+    assert loaded.feature_names[0] == "mean_radius"
+
+
+def _write_csv(path, x, y):
+    lines = ["f1,f2,f3,label"] + [",".join(f"{v:.17g}" for v in row) + f",{int(t)}" for row, t in zip(x, y)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_lbfgs_on_a_user_csv_reaches_scikit_learns_optimum(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3)) * [1.0, 3.0, 0.5]
+    y = (rng.uniform(size=300) < 1 / (1 + np.exp(-(x @ [1.5, -0.7, 2.0] + 0.3)))).astype(float)
+    _write_csv(tmp_path / "train.csv", x[:200], y[:200])
+    _write_csv(tmp_path / "test.csv", x[200:], y[200:])
+
+    result = train(config(f"data.path={tmp_path / 'train.csv'}", f"data.test_path={tmp_path / 'test.csv'}",
+                          "data.target=label", "data.standardize=false", "model.l2=2.0", "optimizer.name=lbfgs",
+                          "optimizer.lr=1", "train.iterations=50", "train.log_every=10", "train.dtype=float64"),
+                   tmp_path / "run")
+
+    reference = SkLogisticRegression(C=1 / 2.0, tol=1e-12, max_iter=10_000).fit(x[:200], y[:200])
+    ours = result.model.predict_proba(torch.from_numpy(x[200:])).detach().numpy()
+    np.testing.assert_allclose(ours, reference.predict_proba(x[200:])[:, 1], atol=1e-4)
+
+
+def test_newton_reaches_the_same_optimum_in_a_few_steps(tmp_path):
+    result = train(config("optimizer.name=newton", "model.l2=1.0", "train.iterations=12", "train.log_every=1",
+                          "train.dtype=float64"), tmp_path / "run")
+    split = breast_cancer()
+    reference = SkLogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(split.x_train.numpy(),
+                                                                             split.y_train.numpy())
+    # scikit-learn stops with a gradient of ~5e-9, which leaves ~2e-6 in the weights; Newton goes to ~1e-12.
+    np.testing.assert_allclose(result.model.weight.detach().numpy()[0], reference.coef_[0], atol=1e-5)
+    assert result.model.bias.item() == pytest.approx(reference.intercept_[0], abs=1e-5)
+    _, dweight, dbias = cost_and_grads(split.x_train, split.y_train, result.model.weight.detach(),
+                                       result.model.bias.detach(), l2=1.0)
+    assert dweight.abs().max() < 1e-10 and dbias.abs().max() < 1e-10
+
+
+def test_newton_falls_back_to_lbfgs_when_there_are_too_many_features(tmp_path, monkeypatch, caplog):
+    import torch_logreg.optim as optim
+
+    monkeypatch.setattr(optim, "NEWTON_MAX_FEATURES", 10)
+    with caplog.at_level("WARNING"):
+        result = train(config("optimizer.name=newton", "train.iterations=5", "train.log_every=5"), tmp_path / "run")
+    assert "using lbfgs" in caplog.text
+    assert result.metrics["test_accuracy"] > 0.9
+
+
+def test_tol_stops_early_when_the_cost_settles(tmp_path):
+    result = train(config("train.tol=1e-3", "train.iterations=5000"), tmp_path / "run")
+    assert result.metrics["iterations"] < 5000
+    costs = result.history["train_cost"]
+    assert abs(costs[-2] - costs[-1]) < 1e-3
+
+
+def test_check_grad_logs_the_largest_gradient_difference(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(config("model.check_grad=true", "train.iterations=200", "train.dtype=float64"), tmp_path / "run")
+    events = EventAccumulator(str(tmp_path / "run")).Reload()
+    diffs = [e.value for e in events.Scalars("train/grad_check_max_diff")]
+    assert len(diffs) == 3 and max(diffs) < 1e-12
+
+
+def test_minibatch_covers_every_row_once_per_epoch(tmp_path):
+    from torch_logreg.trainer import Trainer
+
+    trainer = Trainer(config("train.batch_size=100"), tmp_path / "run")
+    m = trainer.x_train.shape[0]
+    rows = torch.cat([trainer._batch(i)[1] for i in range(-(-m // 100))])
+    assert rows.shape[0] == m and rows.sum() == trainer.y_train.sum()
+    trainer.writer.close()
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_training_matches_the_cpu(tmp_path, dtype):
+    args = ["train.iterations=500", f"train.dtype={dtype}"]
+    on_cpu = train(config(*args, "train.device=cpu"), tmp_path / "cpu")
+    on_gpu = train(config(*args, "train.device=cuda"), tmp_path / "gpu")
+    tolerance = 1e-4 if dtype == "float32" else 1e-10
+    torch.testing.assert_close(on_gpu.model.weight.cpu(), on_cpu.model.weight, atol=tolerance, rtol=tolerance)
+    assert on_gpu.metrics["device"].startswith("cuda")
+
+
+@cuda
+@pytest.mark.cuda
+def test_cuda_steps_never_sync_with_the_host(tmp_path):
+    from torch_logreg.trainer import Trainer
+
+    for args in (["optimizer.name=gd"], ["optimizer.name=sgd", "train.batch_size=64", "optimizer.momentum=0.9"]):
+        trainer = Trainer(config(*args, "train.device=cuda"), tmp_path / args[0].split("=")[1])
+        trainer.step(*trainer._batch(0))  # first call may capture a graph or compile a kernel
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for it in range(1, 20):
+                trainer.step(*trainer._batch(it))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        trainer.writer.close()
