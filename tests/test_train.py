@@ -98,7 +98,7 @@ def test_lbfgs_on_a_user_csv_reaches_scikit_learns_optimum(tmp_path):
     _write_csv(tmp_path / "test.csv", x[200:], y[200:])
 
     result = train(config(f"data.path={tmp_path / 'train.csv'}", f"data.test_path={tmp_path / 'test.csv'}",
-                          "data.target=label", "data.standardize=false", "model.l2=2.0", "optimizer.name=lbfgs",
+                            "data.target=label", "data.standardize=false", "model.l2=2.0", "optimizer.name=lbfgs",
                           "optimizer.lr=1", "train.iterations=50", "train.log_every=10", "train.dtype=float64"),
                    tmp_path / "run")
 
@@ -187,3 +187,36 @@ def test_cuda_steps_never_sync_with_the_host(tmp_path):
         finally:
             torch.cuda.set_sync_debug_mode("default")
         trainer.writer.close()
+
+
+def test_any_module_that_returns_logits_trains_through_the_same_loop(tmp_path):
+    # Going deeper is additive: a hidden layer is the same hand-written linear Function plus tanh.
+    from torch import nn
+
+    from torch_logreg import functional as LF
+
+    class TwoLayer(nn.Module):
+        def __init__(self, n, hidden):
+            super().__init__()
+            gen = torch.Generator().manual_seed(0)
+            self.w1 = nn.Parameter(torch.randn(hidden, n, generator=gen) / n ** 0.5)
+            self.b1 = nn.Parameter(torch.zeros(hidden))
+            self.w2 = nn.Parameter(torch.randn(1, hidden, generator=gen) / hidden ** 0.5)
+            self.b2 = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):  # (N, n) -> logits (N,)
+            return LF.linear(torch.tanh(LF.linear(x, self.w1, self.b1)), self.w2, self.b2).squeeze(-1)
+
+    model = TwoLayer(30, 8)
+    with torch.enable_grad():
+        x, y = breast_cancer().x_train.float(), breast_cancer().y_train.float()
+        hand = torch.autograd.grad(LF.logistic_cost(model(x), y), list(model.parameters()))
+        with LF.plain_autograd():
+            auto = torch.autograd.grad(LF.logistic_cost(model(x), y), list(model.parameters()))
+    for h, a in zip(hand, auto):
+        torch.testing.assert_close(h, a)
+
+    result = train(config("optimizer.name=adam", "optimizer.lr=0.01", "train.iterations=300"), tmp_path / "run",
+                   model=model)
+    assert result.history["train_cost"][-1] < 0.1 < result.history["train_cost"][0]
+    assert result.metrics["test_accuracy"] > 0.93

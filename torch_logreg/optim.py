@@ -90,8 +90,7 @@ def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
 def make_optimizer(name: str, model, lr: float, momentum: float = 0.0, n_features: int | None = None):
     """The optimizer that ``optimizer.name`` asks for.  ``newton`` falls back to lbfgs past
     ``NEWTON_MAX_FEATURES``, with a log line."""
-    n_features = n_features if n_features is not None else model.weight.shape[1]
-    if name == "newton" and n_features > NEWTON_MAX_FEATURES:
+    if name == "newton" and (n_features := n_features or model.weight.shape[1]) > NEWTON_MAX_FEATURES:
         logger.warning("newton: %d features is too many for an n×n solve; using lbfgs", n_features)
         name = "lbfgs"
     params = list(model.parameters())

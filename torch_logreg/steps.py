@@ -50,11 +50,18 @@ def make_step(model, optimizer, x_example: Tensor, full_batch: bool) -> tuple[st
     return "hand", step
 
 
+def model_cost(model, x: Tensor, y: Tensor) -> Tensor:
+    """``model.cost(x, y)`` when the model has one, else the logistic cost of its logits."""
+    if hasattr(model, "cost"):
+        return model.cost(x, y)
+    return LF.logistic_cost(model(x).reshape(-1), y)
+
+
 def _autograd_step(model, optimizer) -> StepFn:
     def step(x: Tensor, y: Tensor) -> None:
         def closure():
             optimizer.zero_grad(set_to_none=True)
-            cost = model.cost(x, y)
+            cost = model_cost(model, x, y)
             cost.backward()
             return cost
 

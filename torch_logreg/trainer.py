@@ -31,7 +31,7 @@ from .gradcheck import check_gradients
 from .module import LogisticRegression
 from .optim import make_optimizer
 from .run_dir import prepare_run_dir
-from .steps import grad_function, make_step
+from .steps import grad_function, make_step, model_cost
 from .tb_logging import RunWriter
 
 logger = logging.getLogger(__name__)
@@ -71,25 +71,29 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def train(config: Config, run_dir=None, *, resume: bool = False, overwrite: bool = False,
-          command: list[str] | None = None) -> TrainResult:
-    """Train the one-neuron model as ``config`` says; write the run folder; return the result.
+def train(config: Config, run_dir=None, *, model: torch.nn.Module | None = None, resume: bool = False,
+          overwrite: bool = False, command: list[str] | None = None) -> TrainResult:
+    """Train as ``config`` says; write the run folder; return the result.
 
+    ``model`` defaults to the one-neuron ``LogisticRegression``; any module that maps
+    x (N, n) to logits (N,) trains too (through autograd, with its ``cost(x, y)``
+    if it has one, else the logistic cost of its logits).
     Raises ``TrainingInterrupted`` on SIGINT/SIGTERM (after checkpointing) and
     ``TrainingDiverged`` when the cost or a gradient stops being finite.
     """
-    return Trainer(config, run_dir, resume=resume, overwrite=overwrite, command=command).run()
+    return Trainer(config, run_dir, model=model, resume=resume, overwrite=overwrite, command=command).run()
 
 
 class Trainer:
-    def __init__(self, config: Config, run_dir=None, *, resume=False, overwrite=False, command=None):
+    def __init__(self, config: Config, run_dir=None, *, model=None, resume=False, overwrite=False, command=None):
         self.config = config
         cfg = config.train
         self.device = resolve_device(cfg.device)
         self.dtype = DTYPES[cfg.dtype]
         x_dtype = DTYPES[cfg.x_dtype] if cfg.x_dtype else self.dtype
-        if x_dtype != self.dtype and self.device.type != "cuda":
-            raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs train.device=cuda (the fused kernel)")
+        if x_dtype != self.dtype and (self.device.type != "cuda" or self.dtype != torch.float32):
+            raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs train.device=cuda and train.dtype=float32 "
+                              f"(the fused kernel accumulates in float32)")
         checkpoint = load_checkpoint(run_dir) if resume and run_dir is not None else None
         self.run_dir = prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite)
 
@@ -102,8 +106,13 @@ class Trainer:
         self.y_test = self.split.y_test.to(**on_device)
 
         n = self.split.n_features
-        self.model = LogisticRegression(n, l2=config.model.l2, init=config.model.init, **on_device)
+        if model is None:
+            model = LogisticRegression(n, l2=config.model.l2, init=config.model.init)
+        self.model = model.to(**on_device)
+        self.one_neuron = type(self.model) is LogisticRegression
         opt = config.optimizer
+        if not self.one_neuron and (opt.name == "newton" or x_dtype != self.dtype):
+            raise ConfigError(f"optimizer.name=newton and train.x_dtype need the one-neuron LogisticRegression")
         self.optimizer = make_optimizer(opt.name, self.model, opt.lr, opt.momentum)
         self.grads = grad_function(self.x_train)
         if x_dtype != self.dtype and self.grads is LF.cost_and_grads:
@@ -182,18 +191,29 @@ class Trainer:
     @torch.no_grad()
     def _evaluate(self) -> dict[str, float]:
         """Full-train and test cost and accuracy, and the full-batch gradient norm: one sync."""
-        w, b, l2 = self.model.weight, self.model.bias, self.model.l2
-        train_cost, dweight, dbias = self.grads(self.x_train, self.y_train, w, b, l2, with_cost=True)
-        val_cost, _, _ = self.grads(self.x_test, self.y_test, w, b, l2, with_cost=True)
+        train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train)
+        val_cost, _ = self._cost_and_gradient(self.x_test, self.y_test)
         values = torch.stack([
             train_cost.to(self.dtype), val_cost.to(self.dtype),
             self._accuracy(self.x_train, self.y_train), self._accuracy(self.x_test, self.y_test),
-            torch.cat([dweight.reshape(-1), dbias.reshape(-1)]).norm().to(self.dtype),
+            gradient.norm().to(self.dtype),
         ]).tolist()
         return dict(zip(("train/cost", "val/cost", "train/accuracy", "val/accuracy", "train/grad_norm"), values))
 
+    def _cost_and_gradient(self, x, y):
+        """(J, the flat gradient over all parameters) on (x, y), without a host sync."""
+        if self.one_neuron:
+            w, b = self.model.weight, self.model.bias
+            cost, dweight, dbias = self.grads(x, y, w, b, self.model.l2, with_cost=True)
+            return cost, torch.cat([dweight.reshape(-1), dbias.reshape(-1)])
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        with torch.enable_grad():
+            cost = model_cost(self.model, x.to(self.dtype), y)
+            grads = torch.autograd.grad(cost, params)
+        return cost.detach(), torch.cat([g.reshape(-1) for g in grads])
+
     def _accuracy(self, x, y):
-        z = LF.linear_forward(x.to(self.dtype), self.model.weight, self.model.bias).squeeze(1)
+        z = self.model(x.to(self.dtype)).reshape(-1)
         return ((z > 0).to(self.dtype) == y).to(self.dtype).mean()  # σ(z) > 0.5 ⇔ z > 0
 
     def _log(self, it: int) -> float:
@@ -220,11 +240,11 @@ class Trainer:
         first_bad = seen_at
         if self.last_good is not None:
             self._restore(self.last_good)
-            w, b = self.model.weight, self.model.bias
             for it in range(self.iteration, seen_at + 1):
                 x, y = self._batch(it)
-                cost, dw, db = self.grads(x, y, w, b, self.model.l2, with_cost=True)
-                finite = torch.isfinite(torch.cat([cost.reshape(1).to(self.dtype), dw.reshape(-1), db, w.reshape(-1), b]))
+                cost, gradient = self._cost_and_gradient(x, y)
+                params = [p.detach().reshape(-1) for p in self.model.parameters()]
+                finite = torch.isfinite(torch.cat([cost.reshape(1).to(self.dtype), gradient, *params]))
                 if not bool(finite.all()) or it == seen_at:
                     first_bad = it
                     break
@@ -297,9 +317,9 @@ class Trainer:
                                                                    ("train_cost", "test_cost", "train_accuracy",
                                                                     "test_accuracy")})
         with torch.no_grad():
-            probabilities = self.model.predict_proba(self.x_test.to(self.dtype))
+            probabilities = torch.sigmoid(self.model(self.x_test.to(self.dtype)).reshape(-1))
         self.writer.pr_curve(self.iteration, self.y_test, probabilities)
-        if self.split.n_features == 2:
+        if self.split.n_features == 2 and self.one_neuron:
             self.writer.decision_boundary(self.iteration, self.split.x_test, self.split.y_test,
                                           self.model.weight.detach(), self.model.bias.detach())
         logger.info("train accuracy: %.2f %%", 100 * metrics["train_accuracy"])
