@@ -122,6 +122,7 @@ class Trainer:
         self.step_kind, self.step = make_step(self.model, self.optimizer, self.x_train, self.batch_size is None)
         self._epoch_cache: tuple[int, torch.Tensor] | None = None
 
+        self.config_dict = config.to_dict()  # fixed for the run; every snapshot shares it
         self.iteration = 0
         self.history: dict[str, list] = {k: [] for k in
                                          ("iteration", "train_cost", "val_cost", "train_accuracy", "val_accuracy")}
@@ -273,7 +274,7 @@ class Trainer:
             "standardizer": self.split.standardizer.state_dict() if self.split.standardizer else None,
             "feature_names": list(self.split.feature_names),
             "target": self.config.data.target,
-            "config": self.config.to_dict(),
+            "config": self.config_dict,
             "history": {k: list(v) for k, v in self.history.items()},
             "seconds": seconds,
         }
@@ -313,7 +314,7 @@ class Trainer:
             "iterations": self.iteration, "seconds": round(total_seconds, 4), "device": str(self.device),
         }
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        self.writer.final(self.iteration, self.config.to_dict(), {k: metrics[k] for k in
+        self.writer.final(self.iteration, self.config_dict, {k: metrics[k] for k in
                                                                    ("train_cost", "test_cost", "train_accuracy",
                                                                     "test_accuracy")})
         with torch.no_grad():
