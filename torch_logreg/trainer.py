@@ -9,6 +9,7 @@ checking every step, to name the exact iteration; the last good state is kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from . import functional as LF
 from .checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
@@ -147,7 +149,10 @@ class Trainer:
         previous_handlers = self._catch_signals()
         bar = tqdm(total=total, initial=self.iteration, unit="it", disable=not (sys.stderr.isatty() and total >= 1000),
                    leave=False)
+        # With a bar on screen, log lines go through tqdm.write so they do not tear it.
+        redirect = contextlib.nullcontext() if bar.disable else logging_redirect_tqdm()
         try:
+            redirect.__enter__()
             last_logged_cost = None
             while True:
                 it = self.iteration
@@ -170,6 +175,7 @@ class Trainer:
                     self._save_checked(time.perf_counter() - start_time)
             return self._finish(time.perf_counter() - start_time)
         finally:
+            redirect.__exit__(None, None, None)
             bar.close()
             self.writer.close()
             self._restore_signals(previous_handlers)
