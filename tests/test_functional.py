@@ -4,6 +4,7 @@ import types
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,3 +219,22 @@ def test_linear_backward_returns_none_for_every_input_that_needs_no_gradient():
     dx, dweight, dbias = functional.LinearFunction.backward(ctx, torch.ones(4, 1, dtype=torch.float64))
     assert dx is None and dbias is None
     torch.testing.assert_close(dweight, x.sum(0, keepdim=True), atol=0, rtol=0)  # gᵀx with g = 1
+
+
+@pytest.mark.parametrize("block_bytes", [8, 256, 1 << 20])
+def test_cost_and_grads_in_row_blocks_equals_autograd(monkeypatch, block_bytes):
+    # On the CPU, large x is processed in ~1 MB blocks of rows; tiny blocks exercise the
+    # same path on small data (m = 101 rows of 3 features: 1, 10 and 1 block(s) of 8 bytes+).
+    monkeypatch.setattr(functional, "CPU_BLOCK_BYTES", block_bytes)
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(101, 3, generator=gen, dtype=torch.float64)
+    y = (torch.rand(101, generator=gen) > 0.4).double()
+    weight = torch.randn(1, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(1, generator=gen, dtype=torch.float64, requires_grad=True)
+
+    cost, dweight, dbias = functional.cost_and_grads(x, y, weight.detach(), bias.detach(), l2=0.4, with_cost=True)
+
+    reference = F.binary_cross_entropy_with_logits(x @ weight[0] + bias, y) + 0.4 / (2 * 101) * weight.pow(2).sum()
+    reference.backward()
+    assert abs(cost.item() - reference.item()) < 1e-14
+    assert torch.allclose(dweight, weight.grad, atol=1e-15, rtol=0) and torch.allclose(dbias, bias.grad, atol=1e-15, rtol=0)
