@@ -238,3 +238,21 @@ def test_cost_and_grads_in_row_blocks_equals_autograd(monkeypatch, block_bytes):
     reference.backward()
     assert abs(cost.item() - reference.item()) < 1e-14
     assert torch.allclose(dweight, weight.grad, atol=1e-15, rtol=0) and torch.allclose(dbias, bias.grad, atol=1e-15, rtol=0)
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 20])
+def test_hessian_equals_autograds_second_derivative(monkeypatch, block_bytes):
+    monkeypatch.setattr(functional, "CPU_BLOCK_BYTES", block_bytes)
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(60, 4, generator=gen, dtype=torch.float64)
+    y = (torch.rand(60, generator=gen) > 0.5).double()
+    theta = torch.randn(5, generator=gen, dtype=torch.float64)
+
+    def cost(t):  # θ = [W, b]
+        return functional.cost(x, y, t[:4].reshape(1, 4), t[4:], l2=0.8)
+
+    expected = torch.autograd.functional.hessian(cost, theta)
+    got = functional.hessian(x, theta[:4].reshape(1, 4), theta[4:], l2=0.8)
+    assert torch.allclose(got, expected, atol=1e-14, rtol=1e-12)
+    no_l2 = functional.hessian(x, theta[:4].reshape(1, 4), theta[4:], l2=0.0)
+    assert abs(got[4, 4] - no_l2[4, 4]) < 1e-15  # the bias entry carries no l2 term
