@@ -2,7 +2,9 @@
 
 Writes go to a temporary file in the same folder, are flushed to disk, and
 replace the target with ``os.replace``: a crash or ``kill -9`` mid-write leaves
-the previous file whole. Loads pass ``weights_only=True`` explicitly, which
+the previous file whole, and at most a hidden ``.<name>.<hex>.tmp`` beside it
+(``--resume`` deletes those). New files get the user's normal permissions
+(0644 under umask 022). Loads pass ``weights_only=True`` explicitly, which
 PyTorch honours even when ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set, so a
 crafted pickle cannot run code.
 """
@@ -12,7 +14,9 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import tempfile
+import re
+import secrets
+import warnings
 from pathlib import Path
 
 import torch
@@ -20,30 +24,46 @@ import torch
 from .errors import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
+TEMP_FILE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
-def _umask() -> int:
-    # os.umask can only be read by setting it; put it straight back.
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def temp_name(path: Path) -> Path:
+    """The hidden sibling that a write of ``path`` goes through: ``.<name>.<12 hex digits>.tmp``."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+def is_temp_file(path: Path) -> bool:
+    """A file named as ``temp_name`` names them: what a killed write leaves behind."""
+    return TEMP_FILE.fullmatch(path.name) is not None
+
+
+def _create_temp(path: Path) -> tuple[Path, int]:
+    # Mode 0o666 through os.open: the kernel applies the umask (and any default ACL) exactly
+    # as for a plain open(), so the file gets the user's normal permissions (0644 under
+    # umask 022), not mkstemp's 0600, and the umask is never changed to read it.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temp = temp_name(path)
+        try:
+            return temp, os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: could not create a temporary file beside {path.name}")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp, handle = _create_temp(path)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
 
@@ -80,12 +100,24 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # A foreign pickle draws a protocol warning before it is refused; the refusal says enough.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)  # explicit: env vars cannot unset it
     except pickle.UnpicklingError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "unsupported content"
-        raise CheckpointError(f"{path}: refused to load: not a plain-weights checkpoint ({first})") from None
+        raise CheckpointError(f"{path}: refused to load: it holds Python objects beyond tensors and plain values, "
+                              f"which could run code ({_unsupported(error)})") from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path}: not a torch_logreg checkpoint (no 'model' entry)")
     return state
+
+
+def _unsupported(error: Exception) -> str:
+    """The line of torch's message that names what was refused, e.g. 'Unsupported global: GLOBAL posix.system'."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    named = [line for line in lines if "Unsupported" in line or "unsupported" in line]
+    text = (named or lines or ["unsupported content"])[0]
+    return text.removeprefix("WeightsUnpickler error: ")

@@ -1,8 +1,10 @@
 """The command line: ``train.py [--config PATH] [key=value ...]`` and ``train.py predict``.
 
-A problem the user can fix prints one line on stderr and exits with status 2
-(``--debug`` shows the traceback); an interrupted run exits 128 + the signal
-number (130 for SIGINT, 143 for SIGTERM) after saving its checkpoint.
+A problem the user can fix (bad data, config, flags, paths or checkpoint) prints
+one line, ``error: ...``, on stderr and exits with status 2; a diverged run exits
+with 3 after keeping its last good checkpoint; ``--debug`` shows the traceback
+instead. An interrupted run exits 128 + the signal number (130 for SIGINT, 143
+for SIGTERM) after saving its checkpoint.
 """
 
 from __future__ import annotations
@@ -11,10 +13,18 @@ import argparse
 import logging
 import sys
 
-from .errors import TrainingDiverged, UserInputError
+from .errors import CheckpointError, TrainingDiverged, UsageError, UserInputError
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
+EXIT_SIGINT = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is a UsageError: one ``error:`` line like every other bad input."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,17 +38,30 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as error:
         if debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(error, EXIT_USAGE)
+    except OSError as error:  # a path that cannot be read or written: permissions, a full disk
+        if debug:
+            raise
+        return _fail(f"{error.filename}: {error.strerror}" if error.filename else error, EXIT_USAGE)
     except TrainingDiverged as error:
         if debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_DIVERGED
+        return _fail(error, EXIT_DIVERGED)
+    except KeyboardInterrupt:  # before training started, or a second Ctrl-C
+        if debug:
+            raise
+        return _fail("interrupted", EXIT_SIGINT)
+
+
+def _fail(error, status: int) -> int:
+    """Print ``error: <message>`` as exactly one line on stderr; return the exit status."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    print(f"error: {'; '.join(lines)}", file=sys.stderr)
+    return status
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="train.py", description="Train the one-neuron logistic regression. "
         "'train.py predict --help' for predictions.")
     parser.add_argument("overrides", nargs="*", metavar="section.key=value",
@@ -60,7 +83,10 @@ def _train(argv: list[str]) -> int:
     if args.resume:
         if args.run_dir and args.run_dir != args.resume:
             raise UserInputError("--resume DIR continues the run in DIR; do not also give a different --run-dir")
-        config = config_from_dict(load_checkpoint(args.resume)["config"])
+        saved = load_checkpoint(args.resume).get("config")
+        if not isinstance(saved, dict):
+            raise CheckpointError(f"{args.resume}: the checkpoint holds no config to resume with")
+        config = config_from_dict(saved)
         apply_overrides(config, args.overrides)
         run_dir = args.resume
     else:
@@ -79,7 +105,7 @@ def _train(argv: list[str]) -> int:
 def _predict(argv: list[str]) -> int:
     from .inference import predict_file
 
-    parser = argparse.ArgumentParser(prog="train.py predict",
+    parser = _Parser(prog="train.py predict",
                                      description="Write probability and 0/1 prediction for each row of a CSV.")
     parser.add_argument("--checkpoint", required=True, help="a run folder or its checkpoint.pt")
     parser.add_argument("--data", required=True, help="CSV (or .npy/.npz) of raw features; a label column is ignored")

@@ -4,13 +4,18 @@ The defaults are the document's run: full-batch gradient descent, α = 0.5,
 2000 iterations, zero initialization, standardized features. A YAML file lists
 only what it changes; ``section.key=value`` overrides are typed by the field.
 Unknown keys, wrong types and out-of-range values raise ``ConfigError`` naming
-the key.
+the key, wherever they come from: a file, an override, or an attribute set in
+Python (``config.optimizer.lr = -1`` raises at once).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import math
+import numbers
+import os
 import re
 import types
 import typing
@@ -27,10 +32,30 @@ DTYPES = ("float32", "float64")
 X_DTYPES = ("float32", "bfloat16")
 INITS = ("zeros", "uniform")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+# PyYAML (YAML 1.1) reads 1e-3 and 1e3 as strings; a float field takes them as numbers.
+_SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
+
+
+class _Checked:
+    """Every assignment is typed and range-checked as a YAML value or an override would be."""
+
+    _section = ""  # the section's key in Config; "" for the top level
+
+    def __setattr__(self, name: str, value) -> None:
+        key = f"{self._section}.{name}" if self._section else name
+        hints = _field_types(type(self))
+        if name not in hints:
+            raise _unknown_key(key, "config")
+        value = _coerce(value, hints[name], key, "config", from_text=False)
+        _check_range(key, value, "config")
+        object.__setattr__(self, name, value)
 
 
 @dataclass
-class DataConfig:
+class DataConfig(_Checked):
+    _section = "data"
+
     name: str = "breast_cancer"  # breast_cancer | synthetic; ignored when path is set
     path: str | None = None  # a CSV, .npy or .npz file
     test_path: str | None = None  # a separate test file: then no split is made
@@ -44,21 +69,27 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(_Checked):
+    _section = "model"
+
     init: str = "zeros"  # zeros (the document) | uniform
     l2: float = 0.0  # (l2 / 2m)·‖w‖²; scikit-learn's C = 1/l2
     check_grad: bool = False  # compare hand-written and autograd gradients at each log step
 
 
 @dataclass
-class OptimizerConfig:
+class OptimizerConfig(_Checked):
+    _section = "optimizer"
+
     name: str = "gd"  # gd (w := w − α·dw by hand) | sgd | adam | lbfgs | newton
     lr: float = 0.5
     momentum: float = 0.0  # sgd only
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Checked):
+    _section = "train"
+
     iterations: int = 2000  # optimizer steps
     batch_size: int | None = None  # null: full batch, as in the document
     log_every: int = 100
@@ -71,7 +102,7 @@ class TrainConfig:
 
 
 @dataclass
-class Config:
+class Config(_Checked):
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -107,7 +138,13 @@ def read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a UTF-8 text file (undecodable byte at offset {error.start})") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        values = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -124,6 +161,8 @@ def update(config: Config, values: dict, source: str) -> None:
     """Set every ``section: {key: value}`` (and top-level key) of ``values`` on ``config``."""
     for key, value in values.items():
         if _is_section(config, key):
+            if value is None:
+                continue  # a section with every key commented out
             if not isinstance(value, dict):
                 raise ConfigTypeError(f"{source}: {key} must be a mapping of keys, got {value!r}")
             for sub_key, sub_value in value.items():
@@ -146,7 +185,7 @@ def set_value(config: Config, dotted: str, value, source: str, from_text: bool =
     hint = typing.get_type_hints(type(target))[name]
     coerced = _coerce(value, hint, dotted, source, from_text)
     _check_range(dotted, coerced, source)
-    setattr(target, name, coerced)
+    object.__setattr__(target, name, coerced)  # checked just now, with the source in any message
 
 
 def valid_keys(config: Config | None = None) -> list[str]:
@@ -167,14 +206,30 @@ def _is_section(config: Config, key) -> bool:
 
 def _resolve(config: Config, dotted: str, source: str):
     parts = dotted.split(".")
-    known = valid_keys(config)
-    if dotted not in known:
-        close = difflib.get_close_matches(dotted, known, n=1, cutoff=0.5)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ConfigError(f"{source}: unknown key {dotted!r}{hint}; valid keys: {', '.join(known)}")
+    if dotted not in valid_keys(config):
+        raise _unknown_key(dotted, source)
     if len(parts) == 1:
         return config, parts[0]
     return getattr(config, parts[0]), parts[1]
+
+
+def _unknown_key(dotted: str, source: str) -> ConfigError:
+    """The nearest valid key or section, and the keys that the named section does have."""
+    known = valid_keys()
+    sections = [name for name, kind in _field_types(Config).items() if dataclasses.is_dataclass(kind)]
+    close = difflib.get_close_matches(dotted, known + sections, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    head = dotted.partition(".")[0]
+    if "." in dotted and head in sections:
+        listed = f"{head} keys: " + ", ".join(k.partition(".")[2] for k in known if k.startswith(head + "."))
+    else:
+        listed = f"sections: {', '.join(sections)}; top-level keys: {', '.join(k for k in known if '.' not in k)}"
+    return ConfigError(f"{source}: unknown key {dotted!r}{hint}; {listed}")
+
+
+@functools.cache
+def _field_types(cls) -> dict:
+    return typing.get_type_hints(cls)
 
 
 def _coerce(value, hint, key: str, source: str, from_text: bool):
@@ -191,8 +246,14 @@ def _coerce(value, hint, key: str, source: str, from_text: bool):
             return None
         raise ConfigTypeError(f"{source}: {key} cannot be null (expected {base.__name__})")
     origin = typing.get_origin(base) or base
-    if origin is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    if origin is float and isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
+        value = float(value)
+    if origin is float and isinstance(value, numbers.Real) and not isinstance(value, (bool, float)):
+        return float(value)  # 1 from YAML, numpy scalars from Python
+    if origin is int and isinstance(value, numbers.Integral) and not isinstance(value, (bool, int)):
+        return int(value)  # numpy integers
+    if origin is str and isinstance(value, os.PathLike):
+        return os.fspath(value)  # data.path = tmp_path / "x.csv"
     if origin is bool and not isinstance(value, bool):
         raise ConfigTypeError(f"{source}: {key} must be true or false, got {value!r}")
     if origin is int and isinstance(value, bool):
@@ -239,7 +300,10 @@ def _check_range(key: str, value, source: str) -> None:
     def fail(expected: str):
         raise ConfigError(f"{source}: {key} must be {expected}, got {value!r}")
 
+    if isinstance(value, float) and not math.isfinite(value):
+        fail("a finite number")
     checks = {
+        "seed": lambda v: 0 <= v < SEED_LIMIT or fail("in [0, 2**32)"),
         "optimizer.lr": lambda v: v > 0 or fail("> 0"),
         "optimizer.momentum": lambda v: v >= 0 or fail(">= 0"),
         "optimizer.name": lambda v: v in OPTIMIZERS or fail(f"one of {', '.join(OPTIMIZERS)}"),
@@ -265,7 +329,8 @@ def _check_range(key: str, value, source: str) -> None:
 
 
 def _labels_ok(labels: dict) -> bool:
-    return len(labels) == 2 and sorted(labels.values()) == [0, 1]
+    values = list(labels.values())
+    return len(values) == 2 and all(type(v) in (bool, int, float) for v in values) and sorted(values) == [0, 1]
 
 
 def save_config(config: Config, path: Path) -> None:

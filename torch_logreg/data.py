@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -91,25 +92,51 @@ def make_synthetic(samples: int, features: int, noise: float, seed: int) -> tupl
 def read_table(path: str | Path, target: str | None = None, labels: dict | None = None) -> tuple[Tensor, Tensor, list[str]]:
     """Read a CSV (header row, label column ``target`` or the last), a ``.npy`` (label in the
     last column) or a ``.npz`` (arrays ``x`` (m, n) and ``y`` (m,)).  Returns x, y, names."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _read_npy(path)
     if suffix == ".npz":
         return _read_npz(path)
-    with open(path, newline="", encoding="utf-8") as handle:
-        return _parse_csv(handle, str(path), target, labels)
+    try:
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name.
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return _parse_csv(handle, str(path), target, labels)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text CSV (a spreadsheet or binary file? export it as CSV)") from None
+
+
+def existing_file(path: str | Path) -> Path:
+    """``path`` as a Path, or a DataError saying why it cannot be read."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a data file")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    return path
 
 
 # ---------------------------------------------------------------- parsing
 
 
-def _parse_csv(lines, name: str, target: str | None, labels: dict | None) -> tuple[Tensor, Tensor, list[str]]:
+def csv_rows(lines, name: str):
+    """(line number, cells) for each non-blank CSV row; a row the csv module rejects raises DataError."""
     reader = csv.reader(lines)
-    header = next(reader, None)
-    if not header or not any(cell.strip() for cell in header):
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise DataError(f"{name}: line {reader.line_num}: {error}") from None
+        if row and not (len(row) == 1 and not row[0].strip()):
+            yield reader.line_num, row
+
+
+def _parse_csv(lines, name: str, target: str | None, labels: dict | None) -> tuple[Tensor, Tensor, list[str]]:
+    rows_in = csv_rows(lines, name)
+    _, header = next(rows_in, (0, []))
+    if not any(cell.strip() for cell in header):
         raise DataError(f"{name}: the file is empty")
     header = [cell.strip() for cell in header]
     if len(header) < 2:
@@ -122,9 +149,7 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None) -> tup
         raise DataError(f"{name}: no target column {target!r}; columns are {', '.join(header)}")
     feature_names = [h for i, h in enumerate(header) if i != target_index]
     rows, raw_labels = [], []
-    for line_number, row in enumerate(reader, start=2):
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line
+    for line_number, row in rows_in:
         if len(row) != len(header):
             raise DataError(f"{name}: line {line_number} has {len(row)} fields, the header has {len(header)}")
         values = []
@@ -137,7 +162,7 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None) -> tup
     if not rows:
         raise DataError(f"{name}: the header has no rows under it")
     x = torch.tensor(rows, dtype=torch.float64)
-    y = _parse_labels([value for value, _ in raw_labels], name, labels)
+    y = _parse_labels([value for value, _ in raw_labels], name, labels, [line for _, line in raw_labels])
     return x, y, feature_names
 
 
@@ -151,76 +176,130 @@ def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
     return value
 
 
-def _parse_labels(values: list, name: str, labels: dict | None) -> Tensor:
-    """Map labels to {0., 1.}: {0, 1}, {−1, 1}, booleans, or two strings named in ``labels``."""
+def _parse_labels(values: list, name: str, labels: dict | None, where: list | None = None) -> Tensor:
+    """Map labels to {0., 1.}: {0, 1}, {−1, 1}, booleans, or two strings named in ``labels``.
+
+    ``where`` names each value's place (a CSV line number) for the message about a bad one.
+    """
     distinct = sorted({str(v) for v in values})
     if labels:
-        unknown = [v for v in distinct if v not in {str(k) for k in labels}]
+        known = {str(k) for k in labels}
+        unknown = [v for v in distinct if v not in known]
         if unknown:
-            raise DataError(f"{name}: label {unknown[0]!r} is not in data.labels ({', '.join(map(str, labels))})")
+            raise DataError(f"{name}: label {unknown[0]!r}{_place(values, unknown[0], where)} is not in data.labels "
+                            f"({', '.join(map(str, labels))})")
         mapping = {str(k): float(v) for k, v in labels.items()}
         y = torch.tensor([mapping[str(v)] for v in values], dtype=torch.float64)
     else:
-        y = _standard_labels(values, distinct, name)
+        y = _standard_labels(values, distinct, name, where)
     found = sorted(set(y.tolist()))
     if len(found) < 2:
         raise DataError(f"{name}: only one class ({distinct[0]}) is present; logistic regression needs two")
     return y
 
 
-def _standard_labels(values: list, distinct: list[str], name: str) -> Tensor:
+def _standard_labels(values: list, distinct: list[str], name: str, where: list | None) -> Tensor:
     if set(distinct) <= _TRUE | _FALSE:
         return torch.tensor([1.0 if str(v) in _TRUE else 0.0 for v in values], dtype=torch.float64)
     try:
         numbers = [float(v) for v in values]
     except ValueError:
-        shown = ", ".join(distinct[:6]) + (", ..." if len(distinct) > 6 else "")
+        shown = ", ".join(map(repr, distinct[:6])) + (", ..." if len(distinct) > 6 else "")
+        first = next(str(v) for v in values if not _is_number(v))
         raise DataError(
-            f"{name}: labels must be {{0, 1}}, {{-1, 1}} or booleans, found {len(distinct)} values: {shown} "
-            f"(map two strings to 0 and 1 with data.labels)"
+            f"{name}: labels must be {{0, 1}}, {{-1, 1}} or booleans; found {len(distinct)} values: {shown} "
+            f"({first!r}{_place(values, first, where)}; map two strings to 0 and 1 with data.labels)"
         ) from None
-    found = sorted(set(numbers))
+    found = sorted(set(numbers), key=lambda v: (math.isnan(v), v))
     if set(found) <= {0.0, 1.0}:
         return torch.tensor(numbers, dtype=torch.float64)
     if set(found) <= {-1.0, 1.0}:
         return torch.tensor([1.0 if v > 0 else 0.0 for v in numbers], dtype=torch.float64)
     shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
-    raise DataError(f"{name}: labels must be two classes, {{0, 1}}, {{-1, 1}} or booleans; found {len(found)} values: {shown}")
+    accepted = {0.0, 1.0} if 0.0 in found else {-1.0, 1.0}
+    odd = next(v for v, number in zip(values, numbers) if number not in accepted)
+    raise DataError(f"{name}: labels must be two classes, {{0, 1}}, {{-1, 1}} or booleans; found {len(found)} values: "
+                    f"{shown} ({str(odd)!r}{_place(values, odd, where)})")
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _place(values: list, value, where: list | None) -> str:
+    """' on line N' for the first occurrence of ``value``, when places are known."""
+    if where is None:
+        return ""
+    return f" on line {where[[str(v) for v in values].index(str(value))]}"
 
 
 def _read_npy(path: Path) -> tuple[Tensor, Tensor, list[str]]:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise DataError(f"{path}: not a numeric .npy array ({error})") from None
+    array = load_npy(path)
     if array.ndim != 2 or array.shape[1] < 2 or array.shape[0] < 1:
         raise DataError(f"{path}: expected a 2-D array (rows, features + label), got shape {tuple(array.shape)}")
     return _from_arrays(array[:, :-1], array[:, -1], str(path))
 
 
-def _read_npz(path: Path) -> tuple[Tensor, Tensor, list[str]]:
+def load_npy(path: Path) -> np.ndarray:
+    """A plain numeric .npy array; never unpickles."""
+    with open(path, "rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise DataError(f"{path}: not a .npy file (it does not start with the .npy signature)")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise DataError(f"{path}: not a readable .npz archive ({error})") from None
-    with archive:
-        for key in ("x", "y"):
-            if key not in archive.files:
-                raise DataError(f"{path}: missing array {key!r} (found: {', '.join(archive.files) or 'none'})")
-        x, y = archive["x"], archive["y"]
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as error:
+        raise DataError(f"{path}: not a readable numeric .npy array ({_first_line(error)})") from None
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{path}: not a .npy array")
+    return array
+
+
+def load_npz(path: Path, keys=("x", "y")) -> list[np.ndarray]:
+    """The named arrays of a plain .npz archive; never unpickles."""
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a .npz archive (not a zip file)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            found = list(archive.files)
+            arrays = {key: archive[key] for key in keys if key in found}
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: not a readable numeric .npz archive ({_first_line(error)})") from None
+    for key in keys:
+        if key not in arrays:
+            raise DataError(f"{path}: missing array {key!r} (found: {', '.join(found) or 'none'})")
+    return [arrays[key] for key in keys]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _read_npz(path: Path) -> tuple[Tensor, Tensor, list[str]]:
+    x, y = load_npz(path)
     if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] < 1:
         raise DataError(f"{path}: expected x (m, n) and y (m,), got x {tuple(x.shape)} and y {tuple(y.shape)}")
     return _from_arrays(x, y, str(path))
 
 
-def _from_arrays(x: np.ndarray, y: np.ndarray, name: str) -> tuple[Tensor, Tensor, list[str]]:
-    if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
-        raise DataError(f"{name}: features must be numeric, got dtype {x.dtype}")
+def finite_features(x: np.ndarray, name: str) -> np.ndarray:
+    """x (m, n) as float64, or a DataError naming the first non-numeric dtype or non-finite entry."""
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
+        raise DataError(f"{name}: features must be real numbers, got dtype {x.dtype}")
     x = np.asarray(x, dtype=np.float64)
     bad = np.argwhere(~np.isfinite(x))
     if len(bad):
         row, col = bad[0]
-        raise DataError(f"{name}: row {row}, column {col}: {x[row, col]} is not finite")
+        raise DataError(f"{name}: row index {row}, column index {col} (from 0): {x[row, col]} is not finite")
+    return x
+
+
+def _from_arrays(x: np.ndarray, y: np.ndarray, name: str) -> tuple[Tensor, Tensor, list[str]]:
+    x = finite_features(x, name)
     values = y.tolist()
     if y.dtype == np.bool_:
         values = ["true" if v else "false" for v in values]

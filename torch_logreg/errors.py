@@ -9,6 +9,10 @@ class UserInputError(ValueError):
     """Base class: input the user can correct."""
 
 
+class UsageError(UserInputError):
+    """A command-line flag that argparse rejects."""
+
+
 class DataError(UserInputError):
     """A data file that cannot be used as it is."""
 

@@ -6,10 +6,12 @@ import shutil
 import time
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT_NAME
+from .checkpoint import CHECKPOINT_NAME, is_temp_file
 from .errors import UserInputError
 
 RUNS_ROOT = Path("runs")
+# What marks a folder as a torch_logreg run, which --overwrite may empty.
+RUN_MARKERS = (CHECKPOINT_NAME, "config.yaml", "events.out.tfevents.*")
 
 
 class RunDirError(UserInputError):
@@ -18,7 +20,8 @@ class RunDirError(UserInputError):
 
 def prepare_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: bool = False) -> Path:
     """``runs/<config name>-<timestamp>`` by default.  An existing run is refused unless
-    ``resume`` (continue it) or ``overwrite`` (empty it first) is given."""
+    ``resume`` (continue it) or ``overwrite`` (empty it first) is given; ``overwrite``
+    empties only a folder that holds a run, never one with other files or subfolders."""
     if run_dir is None:
         if resume:
             raise RunDirError("resume needs the run folder to continue")
@@ -32,12 +35,33 @@ def prepare_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: 
     if resume:
         if not (run_dir / CHECKPOINT_NAME).is_file():
             raise RunDirError(f"{run_dir}: no {CHECKPOINT_NAME} to resume from")
+        remove_stale_temp_files(run_dir)
         return run_dir
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: exists and is not a folder")
     if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not holds_only_a_run(run_dir):
+            raise RunDirError(f"{run_dir}: is not empty and does not hold just a torch_logreg run (no {CHECKPOINT_NAME}, "
+                              f"config.yaml or event file, or it has subfolders); choose a new or empty --run-dir "
+                              f"(--overwrite deletes only runs)")
         if not overwrite:
             raise RunDirError(f"{run_dir}: already holds a run; pass --resume to continue it or --overwrite to replace it")
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def holds_only_a_run(folder: Path) -> bool:
+    """True for a folder of files with a run's marker among them: safe for --overwrite to empty."""
+    entries = list(folder.iterdir())
+    if any(entry.is_dir() and not entry.is_symlink() for entry in entries):
+        return False
+    return any(entry.match(pattern) for entry in entries for pattern in RUN_MARKERS)
+
+
+def remove_stale_temp_files(run_dir: Path) -> list[Path]:
+    """Delete the half-written temporary files a killed write left behind; returns them."""
+    stale = [entry for entry in run_dir.iterdir() if is_temp_file(entry) and entry.is_file()]
+    for entry in stale:
+        entry.unlink(missing_ok=True)
+    return stale

@@ -1,0 +1,90 @@
+"""SIGINT or SIGTERM: finish the step, save a checkpoint, close TensorBoard, exit 130 or 143; then
+``--resume`` ends with the same weights, bit for bit, as a run that was never stopped."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from reliability_helpers import QUIET, ROOT, run_script
+from torch_logreg.checkpoint import load_checkpoint
+from torch_logreg.config import load_config
+from torch_logreg.trainer import train
+
+LOG_EVERY = 1000
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # same threads in every run: bitwise sums
+
+
+def cost_steps(run_dir) -> list[int]:
+    """The steps of ``train/cost`` as TensorBoard shows them (purged duplicates dropped)."""
+    accumulator = EventAccumulator(str(run_dir))
+    accumulator.Reload()
+    return [event.step for event in accumulator.Scalars("train/cost")]
+
+
+def start_and_interrupt(run_dir, signum: int) -> tuple[subprocess.CompletedProcess, int]:
+    """Start a very long run, wait until it is training, send ``signum``; return the result."""
+    child = subprocess.Popen(
+        [sys.executable, "train.py", "train.iterations=1000000000", f"train.log_every={LOG_EVERY}",
+         "train.checkpoint_every=0", "train.device=cpu", "--run-dir", str(run_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ONE_THREAD})
+    try:
+        seen = []
+        for line in child.stdout:  # the first cost line: the loop is running
+            seen.append(line)
+            if line.startswith("Cost after iteration 0:"):
+                break
+        else:
+            raise AssertionError(f"training never started: {''.join(seen)}{child.stderr.read()}")
+        time.sleep(random.uniform(0.2, 0.5))
+        child.send_signal(signum)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return subprocess.CompletedProcess(child.args, child.returncode, "".join(seen) + out, err), 128 + signum
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp_path, signum):
+    run = tmp_path / "run"
+    done, expected_status = start_and_interrupt(run, signum)
+
+    assert done.returncode == expected_status, done.stderr
+    name = signal.Signals(signum).name
+    assert f"{name}: finishing this step, then saving a checkpoint" in done.stdout
+    assert "Traceback" not in done.stderr
+    stopped_at = load_checkpoint(run)["iteration"]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"stopped: interrupted by {name} at iteration {stopped_at}; checkpoint saved, continue with --resume {run}")
+    assert stopped_at > 0
+    # The writer was closed: every log step before the signal is on disk.
+    assert cost_steps(run) == list(range(0, stopped_at, LOG_EVERY))
+
+    total = (stopped_at // LOG_EVERY + 2) * LOG_EVERY
+    resumed = run_script("--resume", run, f"train.iterations={total}", env=ONE_THREAD)
+    assert resumed.returncode == 0, resumed.stderr
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        whole = train(load_config(None, [f"train.iterations={total}", f"train.log_every={LOG_EVERY}",
+                                         "train.checkpoint_every=0", *QUIET]), tmp_path / "whole")
+    finally:
+        torch.set_num_threads(threads)
+    final = load_checkpoint(run)
+    assert final["iteration"] == total
+    assert torch.equal(final["model"]["weight"], whole.model.weight.detach())
+    assert torch.equal(final["model"]["bias"], whole.model.bias.detach())
+    # TensorBoard shows each step once, and every one of them.
+    assert cost_steps(run) == list(range(0, total + 1, LOG_EVERY))
+    assert final["history"]["iteration"] == list(range(0, total + 1, LOG_EVERY))
