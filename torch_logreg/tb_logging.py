@@ -31,7 +31,11 @@ class RunWriter:
             # 30 even bins: add_histogram's default "tensorflow" bucketing costs ~1 ms a call,
             # more than a hundred training steps on small data.
             values = param.detach().float().cpu().numpy()
-            self.writer.file_writer.add_summary(histogram(f"params/{name}", values, bins=30), step)
+            try:
+                summary = histogram(f"params/{name}", values, bins=30)
+            except ValueError:  # numpy cannot bin a range past ~1e15 into 30 float32 bins
+                continue
+            self.writer.file_writer.add_summary(summary, step)
 
     def final(self, step: int, config_values: dict, metrics: dict[str, float]) -> None:
         """hparams: the flat config beside the final metrics, in this run's own event file."""

@@ -97,8 +97,6 @@ class Trainer:
             raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs train.device=cuda and train.dtype=float32 "
                               f"(the fused kernel accumulates in float32)")
         checkpoint = load_checkpoint(run_dir) if resume and run_dir is not None else None
-        self.run_dir = prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite)
-
         torch.manual_seed(config.seed)
         self.split: Split = load_split(config.data, config.seed)
         on_device = dict(device=self.device, dtype=self.dtype)
@@ -123,6 +121,8 @@ class Trainer:
         self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < m else None
         self.step_kind, self.step = make_step(self.model, self.optimizer, self.x_train, self.batch_size is None)
         self._epoch_cache: tuple[int, torch.Tensor] | None = None
+        # Only now, with the data and the model known to be good, is a run folder made or emptied.
+        self.run_dir = prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite)
 
         self.config_dict = config.to_dict()  # fixed for the run; every snapshot shares it
         self.iteration = 0
@@ -169,7 +169,7 @@ class Trainer:
                 self.step(x, y)
                 self.iteration = it + 1
                 if self.stop_signal is not None:
-                    self._save(time.perf_counter() - start_time)
+                    self._save_checked(time.perf_counter() - start_time)
                     raise TrainingInterrupted(self.stop_signal, self.iteration, self.run_dir)
                 if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
                     self._save_checked(time.perf_counter() - start_time)
