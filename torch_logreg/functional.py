@@ -168,17 +168,20 @@ def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) -> Tensor:
     """
     m, n = x.shape
     w = weight.reshape(-1)
-    result = torch.zeros(n + 1, n + 1, dtype=x.dtype, device=x.device)
+    # Contiguous accumulators: addmm_ into a strided view of the result ran ~40× slower.
+    top_left = torch.zeros(n, n, dtype=x.dtype, device=x.device)
+    top_right = torch.zeros(n, dtype=x.dtype, device=x.device)
+    corner = torch.zeros(1, dtype=x.dtype, device=x.device)
     for (x_block,) in row_blocks(x):
         a = torch.sigmoid(torch.addmv(bias, x_block, w))
         curvature = a * (1 - a) / m  # (rows,)
         weighted = x_block * curvature.unsqueeze(1)  # (rows, n)
-        result[:n, :n].addmm_(weighted.T, x_block)  # xᵀ diag(c) x
-        result[:n, n] += weighted.sum(0)  # xᵀ c
-        result[n, n] += curvature.sum()  # Σ c
-    result[:n, :n].diagonal().add_(l2 / m)
-    result[n, :n] = result[:n, n]
-    return result
+        top_left.addmm_(weighted.T, x_block)  # xᵀ diag(c) x
+        top_right += weighted.sum(0)  # xᵀ c
+        corner += curvature.sum()  # Σ c
+    top_left.diagonal().add_(l2 / m)
+    bottom = torch.cat([top_right, corner]).unsqueeze(0)  # (1, n + 1)
+    return torch.cat([torch.cat([top_left, top_right.unsqueeze(1)], 1), bottom], 0)
 
 
 # --------------------------------------------------------------------------
