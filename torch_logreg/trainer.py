@@ -220,7 +220,11 @@ class Trainer:
         return cost.detach(), torch.cat([g.reshape(-1) for g in grads])
 
     def _accuracy(self, x, y):
-        z = self.model(x.to(self.dtype)).reshape(-1)
+        if self.one_neuron:  # the formula itself: the module's call costs more than the math here
+            z = LF.linear_forward(x.to(self.dtype), self.model.weight, self.model.bias)
+        else:
+            z = self.model(x.to(self.dtype))
+        z = z.reshape(-1)
         return ((z > 0).to(self.dtype) == y).to(self.dtype).mean()  # σ(z) > 0.5 ⇔ z > 0
 
     def _log(self, it: int) -> float:
