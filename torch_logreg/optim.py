@@ -57,15 +57,16 @@ class Newton(torch.optim.Optimizer):
     def step(self, x: Tensor, y: Tensor) -> float:  # type: ignore[override]
         weight, bias, l2 = self.weight, self.bias, self.l2
         cost, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, l2, with_cost=True)
-        gradient = torch.cat([dweight.reshape(-1), dbias.reshape(-1)])  # (n+1,)
+        gradient = torch.cat([dweight.reshape(-1), dbias])  # (n+1,)
         direction = _solve(LF.hessian(x, weight, bias, l2), gradient)
         slope = float(gradient @ direction)
         start = cost.item()
         old_w, old_b = weight.clone(), bias.clone()
+        step_w, step_b = direction[:-1].view_as(weight), direction[-1:]
         step_size = 1.0
         for _ in range(40):
-            weight.copy_(old_w - step_size * direction[:-1].reshape(weight.shape))
-            bias.copy_(old_b - step_size * direction[-1:])
+            torch.add(old_w, step_w, alpha=-step_size, out=weight)
+            torch.add(old_b, step_b, alpha=-step_size, out=bias)
             new = LF.cost(x, y, weight, bias, l2).item()
             if new <= start - 1e-4 * step_size * slope:
                 return new
@@ -76,14 +77,16 @@ class Newton(torch.optim.Optimizer):
 
 
 def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
-    ridge = 0.0
-    scale = float(matrix.diagonal().abs().max()) or 1.0
-    eye = torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
+    """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge."""
+    factor, info = torch.linalg.cholesky_ex(matrix)
+    ridge, scale = 0.0, None
     for _ in range(12):
-        factor, info = torch.linalg.cholesky_ex(matrix + ridge * eye)
         if int(info) == 0:
             return torch.cholesky_solve(rhs.unsqueeze(1), factor).squeeze(1)
+        scale = scale or float(matrix.diagonal().abs().max()) or 1.0
         ridge = max(ridge * 10, 1e-10 * scale)
+        factor, info = torch.linalg.cholesky_ex(matrix + ridge * torch.eye(len(matrix), dtype=matrix.dtype,
+                                                                            device=matrix.device))
     return torch.linalg.lstsq(matrix, rhs.unsqueeze(1)).solution.squeeze(1)
 
 
