@@ -157,3 +157,11 @@ def test_overrides_are_typed_by_the_field():
 def test_bad_keys_and_types_are_rejected_by_name(override, named):
     with pytest.raises(ValueError, match=re.escape(named)):
         load_config(None, [override])
+
+
+def test_default_yaml_pins_exactly_the_built_in_defaults():
+    # `python train.py` without --config uses the built-in defaults; configs/default.yaml
+    # states the same document's run, so the two never drift apart.
+    from_file = load_config(ROOT / "configs" / "default.yaml").to_dict()
+    built_in = load_config(None).to_dict()
+    assert from_file == built_in
