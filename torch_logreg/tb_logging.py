@@ -54,9 +54,10 @@ class RunWriter:
 def histogram_summary(tag: str, values: np.ndarray, bins: int = 30) -> Summary:
     """A TensorBoard histogram of ``values`` in ``bins`` even buckets over their range.
 
-    Built directly: add_histogram's default bucketing costs ~1 ms a call and numpy's
-    automatic edges ~60 µs, more than the training steps between two log steps on
-    small data.
+    Built directly, with empty buckets at either end dropped (as TensorBoard's own
+    does): the event writer checksums every byte in pure Python, and
+    add_histogram's default ~1500 buckets cost ~1 ms a call, more than the
+    training steps between two log steps on small data.
     """
     finite = values[np.isfinite(values)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
@@ -66,9 +67,11 @@ def histogram_summary(tag: str, values: np.ndarray, bins: int = 30) -> Summary:
         counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
     except ValueError:  # a range too narrow for its magnitude (values ~1e20): one bucket
         counts, edges = np.array([finite.size]), np.array([lo, hi])
+    used = np.flatnonzero(counts)
+    first, last = (used[0], used[-1]) if used.size else (0, 0)
     proto = HistogramProto(min=lo, max=hi, num=float(finite.size), sum=float(finite.sum()),
-                           sum_squares=float(np.dot(finite, finite)), bucket_limit=edges[1:].tolist(),
-                           bucket=counts.astype(float).tolist())
+                           sum_squares=float(np.dot(finite, finite)), bucket_limit=edges[first + 1:last + 2].tolist(),
+                           bucket=counts[first:last + 1].astype(float).tolist())
     return Summary(value=[Summary.Value(tag=tag, histo=proto)])
 
 
