@@ -61,7 +61,7 @@ class Problem:
         newton = Newton(model.weight, model.bias, L2)
         norm = float("inf")
         for _ in range(100):
-            newton.step(self.x, self.y)
+            newton.newton_step(self.x, self.y)
             _, dweight, dbias = LF.cost_and_grads(self.x, self.y, model.weight.detach(), model.bias.detach(), L2)
             norm = float(torch.cat([dweight.reshape(-1), dbias]).norm())
             if norm <= 1e-12:
@@ -102,7 +102,7 @@ def _newton_fit(problem: Problem, steps: int, device: str, dtype, on_step=None):
     model = LogisticRegression(x.shape[1], l2=L2, device=device, dtype=dtype)
     newton = Newton(model.weight, model.bias, L2)
     for it in range(steps):
-        newton.step(x, y)
+        newton.newton_step(x, y)  # as the training loop calls it
         if on_step is not None and on_step(it + 1, model):
             break
     return model

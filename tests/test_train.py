@@ -220,3 +220,28 @@ def test_any_module_that_returns_logits_trains_through_the_same_loop(tmp_path):
                    model=model)
     assert result.history["train_cost"][-1] < 0.1 < result.history["train_cost"][0]
     assert result.metrics["test_accuracy"] > 0.93
+
+
+def test_newtons_two_layouts_take_the_same_step(monkeypatch):
+    # Small data steps on θ = [W, b] with x̃ = [x, 1] kept in cache; large data in row blocks.
+    import torch_logreg.optim as optim
+
+    split = breast_cancer()
+    steps = {}
+    for name, limit in (("in_cache", 1 << 30), ("blocked", 0)):
+        monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", limit)
+        weight = torch.zeros(1, 30, dtype=torch.float64, requires_grad=True)
+        bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        newton = optim.Newton(weight, bias, l2=0.5)
+        costs = [newton.step(split.x_train, split.y_train) for _ in range(3)]
+        steps[name] = (costs, weight.detach().clone(), bias.detach().clone())
+    assert steps["in_cache"][0] == pytest.approx(steps["blocked"][0], abs=1e-14)
+    torch.testing.assert_close(steps["in_cache"][1], steps["blocked"][1], atol=1e-12, rtol=0)
+    torch.testing.assert_close(steps["in_cache"][2], steps["blocked"][2], atol=1e-12, rtol=0)
+
+
+def test_newton_at_the_optimum_leaves_the_weights_alone(tmp_path):
+    result = train(config("optimizer.name=newton", "model.l2=1.0", "train.iterations=30", "train.log_every=10",
+                          "train.dtype=float64"), tmp_path / "run")
+    costs = result.history["train_cost"]
+    assert costs[1] == costs[2] == costs[3]  # converged by step 10, and nothing moves after

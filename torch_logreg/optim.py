@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 # An (n+1)×(n+1) solve per step costs O(n³) and O(n²) memory; past this n, L-BFGS is cheaper.
 NEWTON_MAX_FEATURES = 4096
+# Up to this size of x, Newton keeps a copy [x, 1] (it stays in cache) and steps on θ = [W, b].
+SMALL_NEWTON_BYTES = 1 << 20
 
 
 class GradientDescent(torch.optim.Optimizer):
@@ -52,28 +54,87 @@ class Newton(torch.optim.Optimizer):
     def __init__(self, weight: Tensor, bias: Tensor, l2: float = 0.0):
         super().__init__([weight, bias], {})
         self.weight, self.bias, self.l2 = weight, bias, l2
+        self._cache_key, self._cache = None, None
+        self._accepted: tuple[int, int, float] | None = None
+
+    def step(self, x: Tensor, y: Tensor) -> float:  # type: ignore[override]
+        """One Newton step on (x, y); returns the new cost."""
+        return self.newton_step(x, y)
 
     @torch.no_grad()
-    def step(self, x: Tensor, y: Tensor) -> float:  # type: ignore[override]
+    def newton_step(self, x: Tensor, y: Tensor) -> float:
+        """``step`` without torch.optim's hooks and profiling wrapper (~20 µs of a ~120 µs step)."""
+        if x.numel() * x.element_size() <= SMALL_NEWTON_BYTES:
+            return self._step_in_cache(x, y)
+        return self._step_blocked(x, y)
+
+    def _step_blocked(self, x: Tensor, y: Tensor) -> float:
         weight, bias, l2 = self.weight, self.bias, self.l2
         cost, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, l2, with_cost=True)
         gradient = torch.cat([dweight.reshape(-1), dbias])  # (n+1,)
         direction = _solve(LF.hessian(x, weight, bias, l2), gradient)
+        theta = torch.cat([weight.reshape(-1), bias])
+
+        def cost_at(candidate: Tensor) -> float:
+            return LF.cost(x, y, candidate[:-1].view_as(weight), candidate[-1:], l2).item()
+
+        return self._line_search(theta, direction, gradient, cost.item(), cost_at)
+
+    def _known_cost(self) -> float | None:
+        """The cost the last line search accepted, if W and b have not changed since."""
+        known = self._accepted
+        if known is not None and known[:2] == (self.weight._version, self.bias._version):
+            return known[2]
+        return None
+
+    def _step_in_cache(self, x: Tensor, y: Tensor) -> float:
+        """The same step on small data, with the bias folded into θ = [W, b] and x̃ = [x, 1]:
+        z = x̃θ, g = x̃ᵀ(σ(z) − y)/m + pθ, H = x̃ᵀ diag(σ(z)(1 − σ(z))/m) x̃ + diag(p), with
+        p = l2/m on the weights and 0 on the bias.  A few dozen ops a step instead of ~90:
+        on 427×30 the ops' overhead, not the arithmetic, is the time."""
+        x_tilde, penalty = self._augmented(x)
+        m = x.shape[0]
+        theta = torch.cat([self.weight.reshape(-1), self.bias])  # (n+1,)
+        z = torch.mv(x_tilde, theta)
+        a = torch.sigmoid(z)
+        gradient = torch.addcmul(torch.mv(x_tilde.T, (a - y) / m), penalty, theta)
+        hessian = (x_tilde * (a * (1 - a) / m).unsqueeze(1)).T @ x_tilde
+        hessian.diagonal().add_(penalty)
+        direction = _solve(hessian, gradient)
+
+        def cost_at(candidate: Tensor) -> float:
+            return float(LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y) + 0.5 * penalty.dot(candidate * candidate))
+
+        start = self._known_cost()
+        if start is None:
+            start = float(LF.logistic_cost_forward(z, y) + 0.5 * penalty.dot(theta * theta))
+        return self._line_search(theta, direction, gradient, start, cost_at)
+
+    def _augmented(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        key = (x.data_ptr(), tuple(x.shape), x._version)
+        if self._cache_key != key:
+            ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
+            penalty = torch.full((x.shape[1] + 1,), self.l2 / x.shape[0], dtype=x.dtype, device=x.device)
+            penalty[-1] = 0.0  # the bias is never penalized
+            self._cache, self._cache_key = (torch.cat([x, ones], 1), penalty), key
+        return self._cache
+
+    def _line_search(self, theta, direction, gradient, start: float, cost_at) -> float:
+        """θ − t·Δ for t = 1, ½, ¼, … until the cost drops by the Armijo amount; writes W and b."""
         slope = float(gradient @ direction)
-        start = cost.item()
-        old_w, old_b = weight.clone(), bias.clone()
-        step_w, step_b = direction[:-1].view_as(weight), direction[-1:]
+        if not slope > 1e-15 * max(1.0, abs(start)):
+            return start  # the predicted decrease is below rounding: at the optimum; θ unchanged
         step_size = 1.0
         for _ in range(40):
-            torch.add(old_w, step_w, alpha=-step_size, out=weight)
-            torch.add(old_b, step_b, alpha=-step_size, out=bias)
-            new = LF.cost(x, y, weight, bias, l2).item()
+            candidate = theta - step_size * direction
+            new = cost_at(candidate)
             if new <= start - 1e-4 * step_size * slope:
+                self.weight.copy_(candidate[:-1].view_as(self.weight))
+                self.bias.copy_(candidate[-1:])
+                self._accepted = (self.weight._version, self.bias._version, new)
                 return new
             step_size /= 2
-        weight.copy_(old_w)  # no decrease found: we are at the optimum to machine precision
-        bias.copy_(old_b)
-        return start
+        return start  # no decrease found: at the optimum to machine precision; θ unchanged
 
 
 def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:

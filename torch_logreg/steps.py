@@ -40,7 +40,7 @@ def grad_function(x: Tensor):
 def make_step(model, optimizer, x_example: Tensor, full_batch: bool) -> tuple[str, StepFn]:
     """Pick the fastest step that computes the same update.  Returns (kind, step(x, y))."""
     if isinstance(optimizer, Newton):
-        return "newton", lambda x, y: optimizer.step(x, y)
+        return "newton", optimizer.newton_step
     if isinstance(optimizer, torch.optim.LBFGS) or type(model) is not LogisticRegression:
         return "autograd", _autograd_step(model, optimizer)
     grads = grad_function(x_example)
