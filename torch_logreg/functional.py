@@ -117,23 +117,34 @@ def row_blocks(x: Tensor, *others: Tensor) -> list[tuple[Tensor, ...]]:
     return list(zip(x.split(rows), *(t.split(rows) for t in others)))
 
 
-def block_logits(x_block: Tensor, w: Tensor, bias: Tensor, streamed: bool) -> Tensor:
+def block_logits(x_block: Tensor, w: Tensor, bias: Tensor, scratch: Tensor | None) -> Tensor:
     """z = x·w + b for one neuron and one block of rows.  x_block: (k, n), w: (n,) -> (k,).
 
-    A block streamed from memory (one of many) takes a multiply and a row sum: MKL's
-    gemv read such blocks ~3× slower (AMD EPYC, benchmarks/profile_ops.py). Data that
-    stays in cache, as small data sets do step after step, is faster through gemv.
+    A block streamed from memory (one of many) takes a multiply into ``scratch`` and a
+    row sum: MKL's gemv read such blocks ~3× slower (AMD EPYC, benchmarks/profile_ops.py).
+    Data that stays in cache, as small data sets do step after step, is faster through
+    gemv (``scratch`` None).
     """
-    if streamed:
-        return torch.mul(x_block, w).sum(1).add_(bias)
+    if scratch is not None:
+        return torch.mul(x_block, w, out=scratch[: len(x_block)]).sum(1).add_(bias)
     return torch.addmv(bias, x_block, w)
+
+
+def block_scratch(blocks: list, *inputs: Tensor) -> Tensor | None:
+    """One buffer of a block's size, reused by every block: a fresh ~1 MB tensor per block
+    can come from a new mapping each time, and its page faults cost ~20× the multiply.
+    None for a single block, and when autograd records ``inputs`` (``out=`` would break it)."""
+    if len(blocks) == 1 or (torch.is_grad_enabled() and any(t.requires_grad for t in inputs)):
+        return None
+    return torch.empty_like(blocks[0][0])
 
 
 def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) -> Tensor:
     """J for a one-neuron model without autograd.  x: (m, n), y: (m,), weight: (1, n), bias: (1,)."""
     m, w = x.shape[0], weight.reshape(-1)
     blocks = row_blocks(x, y)
-    value = sum(logistic_cost_forward(block_logits(xb, w, bias, len(blocks) > 1), yb, m) for xb, yb in blocks)
+    scratch = block_scratch(blocks, x, weight, bias)
+    value = sum(logistic_cost_forward(block_logits(xb, w, bias, scratch), yb, m) for xb, yb in blocks)
     return value + l2_forward(weight, l2, m) if l2 else value
 
 
@@ -155,8 +166,9 @@ def cost_and_grads(
     w = weight.reshape(-1)  # (n,)
     value = dweight = dbias = None
     blocks = row_blocks(x, y)
+    scratch = block_scratch(blocks, x, weight, bias)
     for x_block, y_block in blocks:
-        z = block_logits(x_block, w, bias, len(blocks) > 1)  # (rows,)
+        z = block_logits(x_block, w, bias, scratch)  # (rows,)
         dz = logistic_cost_backward(z, y_block, m)  # (rows,)
         if dweight is None:
             dweight, dbias = torch.mv(x_block.T, dz), dz.sum()  # dzᵀ x, Σ dz
@@ -187,10 +199,12 @@ def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) -> Tensor:
     top_right = torch.zeros(n, dtype=x.dtype, device=x.device)
     corner = torch.zeros(1, dtype=x.dtype, device=x.device)
     blocks = row_blocks(x)
+    scratch = block_scratch(blocks, x, weight, bias)
     for (x_block,) in blocks:
-        a = torch.sigmoid(block_logits(x_block, w, bias, len(blocks) > 1))
+        a = torch.sigmoid(block_logits(x_block, w, bias, scratch))
         curvature = a * (1 - a) / m  # (rows,)
-        weighted = x_block * curvature.unsqueeze(1)  # (rows, n)
+        weighted = torch.mul(x_block, curvature.unsqueeze(1), out=scratch[: len(x_block)]) if scratch is not None \
+            else x_block * curvature.unsqueeze(1)  # (rows, n)
         top_left.addmm_(weighted.T, x_block)  # xᵀ diag(c) x
         top_right += weighted.sum(0)  # xᵀ c
         corner += curvature.sum()  # Σ c
