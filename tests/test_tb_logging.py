@@ -7,11 +7,16 @@ from torch_logreg.tb_logging import decision_boundary_image, histogram_summary
 
 def test_histogram_counts_every_finite_value_in_buckets_that_end_at_the_maximum():
     values = np.array([0.0, 0.0, 1.0, 2.0, 3.0, np.inf])
-    histo = histogram_summary("params/weight", values, bins=30).value[0].histo
+    histo = histogram_summary("params/weight", values).value[0].histo
     assert histo.num == 5 and sum(histo.bucket) == 5
     assert histo.min == 0.0 and histo.max == 3.0 and histo.bucket_limit[-1] == 3.0
     assert list(histo.bucket_limit) == sorted(histo.bucket_limit)
     assert histo.sum == 6.0 and histo.sum_squares == 14.0
+
+
+def test_histogram_buckets_grow_with_the_square_root_of_the_count():
+    assert len(histogram_summary("w", np.linspace(0, 1, 30)).value[0].histo.bucket) == 6
+    assert len(histogram_summary("w", np.linspace(0, 1, 10_000)).value[0].histo.bucket) == 30
 
 
 def test_histogram_of_a_constant_is_one_bucket_around_it():

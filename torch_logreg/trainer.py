@@ -236,8 +236,7 @@ class Trainer:
         values["train/learning_rate"] = self.optimizer.param_groups[0].get("lr", float("nan"))
         if self.config.model.check_grad:
             values["train/grad_check_max_diff"] = check_gradients(self.model, self.x_train.to(self.dtype), self.y_train)
-        self.writer.scalars(it, values)
-        self.writer.histograms(it, self.model)
+        self.writer.scalars(it, values, self.model)
         if not self.history["iteration"] or self.history["iteration"][-1] != it:
             self.history["iteration"].append(it)
             for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy"):
