@@ -46,7 +46,7 @@ def make_step(model, optimizer, x_example: Tensor, full_batch: bool) -> tuple[st
     grads = grad_function(x_example)
     step = _hand_step(model, optimizer, grads)
     if x_example.is_cuda and full_batch and isinstance(optimizer, GradientDescent):
-        return "graph", _graph_step(model, step, x_example)
+        return "graph", _graph_step(model, step)
     return "hand", step
 
 
@@ -95,15 +95,16 @@ def _hand_step(model: LogisticRegression, optimizer, grads) -> StepFn:
     return step
 
 
-def _graph_step(model: LogisticRegression, step: StepFn, x_static: Tensor) -> StepFn:
-    """Capture ``step`` on the run's fixed full-batch tensors; replays ignore their arguments."""
+def _graph_step(model: LogisticRegression, step: StepFn) -> StepFn:
+    """Capture ``step`` on the first call's tensors (the run's fixed full batch); replays
+    ignore their arguments."""
     graph = torch.cuda.CUDAGraph()
     captured = {}
 
     def replay(x: Tensor, y: Tensor) -> None:
         if not captured:
             _capture(graph, model, step, x, y)
-            captured["x"], captured["y"] = x, y
+            captured["x"], captured["y"] = x, y  # the graph reads their memory: keep them alive
         graph.replay()
 
     return replay
