@@ -26,6 +26,8 @@ BAD_OVERRIDES = [
     ("optimizer.lr=nan", ["optimizer.lr", "must be a finite number"]),
     ("optimizer.lr=inf", ["optimizer.lr", "must be a finite number"]),
     ("train.iterations=-1", ["train.iterations", "must be >= 0", "-1"]),
+    ("optimizer.hessian_rows=-5", ["optimizer.hessian_rows", ">= 0 (0: every row)", "-5"]),
+    ("optimizer.hessian_rows=0.5", ["optimizer.hessian_rows", "int"]),
     ("data.test_fraction=0", ["data.test_fraction", "in (0, 1)"]),
     ("data.test_fraction=1", ["data.test_fraction", "in (0, 1)"]),
     ("data.test_fraction=1.5", ["data.test_fraction", "in (0, 1)"]),

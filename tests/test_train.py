@@ -245,3 +245,111 @@ def test_newton_at_the_optimum_leaves_the_weights_alone(tmp_path):
                           "train.dtype=float64"), tmp_path / "run")
     costs = result.history["train_cost"]
     assert costs[1] == costs[2] == costs[3]  # converged by step 10, and nothing moves after
+
+
+def _tall_problem(m=3000, n=6, seed=3):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(m, n, generator=gen, dtype=torch.float64)
+    true_w = torch.randn(n, generator=gen, dtype=torch.float64)
+    y = (torch.rand(m, generator=gen, dtype=torch.float64) < torch.sigmoid(x @ true_w)).double()
+    return x, y
+
+
+def _newton(n, **kwargs):
+    from torch_logreg import optim
+
+    weight = torch.zeros(1, n, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    return optim.Newton(weight, bias, **kwargs), weight, bias
+
+
+def _gradient_norm(x, y, weight, bias, l2):
+    _, dweight, dbias = cost_and_grads(x, y, weight.detach(), bias.detach(), l2=l2)
+    return float(torch.cat([dweight.reshape(-1), dbias]).norm())
+
+
+@pytest.mark.parametrize("layout_bytes", [1 << 30, 0], ids=["in_cache", "blocked"])
+def test_newton_with_a_sampled_hessian_reaches_the_exact_optimum(monkeypatch, layout_bytes):
+    import torch_logreg.optim as optim
+
+    monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", layout_bytes)
+    x, y = _tall_problem()
+    exact, exact_weight, exact_bias = _newton(6, l2=0.5)
+    sampled, weight, bias = _newton(6, l2=0.5, hessian_rows=300, seed=11)
+    for _ in range(15):
+        exact_cost = exact.step(x, y)
+        sampled_cost = sampled.step(x, y)
+
+    # Newton stops once the predicted decrease is below rounding (~1e-15 of J): with a
+    # sampled H, which converges linearly, that leaves a gradient of ~1e-8, not ~1e-15.
+    assert sampled_cost == pytest.approx(exact_cost, abs=1e-15)
+    assert _gradient_norm(x, y, weight, bias, 0.5) < 1e-7
+    torch.testing.assert_close(weight, exact_weight, atol=1e-7, rtol=0)
+    torch.testing.assert_close(bias, exact_bias, atol=1e-7, rtol=0)
+    assert sampled.state_dict()["param_groups"][0]["hessian_rows"] == 300  # never needed every row
+
+
+@pytest.mark.parametrize("layout_bytes", [1 << 30, 0], ids=["in_cache", "blocked"])
+def test_newtons_first_sampled_step_solves_with_the_hessian_of_the_sampled_rows(monkeypatch, layout_bytes):
+    import torch_logreg.optim as optim
+    from torch_logreg.functional import hessian
+
+    monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", layout_bytes)
+    x, y = _tall_problem()
+    newton, weight, bias = _newton(6, l2=0.5, hessian_rows=200, seed=4)
+    newton.step(x, y)
+
+    rows = newton._sample_rows(len(x), x.device)
+    assert len(rows) == 200 and len(set(rows.tolist())) == 200
+    zero_w, zero_b = torch.zeros(1, 6, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    _, dweight, dbias = cost_and_grads(x, y, zero_w, zero_b, l2=0.5)
+    expected = -torch.linalg.solve(hessian(x[rows], zero_w, zero_b, l2=0.5 * 200 / len(x)),
+                                   torch.cat([dweight.reshape(-1), dbias]))
+    torch.testing.assert_close(torch.cat([weight.detach().reshape(-1), bias.detach()]), expected, atol=1e-12, rtol=0)
+    # and it is not the exact step: the test would pass for the wrong reason otherwise
+    exact, exact_weight, _ = _newton(6, l2=0.5)
+    exact.step(x, y)
+    assert (exact_weight - weight).abs().max() > 1e-4
+
+
+def test_newton_uses_every_row_once_the_sample_misjudges_the_curvature(caplog):
+    # A feature that is zero in every sampled row: the sample sees no curvature along it,
+    # so the first step along it is far too long and the line search has to shorten it.
+    x, y = _tall_problem(m=2000, n=4)
+    probe, _, _ = _newton(4, hessian_rows=100, seed=2)
+    rows = probe._sample_rows(len(x), x.device)
+    rare = torch.zeros(len(x), dtype=torch.float64)
+    rare[::7] = 2.0
+    rare[rows] = 0.0
+    x = torch.cat([x, rare.unsqueeze(1)], 1)
+    y[::7] = 1.0
+
+    newton, weight, bias = _newton(5, l2=1e-3, hessian_rows=100, seed=2)
+    with caplog.at_level("INFO", logger="torch_logreg.optim"):
+        for _ in range(40):
+            newton.step(x, y)
+
+    assert "using all rows from now on" in caplog.text
+    assert newton.state_dict()["param_groups"][0]["hessian_rows"] == 0  # kept for a resumed run
+    assert _gradient_norm(x, y, weight, bias, 1e-3) < 1e-7
+
+
+@pytest.mark.parametrize("stop_at", [3, 6], ids=["still_sampling", "after_the_switch_to_every_row"])
+def test_newton_with_sampled_hessian_resumes_to_the_same_weights(tmp_path, stop_at):
+    # On the default data a 120-row sample steers well for 4 steps, then asks for a short
+    # step and hands over to every row; a resumed run must pick up that switch.
+    common = ["optimizer.name=newton", "optimizer.hessian_rows=120", "model.l2=1.0", "train.device=cpu",
+              "train.dtype=float64", "train.log_every=1", "train.checkpoint_every=0"]
+    whole = train(config(*common, "train.iterations=14"), tmp_path / "whole")
+    train(config(*common, f"train.iterations={stop_at}"), tmp_path / "part")
+    saved = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
+    assert saved["optimizer"]["param_groups"][0]["hessian_rows"] == (120 if stop_at < 5 else 0)
+    resumed_config = config_from_dict(saved["config"])
+    apply_overrides(resumed_config, ["train.iterations=14"])
+    resumed = train(resumed_config, tmp_path / "part", resume=True)
+
+    assert torch.equal(resumed.model.weight, whole.model.weight) and torch.equal(resumed.model.bias, whole.model.bias)
+    assert resumed.history == whole.history
+    split = breast_cancer()
+    x, y = split.x_train.double(), split.y_train.double()
+    assert _gradient_norm(x, y, whole.model.weight, whole.model.bias, 1.0) < 1e-8

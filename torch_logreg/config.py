@@ -84,6 +84,7 @@ class OptimizerConfig(_Checked):
     name: str = "gd"  # gd (w := w − α·dw by hand) | sgd | adam | lbfgs | newton
     lr: float = 0.5
     momentum: float = 0.0  # sgd only
+    hessian_rows: int = 0  # newton only: 0 builds H from every row; k > 0 from k rows sampled once
 
 
 @dataclass
@@ -306,6 +307,7 @@ def _check_range(key: str, value, source: str) -> None:
         "seed": lambda v: 0 <= v < SEED_LIMIT or fail("in [0, 2**32)"),
         "optimizer.lr": lambda v: v > 0 or fail("> 0"),
         "optimizer.momentum": lambda v: v >= 0 or fail(">= 0"),
+        "optimizer.hessian_rows": lambda v: v >= 0 or fail(">= 0 (0: every row)"),
         "optimizer.name": lambda v: v in OPTIMIZERS or fail(f"one of {', '.join(OPTIMIZERS)}"),
         "train.iterations": lambda v: v >= 0 or fail(">= 0"),
         "train.batch_size": lambda v: v is None or v >= 1 or fail(">= 1 or null (full batch)"),

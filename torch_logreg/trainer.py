@@ -113,7 +113,8 @@ class Trainer:
         opt = config.optimizer
         if not self.one_neuron and (opt.name == "newton" or x_dtype != self.dtype):
             raise ConfigError(f"optimizer.name=newton and train.x_dtype need the one-neuron LogisticRegression")
-        self.optimizer = make_optimizer(opt.name, self.model, opt.lr, opt.momentum)
+        self.optimizer = make_optimizer(opt.name, self.model, opt.lr, opt.momentum, hessian_rows=opt.hessian_rows,
+                                        seed=config.seed)
         self.grads = grad_function(self.x_train)
         if x_dtype != self.dtype and self.grads is LF.cost_and_grads:
             raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs the fused kernel: pip install 'torch_logreg[cuda]'")
