@@ -257,17 +257,3 @@ def test_hessian_equals_autograds_second_derivative(monkeypatch, block_bytes):
     no_l2 = functional.hessian(x, theta[:4].reshape(1, 4), theta[4:], l2=0.0)
     assert abs(got[4, 4] - no_l2[4, 4]) < 1e-15  # the bias entry carries no l2 term
 
-
-@pytest.mark.parametrize("block_bytes", [64, 1 << 20])
-def test_logits_and_grads_from_known_logits_equal_the_one_pass_forms(monkeypatch, block_bytes):
-    # Newton keeps the line search's z = x Wᵀ + b and hands it to cost_and_grads.
-    monkeypatch.setattr(functional, "CPU_BLOCK_BYTES", block_bytes)
-    x, y, weight, bias = random_problem(97, 5, seed=7)
-
-    z = functional.logits(x, weight, bias)
-    from_z = functional.cost_and_grads(x, y, weight, bias, l2=0.3, with_cost=True, z=z)
-    one_pass = functional.cost_and_grads(x, y, weight, bias, l2=0.3, with_cost=True)
-
-    torch.testing.assert_close(z, functional.linear_forward(x, weight, bias)[:, 0], atol=1e-14, rtol=0)
-    for got, expected in zip(from_z, one_pass):
-        torch.testing.assert_close(got, expected, atol=1e-15, rtol=0)

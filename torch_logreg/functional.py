@@ -139,16 +139,6 @@ def block_scratch(blocks: list, *inputs: Tensor) -> Tensor | None:
     return torch.empty_like(blocks[0][0])
 
 
-def logits(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """z = x Wᵀ + b for one neuron, in ``row_blocks``.  x: (m, n), weight: (1, n), bias: (1,) -> (m,)."""
-    w = weight.reshape(-1)
-    blocks = row_blocks(x)
-    scratch = block_scratch(blocks, x, weight, bias)
-    if scratch is None:
-        return block_logits(x, w, bias, None)
-    return torch.cat([block_logits(xb, w, bias, scratch) for (xb,) in blocks])
-
-
 def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) -> Tensor:
     """J for a one-neuron model without autograd.  x: (m, n), y: (m,), weight: (1, n), bias: (1,)."""
     m, w = x.shape[0], weight.reshape(-1)
@@ -159,8 +149,7 @@ def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) ->
 
 
 def cost_and_grads(
-    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
-    z: Tensor | None = None,
+    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False
 ) -> tuple[Tensor | None, Tensor, Tensor]:
     """(J or None, dW (1, n), db (1,)) in one forward pass, without autograd.
 
@@ -171,25 +160,24 @@ def cost_and_grads(
     This is ``linear_forward`` / ``linear_backward`` for one neuron in vector form
     (addmv, mv): on small data every op saved is a microsecond a step.  On the CPU,
     large x is processed in ``row_blocks`` whose sums add up to the same J, dW, db.
-    Tests hold it against the autograd Functions.  ``z``, when the caller already
-    has x Wᵀ + b (Newton's line search does), saves the forward pass.
+    Tests hold it against the autograd Functions.
     """
     m = x.shape[0]
     w = weight.reshape(-1)  # (n,)
     value = dweight = dbias = None
-    blocks = row_blocks(x, y) if z is None else row_blocks(x, y, z)
-    scratch = block_scratch(blocks, x, weight, bias) if z is None else None
-    for x_block, y_block, *known in blocks:
-        z_block = known[0] if known else block_logits(x_block, w, bias, scratch)  # (rows,)
-        dz = logistic_cost_backward(z_block, y_block, m)  # (rows,)
+    blocks = row_blocks(x, y)
+    scratch = block_scratch(blocks, x, weight, bias)
+    for x_block, y_block in blocks:
+        z = block_logits(x_block, w, bias, scratch)  # (rows,)
+        dz = logistic_cost_backward(z, y_block, m)  # (rows,)
         if dweight is None:
             dweight, dbias = torch.mv(x_block.T, dz), dz.sum()  # dzᵀ x, Σ dz
-            value = logistic_cost_forward(z_block, y_block, m) if with_cost else None
+            value = logistic_cost_forward(z, y_block, m) if with_cost else None
         else:
             dweight.addmv_(x_block.T, dz)
             dbias += dz.sum()
             if with_cost:
-                value += logistic_cost_forward(z_block, y_block, m)
+                value += logistic_cost_forward(z, y_block, m)
     dweight = dweight.view_as(weight)
     if l2:
         dweight = dweight + l2_backward(weight, l2, m)

@@ -81,15 +81,13 @@ class Newton(torch.optim.Optimizer):
         return self._step_blocked(x, y)
 
     def _step_blocked(self, x: Tensor, y: Tensor) -> float:
-        """One step in ``row_blocks``.  The line search's z = x·θ at the accepted point is
-        kept, so the next step's gradient starts from it: one read of x fewer a step."""
+        """One step in ``row_blocks``.  The line search computes each candidate's gradient in
+        the same pass as its cost, while a block of x is in cache; the accepted candidate's
+        is the next step's gradient, so a step reads x once, not twice (plus H's pass)."""
         weight, bias, l2 = self.weight, self.bias, self.l2
-        start, z = self._known_cost_and_logits()
-        if z is None:
-            z = LF.logits(x, weight, bias)
-            start = float(LF.logistic_cost_forward(z, y) + (LF.l2_forward(weight, l2, len(x)) if l2 else 0.0))
-        _, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, l2, z=z)
-        gradient = torch.cat([dweight.reshape(-1), dbias])  # (n+1,)
+        start, gradient = self._known_cost_and_gradient()
+        if gradient is None:
+            start, gradient = _cost_and_gradient(x, y, weight, bias, l2)
         sample = self._sampled_x(x)
         if sample is None:
             hessian = LF.hessian(x, weight, bias, l2)
@@ -99,10 +97,7 @@ class Newton(torch.optim.Optimizer):
         theta = torch.cat([weight.reshape(-1), bias])
 
         def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
-            candidate_weight = candidate[:-1].view_as(weight)
-            z_at = LF.logits(x, candidate_weight, candidate[-1:])
-            penalty = LF.l2_forward(candidate_weight, l2, len(x)) if l2 else 0.0
-            return float(LF.logistic_cost_forward(z_at, y) + penalty), z_at
+            return _cost_and_gradient(x, y, candidate[:-1].view_as(weight), candidate[-1:], l2)
 
         return self._line_search(theta, direction, gradient, start, cost_at)
 
@@ -128,8 +123,9 @@ class Newton(torch.optim.Optimizer):
             self._cache, self._cache_key = x.index_select(0, rows), key
         return self._cache
 
-    def _known_cost_and_logits(self) -> tuple[float | None, Tensor | None]:
-        """The cost (and z, where kept) the last line search accepted, if W and b have not changed since."""
+    def _known_cost_and_gradient(self) -> tuple[float | None, Tensor | None]:
+        """The cost (and gradient, where computed) the last line search accepted, if W and b
+        have not changed since."""
         known = self._accepted
         if known is not None and known[:2] == (self.weight._version, self.bias._version):
             return known[2], known[3]
@@ -156,7 +152,7 @@ class Newton(torch.optim.Optimizer):
             return float(LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y)
                          + 0.5 * penalty.dot(candidate * candidate)), None
 
-        start, _ = self._known_cost_and_logits()
+        start, _ = self._known_cost_and_gradient()
         if start is None:
             start = float(LF.logistic_cost_forward(z, y) + 0.5 * penalty.dot(theta * theta))
         return self._line_search(theta, direction, gradient, start, cost_at)
@@ -172,18 +168,18 @@ class Newton(torch.optim.Optimizer):
 
     def _line_search(self, theta, direction, gradient, start: float, cost_at) -> float:
         """θ − t·Δ for t = 1, ½, ¼, … until the cost drops by the Armijo amount; writes W and b.
-        ``cost_at(θ)`` returns (J, z or None); the accepted point's pair is kept for the next step."""
+        ``cost_at(θ)`` returns (J, ∇J or None); the accepted point's pair is kept for the next step."""
         slope = float(gradient @ direction)
         if not slope > 1e-15 * max(1.0, abs(start)):
             return start  # the predicted decrease is below rounding: at the optimum; θ unchanged
         step_size = 1.0
         for _ in range(40):
             candidate = theta - step_size * direction
-            new, logits_at = cost_at(candidate)
+            new, gradient_at = cost_at(candidate)
             if new <= start - 1e-4 * step_size * slope:
                 self.weight.copy_(candidate[:-1].view_as(self.weight))
                 self.bias.copy_(candidate[-1:])
-                self._accepted = (self.weight._version, self.bias._version, new, logits_at)
+                self._accepted = (self.weight._version, self.bias._version, new, gradient_at)
                 if step_size < 1:
                     self._stop_sampling("needed a step shorter than 1")
                 return new
@@ -198,6 +194,12 @@ class Newton(torch.optim.Optimizer):
                         group["hessian_rows"], why)
             group["hessian_rows"] = 0
             self._sample_key = self._sample = None
+
+
+def _cost_and_gradient(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float) -> tuple[float, Tensor]:
+    """(J, ∇J over θ = [W, b]) in one pass over x."""
+    cost, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, l2, with_cost=True)
+    return cost.item(), torch.cat([dweight.reshape(-1), dbias])
 
 
 def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
