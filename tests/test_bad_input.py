@@ -253,3 +253,22 @@ def test_predicted_probabilities_are_finite_for_extreme_raw_features(two_feature
     rows = predict_file(two_feature_run, data).splitlines()[1:]
     probabilities = torch.tensor([float(row.split(",")[0]) for row in rows])
     assert torch.isfinite(probabilities).all() and ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+@pytest.mark.parametrize("labels, expected", [
+    ([0, 1, 1, 0], [0.0, 1.0, 1.0, 0.0]),
+    ([-1.0, 1.0, 1.0, -1.0], [0.0, 1.0, 1.0, 0.0]),
+    ([True, False, True, True], [1.0, 0.0, 1.0, 1.0]),
+])
+def test_array_files_map_good_labels_in_bulk_as_a_csv_would(tmp_path, labels, expected):
+    x = np.arange(8, dtype=np.float32).reshape(4, 2)
+    np.savez(tmp_path / "data.npz", x=x, y=np.array(labels))
+    features, y, names = read_table(tmp_path / "data.npz")
+    assert y.dtype == torch.float64 and y.tolist() == expected
+    assert features.dtype == torch.float64 and features.tolist() == x.tolist() and names == ["x1", "x2"]
+
+
+def test_array_file_labels_outside_the_two_classes_are_named(tmp_path):
+    np.savez(tmp_path / "data.npz", x=np.zeros((4, 2)), y=np.array([0.0, 1.0, 2.0, 1.0]))
+    with pytest.raises(DataError, match=r"found 3 values: 0, 1, 2 \('2.0'"):
+        read_table(tmp_path / "data.npz")
