@@ -256,4 +256,3 @@ def test_hessian_equals_autograds_second_derivative(monkeypatch, block_bytes):
     assert torch.allclose(got, expected, atol=1e-14, rtol=1e-12)
     no_l2 = functional.hessian(x, theta[:4].reshape(1, 4), theta[4:], l2=0.0)
     assert abs(got[4, 4] - no_l2[4, 4]) < 1e-15  # the bias entry carries no l2 term
-
