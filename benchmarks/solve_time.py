@@ -216,7 +216,7 @@ def run(device: str, quick: bool, repeats: int, log=print) -> dict:
             log(f"[solve] {problem.label}: J* = {problem.optimum:.12f} (Newton, |grad| {problem.newton_grad_norm:.1e})")
             found = []
             slow = problem.x.shape[0] > 10_000
-            reps = 1 if slow else repeats  # a whole train() run is timed at least 3 times: its first is ~2× slower
+            reps = 1 if slow else repeats
             found.append(_guarded("scikit-learn lbfgs", lambda: sklearn_lbfgs(problem, reps)))
             for sample in sorted({0, problem.hessian_rows}):
                 for dtype in (torch.float64, torch.float32):
@@ -226,6 +226,7 @@ def run(device: str, quick: bool, repeats: int, log=print) -> dict:
                 dtype, sample = chosen["dtype"], chosen["hessian_rows"]
                 name = f"ours: Newton via train() ({dtype})" if not sample else \
                     f"ours: Newton via train(), optimizer.hessian_rows={sample} ({dtype})"
+                # At least 3 whole runs: the first in a process is ~2× slower (first large allocations).
                 found.append(_guarded("ours: Newton via train()", lambda: via_trainer(
                     problem, "newton", name, chosen["steps"], device, dtype, max(reps, 3), root,
                     [f"optimizer.hessian_rows={sample}"])))
