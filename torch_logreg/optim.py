@@ -65,8 +65,9 @@ class Newton(torch.optim.Optimizer):
             raise ValueError(f"hessian_rows must be >= 0 (0: all rows), got {hessian_rows}")
         super().__init__([weight, bias], {"hessian_rows": int(hessian_rows)})
         self.weight, self.bias, self.l2, self.seed = weight, bias, l2, seed
-        self._cache_key, self._cache = None, None
-        self._sample_key, self._sample = None, None
+        self._cache_key, self._cache = None, None  # small data: x̃, x̃ᵀ, p, diag(p)
+        self._sample_key, self._sample = None, None  # the sampled row indices
+        self._sampled_key, self._sampled = None, None  # x's sampled rows, gathered
         self._accepted: tuple[int, int, float, Tensor | None] | None = None
 
     def step(self, x: Tensor, y: Tensor) -> float:  # type: ignore[override]
@@ -118,10 +119,10 @@ class Newton(torch.optim.Optimizer):
         rows = self._sample_rows(x.shape[0], x.device)
         if rows is None:
             return None
-        key = ("sample", x.data_ptr(), tuple(x.shape), x._version, len(rows))
-        if self._cache_key != key:
-            self._cache, self._cache_key = x.index_select(0, rows), key
-        return self._cache
+        key = (x.data_ptr(), tuple(x.shape), x._version, len(rows))
+        if self._sampled_key != key:
+            self._sampled, self._sampled_key = x.index_select(0, rows), key
+        return self._sampled
 
     def _known_cost_and_gradient(self) -> tuple[float | None, Tensor | None]:
         """The cost (and gradient, where computed) the last line search accepted, if W and b
