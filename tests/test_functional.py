@@ -189,9 +189,9 @@ def test_logistic_cost_returns_no_gradient_for_the_labels():
     assert z.grad is not None
     assert y.grad is None
 
-    ctx = types.SimpleNamespace(saved_tensors=(z.detach(), y.detach()), needs_input_grad=(True, True))
-    dz, dy = functional.LogisticCostFunction.backward(ctx, torch.tensor(1.0, dtype=torch.float64))
-    assert dz is not None and dy is None
+    ctx = types.SimpleNamespace(saved_tensors=(z.detach(), y.detach(), None), needs_input_grad=(True, True, True))
+    dz, dy, dweights = functional.LogisticCostFunction.backward(ctx, torch.tensor(1.0, dtype=torch.float64))
+    assert dz is not None and dy is None and dweights is None
 
 
 def test_linear_does_not_compute_the_input_gradient_when_x_needs_none(monkeypatch):

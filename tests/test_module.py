@@ -24,7 +24,7 @@ def uniform_model(n, l2=0.0, seed=0, dtype=torch.float64, **kwargs):
 def off_by_a_tenth_of_a_percent(monkeypatch):
     """Break the hand-written dz = (σ(z) − y)/m by a factor 1.001 (autograd's path is untouched)."""
     correct = functional.logistic_cost_backward
-    monkeypatch.setattr(functional, "logistic_cost_backward", lambda z, y: correct(z, y) * 1.001)
+    monkeypatch.setattr(functional, "logistic_cost_backward", lambda z, y, *args, **kwargs: correct(z, y, *args, **kwargs) * 1.001)
 
 
 # ---------------------------------------------------------------- shapes and init

@@ -8,8 +8,20 @@ For m examples x (m, n), labels y (m,) in {0, 1}, weight W (1, n) and bias b (1,
 
 The cost is the document's J = −(1/m) Σ [y log a + (1−y) log(1−a)] rewritten
 from the logits: −y log σ(z) − (1−y) log(1−σ(z)) = softplus(z) − y·z exactly,
-and softplus never takes the log of 0, so saturated logits give a finite cost
-where the document's literal code gives inf or NaN.
+computed as max(z, 0) − y·z + log1p(e^(−|z|)), which never takes the log of 0
+and never rounds e^(−|z|) away (``F.softplus`` returns z itself above z = 20),
+so saturated logits give the exact, finite cost where the document's literal
+code gives inf or NaN.
+
+K classes (softmax regression): W (K, n), b (K,), integer labels y (m,) in 0..K−1:
+
+    z = x Wᵀ + b                                   logits, (m, K)
+    J = (1/m) Σᵢ [logsumexp(zᵢ) − zᵢ,yᵢ] + (l2 / 2m)·‖W‖²
+    dz = (softmax(z) − onehot(y)) / m              (m, K): the document's a − y, per class
+
+With sample weights s (m,), every (1/m) Σ becomes (1/Σs) Σ sᵢ·, and dz gains the
+factor sᵢ: weight 2 is the same as the row repeated.  A mini-batch passes the full
+training count (or Σs) as ``l2_rows``, so every optimizer minimizes one objective.
 
 Backward, the document's equations:
 
@@ -17,6 +29,9 @@ Backward, the document's equations:
     dW = dzᵀ x + (l2/m)·W                          (1, n)   (document: dw = X dzᵀ)
     db = Σ dz                                      (1,)
     dx = dz W                                      (m, n)   (so layers can stack)
+
+Activations for hidden layers, each with its derivative written from its output a:
+sigmoid a(1 − a), tanh 1 − a², relu 1 where a > 0 (0 at z = 0, as PyTorch).
 
 Two layers of API:
 
@@ -79,27 +94,84 @@ def linear_backward(
     return dx, dweight, dbias
 
 
-def logistic_cost_forward(z: Tensor, y: Tensor, m: int | None = None) -> Tensor:
-    """J = (1/m) Σ softplus(z) − y·z, the cross-entropy of σ(z) against y.  z, y: (k,) -> ().
+def _count(m, rows: int):
+    """The divisor of a mean: m when given (a block passes the whole count, a tensor Σs is
+    fine), else the rows here.  Never ``m or rows``: truth-testing a tensor syncs."""
+    return rows if m is None else m
 
-    m defaults to k; a block of the rows passes the whole count, and the blocks' J add up.
+
+def softplus(z: Tensor) -> Tensor:
+    """log(1 + e^z) = max(z, 0) + log1p(e^(−|z|)), exact for every z (``F.softplus`` is z above 20)."""
+    return torch.clamp_min(z, 0) + torch.log1p(torch.exp(-z.abs()))
+
+
+def logistic_cost_forward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
+    """J = (1/m) Σ s·(softplus(z) − y·z), the cross-entropy of σ(z) against y.  z, y: (k,) -> ().
+
+    m defaults to k (Σs with weights); a block of the rows passes the whole count, and
+    the blocks' J add up.  ``sample_weight`` s (k,) defaults to ones.
     """
-    return (F.softplus(z) - y * z).sum() / (m or z.numel())
+    # Out of place: autograd may differentiate these formulas directly (a Hessian check).
+    # max(z, 0) − y·z first: for y in {0, 1} it is exactly 0 or |z|, so the tiny log1p term
+    # of a confident right answer is added to 0, not rounded off against z.
+    loss = torch.clamp_min(z, 0) - y * z + torch.log1p(torch.exp(-z.abs()))
+    if sample_weight is not None:
+        return (loss * sample_weight).sum() / _count(m, sample_weight.sum())
+    return loss.sum() / _count(m, z.numel())
 
 
-def logistic_cost_backward(z: Tensor, y: Tensor, m: int | None = None) -> Tensor:
-    """dz = ∂J/∂z = (σ(z) − y) / m.  z, y: (k,) -> (k,); m defaults to k."""
-    return torch.sigmoid(z).sub_(y).div_(m or z.numel())  # in place on σ(z)'s fresh buffer
+def logistic_cost_backward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
+    """dz = ∂J/∂z = s·(σ(z) − y) / m.  z, y: (k,) -> (k,); m defaults to k (Σs)."""
+    dz = torch.sigmoid(z).sub_(y)  # in place on σ(z)'s fresh buffer
+    if sample_weight is not None:
+        return dz.mul_(sample_weight).div_(_count(m, sample_weight.sum()))
+    return dz.div_(_count(m, z.numel()))
 
 
-def l2_forward(weight: Tensor, l2: float, m: int) -> Tensor:
-    """(l2 / 2m)·‖W‖², on the weights only (the bias is never penalized)."""
+def softmax_cost_forward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
+    """J = (1/m) Σᵢ sᵢ·[logsumexp(zᵢ) − zᵢ,yᵢ].  z: (k, K), y: (k,) int64 in 0..K−1 -> ().
+
+    logsumexp subtracts each row's max first, so logits of ±1000 give the exact cost.
+    """
+    loss = torch.logsumexp(z, 1) - z.gather(1, y.unsqueeze(1)).squeeze(1)
+    if sample_weight is not None:
+        return (loss * sample_weight).sum() / _count(m, sample_weight.sum())
+    return loss.sum() / _count(m, len(z))
+
+
+def softmax_cost_backward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
+    """dz = ∂J/∂z = s·(softmax(z) − onehot(y)) / m.  z: (k, K), y: (k,) int64 -> (k, K)."""
+    dz = torch.softmax(z, 1)
+    dz.scatter_add_(1, y.unsqueeze(1), torch.full_like(z[:, :1], -1.0))  # − onehot(y)
+    if sample_weight is not None:
+        return dz.mul_(sample_weight.unsqueeze(1)).div_(_count(m, sample_weight.sum()))
+    return dz.div_(_count(m, len(z)))
+
+
+def l2_forward(weight: Tensor, l2: float, m) -> Tensor:
+    """(l2 / 2m)·‖W‖², on the weights only (the bias is never penalized).  m: the full
+    training count (or Σs), also for a mini-batch, so every optimizer has one objective."""
     return weight.pow(2).sum() * (l2 / (2 * m))
 
 
-def l2_backward(weight: Tensor, l2: float, m: int) -> Tensor:
+def l2_backward(weight: Tensor, l2: float, m) -> Tensor:
     """∂/∂W of the L2 term: (l2/m)·W."""
     return weight * (l2 / m)
+
+
+def sigmoid_backward(grad_a: Tensor, a: Tensor) -> Tensor:
+    """dz = da ⊙ σ′(z) = da ⊙ a(1 − a), from the output a = σ(z).  Any shape."""
+    return grad_a * a * (1 - a)
+
+
+def tanh_backward(grad_a: Tensor, a: Tensor) -> Tensor:
+    """dz = da ⊙ (1 − a²), from the output a = tanh(z).  Any shape."""
+    return grad_a * (1 - a * a)
+
+
+def relu_backward(grad_a: Tensor, a: Tensor) -> Tensor:
+    """dz = da where a > 0, else 0, from the output a = max(z, 0): the derivative at z = 0 is 0, as PyTorch's."""
+    return grad_a * (a > 0).to(grad_a.dtype)
 
 
 # Rows per block on the CPU: about 1 MB of x, so that the block is still in cache when
@@ -139,21 +211,34 @@ def block_scratch(blocks: list, *inputs: Tensor) -> Tensor | None:
     return torch.empty_like(blocks[0][0])
 
 
-def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) -> Tensor:
+def _blocks_with_weights(x: Tensor, y: Tensor, sample_weight: Tensor | None) -> list[tuple]:
+    """``row_blocks`` of (x, y, s), with s None in every block when there are no weights."""
+    if sample_weight is None:
+        return [(xb, yb, None) for xb, yb in row_blocks(x, y)]
+    return row_blocks(x, y, sample_weight)
+
+
+def _normalizers(x: Tensor, sample_weight: Tensor | None, l2_rows):
+    """(m, the L2 term's m): the row count or Σs, and ``l2_rows`` when a mini-batch gives the full one."""
+    m = x.shape[0] if sample_weight is None else sample_weight.sum()
+    return m, (m if l2_rows is None else l2_rows)
+
+
+def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
+         sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
     """J for a one-neuron model without autograd.  x: (m, n), y: (m,), weight: (1, n), bias: (1,)."""
-    m, w = x.shape[0], weight.reshape(-1)
-    blocks = row_blocks(x, y)
-    scratch = block_scratch(blocks, x, weight, bias)
-    value = sum(logistic_cost_forward(block_logits(xb, w, bias, scratch), yb, m) for xb, yb in blocks)
-    return value + l2_forward(weight, l2, m) if l2 else value
+    value, _, _ = cost_and_grads(x, y, weight, bias, l2, with_cost=True, sample_weight=sample_weight,
+                                 l2_rows=l2_rows, need_grads=False)
+    return value
 
 
 def cost_and_grads(
-    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False
-) -> tuple[Tensor | None, Tensor, Tensor]:
+    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
+    sample_weight: Tensor | None = None, l2_rows=None, need_grads: bool = True,
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """(J or None, dW (1, n), db (1,)) in one forward pass, without autograd.
 
-    The vectorized form of the document's loop: z = x Wᵀ + b, dz = (σ(z) − y)/m,
+    The vectorized form of the document's loop: z = x Wᵀ + b, dz = s·(σ(z) − y)/m,
     dW = dzᵀ x + (l2/m) W, db = Σ dz.  The cost is computed only when asked for,
     since a training loop needs it only on the steps it logs.
 
@@ -162,55 +247,116 @@ def cost_and_grads(
     large x is processed in ``row_blocks`` whose sums add up to the same J, dW, db.
     Tests hold it against the autograd Functions.
     """
-    m = x.shape[0]
+    m, l2_m = _normalizers(x, sample_weight, l2_rows)
     w = weight.reshape(-1)  # (n,)
     value = dweight = dbias = None
-    blocks = row_blocks(x, y)
+    blocks = _blocks_with_weights(x, y, sample_weight)
     scratch = block_scratch(blocks, x, weight, bias)
-    for x_block, y_block in blocks:
+    for x_block, y_block, s_block in blocks:
         z = block_logits(x_block, w, bias, scratch)  # (rows,)
-        dz = logistic_cost_backward(z, y_block, m)  # (rows,)
+        if with_cost:
+            part = logistic_cost_forward(z, y_block, m, s_block)
+            value = part if value is None else value + part
+        if not need_grads:
+            continue
+        dz = logistic_cost_backward(z, y_block, m, s_block)  # (rows,)
         if dweight is None:
             dweight, dbias = torch.mv(x_block.T, dz), dz.sum()  # dzᵀ x, Σ dz
-            value = logistic_cost_forward(z, y_block, m) if with_cost else None
         else:
             dweight.addmv_(x_block.T, dz)
             dbias += dz.sum()
-            if with_cost:
-                value += logistic_cost_forward(z, y_block, m)
+    if l2 and with_cost:
+        value = value + l2_forward(weight, l2, l2_m)
+    if not need_grads:
+        return value, None, None
     dweight = dweight.view_as(weight)
     if l2:
-        dweight = dweight + l2_backward(weight, l2, m)
-        if with_cost:
-            value = value + l2_forward(weight, l2, m)
+        dweight = dweight + l2_backward(weight, l2, l2_m)
     return value, dweight, dbias.reshape(1)
 
 
-def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0) -> Tensor:
-    """∇²J over θ = [W, b]: [x, 1]ᵀ diag(a(1−a)) [x, 1] / m + (l2/m)·I on W only.  -> (n+1, n+1).
+def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
+            sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
+    """∇²J over θ = [W, b]: [x, 1]ᵀ diag(s·a(1−a)) [x, 1] / m + (l2/m)·I on W only.  -> (n+1, n+1).
 
-    The second derivative of the cost: ∂dz/∂z = a(1−a)/m, chained through z = x Wᵀ + b.
+    The second derivative of the cost: ∂dz/∂z = s·a(1−a)/m, chained through z = x Wᵀ + b.
     The bias entry gets no l2 term, as the bias is never penalized.
     """
-    m, n = x.shape
+    n = x.shape[1]
+    m, l2_m = _normalizers(x, sample_weight, l2_rows)
     w = weight.reshape(-1)
     # Contiguous accumulators: addmm_ into a strided view of the result ran ~40× slower.
     top_left = torch.zeros(n, n, dtype=x.dtype, device=x.device)
     top_right = torch.zeros(n, dtype=x.dtype, device=x.device)
     corner = torch.zeros(1, dtype=x.dtype, device=x.device)
-    blocks = row_blocks(x)
+    blocks = [(xb, None) for (xb,) in row_blocks(x)] if sample_weight is None else row_blocks(x, sample_weight)
     scratch = block_scratch(blocks, x, weight, bias)
-    for (x_block,) in blocks:
+    for x_block, s_block in blocks:
         a = torch.sigmoid(block_logits(x_block, w, bias, scratch))
         curvature = a * (1 - a) / m  # (rows,)
+        if s_block is not None:
+            curvature = curvature * s_block
         weighted = torch.mul(x_block, curvature.unsqueeze(1), out=scratch[: len(x_block)]) if scratch is not None \
             else x_block * curvature.unsqueeze(1)  # (rows, n)
         top_left.addmm_(weighted.T, x_block)  # xᵀ diag(c) x
         top_right += weighted.sum(0)  # xᵀ c
         corner += curvature.sum()  # Σ c
-    top_left.diagonal().add_(l2 / m)
+    top_left.diagonal().add_(l2 / l2_m)
     bottom = torch.cat([top_right, corner]).unsqueeze(0)  # (1, n + 1)
     return torch.cat([torch.cat([top_left, top_right.unsqueeze(1)], 1), bottom], 0)
+
+
+def softmax_cost_and_grads(
+    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
+    sample_weight: Tensor | None = None, l2_rows=None,
+) -> tuple[Tensor | None, Tensor, Tensor]:
+    """(J or None, dW (K, n), db (K,)) for softmax regression, without autograd.
+
+    z = x Wᵀ + b (m, K), dz = s·(softmax(z) − onehot(y))/m, dW = dzᵀ x + (l2/m) W, db = Σ dz:
+    ``linear_forward``, ``softmax_cost_backward`` and ``linear_backward`` in one pass.
+    """
+    m, l2_m = _normalizers(x, sample_weight, l2_rows)
+    z = linear_forward(x, weight, bias)
+    value = softmax_cost_forward(z, y, m, sample_weight) if with_cost else None
+    dz = softmax_cost_backward(z, y, m, sample_weight)
+    _, dweight, dbias = linear_backward(dz, x, weight, need_x=False)
+    if l2:
+        dweight = dweight.add_(l2_backward(weight, l2, l2_m))
+        if with_cost:
+            value = value + l2_forward(weight, l2, l2_m)
+    return value, dweight, dbias
+
+
+def softmax_hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
+                    sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
+    """∇²J of softmax regression over θ = [W (K·n, row-major), b (K)].  -> (K(n+1), K(n+1)).
+
+    H = (1/m) Σᵢ sᵢ·(diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ + (l2/m)·I on W, with x̃ = [x, 1] and p = softmax(z):
+    built per class as [W_k, b_k] blocks, then reordered to the parameters' order.
+
+    H is singular: adding one constant to every class's bias changes no probability (for
+    any l2, as the bias is not penalized), and with l2 = 0 neither does adding one vector
+    to every class's weights.  ``optim.Newton`` solves along the other directions only.
+    """
+    m_rows, n = x.shape
+    k = weight.shape[0]
+    m, l2_m = _normalizers(x, sample_weight, l2_rows)
+    x_tilde = torch.cat([x, torch.ones(m_rows, 1, dtype=x.dtype, device=x.device)], 1)  # (m, n+1)
+    p = torch.softmax(linear_forward(x, weight, bias), 1)  # (m, K)
+    row_weight = (torch.ones(m_rows, dtype=x.dtype, device=x.device) if sample_weight is None
+                  else sample_weight) / m  # (m,)
+    spread = (p.unsqueeze(2) * x_tilde.unsqueeze(1)).reshape(m_rows, k * (n + 1))  # pᵢ ⊗ x̃ᵢ
+    blocks = -(spread * row_weight.unsqueeze(1)).T @ spread  # −Σ s pᵢpᵢᵀ ⊗ x̃ᵢx̃ᵢᵀ / m
+    diagonal = torch.einsum("ik,ia,ib->kab", p * row_weight.unsqueeze(1), x_tilde, x_tilde)  # Σ s pᵢₖ x̃ᵢx̃ᵢᵀ / m
+    per_class = blocks.view(k, n + 1, k, n + 1)
+    for c in range(k):
+        per_class[c, :, c, :] += diagonal[c]
+    # [W_k, b_k] per class -> [W row-major, b]: the order of model.parameters().
+    order = torch.cat([torch.arange(k * (n + 1), device=x.device).view(k, n + 1)[:, :n].reshape(-1),
+                       torch.arange(k, device=x.device) * (n + 1) + n])
+    hess = blocks[order][:, order]
+    hess.diagonal()[: k * n] += l2 / l2_m
+    return hess
 
 
 # --------------------------------------------------------------------------
@@ -239,29 +385,46 @@ class LinearFunction(torch.autograd.Function):
 
 
 class LogisticCostFunction(torch.autograd.Function):
-    """J = mean(softplus(z) − y·z); backward dz = (σ(z) − y)/m.  No gradient for y."""
+    """J = (1/Σs) Σ s·(softplus(z) − y·z); backward dz = s·(σ(z) − y)/Σs.  No gradient for y or s."""
 
     @staticmethod
-    def forward(z: Tensor, y: Tensor) -> Tensor:
-        return logistic_cost_forward(z, y)
+    def forward(z: Tensor, y: Tensor, sample_weight: Tensor | None) -> Tensor:
+        return logistic_cost_forward(z, y, sample_weight=sample_weight)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        z, y = inputs
-        ctx.save_for_backward(z, y)
+        ctx.save_for_backward(*inputs)
 
     @staticmethod
     def backward(ctx, grad_cost: Tensor):
-        z, y = ctx.saved_tensors
-        dz = logistic_cost_backward(z, y) * grad_cost if ctx.needs_input_grad[0] else None
-        return dz, None
+        z, y, sample_weight = ctx.saved_tensors
+        dz = logistic_cost_backward(z, y, sample_weight=sample_weight) * grad_cost if ctx.needs_input_grad[0] else None
+        return dz, None, None
+
+
+class SoftmaxCostFunction(torch.autograd.Function):
+    """J = (1/Σs) Σ s·(logsumexp(z) − z_y); backward dz = s·(softmax(z) − onehot(y))/Σs.  No gradient for y or s."""
+
+    @staticmethod
+    def forward(z: Tensor, y: Tensor, sample_weight: Tensor | None) -> Tensor:
+        return softmax_cost_forward(z, y, sample_weight=sample_weight)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad_cost: Tensor):
+        z, y, sample_weight = ctx.saved_tensors
+        dz = softmax_cost_backward(z, y, sample_weight=sample_weight) * grad_cost if ctx.needs_input_grad[0] else None
+        return dz, None, None
 
 
 class L2PenaltyFunction(torch.autograd.Function):
     """(l2 / 2m)·‖W‖²; backward (l2/m)·W.  l2 and m are constants."""
 
     @staticmethod
-    def forward(weight: Tensor, l2: float, m: int) -> Tensor:
+    def forward(weight: Tensor, l2: float, m) -> Tensor:
         return l2_forward(weight, l2, m)
 
     @staticmethod
@@ -277,6 +440,44 @@ class L2PenaltyFunction(torch.autograd.Function):
         return dweight, None, None
 
 
+class _ActivationFunction(torch.autograd.Function):
+    """a = g(z), backward dz = da ⊙ g′ written from a (what the backward needs, saved instead of z)."""
+
+    formula = staticmethod(torch.sigmoid)
+    derivative = staticmethod(sigmoid_backward)
+
+    @classmethod
+    def forward(cls, z: Tensor) -> Tensor:
+        return cls.formula(z)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @classmethod
+    def backward(cls, ctx, grad_a: Tensor):
+        (a,) = ctx.saved_tensors
+        return cls.derivative(grad_a, a) if ctx.needs_input_grad[0] else None
+
+
+class SigmoidFunction(_ActivationFunction):
+    """a = σ(z); dz = da·a(1 − a)."""
+
+    formula, derivative = staticmethod(torch.sigmoid), staticmethod(sigmoid_backward)
+
+
+class TanhFunction(_ActivationFunction):
+    """a = tanh(z); dz = da·(1 − a²)."""
+
+    formula, derivative = staticmethod(torch.tanh), staticmethod(tanh_backward)
+
+
+class ReluFunction(_ActivationFunction):
+    """a = max(z, 0); dz = da where a > 0, else 0 (also at z = 0, as PyTorch)."""
+
+    formula, derivative = staticmethod(torch.relu), staticmethod(relu_backward)
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """z = x Wᵀ + b.  x: (m, n), weight: (k, n), bias: (k,) -> (m, k)."""
     if _PLAIN_AUTOGRAD.get():
@@ -284,15 +485,41 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return LinearFunction.apply(x, weight, bias)
 
 
-def logistic_cost(z: Tensor, y: Tensor) -> Tensor:
-    """J = mean(softplus(z) − y·z) = mean cross-entropy of σ(z) against y.  z, y: (m,) -> ()."""
+def logistic_cost(z: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+    """J = (1/Σs) Σ s·(softplus(z) − y·z), the mean cross-entropy of σ(z) against y.  z, y: (m,) -> ()."""
+    y = y.to(z.dtype)
     if _PLAIN_AUTOGRAD.get():
-        return F.binary_cross_entropy_with_logits(z, y.to(z.dtype))
-    return LogisticCostFunction.apply(z, y.to(z.dtype))
+        if sample_weight is None:
+            return F.binary_cross_entropy_with_logits(z, y)
+        return F.binary_cross_entropy_with_logits(z, y, weight=sample_weight, reduction="sum") / sample_weight.sum()
+    return LogisticCostFunction.apply(z, y, sample_weight)
 
 
-def l2_penalty(weight: Tensor, l2: float, m: int) -> Tensor:
+def softmax_cost(z: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+    """J = (1/Σs) Σᵢ sᵢ·(logsumexp(zᵢ) − zᵢ,yᵢ), softmax cross-entropy.  z: (m, K), y: (m,) int64 -> ()."""
+    y = y.long()
+    if _PLAIN_AUTOGRAD.get():
+        if sample_weight is None:
+            return F.cross_entropy(z, y)
+        return (F.cross_entropy(z, y, reduction="none") * sample_weight).sum() / sample_weight.sum()
+    return SoftmaxCostFunction.apply(z, y, sample_weight)
+
+
+def l2_penalty(weight: Tensor, l2: float, m) -> Tensor:
     """(l2 / 2m)·‖W‖².  l2 and m are constants; only W gets a gradient, (l2/m)·W."""
     if _PLAIN_AUTOGRAD.get():
         return weight.pow(2).sum() * (l2 / (2 * m))
     return L2PenaltyFunction.apply(weight, l2, m)
+
+
+_ACTIVATIONS = {"sigmoid": (SigmoidFunction, torch.sigmoid), "tanh": (TanhFunction, torch.tanh),
+                "relu": (ReluFunction, torch.relu)}
+ACTIVATIONS = tuple(_ACTIVATIONS)
+
+
+def activation(name: str, z: Tensor) -> Tensor:
+    """a = g(z) for g in ``ACTIVATIONS``, with the hand-written backward (stock ops under plain_autograd)."""
+    function, stock = _ACTIVATIONS[name]
+    if _PLAIN_AUTOGRAD.get():
+        return stock(z)
+    return function.apply(z)
