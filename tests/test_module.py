@@ -204,4 +204,4 @@ def test_invalid_arguments_raise_value_error(kwargs, message):
 
 
 def test_repr_names_what_matters():
-    assert repr(LogisticRegression(3, l2=0.5)) == "LogisticRegression(in_features=3, l2=0.5, init='zeros')"
+    assert repr(LogisticRegression(3, l2=0.5)) == "LogisticRegression(in_features=3, num_classes=2, l2=0.5, init='zeros')"

@@ -1,4 +1,4 @@
-"""The one-neuron model: logistic regression as an ``nn.Module``."""
+"""Logistic regression as an ``nn.Module``: one neuron for 2 classes (the document), K for K."""
 
 from __future__ import annotations
 
@@ -8,52 +8,62 @@ import torch
 from torch import Tensor, nn
 
 from . import functional as LF
+from .classifier import Classifier
 
 INITS = ("zeros", "uniform")
 
 
-class LogisticRegression(nn.Module):
-    r"""One neuron: z = x Wᵀ + b, a = σ(z), with the document's hand-written backward.
+class LogisticRegression(Classifier):
+    r"""z = x Wᵀ + b, with the document's hand-written backward.
 
-    ``cost(x, y)`` is J = mean(softplus(z) − y·z) + (l2 / 2m)·‖W‖², so
-    ``cost(x, y).backward()`` fills ``.grad`` with dW = dzᵀx + (l2/m)W and
-    db = Σdz, dz = (σ(z) − y)/m, and any ``torch.optim`` optimizer can step on it.
-    With ``l2 = 1/C`` the optimum is scikit-learn's ``LogisticRegression(C=C)``.
+    Two classes (the document): one neuron, a = σ(z), J = mean(softplus(z) − y·z).
+    K >= 3 classes: K neurons and softmax, J = mean(logsumexp(z) − z_y).  Both add
+    (l2 / 2m)·‖W‖² on the weights only, so ``cost(x, y).backward()`` fills ``.grad``
+    with dW = dzᵀx + (l2/m)W and db = Σdz, dz = (a − y)/m (a − onehot(y) for K), and
+    any ``torch.optim`` optimizer can step on it.  With ``l2 = 1/C`` the optimum is
+    scikit-learn's ``LogisticRegression(C=C)`` (multinomial for K classes).
 
     Args:
         in_features: n, the number of features.
+        num_classes: 2 (one neuron, sigmoid) or K >= 3 (K neurons, softmax).
         l2: strength of the L2 penalty on the weight (the bias is never penalized).
         init: ``"zeros"`` as in the document, or ``"uniform"`` (U(−1/√n, 1/√n), as nn.Linear).
         check_grad: recompute the gradients of every ``cost`` call with plain autograd
             and raise ``GradientMismatchError`` if they differ (slow; for debugging).
 
     Shape:
-        x: (N, n); y: (N,) in {0, 1}; ``forward`` returns logits (N,).
+        x: (N, n); y: (N,) class indices (0./1. for 2 classes);
+        ``forward`` returns logits (N,) for 2 classes, (N, K) for K.
 
     Examples::
 
         >>> model = LogisticRegression(3)
         >>> model(torch.ones(4, 3)).shape
         torch.Size([4])
+        >>> LogisticRegression(3, num_classes=5)(torch.ones(4, 3)).shape
+        torch.Size([4, 5])
     """
 
-    def __init__(self, in_features: int, l2: float = 0.0, init: str = "zeros", check_grad: bool = False,
-                 device=None, dtype=None):
-        super().__init__()
-        if in_features < 1:
-            raise ValueError(f"in_features must be >= 1, got {in_features}")
-        if l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {l2}")
+    name = "logistic"
+    default_init = "zeros"
+
+    def __init__(self, in_features: int, num_classes: int = 2, l2: float = 0.0, init: str = "zeros",
+                 check_grad: bool = False, device=None, dtype=None):
+        super().__init__(in_features, num_classes, l2, check_grad)
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
-        self.in_features = in_features
-        self.l2 = float(l2)
         self.init = init
-        self.check_grad = check_grad
         factory = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty(1, in_features, **factory))  # (1, n)
-        self.bias = nn.Parameter(torch.empty(1, **factory))  # (1,)
+        self.weight = nn.Parameter(torch.empty(self.out_features, in_features, **factory))  # (1, n) or (K, n)
+        self.bias = nn.Parameter(torch.empty(self.out_features, **factory))  # (1,) or (K,)
         self.reset_parameters()
+
+    @classmethod
+    def from_config(cls, model_config, in_features: int, num_classes: int) -> "LogisticRegression":
+        return cls(in_features, num_classes, l2=model_config.l2, init=model_config.init or cls.default_init)
+
+    def constructor_args(self) -> dict:
+        return {"in_features": self.in_features, "num_classes": self.num_classes, "l2": self.l2, "init": self.init}
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
@@ -66,27 +76,47 @@ class LogisticRegression(nn.Module):
                 self.bias.uniform_(-bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Logits z = x Wᵀ + b.  x: (N, n) -> (N,)."""
-        return LF.linear(x, self.weight, self.bias).squeeze(-1)
+        """Logits z = x Wᵀ + b.  x: (N, n) -> (N,) for 2 classes, (N, K) for K."""
+        z = LF.linear(x, self.weight, self.bias)
+        return z.squeeze(-1) if self.out_features == 1 else z
 
-    def predict_proba(self, x: Tensor) -> Tensor:
-        """a = σ(z), the probability of class 1.  x: (N, n) -> (N,)."""
-        return torch.sigmoid(self(x))
+    def penalty(self, rows) -> Tensor:
+        """(l2 / 2·rows)·‖W‖²."""
+        return LF.l2_penalty(self.weight, self.l2, rows)
 
-    def predict(self, x: Tensor, threshold: float = 0.5) -> Tensor:
-        """1 where σ(z) > threshold (strictly), else 0, in x's dtype.  x: (N, n) -> (N,)."""
-        return (self.predict_proba(x) > threshold).to(x.dtype)
+    # ------------------------------------------------------------ fast paths
 
-    def cost(self, x: Tensor, y: Tensor) -> Tensor:
-        """J = mean(softplus(z) − y·z) + (l2 / 2m)·‖W‖².  x: (N, n), y: (N,) -> scalar."""
-        if self.check_grad and torch.is_grad_enabled():
-            from .gradcheck import check_gradients  # local: only debugging needs it
+    def cost_and_grads(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, l2_rows=None,
+                       with_cost: bool = False) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
+        """(J or None, (dW, db)) without autograd: the vectorized document loop.  y as ``loss.targets`` gives."""
+        weight, bias = self.weight.detach(), self.bias.detach()
+        if self.out_features == 1:
+            grads = self._binary_grads(x)
+            if grads is LF.cost_and_grads or sample_weight is not None or l2_rows is not None:
+                value, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, self.l2, with_cost=with_cost,
+                                                          sample_weight=sample_weight, l2_rows=l2_rows)
+            else:  # the fused CUDA kernel
+                value, dweight, dbias = grads(x, y, weight, bias, self.l2, with_cost=with_cost)
+        else:
+            value, dweight, dbias = LF.softmax_cost_and_grads(x, y, weight, bias, self.l2, with_cost=with_cost,
+                                                              sample_weight=sample_weight, l2_rows=l2_rows)
+        return value, (dweight, dbias)
 
-            check_gradients(self, x, y)
-        value = LF.logistic_cost(self(x), y)
-        if self.l2:
-            value = value + LF.l2_penalty(self.weight, self.l2, x.shape[0])
-        return value
+    def hessian(self, x: Tensor, *, sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
+        """∇²J over the parameters flattened in order ([W row-major, b]).  -> (P, P)."""
+        weight, bias = self.weight.detach(), self.bias.detach()
+        formula = LF.hessian if self.out_features == 1 else LF.softmax_hessian
+        return formula(x, weight, bias, self.l2, sample_weight=sample_weight, l2_rows=l2_rows)
+
+    @staticmethod
+    def _binary_grads(x: Tensor):
+        """``functional.cost_and_grads`` or, on CUDA with Triton and a supported x, the fused one-pass kernel."""
+        if x.is_cuda:
+            from . import kernels
+
+            if kernels.triton_available() and kernels.supports(x):
+                return kernels.fused_cost_and_grads
+        return LF.cost_and_grads
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, l2={self.l2}, init={self.init!r}"
+        return f"in_features={self.in_features}, num_classes={self.num_classes}, l2={self.l2}, init={self.init!r}"

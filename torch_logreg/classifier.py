@@ -1,0 +1,91 @@
+"""What every model offers the trainer, the optimizers, checkpoints and ``predict``.
+
+A model is an ``nn.Module`` that maps x (N, n) to logits and names its output
+layer's pointwise loss (``losses``).  From those two, this base class gives the
+rest of the interface once for every model:
+
+* ``cost(x, y)``: the mean loss plus the model's L2 penalty, through the
+  hand-written autograd Functions, so ``cost(x, y).backward()`` runs the
+  document's equations;
+* ``predict_proba(x)`` and ``predict(x)``, without an autograd graph, on tensors
+  or numpy arrays;
+* ``constructor_args()``, so a checkpoint can rebuild the model (``models``).
+
+Optionally a model adds ``cost_and_grads`` (its gradients without autograd: the
+trainer's fast path) and ``hessian`` (which Newton's method needs).  The trainer
+asks whether a model has them; it never asks what class the model is.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .losses import loss_for
+
+
+class Classifier(nn.Module):
+    """Base of the models: ``forward`` returns logits, (N,) for 2 classes, (N, K) for K.
+
+    Subclasses set ``name`` (their key in ``models.MODELS`` and in ``model.name``),
+    ``default_init``, and implement ``forward``, ``penalty(l2_rows)`` (the L2 term) and
+    ``constructor_args()``.
+    """
+
+    name: ClassVar[str]
+    default_init: ClassVar[str]
+
+    def __init__(self, in_features: int, num_classes: int, l2: float, check_grad: bool):
+        super().__init__()
+        if in_features < 1:
+            raise ValueError(f"in_features must be >= 1, got {in_features}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        if l2 < 0:
+            raise ValueError(f"l2 must be >= 0, got {l2}")
+        self.in_features, self.num_classes = int(in_features), int(num_classes)
+        self.l2 = float(l2)
+        self.check_grad = check_grad
+        self.loss = loss_for(num_classes)
+        self.out_features = self.loss.outputs(num_classes)
+
+    # ------------------------------------------------------------ the interface
+
+    def cost(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
+        """J = (1/Σs) Σ s·ℓ(z, y) + the L2 term over ``l2_rows`` (default: this batch's m or Σs).  -> ()."""
+        if self.check_grad and torch.is_grad_enabled():
+            from .gradcheck import check_gradients  # local: only debugging needs it
+
+            check_gradients(self, x, y)
+        value = self.loss.cost(self(x), y, sample_weight)
+        if self.l2:
+            rows = l2_rows if l2_rows is not None else (x.shape[0] if sample_weight is None else sample_weight.sum())
+            value = value + self.penalty(rows)
+        return value
+
+    def penalty(self, rows) -> Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def predict_proba(self, x) -> Tensor:
+        """P(class 1) (N,) for 2 classes; (N, K) rows that sum to 1 for K.  x: (N, n) tensor or array."""
+        return self.loss.proba(self(self._as_input(x)))
+
+    @torch.no_grad()
+    def predict(self, x, threshold: float = 0.5) -> Tensor:
+        """Class indices (N,) int64: σ(z) > threshold for 2 classes, the argmax for K."""
+        return self.loss.predict(self(self._as_input(x)), threshold)
+
+    def constructor_args(self) -> dict:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ helpers
+
+    def _as_input(self, x) -> Tensor:
+        reference = next(self.parameters())
+        if isinstance(x, np.ndarray):
+            x = torch.from_numpy(x)
+        return torch.as_tensor(x).to(device=reference.device, dtype=reference.dtype)
