@@ -230,9 +230,7 @@ def test_newtons_two_layouts_take_the_same_step(monkeypatch):
     steps = {}
     for name, limit in (("in_cache", 1 << 30), ("blocked", 0)):
         monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", limit)
-        weight = torch.zeros(1, 30, dtype=torch.float64, requires_grad=True)
-        bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-        newton = optim.Newton(weight, bias, l2=0.5)
+        newton, weight, bias = _newton(30, l2=0.5)
         costs = [newton.step(split.x_train, split.y_train) for _ in range(3)]
         steps[name] = (costs, weight.detach().clone(), bias.detach().clone())
     assert steps["in_cache"][0] == pytest.approx(steps["blocked"][0], abs=1e-14)
@@ -255,12 +253,11 @@ def _tall_problem(m=3000, n=6, seed=3):
     return x, y
 
 
-def _newton(n, **kwargs):
-    from torch_logreg import optim
+def _newton(n, l2=0.0, **kwargs):
+    from torch_logreg import LogisticRegression, optim
 
-    weight = torch.zeros(1, n, dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    return optim.Newton(weight, bias, **kwargs), weight, bias
+    model = LogisticRegression(n, l2=l2, dtype=torch.float64)
+    return optim.Newton(model, grad_tol=0.0, **kwargs), model.weight, model.bias
 
 
 def _gradient_norm(x, y, weight, bias, l2):

@@ -89,3 +89,31 @@ class Classifier(nn.Module):
         if isinstance(x, np.ndarray):
             x = torch.from_numpy(x)
         return torch.as_tensor(x).to(device=reference.device, dtype=reference.dtype)
+
+
+class LogitsModel(Classifier):
+    """Any module that maps x (N, n) to logits, (N,) for 2 classes or (N, K), as a ``Classifier``.
+
+    It trains through autograd with the loss its output implies and no L2 term; a
+    checkpoint cannot rebuild it (it is not in ``models.MODELS``).
+    """
+
+    name = "custom"
+    default_init = "custom"
+
+    def __init__(self, module: nn.Module, in_features: int, num_classes: int = 2):
+        super().__init__(in_features, num_classes, l2=0.0, check_grad=False)
+        self.module = module
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.module(x)
+
+    def constructor_args(self) -> dict:
+        return {"module": type(self.module).__name__}
+
+
+def as_classifier(model: nn.Module, in_features: int, num_classes: int) -> Classifier:
+    """``model`` itself when it offers the ``Classifier`` interface, else wrapped in ``LogitsModel``."""
+    if all(hasattr(model, attribute) for attribute in ("loss", "cost", "predict_proba", "constructor_args")):
+        return model
+    return LogitsModel(model, in_features, num_classes)

@@ -65,6 +65,7 @@ class DataConfig(_Checked):
     standardize: bool = True
     samples: int = 1000  # synthetic only
     features: int = 2  # synthetic only
+    classes: int = 2
     noise: float = 1.0  # synthetic only: 0 is separable, 1 is the logistic model itself
 
 
@@ -72,9 +73,13 @@ class DataConfig(_Checked):
 class ModelConfig(_Checked):
     _section = "model"
 
-    init: str = "zeros"  # zeros (the document) | uniform
+    name: str = "logistic"
+    init: str | None = None  # None: zeros for logistic (the document), uniform for mlp
     l2: float = 0.0  # (l2 / 2m)·‖w‖²; scikit-learn's C = 1/l2
     check_grad: bool = False  # compare hand-written and autograd gradients at each log step
+    hidden: list = field(default_factory=lambda: [4])
+    activation: str = "tanh"
+    class_weight: object = None
 
 
 @dataclass
@@ -84,7 +89,10 @@ class OptimizerConfig(_Checked):
     name: str = "gd"  # gd (w := w − α·dw by hand) | sgd | adam | lbfgs | newton
     lr: float = 0.5
     momentum: float = 0.0  # sgd only
-    hessian_rows: int = 0  # newton only: 0 builds H from every row; k > 0 from k rows sampled once
+    hessian_rows: object = "auto"  # newton only: 0 builds H from every row; k > 0 from k rows sampled once
+    grad_tol: float | None = None
+    tolerance_change: float = 0.0
+    history_size: int = 100
 
 
 @dataclass
@@ -100,6 +108,7 @@ class TrainConfig(_Checked):
     tol: float = 0.0  # stop when the cost changes by less than this between two log steps
     print_cost: bool = True
     checkpoint_every: int = 500  # 0: only at the end (and on interruption)
+    summary: bool = False
 
 
 @dataclass
@@ -277,6 +286,8 @@ def _parse_text(text: str, base, key: str, source: str):
             return int(text)
         if base is float:
             return float(text)
+        if base is object or base is list:
+            return yaml.safe_load(text)
         if base is dict:
             parsed = yaml.safe_load(text)
             if not isinstance(parsed, dict):
@@ -307,7 +318,7 @@ def _check_range(key: str, value, source: str) -> None:
         "seed": lambda v: 0 <= v < SEED_LIMIT or fail("in [0, 2**32)"),
         "optimizer.lr": lambda v: v > 0 or fail("> 0"),
         "optimizer.momentum": lambda v: v >= 0 or fail(">= 0"),
-        "optimizer.hessian_rows": lambda v: v >= 0 or fail(">= 0 (0: every row)"),
+        "optimizer.hessian_rows": lambda v: v == "auto" or v >= 0 or fail(">= 0 (0: every row)"),
         "optimizer.name": lambda v: v in OPTIMIZERS or fail(f"one of {', '.join(OPTIMIZERS)}"),
         "train.iterations": lambda v: v >= 0 or fail(">= 0"),
         "train.batch_size": lambda v: v is None or v >= 1 or fail(">= 1 or null (full batch)"),
@@ -324,7 +335,7 @@ def _check_range(key: str, value, source: str) -> None:
         "data.noise": lambda v: v >= 0 or fail(">= 0"),
         "data.labels": lambda v: v is None or _labels_ok(v) or fail("two labels mapped to 0 and 1, e.g. {M: 1, B: 0}"),
         "model.l2": lambda v: v >= 0 or fail(">= 0"),
-        "model.init": lambda v: v in INITS or fail(f"one of {', '.join(INITS)}"),
+        "model.init": lambda v: v is None or v in INITS or fail(f"one of {', '.join(INITS)}"),
     }
     if key in checks:
         checks[key](value)
@@ -339,3 +350,7 @@ def save_config(config: Config, path: Path) -> None:
     from .checkpoint import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def ignored_keys(config) -> list[str]:
+    return []

@@ -92,11 +92,12 @@ class LogisticRegression(Classifier):
         weight, bias = self.weight.detach(), self.bias.detach()
         if self.out_features == 1:
             grads = self._binary_grads(x)
-            if grads is LF.cost_and_grads or sample_weight is not None or l2_rows is not None:
+            if grads is LF.cost_and_grads or sample_weight is not None:
                 value, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, self.l2, with_cost=with_cost,
                                                           sample_weight=sample_weight, l2_rows=l2_rows)
-            else:  # the fused CUDA kernel
-                value, dweight, dbias = grads(x, y, weight, bias, self.l2, with_cost=with_cost)
+            else:  # the fused CUDA kernel divides l2 by the batch's m: l2·m/l2_rows gives l2/l2_rows
+                l2 = self.l2 if l2_rows is None else self.l2 * len(x) / l2_rows
+                value, dweight, dbias = grads(x, y, weight, bias, l2, with_cost=with_cost)
         else:
             value, dweight, dbias = LF.softmax_cost_and_grads(x, y, weight, bias, self.l2, with_cost=with_cost,
                                                               sample_weight=sample_weight, l2_rows=l2_rows)
@@ -107,6 +108,26 @@ class LogisticRegression(Classifier):
         weight, bias = self.weight.detach(), self.bias.detach()
         formula = LF.hessian if self.out_features == 1 else LF.softmax_hessian
         return formula(x, weight, bias, self.l2, sample_weight=sample_weight, l2_rows=l2_rows)
+
+    def null_directions(self) -> Tensor | None:
+        """Orthonormal directions (P, r) along which the cost is flat, or None: Newton steps orthogonally to them.
+
+        Softmax regression gives every class the same probabilities when one constant is
+        added to every class's bias (any l2: the bias is not penalized) and, with l2 = 0,
+        when one vector is added to every class's weights.  Only these are pinned: with
+        l2 > 0 the penalty fixes the common weight shift, and pinning it would move the optimum.
+        """
+        if self.out_features == 1:
+            return None
+        k, n = self.weight.shape
+        size = k * n + k
+        shifts = [torch.arange(k * n, size)]  # every class's bias
+        if not self.l2:
+            shifts += [torch.arange(j, k * n, n) for j in range(n)]  # feature j's weight in every class
+        directions = torch.zeros(size, len(shifts), dtype=self.weight.dtype, device=self.weight.device)
+        for column, rows in enumerate(shifts):
+            directions[rows.to(directions.device), column] = 1 / math.sqrt(k)
+        return directions
 
     @staticmethod
     def _binary_grads(x: Tensor):

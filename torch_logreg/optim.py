@@ -7,6 +7,10 @@ and backtracks along Δ until the cost decreases, so it never diverges.  With
 Newton; Byrd, Chin, Neveitt & Nocedal, SIAM J. Optim. 2011): on tall data H costs
 m·n² and the gradient m·n, so a sample makes the step ~m/k times cheaper, while the
 gradient and the line search still use every row, so the optimum is the same.
+
+``newton`` and ``lbfgs`` iterate to convergence: they report ``converged`` once the
+full-batch gradient's largest absolute entry is below ``grad_tol`` (scaled to the
+dtype by ``default_grad_tol``), and the trainer stops there.
 """
 
 from __future__ import annotations
@@ -24,6 +28,26 @@ logger = logging.getLogger(__name__)
 NEWTON_MAX_FEATURES = 4096
 # Up to this size of x, Newton keeps a copy [x, 1] (it stays in cache) and steps on θ = [W, b].
 SMALL_NEWTON_BYTES = 1 << 20
+# The gradient test of newton and lbfgs: the largest |∂J/∂θ| at which a fit has converged.
+# Newton's final full step then lands within ~1e-10 relative of the optimum in float64
+# (its error shrinks with the square of the gradient); float32 sums carry ~1e-7 of noise.
+GRAD_TOL = {torch.float64: 1e-8, torch.float32: 1e-4}
+# "auto" hessian_rows: H from this many rows per parameter once x has far more rows.
+AUTO_HESSIAN_ROWS_PER_PARAMETER = 100
+
+
+def default_grad_tol(dtype: torch.dtype) -> float:
+    return GRAD_TOL.get(dtype, GRAD_TOL[torch.float32])
+
+
+def auto_hessian_rows(m: int, n_params: int) -> int:
+    """``optimizer.hessian_rows=auto``: every row (0) unless x is tall, else 100 rows per parameter.
+
+    The gradient and the stopping test always use every row, so the optimum is the same;
+    only the curvature that steers each step comes from the sample.
+    """
+    rows = AUTO_HESSIAN_ROWS_PER_PARAMETER * n_params
+    return rows if m > 2 * rows else 0
 
 
 class GradientDescent(torch.optim.Optimizer):
@@ -48,11 +72,18 @@ class GradientDescent(torch.optim.Optimizer):
 
 
 class Newton(torch.optim.Optimizer):
-    """Newton's method for the one-neuron model: θ := θ − t·H⁻¹∇J with a backtracking line search.
+    """Newton's method: θ := θ − t·H⁻¹∇J with a backtracking line search, for any model with a ``hessian``.
 
     ``step(x, y)`` takes the data, since the Hessian needs it. t starts at 1 and halves
     until the cost decreases (Armijo); when H is singular, a growing ridge is added.
     Each step reads the cost on the host: Newton needs about ten steps, not thousands.
+    Once the largest gradient entry is below ``grad_tol`` it takes the final full step
+    and sets ``converged``: no further Hessians.
+
+    A model whose Hessian is singular along known directions (``null_directions()``,
+    e.g. the common shift of every class's bias in softmax regression) gets the
+    minimum-norm step: the gradient is orthogonal to them, and H + VVᵀ is solved instead
+    of H, which moves θ along no direction in V.
 
     ``hessian_rows`` = k with 0 < k < m builds H from k rows drawn once (seeded by
     ``seed``) instead of all m; 0 uses every row.  A sampled H that asks for a shorter
@@ -60,26 +91,72 @@ class Newton(torch.optim.Optimizer):
     from then on every row is used; the switch is kept in ``state_dict`` for resuming.
     """
 
-    def __init__(self, weight: Tensor, bias: Tensor, l2: float = 0.0, hessian_rows: int = 0, seed: int = 0):
+    def __init__(self, model, hessian_rows: int = 0, seed: int = 0, grad_tol: float | None = None):
         if hessian_rows < 0:
             raise ValueError(f"hessian_rows must be >= 0 (0: all rows), got {hessian_rows}")
-        super().__init__([weight, bias], {"hessian_rows": int(hessian_rows)})
-        self.weight, self.bias, self.l2, self.seed = weight, bias, l2, seed
+        params = list(model.parameters())
+        super().__init__(params, {"hessian_rows": int(hessian_rows)})
+        self.model, self.params, self.seed = model, params, seed
+        self.grad_tol = grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype)
+        # The one-neuron model's fast paths: θ = [W, b] with the formulas of ``functional``.
+        self.one_neuron = getattr(model, "out_features", None) == 1 and len(params) == 2
+        self.weight, self.bias, self.l2 = (params[0], params[1], model.l2) if self.one_neuron else (None, None, 0.0)
+        self.converged, self.grad_max = False, float("inf")
         self._cache_key, self._cache = None, None  # small data: x̃, x̃ᵀ, p, diag(p)
         self._sample_key, self._sample = None, None  # the sampled row indices
         self._sampled_key, self._sampled = None, None  # x's sampled rows, gathered
-        self._accepted: tuple[int, int, float, Tensor | None] | None = None
+        self._accepted: tuple[tuple[int, ...], float, Tensor | None] | None = None
 
-    def step(self, x: Tensor, y: Tensor) -> float:  # type: ignore[override]
+    def step(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> float:  # type: ignore[override]
         """One Newton step on (x, y); returns the new cost."""
-        return self.newton_step(x, y)
+        return self.newton_step(x, y, sample_weight)
 
     @torch.no_grad()
-    def newton_step(self, x: Tensor, y: Tensor) -> float:
+    def newton_step(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2_rows=None) -> float:
         """``step`` without torch.optim's hooks and profiling wrapper (~20 µs of a ~120 µs step)."""
+        if not self.one_neuron or sample_weight is not None or (l2_rows is not None and l2_rows != len(x)):
+            return self._step_any_model(x, y, sample_weight, l2_rows)
         if x.numel() * x.element_size() <= SMALL_NEWTON_BYTES:
             return self._step_in_cache(x, y)
         return self._step_blocked(x, y)
+
+    def _converging(self, gradient: Tensor) -> bool:
+        """Record the gradient's largest entry; True when it is below ``grad_tol`` (one host read)."""
+        self.grad_max = float(gradient.abs().max())
+        return self.grad_max < self.grad_tol
+
+    def _final_step(self, theta: Tensor, direction: Tensor, cost_at) -> float:
+        """The full step H⁻¹g once the gradient test fires: it squares the remaining error."""
+        candidate = theta - direction
+        new, gradient_at = cost_at(candidate)
+        self._write(candidate, new, gradient_at)
+        self.converged = True
+        return new
+
+    def _step_any_model(self, x: Tensor, y: Tensor, sample_weight: Tensor | None, l2_rows) -> float:
+        """One step through the model's own ``cost_and_grads`` and ``hessian``, over all its parameters."""
+        model, params = self.model, self.params
+        theta = torch.nn.utils.parameters_to_vector(params)
+
+        def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
+            torch.nn.utils.vector_to_parameters(candidate, params)
+            value, grads = model.cost_and_grads(x, y, sample_weight=sample_weight, l2_rows=l2_rows, with_cost=True)
+            torch.nn.utils.vector_to_parameters(theta, params)
+            return value.item(), torch.cat([g.reshape(-1) for g in grads])
+
+        start, gradient = self._known_cost_and_gradient()
+        if gradient is None:
+            start, gradient = cost_at(theta)
+        hessian = model.hessian(x, sample_weight=sample_weight, l2_rows=l2_rows)
+        null = model.null_directions() if hasattr(model, "null_directions") else None
+        if null is not None and null.shape[1]:
+            null = null.to(hessian)
+            gradient = gradient - null @ (null.T @ gradient)  # exactly 0 along V, but for rounding
+            hessian = hessian + float(hessian.diagonal().abs().mean() or 1.0) * (null @ null.T)
+        direction = _solve(hessian, gradient)
+        if self._converging(gradient):
+            return self._final_step(theta, direction, cost_at)
+        return self._line_search(theta, direction, gradient, start, cost_at)
 
     def _step_blocked(self, x: Tensor, y: Tensor) -> float:
         """One step in ``row_blocks``.  The line search computes each candidate's gradient in
@@ -100,6 +177,8 @@ class Newton(torch.optim.Optimizer):
         def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
             return _cost_and_gradient(x, y, candidate[:-1].view_as(weight), candidate[-1:], l2)
 
+        if self._converging(gradient):
+            return self._final_step(theta, direction, cost_at)
         return self._line_search(theta, direction, gradient, start, cost_at)
 
     def _sample_rows(self, m: int, device: torch.device) -> Tensor | None:
@@ -124,13 +203,21 @@ class Newton(torch.optim.Optimizer):
             self._sampled, self._sampled_key = x.index_select(0, rows), key
         return self._sampled
 
+    def _versions(self) -> tuple[int, ...]:
+        return tuple(p._version for p in self.params)
+
     def _known_cost_and_gradient(self) -> tuple[float | None, Tensor | None]:
-        """The cost (and gradient, where computed) the last line search accepted, if W and b
-        have not changed since."""
+        """The cost (and gradient, where computed) the last line search accepted, if the
+        parameters have not changed since."""
         known = self._accepted
-        if known is not None and known[:2] == (self.weight._version, self.bias._version):
-            return known[2], known[3]
+        if known is not None and known[0] == self._versions():
+            return known[1], known[2]
         return None, None
+
+    def _write(self, candidate: Tensor, cost: float, gradient: Tensor | None) -> None:
+        """θ := candidate, remembering its cost and gradient for the next step."""
+        torch.nn.utils.vector_to_parameters(candidate, self.params)
+        self._accepted = (self._versions(), cost, gradient)
 
     def _step_in_cache(self, x: Tensor, y: Tensor) -> float:
         """The same step on small data, with the bias folded into θ = [W, b] and x̃ = [x, 1]:
@@ -151,6 +238,8 @@ class Newton(torch.optim.Optimizer):
             return float(LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y)
                          + 0.5 * penalty.dot(candidate * candidate)), None
 
+        if self._converging(gradient):
+            return self._final_step(theta, direction, cost_at)
         start, _ = self._known_cost_and_gradient()
         if start is None:
             start = cost_at(theta)[0]
@@ -169,7 +258,8 @@ class Newton(torch.optim.Optimizer):
 
     def _line_search(self, theta, direction, gradient, start: float, cost_at) -> float:
         """θ − t·Δ for t = 1, ½, ¼, … until the cost drops by the Armijo amount; writes W and b.
-        ``cost_at(θ)`` returns (J, ∇J or None); the accepted point's pair is kept for the next step."""
+        ``cost_at(θ)`` returns (J, ∇J or None); the accepted point's pair is kept for the next step.
+        A predicted decrease below rounding leaves θ alone: the gradient test decides convergence."""
         slope = float(gradient @ direction)
         if not slope > 1e-15 * max(1.0, abs(start)):
             return start  # the predicted decrease is below rounding: at the optimum; θ unchanged
@@ -178,9 +268,7 @@ class Newton(torch.optim.Optimizer):
             candidate = theta - step_size * direction
             new, gradient_at = cost_at(candidate)
             if new <= start - 1e-4 * step_size * slope:
-                self.weight.copy_(candidate[:-1].view_as(self.weight))
-                self.bias.copy_(candidate[-1:])
-                self._accepted = (self.weight._version, self.bias._version, new, gradient_at)
+                self._write(candidate, new, gradient_at)
                 if step_size < 1:
                     self._stop_sampling("needed a step shorter than 1")
                 return new
@@ -217,14 +305,38 @@ def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
     return torch.linalg.lstsq(matrix, rhs.unsqueeze(1)).solution.squeeze(1)
 
 
-def make_optimizer(name: str, model, lr: float, momentum: float = 0.0, n_features: int | None = None,
-                   hessian_rows: int = 0, seed: int = 0):
-    """The optimizer that ``optimizer.name`` asks for.  ``newton`` falls back to lbfgs past
-    ``NEWTON_MAX_FEATURES``, with a log line; ``hessian_rows`` and ``seed`` are newton's."""
-    if name == "newton" and (n_features := n_features or model.weight.shape[1]) > NEWTON_MAX_FEATURES:
-        logger.warning("newton: %d features is too many for an n×n solve; using lbfgs", n_features)
-        name = "lbfgs"
+class LBFGS(torch.optim.LBFGS):
+    """torch's L-BFGS (strong-Wolfe line search) that reports ``converged`` as Newton does.
+
+    After each ``step`` it evaluates the closure once more at the point reached, so the
+    gradient test uses the full-batch gradient there, not that of the last trial point.
+    """
+
+    def __init__(self, params, lr: float, grad_tol: float, tolerance_change: float, history_size: int):
+        super().__init__(params, lr=lr, line_search_fn="strong_wolfe", tolerance_grad=grad_tol,
+                         tolerance_change=tolerance_change, history_size=history_size)
+        self.grad_tol = grad_tol
+        self.converged, self.grad_max = False, float("inf")
+
+    def step(self, closure):  # type: ignore[override]
+        loss = super().step(closure)
+        with torch.enable_grad():
+            closure()
+        grads = [p.grad.reshape(-1) for group in self.param_groups for p in group["params"] if p.grad is not None]
+        self.grad_max = float(torch.cat(grads).abs().max())
+        self.converged = self.grad_max < self.grad_tol
+        return loss
+
+
+def make_optimizer(name: str, model, lr: float, momentum: float = 0.0, *, hessian_rows: int = 0, seed: int = 0,
+                   grad_tol: float | None = None, tolerance_change: float = 0.0, history_size: int = 100):
+    """The optimizer that ``optimizer.name`` asks for.  ``newton`` needs a model with a ``hessian``
+    and falls back to lbfgs past ``NEWTON_MAX_FEATURES`` parameters, with a log line."""
     params = list(model.parameters())
+    grad_tol = grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype)
+    if name == "newton" and (size := sum(p.numel() for p in params)) > NEWTON_MAX_FEATURES + 1:
+        logger.warning("newton: %d parameters is too many for an n×n solve; using lbfgs", size)
+        name = "lbfgs"
     if name == "gd":
         return GradientDescent(params, lr=lr)
     if name == "sgd":
@@ -232,7 +344,7 @@ def make_optimizer(name: str, model, lr: float, momentum: float = 0.0, n_feature
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
     if name == "lbfgs":
-        return torch.optim.LBFGS(params, lr=lr, line_search_fn="strong_wolfe")
+        return LBFGS(params, lr=lr, grad_tol=grad_tol, tolerance_change=tolerance_change, history_size=history_size)
     if name == "newton":
-        return Newton(model.weight, model.bias, model.l2, hessian_rows=hessian_rows, seed=seed)
+        return Newton(model, hessian_rows=hessian_rows, seed=seed, grad_tol=grad_tol)
     raise ValueError(f"unknown optimizer {name!r}")

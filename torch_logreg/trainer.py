@@ -1,10 +1,15 @@
 """The training loop: steps, logs, checkpoints, resumes, and stops cleanly on a signal.
 
 Every ``log_every`` iterations (and at the end) it reads the costs, accuracies and
-gradient norm in one host sync, writes them to TensorBoard, and checks they are
+gradient in one host sync, writes them to TensorBoard, and checks they are
 finite. Between log steps nothing is read back, so on a GPU the steps queue up
 without waiting. A run that turns non-finite is replayed from the last log step,
 checking every step, to name the exact iteration; the last good state is kept.
+
+The loop knows the model only through its interface (``classifier.Classifier``):
+logits, ``cost``, ``predict_proba``, and, when the model has them,
+``cost_and_grads`` (the fast path) and ``hessian`` (Newton).  ``newton`` and
+``lbfgs`` stop once converged; gd, sgd and adam run the iterations asked for.
 """
 
 from __future__ import annotations
@@ -24,22 +29,27 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from . import functional as LF
+from . import diagnostics
 from .checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
-from .config import Config, save_config
-from .data import Split, Standardizer, load_split
+from .classifier import Classifier, as_classifier
+from .config import Config, ignored_keys, save_config
+from .data import Split, Standardizer, data_fingerprint, load_split
 from .errors import CheckpointError, ConfigError, TrainingDiverged
 from .gradcheck import check_gradients
-from .module import LogisticRegression
-from .optim import make_optimizer
+from .metrics import classification_metrics
+from .models import architecture, build_model
+from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
+from .resume import check_resume
 from .run_dir import prepare_run_dir
-from .steps import grad_function, make_step, model_cost
+from .steps import make_step
 from .tb_logging import RunWriter
 
 logger = logging.getLogger(__name__)
+package_logger = logging.getLogger("torch_logreg")
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+ITERATE_TO_CONVERGENCE = ("newton", "lbfgs")
 
 
 class TrainingInterrupted(Exception):
@@ -53,11 +63,13 @@ class TrainingInterrupted(Exception):
 
 @dataclass
 class TrainResult:
-    model: LogisticRegression
+    model: Classifier
     history: dict[str, list]
-    run_dir: Path
+    run_dir: Path | None
     metrics: dict = field(default_factory=dict)
     standardizer: Standardizer | None = None
+    classes: list = field(default_factory=list)
+    feature_names: list = field(default_factory=list)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,117 +85,220 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def train(config: Config, run_dir=None, *, model: torch.nn.Module | None = None, resume: bool = False,
-          overwrite: bool = False, command: list[str] | None = None) -> TrainResult:
+def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = False, *,
+          model: torch.nn.Module | None = None, data: Split | None = None, sample_weight=None,
+          save: bool = True, command: list[str] | None = None, checkpoint: dict | None = None) -> TrainResult:
     """Train as ``config`` says; write the run folder; return the result.
 
-    ``model`` defaults to the one-neuron ``LogisticRegression``; any module that maps
-    x (N, n) to logits (N,) trains too (through autograd, with its ``cost(x, y)``
-    if it has one, else the logistic cost of its logits).
+    Args:
+        config: the resolved ``Config`` (``load_config``).
+        run_dir: the run folder; None makes ``runs/<config name>-<timestamp>``.
+        resume: continue the run in ``run_dir`` from its checkpoint.
+        overwrite: replace a run already in ``run_dir``.
+        model: a model to train instead of the one ``model.name`` builds: a ``Classifier``,
+            or any module mapping x (N, n) to logits (N,) for two classes.
+        data: a ``Split`` to train on instead of the one ``config.data`` names.
+        sample_weight: (m_train,) weights of the training rows (combined with ``model.class_weight``).
+        save: False writes nothing: no run folder, TensorBoard, checkpoint or metrics file.
+        command: the command line, appended to ``command.txt``.
+        checkpoint: the checkpoint of ``run_dir`` when the caller has read it already.
+
     Raises ``TrainingInterrupted`` on SIGINT/SIGTERM (after checkpointing) and
     ``TrainingDiverged`` when the cost or a gradient stops being finite.
     """
-    return Trainer(config, run_dir, model=model, resume=resume, overwrite=overwrite, command=command).run()
+    with _console_logging(config.train.print_cost):
+        trainer = Trainer(config, run_dir, model=model, data=data, sample_weight=sample_weight, resume=resume,
+                          overwrite=overwrite, save=save, command=command, checkpoint=checkpoint)
+        return trainer.run()
+
+
+@contextlib.contextmanager
+def _console_logging(print_cost: bool):
+    """The document's ``print_cost``: when the caller configured no logging, print to stdout for this call."""
+    if not print_cost or package_logger.hasHandlers():
+        yield
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = package_logger.level
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(level)
+
+
+class _NoWriter:
+    """Stands in for ``RunWriter`` when a run saves nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
 
 
 class Trainer:
-    def __init__(self, config: Config, run_dir=None, *, model=None, resume=False, overwrite=False, command=None):
+    def __init__(self, config: Config, run_dir=None, *, model=None, data=None, sample_weight=None, resume=False,
+                 overwrite=False, save=True, command=None, checkpoint=None):
         self.config = config
         cfg = config.train
+        self.save = save
         self.device = resolve_device(cfg.device)
         self.dtype = DTYPES[cfg.dtype]
         x_dtype = DTYPES[cfg.x_dtype] if cfg.x_dtype else self.dtype
         if x_dtype != self.dtype and (self.device.type != "cuda" or self.dtype != torch.float32):
             raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs train.device=cuda and train.dtype=float32 "
                               f"(the fused kernel accumulates in float32)")
-        checkpoint = load_checkpoint(run_dir) if resume and run_dir is not None else None
+        if resume and checkpoint is None:
+            checkpoint = load_checkpoint(run_dir) if run_dir is not None else None
         torch.manual_seed(config.seed)
-        self.split: Split = load_split(config.data, config.seed)
-        on_device = dict(device=self.device, dtype=self.dtype)
-        self.x_train = self.split.x_train.to(device=self.device, dtype=x_dtype).contiguous()
-        self.y_train = self.split.y_train.to(**on_device)
-        self.x_test = self.split.x_test.to(device=self.device, dtype=x_dtype).contiguous()
-        self.y_test = self.split.y_test.to(**on_device)
+        self.split: Split = data if data is not None else load_split(config.data, config.seed)
+        split = self.split
+        n, num_classes = split.n_features, split.num_classes
 
-        n = self.split.n_features
         if model is None:
-            model = LogisticRegression(n, l2=config.model.l2, init=config.model.init)
-        self.model = model.to(**on_device)
-        self.one_neuron = type(self.model) is LogisticRegression
-        opt = config.optimizer
-        if not self.one_neuron and (opt.name == "newton" or x_dtype != self.dtype):
-            raise ConfigError(f"optimizer.name=newton and train.x_dtype need the one-neuron LogisticRegression")
-        self.optimizer = make_optimizer(opt.name, self.model, opt.lr, opt.momentum, hessian_rows=opt.hessian_rows,
-                                        seed=config.seed)
-        self.grads = grad_function(self.x_train)
-        if x_dtype != self.dtype and self.grads is LF.cost_and_grads:
-            raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs the fused kernel: pip install 'torch_logreg[cuda]'")
+            model = build_model(config.model, n, num_classes)
+        self.model = as_classifier(model, n, num_classes).to(device=self.device, dtype=self.dtype)
+        if config.model.init is None and "init" in self.model.constructor_args():
+            config.model.init = self.model.constructor_args()["init"]  # the resolved default, as recorded
+        for line in ignored_keys(config):
+            logger.warning("%s", line)
+
+        loss = self.model.loss
+        self.x_train = split.x_train.to(device=self.device, dtype=x_dtype).contiguous()
+        self.y_train = loss.targets(split.y_train.to(self.device), self.dtype)
+        self.x_test = split.x_test.to(device=self.device, dtype=x_dtype).contiguous()
+        self.y_test = loss.targets(split.y_test.to(self.device), self.dtype)
+        self.w_train = self._sample_weights(sample_weight)
         m = self.x_train.shape[0]
         self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < m else None
-        self.step_kind, self.step = make_step(self.model, self.optimizer, self.x_train, self.batch_size is None)
+        # The L2 term's divisor, m (or Σs) of the whole training set, also in mini-batch steps.
+        self.l2_rows = None if self.batch_size is None else (m if self.w_train is None else float(self.w_train.sum()))
+
+        opt = config.optimizer
+        if opt.name == "newton" and not hasattr(self.model, "hessian"):
+            raise ConfigError(f"optimizer.name=newton needs a model with a closed-form Hessian; model.name="
+                              f"{config.model.name} has none (use gd, sgd, adam or lbfgs)")
+        if x_dtype != self.dtype and not hasattr(self.model, "cost_and_grads"):
+            raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs a model with a hand-written fast path")
+        self.grad_tol = opt.grad_tol if opt.grad_tol is not None else default_grad_tol(self.dtype)
+        n_params = sum(p.numel() for p in self.model.parameters())
+        hessian_rows = auto_hessian_rows(m, n_params) if opt.hessian_rows == "auto" else opt.hessian_rows
+        self.optimizer = make_optimizer(opt.name, self.model, opt.lr, opt.momentum, hessian_rows=hessian_rows,
+                                        seed=config.seed, grad_tol=self.grad_tol,
+                                        tolerance_change=opt.tolerance_change, history_size=opt.history_size)
+        if x_dtype != self.dtype and self.x_train.device.type == "cuda":
+            from . import kernels
+
+            if not (kernels.triton_available() and kernels.supports(self.x_train)):
+                raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs the fused kernel: "
+                                  f"pip install 'torch_logreg[cuda]'")
+        self.step_kind, self.step = make_step(self.model, self.optimizer, self.x_train, self.batch_size is None,
+                                              self.l2_rows)
         self._epoch_cache: tuple[int, torch.Tensor] | None = None
-        # Only now, with the data and the model known to be good, is a run folder made or emptied.
-        self.run_dir = prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite)
 
         self.config_dict = config.to_dict()  # fixed for the run; every snapshot shares it
+        self.fingerprint = data_fingerprint(config.data) if data is None else {}
+        if checkpoint is not None:
+            check_resume(checkpoint.get("config", {}), self.config_dict, checkpoint.get("data_fingerprint"),
+                         self.fingerprint, int(checkpoint.get("iteration", 0)), cfg.iterations)
+        # Only now, with the data and the model known to be good, is a run folder made or emptied.
+        self.run_dir = prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite) if save else None
+
         self.iteration = 0
-        self.history: dict[str, list] = {k: [] for k in
-                                         ("iteration", "train_cost", "val_cost", "train_accuracy", "val_accuracy")}
+        self.history: dict[str, list] = {k: [] for k in ("iteration", "train_cost", "test_cost", "train_accuracy",
+                                                         "test_accuracy", "weight_norm")}
         self.seconds_before = 0.0
+        self.warnings: list[str] = []
+        self.grad_max = float("nan")
         if checkpoint is not None:
             self._restore(checkpoint)
-        save_config(config, self.run_dir / "config.yaml")
-        if command is not None:
-            atomic_write_text(self.run_dir / "command.txt", " ".join(command) + "\n")
-        self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
+            for group in self.optimizer.param_groups:  # the one source of the learning rate
+                if "lr" in group:
+                    group["lr"] = opt.lr
+        for line in diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None):
+            self._warn(line)
+        if save:
+            save_config(config, self.run_dir / "config.yaml")
+            if command is not None:
+                self._append_command(command)
+            self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
+        else:
+            self.writer = _NoWriter()
         self.stop_signal: int | None = None
         self.last_good: dict | None = None
-        logger.info("run folder %s: %d train / %d test rows, %d features, %s on %s, %s step",
-                    self.run_dir, m, self.x_test.shape[0], n, opt.name, self.device, self.step_kind)
+        logger.info("run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
+                    self.run_dir, m, self.x_test.shape[0], n, num_classes, opt.name, self.device, self.step_kind)
+
+    def _sample_weights(self, given) -> torch.Tensor | None:
+        """The training rows' weights: ``sample_weight`` times ``model.class_weight``'s weight of each row's class."""
+        weights = None if given is None else torch.as_tensor(given, dtype=self.dtype, device=self.device).reshape(-1)
+        class_weight = self.config.model.class_weight
+        if class_weight is not None:
+            per_class = class_weights(class_weight, self.split.classes, self.split.y_train)
+            row = per_class.to(self.device, self.dtype)[self.split.y_train.long().to(self.device)]
+            weights = row if weights is None else weights * row
+        return weights
+
+    def _append_command(self, command: list[str]) -> None:
+        path = self.run_dir / "command.txt"
+        before = path.read_text(encoding="utf-8") if path.is_file() else ""
+        atomic_write_text(path, before + " ".join(command) + "\n")
+
+    def _warn(self, line: str) -> None:
+        if line not in self.warnings:
+            self.warnings.append(line)
+            logger.warning("warning: %s", line)
 
     # ------------------------------------------------------------ the loop
 
     def run(self) -> TrainResult:
         cfg = self.config.train
         total, log_every = cfg.iterations, cfg.log_every
+        stops_when_converged = self.config.optimizer.name in ITERATE_TO_CONVERGENCE
         start_time = time.perf_counter()
         previous_handlers = self._catch_signals()
         bar = tqdm(total=total, initial=self.iteration, unit="it", disable=not (sys.stderr.isatty() and total >= 1000),
                    leave=False)
-        # With a bar on screen, log lines go through tqdm.write so they do not tear it.
-        redirect = contextlib.nullcontext() if bar.disable else logging_redirect_tqdm()
-        try:
-            redirect.__enter__()
+        self.tol_change: float | None = None
+        self.tol_reached = False
+        with contextlib.ExitStack() as stack:
+            # With a bar on screen, log lines go through tqdm.write so they do not tear it.
+            if not bar.disable:
+                stack.enter_context(logging_redirect_tqdm())
+            stack.callback(self._restore_signals, previous_handlers)
+            stack.callback(self.writer.close)
+            stack.callback(bar.close)
             last_logged_cost = None
+            converged = False
             while True:
                 it = self.iteration
-                if it % log_every == 0 or it == total:
+                if it % log_every == 0 or it == total or converged:
                     cost = self._log(it)
                     bar.update(it - bar.n)
-                    if cfg.tol and last_logged_cost is not None and abs(last_logged_cost - cost) < cfg.tol:
+                    if last_logged_cost is not None:
+                        self.tol_change = abs(last_logged_cost - cost)
+                    if cfg.tol and self.tol_change is not None and self.tol_change < cfg.tol:
+                        self.tol_reached = True
                         logger.info("converged at iteration %d: the cost changed by less than train.tol=%g", it, cfg.tol)
                         break
                     last_logged_cost = cost
-                if it >= total:
+                if it >= total or converged:
                     break
-                x, y = self._batch(it)
-                self.step(x, y)
+                x, y, s = self._batch(it)
+                self.step(x, y, s)
                 self.iteration = it + 1
+                converged = stops_when_converged and self.optimizer.converged
                 if self.stop_signal is not None:
                     self._save_checked(time.perf_counter() - start_time)
                     raise TrainingInterrupted(self.stop_signal, self.iteration, self.run_dir)
                 if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
                     self._save_checked(time.perf_counter() - start_time)
             return self._finish(time.perf_counter() - start_time)
-        finally:
-            redirect.__exit__(None, None, None)
-            bar.close()
-            self.writer.close()
-            self._restore_signals(previous_handlers)
 
     def _batch(self, it: int):
         if self.batch_size is None:
-            return self.x_train, self.y_train
+            return self.x_train, self.y_train, self.w_train
         m, size = self.x_train.shape[0], self.batch_size
         per_epoch = math.ceil(m / size)
         epoch, index = divmod(it, per_epoch)
@@ -192,41 +307,39 @@ class Trainer:
             gen = torch.Generator(device=self.device).manual_seed(self.config.seed * 1_000_003 + epoch)
             self._epoch_cache = (epoch, torch.randperm(m, generator=gen, device=self.device))
         rows = self._epoch_cache[1][index * size:(index + 1) * size]
-        return self.x_train[rows], self.y_train[rows]
+        weights = None if self.w_train is None else self.w_train[rows]
+        return self.x_train[rows], self.y_train[rows], weights
 
     # ------------------------------------------------------------ logging
 
     @torch.no_grad()
     def _evaluate(self) -> dict[str, float]:
-        """Full-train and test cost and accuracy, and the full-batch gradient norm: one sync."""
-        train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train)
-        val_cost, _ = self._cost_and_gradient(self.x_test, self.y_test)
+        """Full-train and test cost and accuracy, the gradient's largest entry, ‖W‖: one sync."""
+        train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train, self.w_train)
+        test_cost, _ = self._cost_and_gradient(self.x_test, self.y_test, None, need_gradient=False)
+        weights = [p.detach().reshape(-1) for name, p in self.model.named_parameters() if "bias" not in name]
         values = torch.stack([
-            train_cost.to(self.dtype), val_cost.to(self.dtype),
+            train_cost.to(self.dtype), test_cost.to(self.dtype),
             self._accuracy(self.x_train, self.y_train), self._accuracy(self.x_test, self.y_test),
-            gradient.norm().to(self.dtype),
+            gradient.abs().max().to(self.dtype), torch.cat(weights).norm().to(self.dtype),
         ]).tolist()
-        return dict(zip(("train/cost", "val/cost", "train/accuracy", "val/accuracy", "train/grad_norm"), values))
+        return dict(zip(("train/cost", "test/cost", "train/accuracy", "test/accuracy", "train/grad_norm",
+                         "train/weight_norm"), values))
 
-    def _cost_and_gradient(self, x, y):
-        """(J, the flat gradient over all parameters) on (x, y), without a host sync."""
-        if self.one_neuron:
-            w, b = self.model.weight, self.model.bias
-            cost, dweight, dbias = self.grads(x, y, w, b, self.model.l2, with_cost=True)
-            return cost, torch.cat([dweight.reshape(-1), dbias.reshape(-1)])
+    def _cost_and_gradient(self, x, y, sample_weight, need_gradient: bool = True):
+        """(J, the flat gradient over all parameters or None) on (x, y), without a host sync."""
+        if hasattr(self.model, "cost_and_grads"):
+            cost, grads = self.model.cost_and_grads(x, y, sample_weight=sample_weight, with_cost=True)
+            return cost, torch.cat([g.reshape(-1) for g in grads])
         params = [p for p in self.model.parameters() if p.requires_grad]
         with torch.enable_grad():
-            cost = model_cost(self.model, x.to(self.dtype), y)
-            grads = torch.autograd.grad(cost, params)
-        return cost.detach(), torch.cat([g.reshape(-1) for g in grads])
+            cost = self.model.cost(x.to(self.dtype), y, sample_weight=sample_weight)
+            grads = torch.autograd.grad(cost, params) if need_gradient else None
+        return cost.detach(), (torch.cat([g.reshape(-1) for g in grads]) if need_gradient else None)
 
     def _accuracy(self, x, y):
-        if self.one_neuron:  # the formula itself: the module's call costs more than the math here
-            z = LF.linear_forward(x.to(self.dtype), self.model.weight, self.model.bias)
-        else:
-            z = self.model(x.to(self.dtype))
-        z = z.reshape(-1)
-        return ((z > 0).to(self.dtype) == y).to(self.dtype).mean()  # σ(z) > 0.5 ⇔ z > 0
+        predicted = self.model.loss.predict(self.model(x.to(self.dtype)))
+        return (predicted.to(y.dtype) == y).to(self.dtype).mean()
 
     def _log(self, it: int) -> float:
         values = self._evaluate()
@@ -234,13 +347,15 @@ class Trainer:
         if not params_finite or not all(math.isfinite(v) for v in values.values()):
             self._diverged(it)
         self.last_good = self._state(self.seconds_before)
+        self.grad_max = values["train/grad_norm"]
         values["train/learning_rate"] = self.optimizer.param_groups[0].get("lr", float("nan"))
         if self.config.model.check_grad:
-            values["train/grad_check_max_diff"] = check_gradients(self.model, self.x_train.to(self.dtype), self.y_train)
+            values["train/grad_check_max_diff"] = check_gradients(self.model, self.x_train.to(self.dtype),
+                                                                  self.y_train)
         self.writer.scalars(it, values, self.model)
         if not self.history["iteration"] or self.history["iteration"][-1] != it:
             self.history["iteration"].append(it)
-            for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy"):
+            for key in ("train_cost", "test_cost", "train_accuracy", "test_accuracy", "weight_norm"):
                 self.history[key].append(values[key.replace("_", "/", 1)])
         if self.config.train.print_cost:
             logger.info("Cost after iteration %i: %f", it, values["train/cost"])
@@ -252,18 +367,19 @@ class Trainer:
         if self.last_good is not None:
             self._restore(self.last_good)
             for it in range(self.iteration, seen_at + 1):
-                x, y = self._batch(it)
-                cost, gradient = self._cost_and_gradient(x, y)
+                x, y, s = self._batch(it)
+                cost, gradient = self._cost_and_gradient(x, y, s)
                 params = [p.detach().reshape(-1) for p in self.model.parameters()]
                 finite = torch.isfinite(torch.cat([cost.reshape(1).to(self.dtype), gradient, *params]))
                 if not bool(finite.all()) or it == seen_at:
                     first_bad = it
                     break
-                self.step(x, y)
+                self.step(x, y, s)
             self._restore(self.last_good)
-            save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
+            if self.save:
+                save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
         kept = f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}" \
-            if self.last_good is not None else ""
+            if self.last_good is not None and self.save else ""
         opt = self.config.optimizer
         raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
                                f"(optimizer {opt.name}, lr {opt.lr}; try a smaller optimizer.lr){kept}")
@@ -275,16 +391,20 @@ class Trainer:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         clone = lambda sd: {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in sd.items()}  # noqa: E731
+        split = self.split
         return {
             "format": CHECKPOINT_FORMAT,
             "model": clone(self.model.state_dict()),
+            "architecture": architecture(self.model),
+            "classes": list(split.classes),
+            "feature_names": list(split.feature_names),
+            "standardizer": split.standardizer.state_dict() if split.standardizer else None,
+            "target": self.config.data.target,
+            "config": self.config_dict,
+            "data_fingerprint": self.fingerprint,
             "optimizer": _deep_clone(self.optimizer.state_dict()),
             "iteration": self.iteration,
             "rng": rng,
-            "standardizer": self.split.standardizer.state_dict() if self.split.standardizer else None,
-            "feature_names": list(self.split.feature_names),
-            "target": self.config.data.target,
-            "config": self.config_dict,
             "history": {k: list(v) for k, v in self.history.items()},
             "seconds": seconds,
         }
@@ -298,14 +418,16 @@ class Trainer:
             if "cuda" in state["rng"] and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
             # Like TensorBoard's purge_step: entries from here on are logged again as the run goes on.
-            keep = sum(1 for it in state["history"]["iteration"] if it < self.iteration)
-            self.history = {k: list(v[:keep]) for k, v in state["history"].items()}
+            history = {("test" + k[3:] if k.startswith("val_") else k): v for k, v in state["history"].items()}
+            keep = sum(1 for it in history["iteration"] if it < self.iteration)
+            self.history = {k: list(history.get(k, [])[:keep]) for k in self.history}
             self.seconds_before = float(state.get("seconds", 0.0))
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
             raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({error})") from None
 
     def _save(self, seconds: float) -> None:
-        save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(self.seconds_before + seconds))
+        if self.save:
+            save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(self.seconds_before + seconds))
 
     def _save_checked(self, seconds: float) -> None:
         # Never replace a good checkpoint with a non-finite one.
@@ -314,28 +436,80 @@ class Trainer:
         else:
             self._diverged(self.iteration)
 
+    # ------------------------------------------------------------ the end
+
     def _finish(self, seconds: float) -> TrainResult:
         self._save_checked(seconds)
-        total_seconds = self.seconds_before + seconds
-        h = self.history
-        metrics = {
-            "train_cost": h["train_cost"][-1], "test_cost": h["val_cost"][-1],
-            "train_accuracy": h["train_accuracy"][-1], "test_accuracy": h["val_accuracy"][-1],
-            "iterations": self.iteration, "seconds": round(total_seconds, 4), "device": str(self.device),
-        }
-        atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        self.writer.final(self.iteration, self.config_dict, {k: metrics[k] for k in
-                                                                   ("train_cost", "test_cost", "train_accuracy",
-                                                                    "test_accuracy")})
+        self._final_warnings()
+        h, split = self.history, self.split
         with torch.no_grad():
-            probabilities = torch.sigmoid(self.model(self.x_test.to(self.dtype)).reshape(-1))
-        self.writer.pr_curve(self.iteration, self.y_test, probabilities)
-        if self.split.n_features == 2 and self.one_neuron:
-            self.writer.decision_boundary(self.iteration, self.split.x_test, self.split.y_test,
-                                          self.model.weight.detach(), self.model.bias.detach())
-        logger.info("train accuracy: %.2f %%", 100 * metrics["train_accuracy"])
-        logger.info("test accuracy: %.2f %%", 100 * metrics["test_accuracy"])
-        return TrainResult(self.model, self.history, self.run_dir, metrics, self.split.standardizer)
+            train_proba = self.model.predict_proba(self.x_train.to(self.dtype))
+            test_proba = self.model.predict_proba(self.x_test.to(self.dtype))
+        k = split.num_classes
+        metrics = {
+            "train_cost": h["train_cost"][-1], "test_cost": h["test_cost"][-1],
+            "train_accuracy": h["train_accuracy"][-1], "test_accuracy": h["test_accuracy"][-1],
+            **{key: value for key, value in classification_metrics(self.y_train, train_proba, k, "train").items()
+               if key != "train_accuracy"},
+            **{key: value for key, value in classification_metrics(self.y_test, test_proba, k, "test").items()
+               if key != "test_accuracy"},
+            "iterations": self.iteration, "converged": self._converged(), "grad_norm": self.grad_max,
+            "classes": list(split.classes), "warnings": list(self.warnings),
+            "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
+        }
+        if self.save:
+            atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            self._final_pictures(test_proba)
+            self.writer.final(self.iteration, self.config_dict,
+                              {key: value for key, value in metrics.items() if isinstance(value, float)})
+        for split_name in ("train", "test"):
+            extra = ", ".join(f"{name} {metrics[f'{split_name}_{name}']:.4f}" for name in
+                              ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
+            logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
+                        f" ({extra})" if extra else "")
+        return TrainResult(self.model, self.history, self.run_dir, metrics, split.standardizer, list(split.classes),
+                           list(split.feature_names))
+
+    def _converged(self) -> bool:
+        if self.config.optimizer.name in ITERATE_TO_CONVERGENCE:
+            return bool(self.optimizer.converged) or self.grad_max < self.grad_tol
+        if self.config.train.tol:
+            return self.tol_reached
+        return self.grad_max < self.grad_tol
+
+    def _final_warnings(self) -> None:
+        opt, h = self.config.optimizer, self.history
+        if opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
+            self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol))
+        elif opt.name not in ITERATE_TO_CONVERGENCE and self.config.train.tol and not self.tol_reached:
+            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change))
+        if opt.name in ("gd", "sgd"):
+            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr)
+            if rising:
+                self._warn(rising)
+        if not self.model.l2:
+            separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
+            if separable:
+                self._warn(separable)
+
+    def _final_pictures(self, test_proba) -> None:
+        split, step = self.split, self.iteration
+        predicted = self.model.loss.predict(self.model(self.x_test.to(self.dtype)).detach())
+        y_test = self.y_test.long()
+        self.writer.pr_curves(step, y_test, test_proba, split.classes)
+        self.writer.confusion_matrix(step, y_test, predicted, split.classes)
+        if split.image_shape is not None and split.x_test_raw is not None:
+            self.writer.misclassified(step, split.x_test_raw.reshape(-1, *split.image_shape), y_test.cpu(),
+                                      predicted.cpu(), split.classes)
+        if split.n_features == 2:
+            model, dtype, device = self.model, self.dtype, self.device
+
+            def proba_fn(grid):
+                with torch.no_grad():
+                    return model.predict_proba(grid.to(device=device, dtype=dtype)).cpu()
+
+            self.writer.decision_regions(step, split.x_test, split.y_test.long(), proba_fn, split.classes,
+                                         split.feature_names, split.standardizer is not None)
 
     # ------------------------------------------------------------ signals
 
@@ -355,6 +529,20 @@ class Trainer:
     def _restore_signals(previous) -> None:
         for sig, handler in (previous or {}).items():
             signal.signal(sig, handler)
+
+
+def class_weights(class_weight, classes: list, y_train: torch.Tensor) -> torch.Tensor:
+    """(K,) weight per class: ``"balanced"`` is m / (K·count_k), as scikit-learn's; a mapping names labels."""
+    k = len(classes)
+    if class_weight == "balanced":
+        counts = torch.bincount(y_train.long(), minlength=k).double()
+        return len(y_train) / (k * counts)
+    by_name = {str(key): float(value) for key, value in class_weight.items()}
+    unknown = [key for key in by_name if key not in {str(c) for c in classes}]
+    if unknown:
+        raise ConfigError(f"model.class_weight: {unknown[0]!r} is not a class of the data "
+                          f"(classes: {', '.join(map(str, classes))})")
+    return torch.tensor([by_name.get(str(c), 1.0) for c in classes], dtype=torch.float64)
 
 
 def _deep_clone(value):

@@ -1,0 +1,108 @@
+"""What a run's numbers mean: the warnings a fit owes its user, each one line.
+
+Exit 0 means the run did what was asked; these say when its numbers deserve
+doubt.  Each check is cheap and runs once: the design checks before training,
+the rest on values the loop reads at its log steps anyway.
+
+* a constant or nearly constant column, and duplicated columns (a singular design);
+* a cost that rises between two log steps (gd, sgd: the learning rate);
+* separable data with l2 = 0 (the optimum is at infinity);
+* newton and lbfgs that reach ``train.iterations`` without converging, and any
+  optimizer that misses a ``train.tol`` it was given.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# The design checks read x in blocks of this many rows, so a boolean copy of x never exists.
+_CHECK_ROWS = 1 << 16
+
+
+def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str]:
+    """Warnings about columns of the training x (m, n) that leave a weight undetermined."""
+    m = x.shape[0]
+    if m < 3:
+        return []
+    found = []
+    constant, all_but_one = _constant_columns(x)
+    for j in constant:
+        found.append(f"column {names[j]!r} is constant in the training rows: "
+                     + ("standardization maps it to zeros, so its weight stays 0" if standardized
+                        else "it carries nothing the bias does not"))
+    for j in all_but_one:
+        found.append(f"column {names[j]!r} is constant but for one training row: its weight rests on that row alone "
+                     f"(a singular or near-singular design; model.l2 > 0 steadies it)")
+    for first, second in _duplicate_columns(x, skip=set(constant)):
+        found.append(f"columns {names[first]!r} and {names[second]!r} are identical in the training rows: their "
+                     f"weights are not determined separately (a singular design; drop one or set model.l2 > 0)")
+    return found
+
+
+def _constant_columns(x: Tensor) -> tuple[list[int], list[int]]:
+    """(columns with one value, columns with one value in all rows but one)."""
+    m = x.shape[0]
+    # A column constant but for one row equals row 0 or row 1 in at least m − 1 rows.
+    same_as = torch.zeros(2, x.shape[1], dtype=torch.long, device=x.device)
+    for block in x.split(_CHECK_ROWS):
+        same_as[0] += (block == x[0]).sum(0)
+        same_as[1] += (block == x[1]).sum(0)
+    most = same_as.max(0).values.tolist()
+    constant = [j for j, count in enumerate(most) if count == m]
+    return constant, [j for j, count in enumerate(most) if count == m - 1]
+
+
+def _duplicate_columns(x: Tensor, skip: set[int]) -> list[tuple[int, int]]:
+    """Pairs of identical columns: equal random projections first (one pass), then an exact check."""
+    gen = torch.Generator(device=x.device).manual_seed(0)
+    probe = torch.rand(x.shape[0], generator=gen, dtype=x.dtype, device=x.device)
+    signature = (probe @ x).tolist()  # (n,): equal for identical columns
+    seen: dict[float, int] = {}
+    pairs = []
+    for j, value in enumerate(signature):
+        if j in skip:
+            continue
+        if value in seen and torch.equal(x[:, seen[value]], x[:, j]):
+            pairs.append((seen[value], j))
+        else:
+            seen.setdefault(value, j)
+    return pairs
+
+
+def rising_cost_warning(iterations: list[int], costs: list[float], lr: float) -> str | None:
+    """The first rise of the full-batch cost between two log steps, if any."""
+    for i in range(1, len(costs)):
+        if costs[i] > costs[i - 1] * (1 + 1e-12) + 1e-15:
+            return (f"the cost rose from {costs[i - 1]:.6g} at iteration {iterations[i - 1]} to {costs[i]:.6g} at "
+                    f"iteration {iterations[i]}: the learning rate may be too large (optimizer.lr={lr:g})")
+    return None
+
+
+def separation_warning(train_accuracy: float, weight_norms: list[float], costs: list[float]) -> str | None:
+    """With l2 = 0: every training row classified right, the weights still growing and the cost falling.
+
+    One weight vector that classifies every row right proves the data separable, so the
+    cost has no minimum: it falls toward 0 as the weights grow without bound.  A run
+    that has not yet classified every row says nothing rather than guess.
+    """
+    if train_accuracy < 1.0 or len(weight_norms) < 2:
+        return None
+    if weight_norms[-1] > weight_norms[-2] and costs[-1] < costs[-2]:
+        return (f"the training data are separable: every row is classified correctly and the weights keep growing "
+                f"(norm {weight_norms[-1]:.4g}) while the cost falls toward 0 ({costs[-1]:.3g}), so the optimum is at "
+                f"infinity; set model.l2 > 0 for finite weights")
+    return None
+
+
+def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float) -> str:
+    """scikit-learn's ConvergenceWarning, in one line."""
+    return (f"{optimizer_name} did not converge in {iterations} iterations: the largest gradient entry is "
+            f"{grad_max:.3g}, above optimizer.grad_tol={grad_tol:g}; standardize the features "
+            f"(data.standardize=true), raise train.iterations, or add model.l2")
+
+
+def tol_warning(tol: float, iterations: int, change: float | None) -> str:
+    said = f"the last change was {change:.3g}" if change is not None else "no two log steps to compare"
+    return (f"the cost did not settle to train.tol={tol:g} in {iterations} iterations ({said}); "
+            f"raise train.iterations or optimizer.lr")
