@@ -116,7 +116,7 @@ def misclassified_image(images: np.ndarray, y, pred, classes: Sequence, limit: i
 # ------------------------------------------------------------------ decision regions
 
 def decision_regions_image(x: np.ndarray, y, proba_fn: Callable[[torch.Tensor], torch.Tensor], classes: Sequence,
-                           feature_names: Sequence[str], standardized: bool, size: int = 300) -> np.ndarray:
+                           feature_names: Sequence[str], standardized: bool | None, size: int = 300) -> np.ndarray:
     """The model's regions over the data's box, with the points on top and labelled axes.
 
     Two classes: P(class 1) shaded from blue (0) to red (1), the contour P = 0.5 in black.
@@ -128,7 +128,7 @@ def decision_regions_image(x: np.ndarray, y, proba_fn: Callable[[torch.Tensor], 
         x: (N, 2) features, in the coordinates proba_fn takes.
         y: (N,) class indices.
         proba_fn: (G, 2) float64 tensor -> (G,) P(class 1) or (G, K) probabilities.
-        standardized: whether x is standardized; the axis labels and caption say so.
+        standardized: whether x is standardized; the axis labels and caption say so (None: they say nothing).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y).astype(np.int64).reshape(-1)
@@ -172,7 +172,7 @@ def _draw_boundaries(plot: np.ndarray, label: np.ndarray) -> None:
     plot[edge] = 0
 
 
-def _frame(plot: np.ndarray, box, classes, feature_names, standardized: bool) -> np.ndarray:
+def _frame(plot: np.ndarray, box, classes, feature_names, standardized: bool | None) -> np.ndarray:
     """The plot inside axes with ticks, axis names, a caption and a legend."""
     size = plot.shape[0]
     tick_font, name_font = font(12), font(13)
@@ -185,7 +185,8 @@ def _frame(plot: np.ndarray, box, classes, feature_names, standardized: bool) ->
     image.paste(Image.fromarray(plot), (left, top))
     draw = ImageDraw.Draw(image)
     draw.rectangle([left - 1, top - 1, left + size, top + size], outline="black")
-    caption = "Decision regions and test points" + (", standardized features" if standardized else ", raw features")
+    caption = "Decision regions and test points" + {True: ", standardized features", False: ", raw features",
+                                                    None: ""}[standardized]
     draw.text((left, 10), caption, font=name_font, fill="black")
     for value in _nice_ticks(lo[0], hi[0]):
         px = left + (value - lo[0]) / (hi[0] - lo[0]) * (size - 1)
