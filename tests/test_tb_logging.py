@@ -63,7 +63,7 @@ def test_a_bias_is_a_scalar_a_few_weights_are_scalars_and_many_are_a_histogram(t
     assert events.Tags()["histograms"] == []
     assert sorted(events.Tags()["scalars"]) == [f"params/bias/{i}" for i in range(3)] + \
         [f"params/weight/{i}" for i in range(6)]
-    assert events.Scalars("params/weight/5")[0].value == pytest.approx(float(narrow.weight[2, 1]))
+    assert events.Scalars("params/weight/5")[0].value == pytest.approx(narrow.weight[2, 1].item())
 
 
 def test_gradients_follow_the_same_rule_and_each_layer_gets_its_norm(tmp_path):
