@@ -1,4 +1,11 @@
-"""What a run writes to TensorBoard: scalars, histograms, hparams, a PR curve, the decision boundary.
+"""What a run writes to TensorBoard: learning curves, parameters and gradients, hparams, and end-of-run pictures.
+
+Tags:
+- ``train/*``, ``test/*``: the caller's values (cost, accuracy, ...), and the end-of-run
+  PR curves and images under ``test/``;
+- ``params/<name>``, ``grads/<name>``: a one-element tensor as one scalar, up to
+  ``SCALAR_ENTRIES`` elements as one scalar per entry (``params/weight/0``, ...), larger
+  ones as a histogram; ``grads/<layer>.norm``: the L2 norm of each layer's gradients.
 
 Everything goes into one event folder, the run folder itself: hparams are written
 through the run's own file writer rather than ``add_hparams``, which would open a
@@ -7,11 +14,21 @@ second run folder beside it.
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import torch
 from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
+
+from . import images as pictures
+
+logger = logging.getLogger(__name__)
+
+SCALAR_ENTRIES = 8  # a tensor with at most this many entries is logged entry by entry
 
 
 class RunWriter:
@@ -20,34 +37,123 @@ class RunWriter:
     def __init__(self, run_dir, purge_step: int | None = None):
         self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
 
-    def scalars(self, step: int, values: dict[str, float], model: torch.nn.Module | None = None) -> None:
-        """``values`` as scalars and, given a model, a histogram of each parameter, in ONE event:
+    def scalars(self, step: int, values: dict[str, float], model: torch.nn.Module | None = None,
+                grads: dict[str, torch.Tensor] | None = None) -> None:
+        """``values`` as scalars, plus the model's parameters and the given gradients, in ONE event:
         each event costs the writer thread ~100 µs of Python (serializing, checksumming),
-        more than the training steps between two log steps on small data."""
+        more than the training steps between two log steps on small data.
+
+        Args:
+            values: tag -> number, e.g. ``{"train/cost": 0.3}``.
+            model: its ``named_parameters()`` go under ``params/<name>``.
+            grads: parameter name -> gradient, e.g. ``{"layer1.weight": ...}``, under ``grads/<name>``,
+                with ``grads/<layer>.norm`` = ‖all gradients of that layer‖₂ (``grads/norm`` for
+                top-level names such as ``weight``).
+        """
         summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
         for name, param in (model.named_parameters() if model is not None else ()):
-            values = param.detach().double().cpu().numpy().reshape(-1)
-            summary.value.extend(histogram_summary(f"params/{name}", values).value)
+            summary.value.extend(tensor_summary(f"params/{name}", param).value)
+        squared_norms: dict[str, float] = {}
+        for name, grad in (grads or {}).items():
+            flat = summary_values(grad)
+            summary.value.extend(tensor_summary(f"grads/{name}", flat).value)
+            layer = name.rpartition(".")[0]
+            squared_norms[layer] = squared_norms.get(layer, 0.0) + float(np.dot(flat, flat))
+        for layer, squared in squared_norms.items():
+            tag = f"grads/{layer}.norm" if layer else "grads/norm"
+            summary.value.add(tag=tag, simple_value=float(np.sqrt(squared)))
         self.writer.file_writer.add_summary(summary, step)
 
-    def final(self, step: int, config_values: dict, metrics: dict[str, float]) -> None:
-        """hparams: the flat config beside the final metrics, in this run's own event file."""
-        metric_tags = {f"hparams/{key}": value for key, value in metrics.items()}
-        for summary in hparams(_flat_hparams(config_values), metric_tags):
+    def final(self, step: int, config_dict: dict, metrics: dict[str, float]) -> None:
+        """The hparams plugin's summary: the config keys that apply to this run beside the metrics.
+
+        Writes no scalars. The hparams table reads each metric's value from the last scalar
+        event of its tag, so ``metrics`` keys name tags the caller logs through ``scalars``:
+        ``test_accuracy`` stands for ``test/accuracy``, ``train_auc`` for ``train/auc``
+        (the first ``_`` becomes ``/``; a key without a ``train_``/``test_`` prefix is a tag as it is).
+        The values themselves are not used here.
+        """
+        metric_tags = {_metric_tag(key): value for key, value in metrics.items()}
+        for summary in hparams(applicable_hparams(config_dict), metric_tags):
             self.writer.file_writer.add_summary(summary, step)
-        self.scalars(step, metric_tags)
 
-    def pr_curve(self, step: int, labels: torch.Tensor, probabilities: torch.Tensor) -> None:
-        self.writer.add_pr_curve("val/pr_curve", labels.cpu().int(), probabilities.float().cpu(), step)
+    def pr_curves(self, step: int, y: torch.Tensor, proba: torch.Tensor, classes: Sequence) -> None:
+        """``test/pr_curve`` for two classes (class 1 against 0); for K, ``test/pr_curve/<class>``, one-vs-rest.
 
-    def decision_boundary(self, step: int, x: torch.Tensor, y: torch.Tensor, weight, bias) -> None:
-        image = decision_boundary_image(x.double().cpu().numpy(), y.cpu().numpy(), weight.double().cpu().numpy(),
-                                        float(bias))
-        self.writer.add_image("val/decision_boundary", image, step, dataformats="HWC")
+        y: (N,) class indices; proba: (N,) P(class 1) or (N, K).
+        """
+        y = torch.as_tensor(y).detach().cpu().reshape(-1).long()
+        proba = torch.as_tensor(proba).detach().cpu().float()
+        if len(classes) == 2:
+            p1 = proba[:, 1] if proba.ndim == 2 else proba.reshape(-1)
+            self.writer.add_pr_curve("test/pr_curve", (y == 1).int(), p1, step)
+            return
+        for index, name in enumerate(classes):
+            self.writer.add_pr_curve(f"test/pr_curve/{name}", (y == index).int(), proba[:, index], step)
+
+    def confusion_matrix(self, step: int, y, pred, classes: Sequence) -> None:
+        """Image ``test/confusion_matrix``: rows the true class, columns the predicted one."""
+        counts = pictures.confusion_counts(_numpy(y), _numpy(pred), len(classes))
+        self._image("test/confusion_matrix", pictures.confusion_matrix_image(counts, classes), step)
+
+    def misclassified(self, step: int, images: torch.Tensor, y, pred, classes: Sequence) -> None:
+        """Image ``test/misclassified``: up to 64 of the (N, H, W) images with y ≠ pred, labelled "true → predicted"."""
+        picture = pictures.misclassified_image(_numpy(images), _numpy(y), _numpy(pred), classes)
+        self._image("test/misclassified", picture, step)
+
+    def decision_regions(self, step: int, x: torch.Tensor, y, proba_fn: Callable[[torch.Tensor], torch.Tensor],
+                         classes: Sequence, feature_names: Sequence[str], standardized: bool) -> None:
+        """Image ``test/decision_boundary`` of any model on 2-feature data: see ``images.decision_regions_image``.
+
+        x: (N, 2) test features as the model takes them; proba_fn: (G, 2) float64 tensor -> predict_proba output.
+        """
+        picture = pictures.decision_regions_image(_numpy(x), _numpy(y), proba_fn, classes, feature_names, standardized)
+        self._image("test/decision_boundary", picture, step)
+
+    def text(self, step: int, tag: str, markdown: str) -> None:
+        self.writer.add_text(tag, markdown, step)
+
+    def graph(self, model: torch.nn.Module, x_example: torch.Tensor) -> None:
+        """The model's graph, if ``torch.jit.trace`` can follow it; otherwise nothing (logged at debug level)."""
+        try:
+            with warnings.catch_warnings():  # add_graph traces with torch.jit.trace, deprecated: nothing a user can do
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.writer.add_graph(model, x_example)
+        except Exception as error:  # noqa: BLE001 - tracing fails in many ways; a missing graph is not an error
+            logger.debug("model graph not logged: tracing %s failed: %s", type(model).__name__, error)
 
     def close(self) -> None:
         self.writer.flush()
         self.writer.close()
+
+    # Until the trainer switches to the methods above (then remove): the old names, with the new tags.
+    def pr_curve(self, step: int, labels: torch.Tensor, probabilities: torch.Tensor) -> None:
+        self.pr_curves(step, labels, probabilities, [0, 1])
+
+    def decision_boundary(self, step: int, x: torch.Tensor, y: torch.Tensor, weight, bias) -> None:
+        w, b = weight.detach().double().cpu().reshape(-1), float(bias)
+        self.decision_regions(step, x, y, lambda grid: torch.sigmoid(grid @ w + b), [0, 1], ["x1", "x2"], None)
+
+    def _image(self, tag: str, picture: np.ndarray, step: int) -> None:
+        self.writer.add_image(tag, picture, step, dataformats="HWC")
+
+
+def summary_values(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor's entries as a flat float64 array on the host."""
+    return tensor.detach().double().cpu().numpy().reshape(-1)
+
+
+def tensor_summary(tag: str, tensor: torch.Tensor | np.ndarray) -> Summary:
+    """One scalar ``tag`` for one element, ``tag/<i>`` per entry up to SCALAR_ENTRIES, else a histogram.
+
+    A histogram of one number is a band one unit wide, and of a handful hides which is which.
+    """
+    values = tensor if isinstance(tensor, np.ndarray) else summary_values(tensor)
+    if values.size == 1:
+        return Summary(value=[Summary.Value(tag=tag, simple_value=float(values[0]))])
+    if values.size <= SCALAR_ENTRIES:
+        return Summary(value=[Summary.Value(tag=f"{tag}/{i}", simple_value=float(v)) for i, v in enumerate(values)])
+    return histogram_summary(tag, values)
 
 
 def histogram_summary(tag: str, values: np.ndarray, max_bins: int = 30) -> Summary:
@@ -75,39 +181,68 @@ def histogram_summary(tag: str, values: np.ndarray, max_bins: int = 30) -> Summa
     return Summary(value=[Summary.Value(tag=tag, histo=proto)])
 
 
-def _flat_hparams(values: dict, prefix: str = "") -> dict:
-    # TensorBoard's hparams take int, float, str or bool; None and mappings become strings.
+# ------------------------------------------------------------------ hparams
+
+def _from_file(flat: dict) -> bool:
+    return flat.get("data.path") is not None
+
+
+def _builtin(flat: dict) -> str | None:
+    """The built-in data set's name, None when the data come from a file."""
+    return None if _from_file(flat) else flat.get("data.name")
+
+
+def _always(flat: dict) -> bool:
+    return True
+
+
+def _optimizer_is(*names: str) -> Callable[[dict], bool]:
+    return lambda flat: flat.get("optimizer.name") in names
+
+
+# Each flat key listed here shows in the hparams table only where its rule holds; other keys always show.
+HPARAM_RULES: dict[str, Callable[[dict], bool]] = {
+    "data.name": lambda flat: not _from_file(flat),
+    **dict.fromkeys(("data.path", "data.test_path", "data.target", "data.labels"), _from_file),
+    **dict.fromkeys(("data.samples", "data.features", "data.noise"), lambda flat: _builtin(flat) == "synthetic"),
+    "data.classes": lambda flat: _builtin(flat) in ("synthetic", "spirals"),
+    "optimizer.momentum": _optimizer_is("sgd"),
+    "optimizer.hessian_rows": _optimizer_is("newton"),
+    "optimizer.grad_tol": _optimizer_is("newton", "lbfgs"),  # gd, sgd and adam stop on train.tol
+    **dict.fromkeys(("optimizer.tolerance_change", "optimizer.history_size"), _optimizer_is("lbfgs")),
+    **dict.fromkeys(("model.hidden", "model.activation"), lambda flat: flat.get("model.name") == "mlp"),
+}
+
+
+def applicable_hparams(config_dict: dict) -> dict:
+    """The nested config flattened to dotted keys (``optimizer.lr``), less the keys that do not apply to the run.
+
+    Values are int, float, str or bool, as TensorBoard's hparams take: None, lists and
+    the ``data.labels`` mapping become strings.
+    """
+    flat = _flatten(config_dict)
+    return {key: _hparam_value(value) for key, value in flat.items() if HPARAM_RULES.get(key, _always)(flat)}
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and key != "labels":
-            flat.update(_flat_hparams(value, f"{name}."))
-        elif isinstance(value, (bool, int, float, str)):
-            flat[name] = value
+            flat.update(_flatten(value, f"{name}."))
         else:
-            flat[name] = str(value)
+            flat[name] = value
     return flat
 
 
-def decision_boundary_image(x: np.ndarray, y: np.ndarray, weight: np.ndarray, bias: float, size: int = 256):
-    """An (H, W, 3) uint8 picture of 2-feature data: σ(z) shaded from blue (0) to red (1),
-    the line z = 0 in black, class-1 points red and class-0 points blue with white rims."""
-    lo, hi = x.min(0), x.max(0)
-    pad = (hi - lo) * 0.05 + 1e-9
-    lo, hi = lo - pad, hi + pad
-    u = np.linspace(lo[0], hi[0], size)
-    v = np.linspace(hi[1], lo[1], size)  # row 0 is the top of the picture
-    grid_u, grid_v = np.meshgrid(u, v)
-    z = weight.reshape(-1)[0] * grid_u + weight.reshape(-1)[1] * grid_v + bias
-    prob = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-    red, blue = np.array([230.0, 120, 110]), np.array([110.0, 150, 230])
-    image = (prob[..., None] * red + (1 - prob[..., None]) * blue) * 0.55 + 255 * 0.45
-    pixel = np.abs(z) / (np.hypot(*weight.reshape(-1)[:2]) + 1e-12)  # distance to the line, data units
-    image[pixel < (hi[0] - lo[0]) / size * 1.5] = 0
-    cols = np.clip(((x[:, 0] - lo[0]) / (hi[0] - lo[0]) * (size - 1)).round().astype(int), 0, size - 1)
-    rows = np.clip(((hi[1] - x[:, 1]) / (hi[1] - lo[1]) * (size - 1)).round().astype(int), 0, size - 1)
-    for r, c, label in zip(rows, cols, y):
-        color = np.array([200.0, 30, 30]) if label > 0.5 else np.array([30.0, 60, 200])
-        image[max(r - 2, 0): r + 3, max(c - 2, 0): c + 3] = 255
-        image[max(r - 1, 0): r + 2, max(c - 1, 0): c + 2] = color
-    return image.astype(np.uint8)
+def _hparam_value(value):
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def _metric_tag(key: str) -> str:
+    split, _, name = key.partition("_")
+    return f"{split}/{name}" if split in ("train", "test") and name else key
+
+
+def _numpy(values) -> np.ndarray:
+    return values.detach().cpu().numpy() if torch.is_tensor(values) else np.asarray(values)
