@@ -127,13 +127,6 @@ class RunWriter:
         self.writer.close()
 
     # Until the trainer switches to the methods above (then remove): the old names, with the new tags.
-    def pr_curve(self, step: int, labels: torch.Tensor, probabilities: torch.Tensor) -> None:
-        self.pr_curves(step, labels, probabilities, [0, 1])
-
-    def decision_boundary(self, step: int, x: torch.Tensor, y: torch.Tensor, weight, bias) -> None:
-        w, b = weight.detach().double().cpu().reshape(-1), float(bias)
-        self.decision_regions(step, x, y, lambda grid: torch.sigmoid(grid @ w + b), [0, 1], ["x1", "x2"], None)
-
     def _image(self, tag: str, picture: np.ndarray, step: int) -> None:
         self.writer.add_image(tag, picture, step, dataformats="HWC")
 

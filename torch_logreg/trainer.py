@@ -50,6 +50,7 @@ package_logger = logging.getLogger("torch_logreg")
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 CHECKPOINT_FORMAT = 2
 ITERATE_TO_CONVERGENCE = ("newton", "lbfgs")
+_LOGGED = ("train_cost", "test_cost", "train_accuracy", "test_accuracy")  # written at every log step
 
 
 class TrainingInterrupted(Exception):
@@ -316,6 +317,7 @@ class Trainer:
     def _evaluate(self) -> dict[str, float]:
         """Full-train and test cost and accuracy, the gradient's largest entry, ‖W‖: one sync."""
         train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train, self.w_train)
+        self._last_gradient = gradient
         test_cost, _ = self._cost_and_gradient(self.x_test, self.y_test, None, need_gradient=False)
         weights = [p.detach().reshape(-1) for name, p in self.model.named_parameters() if "bias" not in name]
         values = torch.stack([
@@ -352,7 +354,7 @@ class Trainer:
         if self.config.model.check_grad:
             values["train/grad_check_max_diff"] = check_gradients(self.model, self.x_train.to(self.dtype),
                                                                   self.y_train)
-        self.writer.scalars(it, values, self.model)
+        self.writer.scalars(it, values, self.model, self._gradients_by_name())
         if not self.history["iteration"] or self.history["iteration"][-1] != it:
             self.history["iteration"].append(it)
             for key in ("train_cost", "test_cost", "train_accuracy", "test_accuracy", "weight_norm"):
@@ -360,6 +362,14 @@ class Trainer:
         if self.config.train.print_cost:
             logger.info("Cost after iteration %i: %f", it, values["train/cost"])
         return values["train/cost"]
+
+    def _gradients_by_name(self) -> dict | None:
+        """Per-parameter gradients for TensorBoard, for networks (more than one layer's weight and bias)."""
+        named = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
+        if len(named) <= 2:
+            return None
+        pieces = self._last_gradient.split([p.numel() for _, p in named])
+        return {name: piece.view_as(p) for (name, p), piece in zip(named, pieces)}
 
     def _diverged(self, seen_at: int) -> None:
         """Replay from the last good state, checking each step, to name the first bad iteration."""
@@ -459,6 +469,9 @@ class Trainer:
         }
         if self.save:
             atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
+            self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
+                                                 if key.startswith(("train_", "test_")) and key not in _LOGGED})
             self._final_pictures(test_proba)
             self.writer.final(self.iteration, self.config_dict,
                               {key: value for key, value in metrics.items() if isinstance(value, float)})
