@@ -252,3 +252,15 @@ def test_synthetic_data_with_k_classes_follow_a_softmax_model():
     assert accuracy > 0.6
     split = load_split(data_config(name="synthetic", classes=4, samples=400), seed=2)
     assert split.classes == [0, 1, 2, 3] and split.num_classes == 4
+
+
+# ---------------------------------------------------------------- files
+
+
+def test_a_missing_file_names_the_folder_it_looked_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError) as raised:
+        read_table("data.csv")
+    assert str(raised.value) == f"data.csv: no such file (looked in {tmp_path})"
+    with pytest.raises(DataError, match=r"no such file \(looked in .*nowhere, which does not exist\)"):
+        read_table("nowhere/data.csv")

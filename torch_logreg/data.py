@@ -163,12 +163,18 @@ def load_table(path: str | Path, target: str | None = None, labels: dict | None 
 
 
 def existing_file(path: str | Path) -> Path:
-    """``path`` as a Path, or a DataError saying why it cannot be read."""
+    """``path`` as a Path, or a DataError saying why it cannot be read.
+
+    A relative path starts from the current folder (also inside a config file),
+    so the message for a missing file names the folder it looked in.
+    """
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder, not a data file")
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        folder = path.absolute().parent
+        missing = "" if folder.is_dir() else ", which does not exist"
+        raise DataError(f"{path}: no such file (looked in {folder}{missing})")
     return path
 
 
