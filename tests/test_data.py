@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from torch_logreg.config import DataConfig
-from torch_logreg.data import (encode_labels, load_split, load_table, make_synthetic,
+from torch_logreg.data import (data_fingerprint, encode_labels, load_split, load_table, make_synthetic,
                                read_table, split_indices, split_train_test)
 from torch_logreg.errors import DataError
 
@@ -264,3 +264,19 @@ def test_a_missing_file_names_the_folder_it_looked_in(tmp_path, monkeypatch):
     assert str(raised.value) == f"data.csv: no such file (looked in {tmp_path})"
     with pytest.raises(DataError, match=r"no such file \(looked in .*nowhere, which does not exist\)"):
         read_table("nowhere/data.csv")
+
+
+def test_the_fingerprint_changes_with_the_content_and_is_empty_for_built_in_data(tmp_path):
+    big = np.random.default_rng(0).bytes(1_000_000)
+    (tmp_path / "a.npy").write_bytes(big)
+    (tmp_path / "copy.npy").write_bytes(big)
+    changed = bytearray(big)
+    changed[500_000] ^= 1  # one bit in the middle block
+    (tmp_path / "b.npy").write_bytes(bytes(changed))
+    print_a = data_fingerprint(data_config(path=str(tmp_path / "a.npy")))
+    assert print_a["path"]["size"] == 1_000_000 and set(print_a) == {"path"}
+    assert data_fingerprint(data_config(path=str(tmp_path / "copy.npy"))) == print_a
+    assert data_fingerprint(data_config(path=str(tmp_path / "b.npy"))) != print_a
+    both = data_fingerprint(data_config(path=str(tmp_path / "a.npy"), test_path=str(tmp_path / "b.npy")))
+    assert set(both) == {"path", "test_path"}
+    assert data_fingerprint(data_config()) == {} and data_fingerprint(data_config(name="digits")) == {}

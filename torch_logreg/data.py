@@ -1,4 +1,4 @@
-"""Data: user files, the built-in sets, the split and standardization.
+"""Data: user files, the built-in sets, the split, standardization and fingerprints.
 
 Everything here returns float64 tensors: x (m, n) and y (m,) of class indices
 0..K−1, with ``classes`` the original label values in index order (``labels.py``
@@ -10,6 +10,7 @@ and the column.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import zipfile
 from dataclasses import dataclass, field
@@ -385,3 +386,32 @@ def load_split(data, seed: int) -> Split:
     parts = split_train_test(table.x, table.y, data.test_fraction, seed, name, table.classes)
     return make_split(*parts, table.feature_names, data.standardize, classes=table.classes,
                       image_shape=table.image_shape)
+
+
+# ---------------------------------------------------------------- fingerprint
+
+FINGERPRINT_BLOCK = 64 * 1024
+
+
+def data_fingerprint(data) -> dict:
+    """{"path": {...}, "test_path": {...}} for the files a DataConfig uses; {} for built-in data.
+
+    Each file gets its size and a SHA-256 of its first, middle and last 64 KiB (the whole
+    file when smaller), so a resume can tell a changed file cheaply, however large.
+    """
+    return {key: file_fingerprint(getattr(data, key)) for key in ("path", "test_path") if getattr(data, key)}
+
+
+def file_fingerprint(path: str | Path) -> dict:
+    """{"size": bytes, "sampled_sha256": hex} of the first, middle and last 64 KiB blocks."""
+    path = existing_file(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        if size <= 3 * FINGERPRINT_BLOCK:
+            digest.update(handle.read())
+        else:
+            for start in (0, (size - FINGERPRINT_BLOCK) // 2, size - FINGERPRINT_BLOCK):
+                handle.seek(start)
+                digest.update(handle.read(FINGERPRINT_BLOCK))
+    return {"size": size, "sampled_sha256": digest.hexdigest()}
