@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from torch_logreg.config import DataConfig
+from torch_logreg.config import DataConfig, load_config
 from torch_logreg.data import (data_fingerprint, encode_labels, load_split, load_table, make_synthetic,
                                read_table, split_indices, split_train_test)
 from torch_logreg.errors import DataError
+from torch_logreg.trainer import train
 
 
 def data_config(**changes):
@@ -280,3 +281,15 @@ def test_the_fingerprint_changes_with_the_content_and_is_empty_for_built_in_data
     both = data_fingerprint(data_config(path=str(tmp_path / "a.npy"), test_path=str(tmp_path / "b.npy")))
     assert set(both) == {"path", "test_path"}
     assert data_fingerprint(data_config()) == {} and data_fingerprint(data_config(name="digits")) == {}
+
+
+# ---------------------------------------------------------------- the two_features demo
+
+
+def test_the_two_features_demo_shows_a_clean_boundary_with_a_few_mistakes(tmp_path):
+    config = load_config("configs/two_features.yaml", ["train.device=cpu", "train.print_cost=false"])
+    result = train(config, tmp_path / "run")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert 0.90 <= metrics["train_accuracy"] <= 0.97 and 0.90 <= metrics["test_accuracy"] <= 0.97
+    costs = result.history["train_cost"]  # every 100 iterations
+    assert costs[-1] < 0.15 and all(later < earlier for earlier, later in zip(costs, costs[1:]))
