@@ -134,7 +134,7 @@ def test_a_test_file_uses_the_training_files_classes(tmp_path):
 @pytest.mark.parametrize("test_fraction", [0.25, 0.1, 0.5])
 def test_the_binary_split_equals_todays_bitwise(seed, test_fraction):
     _, y, _ = make_synthetic(1001, 2, 1.0, seed)
-    y = y.astype(np.float64)
+    y = y.numpy()
     train_index, test_index = split_indices(y, test_fraction, seed)
     expected_train, expected_test = todays_split(y, test_fraction, seed)
     assert np.array_equal(train_index, expected_train) and np.array_equal(test_index, expected_test)
@@ -244,9 +244,9 @@ def test_binary_synthetic_data_are_todays_bitwise():
 
 def test_synthetic_data_with_k_classes_follow_a_softmax_model():
     x, y, _ = make_synthetic(20_000, 3, 1.0, seed=2, classes=4)
-    assert sorted(set(y.tolist())) == [0, 1, 2, 3]
+    assert y.dtype == torch.float64 and sorted(set(y.tolist())) == [0, 1, 2, 3]
     again = make_synthetic(20_000, 3, 1.0, seed=2, classes=4)
-    assert np.array_equal(x, again[0]) and np.array_equal(y, again[1])
+    assert torch.equal(x, again[0]) and torch.equal(y, again[1])
     # Softmax regression recovers the model well above chance (0.25) on its own data.
     sklearn_linear = pytest.importorskip("sklearn.linear_model")
     accuracy = sklearn_linear.LogisticRegression(max_iter=1000).fit(x, y).score(x, y)

@@ -126,10 +126,10 @@ def load_builtin(data, seed: int) -> Table:
     raise DataError(f"data.name must be one of {', '.join(BUILT_IN)}, got {data.name!r}")
 
 
-def _table(x: np.ndarray, y: np.ndarray, names: list[str], image_shape=None) -> Table:
-    """A generated set's Table: y (m,) int64 already in 0..K−1, so the classes are 0..K−1."""
-    classes = list(range(int(y.max()) + 1))
-    return Table(torch.from_numpy(x), torch.from_numpy(y.astype(np.float64)), names, classes, image_shape)
+def _table(x, y, names: list[str], image_shape=None) -> Table:
+    """A built-in set's Table: y (m,) already in 0..K−1, so the classes are 0..K−1."""
+    x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
+    return Table(x, y, names, list(range(int(y.max()) + 1)), image_shape)
 
 
 # ---------------------------------------------------------------- files

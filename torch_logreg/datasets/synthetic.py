@@ -5,13 +5,13 @@ x ~ N(0, I) (m, n).  ``noise`` divides the logits: 0 gives separable data, 1 the
 
 from __future__ import annotations
 
-import numpy as np
 import torch
+from torch import Tensor
 
 
 def make_synthetic(samples: int, features: int, noise: float, seed: int,
-                   classes: int = 2) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """x (samples, features) float64, y (samples,) int64 in 0..classes−1, names x1..xn.
+                   classes: int = 2) -> tuple[Tensor, Tensor, list[str]]:
+    """x (samples, features) float64, y (samples,) float64 in 0..classes−1, names x1..xn.
 
     2 classes: w (n,) ~ N(0, I), b ~ N(0, 0.25), y ~ Bernoulli(σ((x·w + b)/noise)).
     K ≥ 3 classes: W (K, n) ~ N(0, I), b (K,) ~ N(0, 0.25 I), y ~ Categorical(softmax((x Wᵀ + b)/noise)).
@@ -31,4 +31,4 @@ def make_synthetic(samples: int, features: int, noise: float, seed: int,
         u = torch.rand(samples, 1, generator=gen, dtype=torch.float64)
         # Inverse CDF: the class is the number of cumulative probabilities below u.
         y = (p.cumsum(1) < u).sum(1).clamp(max=classes - 1)
-    return x.numpy(), y.numpy().astype(np.int64), [f"x{i + 1}" for i in range(features)]
+    return x, y.to(torch.float64), [f"x{i + 1}" for i in range(features)]
