@@ -112,24 +112,27 @@ def load_builtin(data, seed: int) -> Table:
     ``spirals`` takes data.classes (100 points per class); ``flower`` is 400 points;
     ``digits`` and ``breast_cancer`` are fixed files.
     """
-    classes = getattr(data, "classes", 2)
+    classes = getattr(data, "classes", 2)  # the key arrives with issue 9's config schema
     if data.name == "breast_cancer":
         return _breast_cancer_table()
     if data.name == "digits":
-        return _table(*load_digits(), image_shape=DIGITS_IMAGE_SHAPE)
+        return _table(*load_digits(), num_classes=10, image_shape=DIGITS_IMAGE_SHAPE)
     if data.name == "flower":
-        return _table(*make_flower(seed))
+        return _table(*make_flower(seed), num_classes=2)
     if data.name == "spirals":
-        return _table(*make_spirals(classes, seed))
+        return _table(*make_spirals(classes, seed), num_classes=classes)
     if data.name == "synthetic":
-        return _table(*make_synthetic(data.samples, data.features, data.noise, seed, classes))
+        return _table(*make_synthetic(data.samples, data.features, data.noise, seed, classes), num_classes=classes)
     raise DataError(f"data.name must be one of {', '.join(BUILT_IN)}, got {data.name!r}")
 
 
-def _table(x, y, names: list[str], image_shape=None) -> Table:
-    """A built-in set's Table: y (m,) already in 0..K−1, so the classes are 0..K−1."""
+def _table(x, y, names: list[str], *, num_classes: int, image_shape=None) -> Table:
+    """A built-in set's Table: y (m,) already in 0..K−1, so the classes are 0..K−1.
+
+    A class that the draw left empty stays a class; the split then names it.
+    """
     x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
-    return Table(x, y, names, list(range(int(y.max()) + 1)), image_shape)
+    return Table(x, y, names, list(range(num_classes)), image_shape)
 
 
 # ---------------------------------------------------------------- files

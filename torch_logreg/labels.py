@@ -72,6 +72,7 @@ def _row_index(row: int) -> str:
 
 
 def shown_label(value) -> str:
+    """A class as messages show it: booleans as the files write them (true, false)."""
     return str(value).lower() if isinstance(value, (bool, np.bool_)) else str(value)
 
 
