@@ -1,16 +1,19 @@
-"""Data: the built-in breast-cancer set, synthetic data, user files, the split and standardization.
+"""Data: user files, the built-in sets, the split, standardization and fingerprints.
 
-Everything here returns float64 tensors: x (m, n) and y (m,) in {0, 1}. The
-training loop casts to its dtype. Every problem in a file raises ``DataError``
-with one line naming the file, the line and the column.
+Everything here returns float64 tensors: x (m, n) and y (m,) of class indices
+0..K−1, with ``classes`` the original label values in index order (``labels.py``
+says how labels become classes).  The training loop casts to its dtype.  Every
+problem in a file raises ``DataError`` with one line naming the file, the line
+and the column.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -18,11 +21,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .datasets.digits import IMAGE_SHAPE as DIGITS_IMAGE_SHAPE
+from .datasets.digits import load_digits
+from .datasets.planar import make_flower, make_spirals
+from .datasets.synthetic import make_synthetic
 from .errors import DataError
+from .labels import encode_labels, shown_label
 
 BREAST_CANCER_CSV = "breast_cancer.csv"
-_TRUE = {"true", "True", "TRUE"}
-_FALSE = {"false", "False", "FALSE"}
+BUILT_IN = ("breast_cancer", "synthetic", "digits", "flower", "spirals")
 
 
 @dataclass
@@ -60,59 +67,118 @@ class Split:
     y_test: Tensor  # (m_test,)
     feature_names: list[str]
     standardizer: Standardizer | None = None
+    classes: list = field(default_factory=lambda: [0, 1])  # original labels; y holds their indices
+    image_shape: tuple[int, int] | None = None  # (8, 8) for digits: each row is an image
+    x_test_raw: Tensor | None = None  # (m_test, n): the test features before standardization
 
     @property
     def n_features(self) -> int:
         return self.x_train.shape[1]
 
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
 
-# ---------------------------------------------------------------- sources
+
+@dataclass
+class Table:
+    """Labelled rows before the split: x (m, n) float64, y (m,) float64 indices into ``classes``."""
+
+    x: Tensor
+    y: Tensor
+    feature_names: list[str]
+    classes: list
+    image_shape: tuple[int, int] | None = None
+
+
+# ---------------------------------------------------------------- built-in sets
 
 
 def load_breast_cancer() -> tuple[Tensor, Tensor, list[str]]:
     """The Wisconsin diagnostic breast-cancer set: x (569, 30), y = 1 for malignant (212 rows)."""
+    table = _breast_cancer_table()
+    return table.x, table.y, table.feature_names
+
+
+def _breast_cancer_table() -> Table:
     text = resources.files("torch_logreg.datasets").joinpath(BREAST_CANCER_CSV).read_text()
     return _parse_csv(text.splitlines(), BREAST_CANCER_CSV, target=None, labels=None)
 
 
-def make_synthetic(samples: int, features: int, noise: float, seed: int) -> tuple[Tensor, Tensor, list[str]]:
-    """Rows from a known logistic model: x ~ N(0, I), y ~ Bernoulli(σ((x·w + b)/max(noise, ε))).
+def load_builtin(data, seed: int) -> Table:
+    """The built-in set that ``data.name`` names, drawn from ``seed`` where it is generated.
 
-    ``noise`` scales the logits down: 0 gives separable data, 1 the model itself.
+    ``synthetic`` takes data.samples, data.features, data.noise and data.classes;
+    ``spirals`` takes data.classes (100 points per class); ``flower`` is 400 points;
+    ``digits`` and ``breast_cancer`` are fixed files.
     """
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(samples, features, generator=gen, dtype=torch.float64)
-    true_w = torch.randn(features, generator=gen, dtype=torch.float64)
-    true_b = torch.randn((), generator=gen, dtype=torch.float64) * 0.5
-    z = (x @ true_w + true_b) / max(noise, 1e-6)
-    y = (torch.rand(samples, generator=gen, dtype=torch.float64) < torch.sigmoid(z)).to(torch.float64)
-    return x, y, [f"x{i + 1}" for i in range(features)]
+    classes = getattr(data, "classes", 2)  # the key arrives with issue 9's config schema
+    if data.name == "breast_cancer":
+        return _breast_cancer_table()
+    if data.name == "digits":
+        return _table(*load_digits(), num_classes=10, image_shape=DIGITS_IMAGE_SHAPE)
+    if data.name == "flower":
+        return _table(*make_flower(seed), num_classes=2)
+    if data.name == "spirals":
+        return _table(*make_spirals(classes, seed), num_classes=classes)
+    if data.name == "synthetic":
+        return _table(*make_synthetic(data.samples, data.features, data.noise, seed, classes), num_classes=classes)
+    raise DataError(f"data.name must be one of {', '.join(BUILT_IN)}, got {data.name!r}")
+
+
+def _table(x, y, names: list[str], *, num_classes: int, image_shape=None) -> Table:
+    """A built-in set's Table: y (m,) already in 0..K−1, so the classes are 0..K−1.
+
+    A class that the draw left empty stays a class; the split then names it.
+    """
+    x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
+    return Table(x, y, names, list(range(num_classes)), image_shape)
+
+
+# ---------------------------------------------------------------- files
 
 
 def read_table(path: str | Path, target: str | None = None, labels: dict | None = None) -> tuple[Tensor, Tensor, list[str]]:
+    """``load_table`` without the classes: x (m, n), y (m,) class indices, feature names."""
+    table = load_table(path, target, labels)
+    return table.x, table.y, table.feature_names
+
+
+def load_table(path: str | Path, target: str | None = None, labels: dict | None = None,
+               classes: list | None = None) -> Table:
     """Read a CSV (header row, label column ``target`` or the last), a ``.npy`` (label in the
-    last column) or a ``.npz`` (arrays ``x`` (m, n) and ``y`` (m,)).  Returns x, y, names."""
+    last column) or a ``.npz`` (arrays ``x`` (m, n) and ``y`` (m,)).
+
+    ``classes`` (a training file's) fixes the class order, as for a separate test file;
+    a label outside them is an error.  Without it the classes are this file's own.
+    """
     path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _read_npy(path)
+        return _read_npy(path, labels, classes)
     if suffix == ".npz":
-        return _read_npz(path)
+        return _read_npz(path, labels, classes)
     try:
         # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name.
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            return _parse_csv(handle, str(path), target, labels)
+            return _parse_csv(handle, str(path), target, labels, classes)
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a UTF-8 text CSV (a spreadsheet or binary file? export it as CSV)") from None
 
 
 def existing_file(path: str | Path) -> Path:
-    """``path`` as a Path, or a DataError saying why it cannot be read."""
+    """``path`` as a Path, or a DataError saying why it cannot be read.
+
+    A relative path starts from the current folder (also inside a config file),
+    so the message for a missing file names the folder it looked in.
+    """
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder, not a data file")
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        folder = path.absolute().parent
+        missing = "" if folder.is_dir() else ", which does not exist"
+        raise DataError(f"{path}: no such file (looked in {folder}{missing})")
     return path
 
 
@@ -133,7 +199,7 @@ def csv_rows(lines, name: str):
             yield reader.line_num, row
 
 
-def _parse_csv(lines, name: str, target: str | None, labels: dict | None) -> tuple[Tensor, Tensor, list[str]]:
+def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classes: list | None = None) -> Table:
     rows_in = csv_rows(lines, name)
     _, header = next(rows_in, (0, []))
     if not any(cell.strip() for cell in header):
@@ -148,22 +214,23 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None) -> tup
     else:
         raise DataError(f"{name}: no target column {target!r}; columns are {', '.join(header)}")
     feature_names = [h for i, h in enumerate(header) if i != target_index]
-    rows, raw_labels = [], []
+    rows, raw_labels, line_numbers = [], [], []
     for line_number, row in rows_in:
         if len(row) != len(header):
             raise DataError(f"{name}: line {line_number} has {len(row)} fields, the header has {len(header)}")
         values = []
         for i, cell in enumerate(row):
             if i == target_index:
-                raw_labels.append((cell.strip(), line_number))
+                raw_labels.append(cell.strip())
+                line_numbers.append(line_number)
                 continue
             values.append(parse_number(cell, name, line_number, header[i]))
         rows.append(values)
     if not rows:
         raise DataError(f"{name}: the header has no rows under it")
     x = torch.tensor(rows, dtype=torch.float64)
-    y = _parse_labels([value for value, _ in raw_labels], name, labels, [line for _, line in raw_labels])
-    return x, y, feature_names
+    y, classes = encode_labels(raw_labels, name, labels, classes, lambda row: f" on line {line_numbers[row]}")
+    return Table(x, y, feature_names, classes)
 
 
 def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
@@ -176,72 +243,14 @@ def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
     return value
 
 
-def _parse_labels(values: list, name: str, labels: dict | None, where: list | None = None) -> Tensor:
-    """Map labels to {0., 1.}: {0, 1}, {−1, 1}, booleans, or two strings named in ``labels``.
-
-    ``where`` names each value's place (a CSV line number) for the message about a bad one.
-    """
-    distinct = sorted({str(v) for v in values})
-    if labels:
-        known = {str(k) for k in labels}
-        unknown = [v for v in distinct if v not in known]
-        if unknown:
-            raise DataError(f"{name}: label {unknown[0]!r}{_place(values, unknown[0], where)} is not in data.labels "
-                            f"({', '.join(map(str, labels))})")
-        mapping = {str(k): float(v) for k, v in labels.items()}
-        y = torch.tensor([mapping[str(v)] for v in values], dtype=torch.float64)
-    else:
-        y = _standard_labels(values, distinct, name, where)
-    found = sorted(set(y.tolist()))
-    if len(found) < 2:
-        raise DataError(f"{name}: only one class ({distinct[0]}) is present; logistic regression needs two")
-    return y
+# ---------------------------------------------------------------- arrays
 
 
-def _standard_labels(values: list, distinct: list[str], name: str, where: list | None) -> Tensor:
-    if set(distinct) <= _TRUE | _FALSE:
-        return torch.tensor([1.0 if str(v) in _TRUE else 0.0 for v in values], dtype=torch.float64)
-    try:
-        numbers = [float(v) for v in values]
-    except ValueError:
-        shown = ", ".join(map(repr, distinct[:6])) + (", ..." if len(distinct) > 6 else "")
-        first = next(str(v) for v in values if not _is_number(v))
-        raise DataError(
-            f"{name}: labels must be {{0, 1}}, {{-1, 1}} or booleans; found {len(distinct)} values: {shown} "
-            f"({first!r}{_place(values, first, where)}; map two strings to 0 and 1 with data.labels)"
-        ) from None
-    found = sorted(set(numbers), key=lambda v: (math.isnan(v), v))
-    if set(found) <= {0.0, 1.0}:
-        return torch.tensor(numbers, dtype=torch.float64)
-    if set(found) <= {-1.0, 1.0}:
-        return torch.tensor([1.0 if v > 0 else 0.0 for v in numbers], dtype=torch.float64)
-    shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
-    accepted = {0.0, 1.0} if 0.0 in found else {-1.0, 1.0}
-    odd = next(v for v, number in zip(values, numbers) if number not in accepted)
-    raise DataError(f"{name}: labels must be two classes, {{0, 1}}, {{-1, 1}} or booleans; found {len(found)} values: "
-                    f"{shown} ({str(odd)!r}{_place(values, odd, where)})")
-
-
-def _is_number(value) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _place(values: list, value, where: list | None) -> str:
-    """' on line N' for the first occurrence of ``value``, when places are known."""
-    if where is None:
-        return ""
-    return f" on line {where[[str(v) for v in values].index(str(value))]}"
-
-
-def _read_npy(path: Path) -> tuple[Tensor, Tensor, list[str]]:
+def _read_npy(path: Path, labels: dict | None = None, classes: list | None = None) -> Table:
     array = load_npy(path)
     if array.ndim != 2 or array.shape[1] < 2 or array.shape[0] < 1:
         raise DataError(f"{path}: expected a 2-D array (rows, features + label), got shape {tuple(array.shape)}")
-    return _from_arrays(array[:, :-1], array[:, -1], str(path))
+    return _from_arrays(array[:, :-1], array[:, -1], str(path), labels, classes)
 
 
 def load_npy(path: Path) -> np.ndarray:
@@ -279,11 +288,11 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _read_npz(path: Path) -> tuple[Tensor, Tensor, list[str]]:
+def _read_npz(path: Path, labels: dict | None = None, classes: list | None = None) -> Table:
     x, y = load_npz(path)
     if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] < 1:
         raise DataError(f"{path}: expected x (m, n) and y (m,), got x {tuple(x.shape)} and y {tuple(y.shape)}")
-    return _from_arrays(x, y, str(path))
+    return _from_arrays(x, y, str(path), labels, classes)
 
 
 def finite_features(x: np.ndarray, name: str) -> np.ndarray:
@@ -297,51 +306,66 @@ def finite_features(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
-def _from_arrays(x: np.ndarray, y: np.ndarray, name: str) -> tuple[Tensor, Tensor, list[str]]:
+def _from_arrays(x: np.ndarray, y: np.ndarray, name: str, labels: dict | None, classes: list | None) -> Table:
     x = finite_features(x, name)
-    names = [f"x{i + 1}" for i in range(x.shape[1])]
-    if np.issubdtype(y.dtype, np.number) and set(np.unique(y).tolist()) in ({0, 1}, {-1, 1}):
-        # Good numeric labels in bulk; anything else goes the per-value way, which names the bad one.
-        return torch.from_numpy(x), torch.from_numpy((y == 1).astype(np.float64)), names
-    values = y.tolist()
-    if y.dtype == np.bool_:
-        values = ["true" if v else "false" for v in values]
-    labels = _parse_labels(values, name, None)
-    return torch.from_numpy(x), labels, names
+    if y.dtype.kind not in "biufU":
+        raise DataError(f"{name}: labels must be numbers, booleans or text, got dtype {y.dtype}")
+    y, classes = encode_labels(y, name, labels, classes)
+    return Table(torch.from_numpy(x), y, [f"x{i + 1}" for i in range(x.shape[1])], classes)
 
 
 # ---------------------------------------------------------------- split
 
 
-def split_train_test(x: Tensor, y: Tensor, test_fraction: float, seed: int, name: str = "data"):
-    """A deterministic split, stratified by class so both sides hold both classes."""
+def split_indices(y, test_fraction: float, seed: int, classes: list | None = None,
+                  name: str = "data") -> tuple[np.ndarray, np.ndarray]:
+    """The stratified split as sorted row indices (train, test), from the label column alone.
+
+    y: (m,) class indices 0..K−1.  One ``default_rng(seed)`` permutes each class's rows in
+    turn, class 0 first, and round(count·test_fraction) of them go to the test side.  It
+    depends only on (y, test_fraction, seed), so any process that reads the label column
+    draws the same split.
+    """
     if not 0.0 < test_fraction < 1.0:
         raise DataError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
+    y = np.asarray(y.numpy() if isinstance(y, Tensor) else y).astype(np.int64)
+    counts = np.bincount(y, minlength=len(classes) if classes else 0)
+    by_class = np.split(np.argsort(y, kind="stable"), np.cumsum(counts)[:-1])  # each in row order
     rng = np.random.default_rng(seed)
     train_index, test_index = [], []
-    for label in (0.0, 1.0):
-        rows = np.flatnonzero(y.numpy() == label)
+    for k, rows in enumerate(by_class):
         rows = rows[rng.permutation(len(rows))]
         n_test = int(round(len(rows) * test_fraction))
         if n_test < 1 or n_test >= len(rows):
+            label = shown_label(classes[k]) if classes else k
             raise DataError(
-                f"{name}: too few rows for the split: {len(y)} rows, {len(rows)} of class {int(label)}, "
+                f"{name}: too few rows for the split: {len(y)} rows, {len(rows)} of class {label}, "
                 f"test_fraction {test_fraction} (each side needs at least one row of each class)"
             )
-        test_index.extend(rows[:n_test])
-        train_index.extend(rows[n_test:])
-    train_index, test_index = np.sort(train_index), np.sort(test_index)
+        test_index.append(rows[:n_test])
+        train_index.append(rows[n_test:])
+    return np.sort(np.concatenate(train_index)), np.sort(np.concatenate(test_index))
+
+
+def split_train_test(x: Tensor, y: Tensor, test_fraction: float, seed: int, name: str = "data",
+                     classes: list | None = None):
+    """x_train, y_train, x_test, y_test: the rows of ``split_indices``."""
+    train_index, test_index = split_indices(y, test_fraction, seed, classes, name)
     return x[train_index], y[train_index], x[test_index], y[test_index]
 
 
-def make_split(x_train, y_train, x_test, y_test, names, standardize: bool) -> Split:
+def make_split(x_train, y_train, x_test, y_test, names, standardize: bool, *,
+               classes: list | None = None, image_shape: tuple[int, int] | None = None) -> Split:
     """Fit the standardization on the train rows only, and apply it to both sides."""
     if x_test.shape[1] != x_train.shape[1]:
         raise DataError(f"the test data has {x_test.shape[1]} features, the training data {x_train.shape[1]}")
+    x_test_raw = x_test
     standardizer = Standardizer.fit(x_train) if standardize else None
     if standardizer is not None:
         x_train, x_test = standardizer.transform(x_train), standardizer.transform(x_test)
-    return Split(x_train, y_train, x_test, y_test, list(names), standardizer)
+    return Split(x_train, y_train, x_test, y_test, list(names), standardizer,
+                 classes=list(classes) if classes is not None else [0, 1], image_shape=image_shape,
+                 x_test_raw=x_test_raw)
 
 
 def breast_cancer(test_fraction: float = 0.25, seed: int = 0, standardize: bool = True) -> Split:
@@ -351,17 +375,46 @@ def breast_cancer(test_fraction: float = 0.25, seed: int = 0, standardize: bool 
 
 
 def load_split(data, seed: int) -> Split:
-    """The split that a ``DataConfig`` asks for: a user file, synthetic data or the default set."""
+    """The split that a ``DataConfig`` asks for: a user file (and test file) or a built-in set."""
     if data.path:
-        x, y, names = read_table(data.path, data.target, data.labels)
+        table = load_table(data.path, data.target, data.labels)
+        name = str(data.path)
         if data.test_path:
-            x_test, y_test, _ = read_table(data.test_path, data.target, data.labels)
-            return make_split(x, y, x_test, y_test, names, data.standardize)
-        parts = split_train_test(x, y, data.test_fraction, seed, str(data.path))
-    elif data.name == "synthetic":
-        x, y, names = make_synthetic(data.samples, data.features, data.noise, seed)
-        parts = split_train_test(x, y, data.test_fraction, seed, "synthetic data")
+            test = load_table(data.test_path, data.target, data.labels, classes=table.classes)
+            return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
+                              classes=table.classes)
     else:
-        x, y, names = load_breast_cancer()
-        parts = split_train_test(x, y, data.test_fraction, seed, BREAST_CANCER_CSV)
-    return make_split(*parts, names, data.standardize)
+        table = load_builtin(data, seed)
+        name = BREAST_CANCER_CSV if data.name == "breast_cancer" else f"{data.name} data"
+    parts = split_train_test(table.x, table.y, data.test_fraction, seed, name, table.classes)
+    return make_split(*parts, table.feature_names, data.standardize, classes=table.classes,
+                      image_shape=table.image_shape)
+
+
+# ---------------------------------------------------------------- fingerprint
+
+FINGERPRINT_BLOCK = 64 * 1024
+
+
+def data_fingerprint(data) -> dict:
+    """{"path": {...}, "test_path": {...}} for the files a DataConfig uses; {} for built-in data.
+
+    Each file gets its size and a SHA-256 of its first, middle and last 64 KiB (the whole
+    file when smaller), so a resume can tell a changed file cheaply, however large.
+    """
+    return {key: file_fingerprint(getattr(data, key)) for key in ("path", "test_path") if getattr(data, key)}
+
+
+def file_fingerprint(path: str | Path) -> dict:
+    """{"size": bytes, "sampled_sha256": hex} of the first, middle and last 64 KiB blocks."""
+    path = existing_file(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        if size <= 3 * FINGERPRINT_BLOCK:
+            digest.update(handle.read())
+        else:
+            for start in (0, (size - FINGERPRINT_BLOCK) // 2, size - FINGERPRINT_BLOCK):
+                handle.seek(start)
+                digest.update(handle.read(FINGERPRINT_BLOCK))
+    return {"size": size, "sampled_sha256": digest.hexdigest()}
