@@ -150,13 +150,13 @@ def test_check_gradients_works_on_an_mlp_unchanged():
 
 def test_penalty_is_l2_over_2m_times_every_weight_squared_and_no_bias():
     model = network(4, (6, 5), num_classes=3, l2=0.8)
-    explicit = sum(float((layer.weight ** 2).sum()) for layer in model.layers)  # W1, W2, W3; no b
-    assert float(model.penalty(50)) == pytest.approx(0.8 / (2 * 50) * explicit, rel=1e-14)
+    explicit = sum((layer.weight.detach() ** 2).sum().item() for layer in model.layers)  # W1, W2, W3; no b
+    assert model.penalty(50).item() == pytest.approx(0.8 / (2 * 50) * explicit, rel=1e-14)
 
     x, y = labelled_data(m=50, n=4, num_classes=3)
     unpenalized = network(4, (6, 5), num_classes=3, l2=0.0)
-    assert float(model.cost(x, y) - unpenalized.cost(x, y)) == pytest.approx(0.8 / 100 * explicit, rel=1e-12)
-    assert float(model.cost(x, y, l2_rows=1000) - unpenalized.cost(x, y)) == pytest.approx(
+    assert (model.cost(x, y) - unpenalized.cost(x, y)).item() == pytest.approx(0.8 / 100 * explicit, rel=1e-12)
+    assert (model.cost(x, y, l2_rows=1000) - unpenalized.cost(x, y)).item() == pytest.approx(
         0.8 / 2000 * explicit, rel=1e-12)
 
 
