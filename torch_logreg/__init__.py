@@ -9,11 +9,12 @@ from . import functional
 from .config import Config, load_config
 from .gradcheck import GradientMismatchError, check_gradients
 from .inference import load_model
+from .mlp import MLP
 from .module import LogisticRegression
 from .trainer import TrainResult, train
 
 __all__ = [
-    "functional", "LogisticRegression", "check_gradients", "GradientMismatchError",
+    "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",
     "Config", "load_config", "train", "TrainResult", "load_model",
 ]
 __version__ = "0.1.0"

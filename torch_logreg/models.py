@@ -8,10 +8,12 @@ they need through the ``Classifier`` interface.
 from __future__ import annotations
 
 from .classifier import Classifier
+from .mlp import MLP
 from .module import LogisticRegression
 
 MODELS: dict[str, type[Classifier]] = {
     LogisticRegression.name: LogisticRegression,
+    MLP.name: MLP,
 }
 
 

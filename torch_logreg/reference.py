@@ -20,6 +20,9 @@ example at a time, for any number of features:
 Being literal, it takes log(σ(z)): keep the logits moderate (|z| below ~30),
 or log(0) raises.  The library itself never does this.
 
+``loop_cost_and_grads_one_hidden`` is the same loop with one hidden layer, the
+reference for ``torch_logreg.MLP``.
+
 Layout as in the document: X (n, m), Y (1, m) or (m,), w (n, 1) or (n,), b a float.
 """
 
@@ -74,3 +77,86 @@ def gradient_descent_step(w: Tensor, b: float, X: Tensor, Y: Tensor, learning_ra
     _, dw, db = loop_cost_and_grads(w, b, X, Y)
     w = torch.as_tensor(w, dtype=torch.float64).reshape(-1, 1)
     return w - learning_rate * dw, float(b) - learning_rate * db
+
+
+# --------------------------------------------------------------------------
+# One hidden layer: the same loop with one more layer
+# --------------------------------------------------------------------------
+#
+#     for i = 1..m:
+#         z1_k = Σ_j W1_kj x_j⁽ⁱ⁾ + b1_k,   a1_k = g(z1_k)        each hidden unit k
+#         z2 = Σ_k W2_k a1_k + b2,          a2 = σ(z2)
+#         J += −(y⁽ⁱ⁾ log a2 + (1−y⁽ⁱ⁾) log(1−a2))
+#         dz2 = a2 − y⁽ⁱ⁾                                        as for one neuron
+#         dW2_k += dz2 · a1_k;   db2 += dz2
+#         dz1_k = (W2_k · dz2) · g′(z1_k)                        g′ from a1_k
+#         dW1_kj += dz1_k · x_j⁽ⁱ⁾;   db1_k += dz1_k
+#     J /= m; every gradient /= m
+#     with L2: J += (λ/2m)(Σ W1² + Σ W2²),  dW1 += (λ/m) W1,  dW2 += (λ/m) W2
+
+_LOOP_ACTIVATIONS = {
+    # name: (g(z), g′ written from a = g(z))
+    "sigmoid": (lambda z: 1.0 / (1.0 + math.exp(-z)), lambda a: a * (1.0 - a)),
+    "tanh": (math.tanh, lambda a: 1.0 - a * a),
+    "relu": (lambda z: max(z, 0.0), lambda a: 1.0 if a > 0 else 0.0),
+}
+
+
+def loop_cost_and_grads_one_hidden(W1: Tensor, b1: Tensor, W2: Tensor, b2, X: Tensor, Y: Tensor,
+                                   activation: str = "tanh", l2: float = 0.0) -> tuple[float, dict[str, Tensor]]:
+    """J and its gradients for a network with one hidden layer, two classes, by the loop over examples.
+
+    Args:
+        W1: (h, n).  b1: (h, 1) or (h,).  W2: (1, h) or (h,).  b2: a float or a one-element tensor.
+        X: (n, m), one example per column.  Y: (1, m) or (m,) in {0, 1}.
+        activation: the hidden layer's g, ``"sigmoid"``, ``"tanh"`` or ``"relu"``.
+        l2: λ of the L2 term (λ/2m)·(‖W1‖² + ‖W2‖²); biases are not penalized.
+
+    Returns:
+        (J as a float, {"dW1": (h, n), "db1": (h, 1), "dW2": (1, h), "db2": (1, 1)} as float64 tensors).
+    """
+    g, g_prime = _LOOP_ACTIVATIONS[activation]
+    n, m = X.shape
+    W1 = torch.as_tensor(W1).tolist()  # h lists of n values
+    h = len(W1)
+    b1 = [float(v) for v in torch.as_tensor(b1).reshape(-1).tolist()]
+    W2 = [float(v) for v in torch.as_tensor(W2).reshape(-1).tolist()]
+    b2 = float(torch.as_tensor(b2).reshape(-1)[0])
+    columns = X.T.tolist()  # m lists of n values: x⁽ⁱ⁾
+    labels = [float(v) for v in torch.as_tensor(Y).reshape(-1).tolist()]
+
+    J = 0.0
+    dW1 = [[0.0] * n for _ in range(h)]
+    db1 = [0.0] * h
+    dW2 = [0.0] * h
+    db2 = 0.0
+    for i in range(m):
+        x, y = columns[i], labels[i]
+        a1 = [g(sum(W1[k][j] * x[j] for j in range(n)) + b1[k]) for k in range(h)]
+        z2 = sum(W2[k] * a1[k] for k in range(h)) + b2
+        a2 = 1.0 / (1.0 + math.exp(-z2))
+        J += -(y * math.log(a2) + (1.0 - y) * math.log(1.0 - a2))
+        dz2 = a2 - y
+        for k in range(h):
+            dW2[k] += dz2 * a1[k]
+        db2 += dz2
+        for k in range(h):
+            dz1 = W2[k] * dz2 * g_prime(a1[k])
+            for j in range(n):
+                dW1[k][j] += dz1 * x[j]
+            db1[k] += dz1
+    J /= m
+    dW1 = [[value / m for value in row] for row in dW1]
+    db1 = [value / m for value in db1]
+    dW2 = [value / m for value in dW2]
+    db2 /= m
+    if l2:
+        J += l2 / (2 * m) * (sum(w * w for row in W1 for w in row) + sum(w * w for w in W2))
+        dW1 = [[dW1[k][j] + l2 / m * W1[k][j] for j in range(n)] for k in range(h)]
+        dW2 = [dW2[k] + l2 / m * W2[k] for k in range(h)]
+    return J, {"dW1": _float64(dW1, (h, n)), "db1": _float64(db1, (h, 1)),
+               "dW2": _float64(dW2, (1, h)), "db2": _float64([db2], (1, 1))}
+
+
+def _float64(values: list, shape: tuple[int, ...]) -> Tensor:
+    return torch.tensor(values, dtype=torch.float64).reshape(shape)
