@@ -160,3 +160,47 @@ def loop_cost_and_grads_one_hidden(W1: Tensor, b1: Tensor, W2: Tensor, b2, X: Te
 
 def _float64(values: list, shape: tuple[int, ...]) -> Tensor:
     return torch.tensor(values, dtype=torch.float64).reshape(shape)
+
+
+def loop_softmax_cost_and_grads(W: Tensor, b: Tensor, X: Tensor, Y: Tensor) -> tuple[float, Tensor, Tensor]:
+    """J, dW, db for K classes by the document's loop, with softmax for σ and dz = a − onehot(y).
+
+        for i = 1..m:
+            z_k = W_k·x⁽ⁱ⁾ + b_k                   for each class k
+            a_k = e^(z_k) / Σ_j e^(z_j)            softmax (the max subtracted first: the same a)
+            J  += −log a_y                          y = y⁽ⁱ⁾, the example's class
+            dz_k = a_k − [k = y]
+            dW_k,j += x_j⁽ⁱ⁾ dz_k;  db_k += dz_k
+        J /= m; dW /= m; db /= m
+
+    Args:
+        W: (K, n).  b: (K,).  X: (n, m), one example per column.  Y: (m,) class indices 0..K−1.
+
+    Returns:
+        (J as a float, dW (K, n) and db (K,) as float64 tensors).
+    """
+    n, m = X.shape
+    weights = [[float(v) for v in row] for row in torch.as_tensor(W).tolist()]
+    biases = [float(v) for v in torch.as_tensor(b).reshape(-1).tolist()]
+    k = len(weights)
+    columns = X.T.tolist()
+    labels = [int(v) for v in torch.as_tensor(Y).reshape(-1).tolist()]
+
+    J = 0.0
+    dW = [[0.0] * n for _ in range(k)]
+    db = [0.0] * k
+    for i in range(m):
+        x, y = columns[i], labels[i]
+        z = [sum(weights[c][j] * x[j] for j in range(n)) + biases[c] for c in range(k)]
+        top = max(z)
+        exps = [math.exp(value - top) for value in z]
+        total = sum(exps)
+        a = [value / total for value in exps]
+        J += -math.log(a[y])
+        for c in range(k):
+            dz = a[c] - (1.0 if c == y else 0.0)
+            for j in range(n):
+                dW[c][j] += x[j] * dz
+            db[c] += dz
+    J /= m
+    return (J, torch.tensor(dW, dtype=torch.float64) / m, torch.tensor(db, dtype=torch.float64) / m)
