@@ -166,7 +166,7 @@ class OptimizerConfig(_Section):
     momentum: Float = key(0.0, "`sgd` only", ge=0)
     hessian_rows: Literal["auto"] | Annotated[int, Field(ge=0)] = key(
         "auto", "`newton` only: 0 builds the Hessian from every row; k > 0 from k rows drawn once (seeded by "
-                "`seed`), while the gradient and the line search use every row; `auto` chooses",
+                "`seed`), while the gradient and the line search use every row; `auto`: the optimizer chooses",
         expected="auto or an integer >= 0 (0: every row)", kind="auto or an integer")
     grad_tol: Float | None = key(None, "`newton` and `lbfgs` stop when the full-batch gradient's largest entry "
                                        "falls below this (null: scaled to `train.dtype`)", gt=0)
@@ -186,7 +186,8 @@ class TrainConfig(_Section):
                        expected="auto, cpu, cuda or cuda:N")
     dtype: Literal["float32", "float64"] = key("float32", "`float32` or `float64`, end to end")
     x_dtype: Literal["float32", "bfloat16"] | None = key(
-        None, "null (= `train.dtype`); `bfloat16` stores X in bf16 on CUDA (fused kernel, float32 accumulation)")
+        None, "null (= `train.dtype`), `float32`, or `bfloat16`: X stored in bf16 on CUDA (fused kernel, float32 "
+              "accumulation)")
     tol: Float = key(0.0, "`gd`, `sgd`, `adam`: stop when the cost changes by less than this between two log "
                           "steps (0: run every iteration)", ge=0)
     print_cost: bool = key(True, "print \"Cost after iteration i\" at each log step")
@@ -334,7 +335,8 @@ def valid_keys(config: Config | None = None) -> list[str]:
 
 
 def ignored_keys(config: Config) -> list[str]:
-    """One warning line for each key that the user set but the chosen optimizer or model does not use."""
+    """One warning line for each key that the user set (to other than its default) but that the chosen
+    optimizer or model does not use, e.g. ``optimizer.momentum`` with ``optimizer.name=gd``."""
     opt, model = config.optimizer.name, config.model.name
     used_by = {  # key -> (section that chooses, the choices that use it)
         "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
@@ -348,12 +350,13 @@ def ignored_keys(config: Config) -> list[str]:
     }
     lines = []
     for dotted, (chooser, users) in used_by.items():
-        section, name = dotted.split(".")
+        section_name, name = dotted.split(".")
+        section = getattr(config, section_name)
         chosen = {"optimizer": opt, "model": model}[chooser]
-        if chosen not in users and name in getattr(config, section).model_fields_set:
-            value = getattr(getattr(config, section), name)
+        value = getattr(section, name)
+        if chosen not in users and name in section.model_fields_set and value != _default(section, name):
             lines.append(f"{dotted}={_show(value)} is ignored: {chooser}.name={chosen} does not use it "
-                         f"(only {', '.join(users)} do)")
+                         f"(used by {', '.join(users)})")
     return lines
 
 
@@ -370,8 +373,7 @@ def config_table_markdown() -> str:
     """The README's config table: key | default | meaning, one row per key, in schema order."""
     lines = ["| key | default | meaning |", "|---|---|---|"]
     for dotted, info in _fields():
-        default = info.get_default(call_default_factory=True)
-        lines.append(f"| `{dotted}` | {_show(default, code=True)} | {info.description} |")
+        lines.append(f"| `{dotted}` | {_show(_default_of(info), code=True)} | {info.description} |")
     return "\n".join(lines) + "\n"
 
 
@@ -379,8 +381,7 @@ def config_keys_help() -> str:
     """``train.py --help``'s list of keys: each with its default and its allowed values or range."""
     lines = []
     for dotted, info in _fields():
-        default = _show(info.get_default(call_default_factory=True))
-        lines.append(f"  {dotted}={default}  ({_expected(info)})")
+        lines.append(f"  {dotted}={_show(_default_of(info))}  ({_expected(info)})")
     return "\n".join(lines)
 
 
@@ -390,7 +391,18 @@ def _fields():
         yield dotted, (SECTIONS[head] if head else Config).model_fields[name]
 
 
+def _default_of(info: FieldInfo):
+    return info.get_default(call_default_factory=True)
+
+
+def _default(section: _Section, name: str):
+    return _default_of(type(section).model_fields[name])
+
+
 def _show(value, code: bool = False) -> str:
+    """A value as a user writes it in YAML: null, true, 1e-09, [16, 8], auto."""
+    if isinstance(value, float):
+        return repr(value)
     text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
     if value is None or isinstance(value, (bool, int, float)):
         return text
@@ -461,9 +473,10 @@ def _kind(info: FieldInfo) -> str:
     if "kind" in extra:
         return extra["kind"]
     members = _members(info.annotation)
+    null = "null or " if type(None) in typing.get_args(info.annotation) else ""
     if all(typing.get_origin(m) is Literal for m in members):
-        return "a string"
-    return " or ".join(_KINDS.get(typing.get_origin(m) or m, str(m)) for m in members)
+        return f"{null}a string"
+    return null + " or ".join(_KINDS.get(typing.get_origin(m) or m, str(m)) for m in members)
 
 
 def _expected(info: FieldInfo) -> str:
@@ -472,18 +485,18 @@ def _expected(info: FieldInfo) -> str:
     if "expected" in extra:
         return extra["expected"]
     choices = _choices(info.annotation)
-    nullable = type(None) in typing.get_args(info.annotation)
+    null = "null or " if type(None) in typing.get_args(info.annotation) else ""
     if choices:
-        return ("null or " if nullable else "") + f"one of {', '.join(map(str, choices))}"
+        return f"{null}one of {', '.join(map(str, choices))}"
     bounds = {type(m).__name__: m for m in info.metadata}
     low = ("gt", "(", "> ") if "Gt" in bounds else ("ge", "[", ">= ") if "Ge" in bounds else None
     high = ("lt", ")", "< ") if "Lt" in bounds else ("le", "]", "<= ") if "Le" in bounds else None
     value = lambda bound: getattr(bounds[bound[0].capitalize()], bound[0])  # noqa: E731
     if low and high:
-        return f"in {low[1]}{value(low):g}, {value(high):g}{high[1]}"
+        return f"{null}in {low[1]}{value(low):g}, {value(high):g}{high[1]}"
     if low or high:
         bound = low or high
-        return f"{bound[2]}{value(bound):g}"
+        return f"{null}{bound[2]}{value(bound):g}"
     return _kind(info)
 
 
