@@ -95,8 +95,8 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("overrides", nargs="*", metavar="section.key=value",
                         help="config overrides, e.g. optimizer.lr=0.1 train.iterations=500 train.device=cuda; "
                              "they may come before, between or after the flags")
-    parser.add_argument("--config", default=None, help="YAML config (default: configs/default.yaml's values)")
-    parser.add_argument("--run-dir", default=None, help="run folder (default: runs/<config name>-<timestamp>)")
+    parser.add_argument("--config", metavar="PATH", default=None, help="YAML config (default: configs/default.yaml's values)")
+    parser.add_argument("--run-dir", metavar="DIR", default=None, help="run folder (default: runs/<config name>-<timestamp>)")
     parser.add_argument("--resume", metavar="DIR", default=None, help="continue the run in DIR from its checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -141,10 +141,11 @@ def _probability(text: str) -> float:
     return value
 
 
-def _model_parser(prog: str, description: str) -> _Parser:
+def _model_parser(prog: str, description: str, data_help: str) -> _Parser:
     """The flags that predict and evaluate share: a trained model, a data file and its header."""
     parser = _Parser(prog=prog, description=description)
-    parser.add_argument("--checkpoint", required=True, help="a run folder or its checkpoint.pt")
+    parser.add_argument("--checkpoint", metavar="RUN", required=True, help="a run folder or its checkpoint.pt")
+    parser.add_argument("--data", metavar="FILE", required=True, help=data_help)
     parser.add_argument("--no-header", action="store_true",
                         help="the CSV has no header row: its columns are the training features, in order")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -152,10 +153,10 @@ def _model_parser(prog: str, description: str) -> _Parser:
 
 
 def _predict(argv: list[str], prog: str) -> int:
-    parser = _model_parser(f"{prog} predict", "Write the predicted label and the class probabilities for each row.")
-    parser.add_argument("--data", required=True, help="CSV (or .npy/.npz) of raw features; a label column is ignored")
-    parser.add_argument("--out", default=None, help="output CSV (default: standard output)")
-    parser.add_argument("--threshold", type=_probability, default=0.5,
+    parser = _model_parser(f"{prog} predict", "Write the predicted label and the class probabilities for each row.",
+                           "CSV (or .npy/.npz) of raw features; a label column is ignored")
+    parser.add_argument("--out", metavar="CSV", default=None, help="output CSV (default: standard output)")
+    parser.add_argument("--threshold", metavar="T", type=_probability, default=0.5,
                         help="binary models: predict the positive class when its probability is at least this "
                              "(default 0.5)")
     args = parser.parse_args(argv)
@@ -171,8 +172,8 @@ def _predict(argv: list[str], prog: str) -> int:
 
 
 def _evaluate(argv: list[str], prog: str) -> int:
-    parser = _model_parser(f"{prog} evaluate", "Print the metrics of a trained model on a labelled file.")
-    parser.add_argument("--data", required=True, help="CSV (or .npy/.npz) of raw features and the label column")
+    parser = _model_parser(f"{prog} evaluate", "Print the metrics of a trained model on a labelled file.",
+                           "CSV (or .npy/.npz) of raw features and the label column")
     args = parser.parse_args(argv)
     from .inference import evaluate_file
 
