@@ -39,8 +39,8 @@ BAD_OVERRIDES = [
     ("train.device=cuda:x", ["train.device", "'cuda:x'"]),
     ("train.dtype=float16", ["train.dtype", "float32, float64"]),
     ("seed=-1", ["seed", "[0, 2**32)"]),
-    ("data.labels={M: 1, B: 2}", ["data.labels", "two labels mapped to 0 and 1"]),
-    ("data.labels={M: 1, B: '0'}", ["data.labels", "two labels mapped to 0 and 1"]),
+    ("data.labels={M: 1, B: '0'}", ["data.labels", "class values", "all of one kind"]),
+    ("data.labels={}", ["data.labels", "a mapping of labels to class values"]),
     ("data.labels=[M, B]", ["data.labels", "a mapping"]),
 ]
 

@@ -9,7 +9,7 @@ import pytest
 
 from reliability_helpers import QUIET, assert_one_error_line, run_main, snapshot
 from torch_logreg.checkpoint import load_checkpoint, temp_name
-from torch_logreg.run_dir import prepare_run_dir
+from torch_logreg.run_dir import RunDirError, prepare_run_dir
 
 
 @pytest.fixture
@@ -101,3 +101,34 @@ def test_resume_clears_what_a_killed_write_left_behind(finished_run):
     leftover.write_bytes(b"half a checkpoint")
     prepare_run_dir(finished_run, "default", resume=True)
     assert not leftover.exists() and (finished_run / "checkpoint.pt").is_file()
+
+
+# ---------------------------------------------------------------- the Python API's words
+
+
+def test_the_python_api_names_its_arguments_not_the_flags(finished_run):
+    from torch_logreg.config import load_config
+    from torch_logreg.trainer import train
+
+    before = snapshot(finished_run)
+    with pytest.raises(RunDirError) as raised:
+        train(load_config(None, [*QUIET, "train.iterations=2"]), finished_run)
+    assert str(raised.value) == (f"{finished_run}: already holds a run; pass resume=True to continue it or "
+                                 f"overwrite=True to replace it")
+    assert raised.value.command_line == (f"{finished_run}: already holds a run; pass --resume to continue it or "
+                                         f"--overwrite to replace it")
+    assert snapshot(finished_run) == before
+
+
+def test_a_folder_that_is_not_a_run_is_refused_in_each_callers_words(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine\n")
+    with pytest.raises(RunDirError) as raised:
+        prepare_run_dir(tmp_path, "default", overwrite=True)
+    assert str(raised.value).endswith("choose a new or empty run_dir (overwrite=True deletes only runs)")
+    assert raised.value.command_line.endswith("choose a new or empty --run-dir (--overwrite deletes only runs)")
+    assert "--" not in str(raised.value).replace(str(tmp_path), "")
+
+
+def test_resume_without_a_folder_names_the_arguments():
+    with pytest.raises(RunDirError, match=r"^resume=True needs run_dir, the run folder to continue$"):
+        prepare_run_dir(None, "default", resume=True)

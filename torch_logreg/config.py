@@ -1,127 +1,217 @@
-"""Typed configuration: dataclasses hold the defaults, YAML files and dotted overrides change them.
+"""Typed configuration: a declarative pydantic schema, YAML files and dotted overrides.
+
+Each key is one field below: its type, its default, its allowed values or range,
+and its help text sit together; the README's config table (``config_table_markdown``)
+and ``train.py --help``'s list of keys are generated from them.
 
 The defaults are the document's run: full-batch gradient descent, α = 0.5,
 2000 iterations, zero initialization, standardized features. A YAML file lists
-only what it changes; ``section.key=value`` overrides are typed by the field.
-Unknown keys, wrong types and out-of-range values raise ``ConfigError`` naming
-the key, wherever they come from: a file, an override, or an attribute set in
-Python (``config.optimizer.lr = -1`` raises at once).
+only what it changes; ``section.key=value`` overrides are typed by the field
+(``model.hidden=[16,8]`` is read as YAML). Unknown keys, wrong types and
+out-of-range values raise ``ConfigError`` (``ConfigTypeError`` for a wrong type)
+in one line naming the key, wherever they come from: a file, an override, or an
+attribute set in Python (``config.optimizer.lr = -1`` raises at once).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import functools
-import math
 import numbers
 import os
 import re
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from .errors import ConfigError, ConfigTypeError
 
-OPTIMIZERS = ("gd", "sgd", "adam", "lbfgs", "newton")
-DATASETS = ("breast_cancer", "synthetic")
-DTYPES = ("float32", "float64")
-X_DTYPES = ("float32", "bfloat16")
-INITS = ("zeros", "uniform")
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
 # PyYAML (YAML 1.1) reads 1e-3 and 1e3 as strings; a float field takes them as numbers.
 _SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
-SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
+_NULL_WORDS = ("null", "none", "~", "")
+_TRUE_WORDS, _FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+# Keys that must stay finite in the training dtype: 1e39 is a float64 but inf in float32.
+DTYPE_BOUNDED = ("optimizer.lr", "optimizer.momentum", "optimizer.grad_tol", "optimizer.tolerance_change",
+                 "model.l2", "train.tol")
 
 
-class _Checked:
-    """Every assignment is typed and range-checked as a YAML value or an override would be."""
+# ---------------------------------------------------------------- value types
 
-    _section = ""  # the section's key in Config; "" for the top level
+
+def _as_float(value):
+    """1 from YAML, numpy scalars and '1e-3' (a string to PyYAML) are the numbers a user meant."""
+    if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
+        return float(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, float)):
+        return float(value)
+    return value
+
+
+def _as_int(value):
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, int)):
+        return int(value)  # numpy integers
+    return value
+
+
+def _as_text(value):
+    return os.fspath(value) if isinstance(value, os.PathLike) else value  # data.path = tmp_path / "x.csv"
+
+
+def _one_kind_of_class_values(labels: dict) -> dict:
+    kinds = {type(value) for value in labels.values()}
+    if not labels or len(kinds) != 1 or not kinds <= {bool, int, str}:
+        raise ValueError("one kind")
+    return labels
+
+
+def _positive_weights(weights: dict) -> dict:
+    if not weights or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 < w < float("inf")
+                              for w in weights.values()):
+        raise ValueError("weights")
+    return weights
+
+
+Float = Annotated[float, BeforeValidator(_as_float)]
+Int = Annotated[int, BeforeValidator(_as_int)]
+Text = Annotated[str, BeforeValidator(_as_text)]
+
+
+def key(default, help: str, *, expected: str | None = None, kind: str | None = None, **constraints) -> Any:
+    """One config key: its default, its help text and its range (pydantic constraints).
+
+    ``expected`` words the range in error messages ("in [0, 2**32)") where the
+    constraints alone would not say it well; ``kind`` words the type likewise.
+    """
+    extra = {name: text for name, text in (("expected", expected), ("kind", kind)) if text}
+    if isinstance(default, (list, dict)):
+        return Field(default_factory=lambda: type(default)(default), description=help, json_schema_extra=extra,
+                     **constraints)
+    return Field(default, description=help, json_schema_extra=extra, **constraints)
+
+
+class _Section(BaseModel):
+    """A group of keys; every assignment is typed and range-checked as a YAML value or an override is."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", validate_assignment=True, allow_inf_nan=False,
+                              use_attribute_docstrings=False)
+    _section: typing.ClassVar[str] = ""  # the section's key in Config; "" for the top level
 
     def __setattr__(self, name: str, value) -> None:
-        key = f"{self._section}.{name}" if self._section else name
-        hints = _field_types(type(self))
-        if name not in hints:
-            raise _unknown_key(key, "config")
-        value = _coerce(value, hints[name], key, "config", from_text=False)
-        _check_range(key, value, "config")
-        object.__setattr__(self, name, value)
+        if name.startswith("_"):  # pydantic's own bookkeeping
+            return super().__setattr__(name, value)
+        _assign(self, name, value, source="config")
 
 
-@dataclass
-class DataConfig(_Checked):
+# ---------------------------------------------------------------- the schema
+
+
+class DataConfig(_Section):
     _section = "data"
 
-    name: str = "breast_cancer"  # breast_cancer | synthetic; ignored when path is set
-    path: str | None = None  # a CSV, .npy or .npz file
-    test_path: str | None = None  # a separate test file: then no split is made
-    target: str | None = None  # the CSV label column (default: the last)
-    labels: dict | None = None  # two string labels mapped to 0 and 1, e.g. {M: 1, B: 0}
-    test_fraction: float = 0.25  # scikit-learn's train_test_split default
-    standardize: bool = True
-    samples: int = 1000  # synthetic only
-    features: int = 2  # synthetic only
-    classes: int = 2
-    noise: float = 1.0  # synthetic only: 0 is separable, 1 is the logistic model itself
+    name: Literal["breast_cancer", "synthetic", "digits", "flower", "spirals"] = key(
+        "breast_cancer", "built-in data: `breast_cancer` (569 rows, 30 features), `digits` (8×8 images, 10 classes), "
+        "`synthetic` (`data.samples` × `data.features` rows from a known logistic model with `data.classes` classes, "
+        "`data.noise` scaling it), `flower` or `spirals` (2 features that a line cannot separate); "
+        "ignored when `data.path` is set")
+    path: Text | None = key(None, "a CSV (header row), `.npy` (label in the last column) or `.npz` (`x`, `y`); "
+                                  "relative to the current folder; takes precedence over `data.name`")
+    test_path: Text | None = key(None, "a separate test file; then no split is made")
+    target: Text | None = key(None, "the CSV label column (null: the last column)")
+    labels: Annotated[dict, AfterValidator(_one_kind_of_class_values)] | None = key(
+        None, "raw label → class value, for any number of labels, e.g. `{M: 1, B: 0}`; the classes are then the "
+              "mapped values", expected="a mapping of labels to class values (integers, booleans or strings, all "
+                                        "of one kind), e.g. {M: 1, B: 0}", kind="a mapping")
+    test_fraction: Float = key(0.25, "held-out share, stratified by class", gt=0, lt=1)
+    standardize: bool = key(True, "(x − mean)/std, fitted on the training rows only")
+    samples: Int = key(1000, "rows of generated data (`synthetic`, `flower`, `spirals`)", ge=2)
+    features: Int = key(2, "features of `synthetic` data", ge=1)
+    noise: Float = key(1.0, "generated data: 0 is separable, 1 is the logistic model itself", ge=0)
+    classes: Int = key(2, "classes of `synthetic` and `spirals` data", ge=2)
 
 
-@dataclass
-class ModelConfig(_Checked):
+class ModelConfig(_Section):
     _section = "model"
 
-    name: str = "logistic"
-    init: str | None = None  # None: zeros for logistic (the document), uniform for mlp
-    l2: float = 0.0  # (l2 / 2m)·‖w‖²; scikit-learn's C = 1/l2
-    check_grad: bool = False  # compare hand-written and autograd gradients at each log step
-    hidden: list = field(default_factory=lambda: [4])
-    activation: str = "tanh"
-    class_weight: object = None
+    name: Literal["logistic", "mlp"] = key(
+        "logistic", "`logistic` (one neuron for 2 classes, softmax over K), or `mlp` (`model.hidden` layers)")
+    init: Literal["zeros", "uniform", "xavier", "he"] | None = key(
+        None, "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
+              "null: `zeros` for `logistic`, `uniform` for `mlp`")
+    l2: Float = key(0.0, "(l2/2m)·‖W‖² over the full training count m, for every optimizer; scikit-learn's "
+                         "`C = 1/l2`; biases are not penalized", ge=0)
+    check_grad: bool = key(False, "at each log step, compare the hand-written gradients with autograd's "
+                                  "and log the largest difference")
+    hidden: list[Annotated[int, Field(ge=1)]] = key(
+        [4], "`mlp` only: the hidden layers' widths, e.g. `[16, 8]`", min_length=1,
+        expected="a non-empty list of integers >= 1", kind="a list of integers")
+    activation: Literal["tanh", "relu", "sigmoid"] = key("tanh", "`mlp` only: `tanh`, `relu` or `sigmoid`")
+    class_weight: Literal["balanced"] | Annotated[dict, AfterValidator(_positive_weights)] | None = key(
+        None, "null (every row weighs 1), `balanced` (n / (K·count of the class)), or label → weight, "
+              "e.g. `{M: 2}`", expected="null, balanced or a mapping of labels to weights > 0",
+        kind="null, balanced or a mapping")
 
 
-@dataclass
-class OptimizerConfig(_Checked):
+class OptimizerConfig(_Section):
     _section = "optimizer"
 
-    name: str = "gd"  # gd (w := w − α·dw by hand) | sgd | adam | lbfgs | newton
-    lr: float = 0.5
-    momentum: float = 0.0  # sgd only
-    hessian_rows: object = "auto"  # newton only: 0 builds H from every row; k > 0 from k rows sampled once
-    grad_tol: float | None = None
-    tolerance_change: float = 0.0
-    history_size: int = 100
+    name: Literal["gd", "sgd", "adam", "lbfgs", "newton"] = key(
+        "gd", "`gd` (w := w − α·dw, by hand), `sgd` (+`optimizer.momentum`), `adam`, `lbfgs`, "
+              "`newton` (closed-form Hessian, line search)")
+    lr: Float = key(0.5, "α, the learning rate (not used by `newton`)", gt=0)
+    momentum: Float = key(0.0, "`sgd` only", ge=0)
+    hessian_rows: Literal["auto"] | Annotated[int, Field(ge=0)] = key(
+        "auto", "`newton` only: 0 builds the Hessian from every row; k > 0 from k rows drawn once (seeded by "
+                "`seed`), while the gradient and the line search use every row; `auto`: the optimizer chooses",
+        expected="auto or an integer >= 0 (0: every row)", kind="auto or an integer")
+    grad_tol: Float | None = key(None, "`newton` and `lbfgs` stop when the full-batch gradient's largest entry "
+                                       "falls below this (null: scaled to `train.dtype`)", gt=0)
+    tolerance_change: Float = key(0.0, "`lbfgs` only: stop when the cost or the step changes by less", ge=0)
+    history_size: Int = key(100, "`lbfgs` only: the number of past updates kept", ge=1)
 
 
-@dataclass
-class TrainConfig(_Checked):
+class TrainConfig(_Section):
     _section = "train"
 
-    iterations: int = 2000  # optimizer steps
-    batch_size: int | None = None  # null: full batch, as in the document
-    log_every: int = 100
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    dtype: str = "float32"  # float32 | float64, end to end
-    x_dtype: str | None = None  # storage of X on CUDA: null (= dtype) | bfloat16
-    tol: float = 0.0  # stop when the cost changes by less than this between two log steps
-    print_cost: bool = True
-    checkpoint_every: int = 500  # 0: only at the end (and on interruption)
-    summary: bool = False
+    iterations: Int = key(2000, "optimizer steps", ge=0)
+    batch_size: Int | None = key(None, "null is the full batch, as in the document", ge=1,
+                                 expected=">= 1 or null (full batch)")
+    log_every: Int = key(100, "log (and read values from the device) every N steps", ge=1)
+    device: Text = key("auto", "`cpu`, `cuda`, `cuda:N`; `auto` picks CUDA when present; an explicit `cuda` "
+                               "without a GPU is an error", pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+                       expected="auto, cpu, cuda or cuda:N")
+    dtype: Literal["float32", "float64"] = key("float32", "`float32` or `float64`, end to end")
+    x_dtype: Literal["float32", "bfloat16"] | None = key(
+        None, "null (= `train.dtype`), `float32`, or `bfloat16`: X stored in bf16 on CUDA (fused kernel, float32 "
+              "accumulation)")
+    tol: Float = key(0.0, "`gd`, `sgd`, `adam`: stop when the cost changes by less than this between two log "
+                          "steps (0: run every iteration)", ge=0)
+    print_cost: bool = key(True, "print \"Cost after iteration i\" at each log step")
+    checkpoint_every: Int = key(500, "also checkpoint every N steps (0: only at the end and on interruption)", ge=0)
+    summary: bool = key(False, "print a statsmodels-style coefficient table at the end")
 
 
-@dataclass
-class Config(_Checked):
-    seed: int = 0
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    name: str = "default"  # the config file's stem; names the run folder
+class Config(_Section):
+    seed: Int = key(0, "split, initialization, minibatch order", ge=0, lt=SEED_LIMIT, expected="in [0, 2**32)")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    name: Text = Field("default", description="the config file's stem; names the run folder")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return self.model_dump()
+
+
+SECTIONS: dict[str, type[_Section]] = {name: info.annotation for name, info in Config.model_fields.items()
+                                       if isinstance(info.annotation, type) and issubclass(info.annotation, _Section)}
+
+
+# ---------------------------------------------------------------- loading
 
 
 def load_config(path: str | Path | None = None, overrides=()) -> Config:
@@ -136,11 +226,18 @@ def load_config(path: str | Path | None = None, overrides=()) -> Config:
 
 
 def config_from_dict(values: dict) -> Config:
-    """Rebuild a Config from ``to_dict()`` output (e.g. from a checkpoint)."""
+    """Rebuild a Config from ``to_dict()`` output (e.g. from a checkpoint).
+
+    Only the values that differ from the defaults count as set by the user (``ignored_keys``)."""
     config = Config()
     values = dict(values)
     config.name = str(values.pop("name", config.name))
     update(config, values, source="checkpoint")
+    defaults = Config()
+    for section_name in SECTIONS:
+        section, default = getattr(config, section_name), getattr(defaults, section_name)
+        section.__pydantic_fields_set__ = {name for name in type(section).model_fields
+                                           if getattr(section, name) != getattr(default, name)}
     return config
 
 
@@ -168,182 +265,99 @@ def read_yaml(path: Path) -> dict:
 
 
 def update(config: Config, values: dict, source: str) -> None:
-    """Set every ``section: {key: value}`` (and top-level key) of ``values`` on ``config``."""
-    for key, value in values.items():
-        if _is_section(config, key):
+    """Set every ``section: {key: value}`` (and top-level key) of ``values`` on ``config``.
+
+    Every unknown key is reported, in one error, before anything is set."""
+    items = []
+    for name, value in values.items():
+        if str(name) in SECTIONS:
             if value is None:
                 continue  # a section with every key commented out
             if not isinstance(value, dict):
-                raise ConfigTypeError(f"{source}: {key} must be a mapping of keys, got {value!r}")
-            for sub_key, sub_value in value.items():
-                set_value(config, f"{key}.{sub_key}", sub_value, source)
+                raise ConfigTypeError(f"{source}: {name} must be a mapping of keys, got {value!r}")
+            items += [(f"{name}.{sub_name}", sub_value) for sub_name, sub_value in value.items()]
         else:
-            set_value(config, str(key), value, source)
+            items.append((str(name), value))
+    unknown = [dotted for dotted, _ in items if dotted not in valid_keys()]
+    if unknown:
+        raise _unknown_keys(unknown, source)
+    for dotted, value in items:
+        set_value(config, dotted, value, source)
+    check_config(config, source)
 
 
 def apply_overrides(config: Config, overrides) -> None:
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
+        dotted, sep, text = item.partition("=")
+        if not sep or not dotted:
             raise ConfigError(f"override {item!r} must look like section.key=value, e.g. optimizer.lr=0.1")
-        set_value(config, key.strip(), text, source="override", from_text=True)
+        set_value(config, dotted.strip(), text, source="override", from_text=True)
+    check_config(config, "override")
 
 
 def set_value(config: Config, dotted: str, value, source: str, from_text: bool = False) -> None:
     """Validate and set one key, e.g. ``optimizer.lr``; text values are parsed by the field's type."""
-    target, name = _resolve(config, dotted, source)
-    hint = typing.get_type_hints(type(target))[name]
-    coerced = _coerce(value, hint, dotted, source, from_text)
-    _check_range(dotted, coerced, source)
-    object.__setattr__(target, name, coerced)  # checked just now, with the source in any message
+    if dotted not in valid_keys():
+        raise _unknown_keys([dotted], source)
+    head, _, name = dotted.rpartition(".")
+    target = getattr(config, head) if head else config
+    shown = value
+    if from_text and isinstance(value, str):
+        value = _parse_text(value.strip(), type(target).model_fields[name].annotation)
+    _assign(target, name, value, source, shown=shown if from_text else None)
+
+
+def check_config(config: Config, source: str = "config") -> None:
+    """Checks across keys: each of ``DTYPE_BOUNDED`` must be finite in ``train.dtype``.
+
+    ``load_config`` and ``apply_overrides`` call it; call it again after setting
+    attributes in Python (one key's range does not know another's value)."""
+    import torch
+
+    largest = torch.finfo(getattr(torch, config.train.dtype)).max
+    for dotted in DTYPE_BOUNDED:
+        section, name = dotted.split(".")
+        value = getattr(getattr(config, section), name)
+        if value is not None and abs(value) > largest:
+            raise ConfigError(f"{source}: {dotted}={value!r} is not finite in train.dtype={config.train.dtype} "
+                              f"(largest {largest:.4g})")
 
 
 def valid_keys(config: Config | None = None) -> list[str]:
-    config = config or Config()
+    """Every settable key, ``seed`` and ``section.key``, in schema order."""
     keys = []
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if dataclasses.is_dataclass(value):
-            keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(value)]
-        elif f.name != "name":
-            keys.append(f.name)
+    for name in Config.model_fields:
+        if name in SECTIONS:
+            keys += [f"{name}.{sub_name}" for sub_name in SECTIONS[name].model_fields]
+        elif name != "name":
+            keys.append(name)
     return keys
 
 
-def _is_section(config: Config, key) -> bool:
-    return dataclasses.is_dataclass(getattr(config, str(key), None))
-
-
-def _resolve(config: Config, dotted: str, source: str):
-    parts = dotted.split(".")
-    if dotted not in valid_keys(config):
-        raise _unknown_key(dotted, source)
-    if len(parts) == 1:
-        return config, parts[0]
-    return getattr(config, parts[0]), parts[1]
-
-
-def _unknown_key(dotted: str, source: str) -> ConfigError:
-    """The nearest valid key or section, and the keys that the named section does have."""
-    known = valid_keys()
-    sections = [name for name, kind in _field_types(Config).items() if dataclasses.is_dataclass(kind)]
-    close = difflib.get_close_matches(dotted, known + sections, n=1, cutoff=0.5)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    head = dotted.partition(".")[0]
-    if "." in dotted and head in sections:
-        listed = f"{head} keys: " + ", ".join(k.partition(".")[2] for k in known if k.startswith(head + "."))
-    else:
-        listed = f"sections: {', '.join(sections)}; top-level keys: {', '.join(k for k in known if '.' not in k)}"
-    return ConfigError(f"{source}: unknown key {dotted!r}{hint}; {listed}")
-
-
-@functools.cache
-def _field_types(cls) -> dict:
-    return typing.get_type_hints(cls)
-
-
-def _coerce(value, hint, key: str, source: str, from_text: bool):
-    """Return ``value`` as the field's type, parsing text overrides; else raise ConfigTypeError."""
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    base = next((a for a in args if a is not type(None)), hint) if _is_union(hint) else hint
-    if from_text and isinstance(value, str):
-        if optional and value.strip().lower() in ("null", "none", "~", ""):
-            return None
-        value = _parse_text(value.strip(), base, key, source)
-    if value is None:
-        if optional:
-            return None
-        raise ConfigTypeError(f"{source}: {key} cannot be null (expected {base.__name__})")
-    origin = typing.get_origin(base) or base
-    if origin is float and isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
-        value = float(value)
-    if origin is float and isinstance(value, numbers.Real) and not isinstance(value, (bool, float)):
-        return float(value)  # 1 from YAML, numpy scalars from Python
-    if origin is int and isinstance(value, numbers.Integral) and not isinstance(value, (bool, int)):
-        return int(value)  # numpy integers
-    if origin is str and isinstance(value, os.PathLike):
-        return os.fspath(value)  # data.path = tmp_path / "x.csv"
-    if origin is bool and not isinstance(value, bool):
-        raise ConfigTypeError(f"{source}: {key} must be true or false, got {value!r}")
-    if origin is int and isinstance(value, bool):
-        raise ConfigTypeError(f"{source}: {key} must be an integer, got {value!r}")
-    if not isinstance(value, origin):
-        raise ConfigTypeError(f"{source}: {key} must be {_type_name(origin)}, got {value!r} ({type(value).__name__})")
-    return value
-
-
-def _parse_text(text: str, base, key: str, source: str):
-    try:
-        if base is bool:
-            lowered = text.lower()
-            if lowered in ("true", "yes", "on", "1"):
-                return True
-            if lowered in ("false", "no", "off", "0"):
-                return False
-            raise ValueError
-        if base is int:
-            return int(text)
-        if base is float:
-            return float(text)
-        if base is object or base is list:
-            return yaml.safe_load(text)
-        if base is dict:
-            parsed = yaml.safe_load(text)
-            if not isinstance(parsed, dict):
-                raise ValueError
-            return parsed
-    except (ValueError, yaml.YAMLError):
-        raise ConfigTypeError(f"{source}: {key} must be {_type_name(base)}, got {text!r}") from None
-    return text
-
-
-def _is_union(hint) -> bool:
-    return typing.get_origin(hint) in (typing.Union, types.UnionType)
-
-
-def _type_name(kind) -> str:
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping"}.get(
-        kind, getattr(kind, "__name__", str(kind))
-    )
-
-
-def _check_range(key: str, value, source: str) -> None:
-    def fail(expected: str):
-        raise ConfigError(f"{source}: {key} must be {expected}, got {value!r}")
-
-    if isinstance(value, float) and not math.isfinite(value):
-        fail("a finite number")
-    checks = {
-        "seed": lambda v: 0 <= v < SEED_LIMIT or fail("in [0, 2**32)"),
-        "optimizer.lr": lambda v: v > 0 or fail("> 0"),
-        "optimizer.momentum": lambda v: v >= 0 or fail(">= 0"),
-        "optimizer.hessian_rows": lambda v: v == "auto" or v >= 0 or fail(">= 0 (0: every row)"),
-        "optimizer.name": lambda v: v in OPTIMIZERS or fail(f"one of {', '.join(OPTIMIZERS)}"),
-        "train.iterations": lambda v: v >= 0 or fail(">= 0"),
-        "train.batch_size": lambda v: v is None or v >= 1 or fail(">= 1 or null (full batch)"),
-        "train.log_every": lambda v: v >= 1 or fail(">= 1"),
-        "train.checkpoint_every": lambda v: v >= 0 or fail(">= 0"),
-        "train.tol": lambda v: v >= 0 or fail(">= 0"),
-        "train.device": lambda v: _DEVICE.match(v) or fail("auto, cpu, cuda or cuda:N"),
-        "train.dtype": lambda v: v in DTYPES or fail(f"one of {', '.join(DTYPES)}"),
-        "train.x_dtype": lambda v: v is None or v in X_DTYPES or fail(f"null or one of {', '.join(X_DTYPES)}"),
-        "data.name": lambda v: v in DATASETS or fail(f"one of {', '.join(DATASETS)}"),
-        "data.test_fraction": lambda v: 0 < v < 1 or fail("in (0, 1)"),
-        "data.samples": lambda v: v >= 2 or fail(">= 2"),
-        "data.features": lambda v: v >= 1 or fail(">= 1"),
-        "data.noise": lambda v: v >= 0 or fail(">= 0"),
-        "data.labels": lambda v: v is None or _labels_ok(v) or fail("two labels mapped to 0 and 1, e.g. {M: 1, B: 0}"),
-        "model.l2": lambda v: v >= 0 or fail(">= 0"),
-        "model.init": lambda v: v is None or v in INITS or fail(f"one of {', '.join(INITS)}"),
+def ignored_keys(config: Config) -> list[str]:
+    """One warning line for each key that the user set (to other than its default) but that the chosen
+    optimizer or model does not use, e.g. ``optimizer.momentum`` with ``optimizer.name=gd``."""
+    opt, model = config.optimizer.name, config.model.name
+    used_by = {  # key -> (section that chooses, the choices that use it)
+        "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
+        "optimizer.momentum": ("optimizer", ("sgd",)),
+        "optimizer.hessian_rows": ("optimizer", ("newton",)),
+        "optimizer.grad_tol": ("optimizer", ("newton", "lbfgs")),
+        "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
+        "optimizer.history_size": ("optimizer", ("lbfgs",)),
+        "model.hidden": ("model", ("mlp",)),
+        "model.activation": ("model", ("mlp",)),
     }
-    if key in checks:
-        checks[key](value)
-
-
-def _labels_ok(labels: dict) -> bool:
-    values = list(labels.values())
-    return len(values) == 2 and all(type(v) in (bool, int, float) for v in values) and sorted(values) == [0, 1]
+    lines = []
+    for dotted, (chooser, users) in used_by.items():
+        section_name, name = dotted.split(".")
+        section = getattr(config, section_name)
+        chosen = {"optimizer": opt, "model": model}[chooser]
+        value = getattr(section, name)
+        if chosen not in users and name in section.model_fields_set and value != _default(section, name):
+            lines.append(f"{dotted}={_show(value)} is ignored: {chooser}.name={chosen} does not use it "
+                         f"(used by {', '.join(users)})")
+    return lines
 
 
 def save_config(config: Config, path: Path) -> None:
@@ -352,5 +366,194 @@ def save_config(config: Config, path: Path) -> None:
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
-def ignored_keys(config) -> list[str]:
-    return []
+# ---------------------------------------------------------------- documentation from the schema
+
+
+def config_table_markdown() -> str:
+    """The README's config table: key | default | meaning, one row per key, in schema order."""
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for dotted, info in _fields():
+        lines.append(f"| `{dotted}` | {_show(_default_of(info), code=True)} | {info.description} |")
+    return "\n".join(lines) + "\n"
+
+
+def config_keys_help() -> str:
+    """``train.py --help``'s list of keys: each with its default and its allowed values or range."""
+    lines = []
+    for dotted, info in _fields():
+        lines.append(f"  {dotted}={_show(_default_of(info))}  ({_expected(info)})")
+    return "\n".join(lines)
+
+
+def _fields():
+    for dotted in valid_keys():
+        head, _, name = dotted.rpartition(".")
+        yield dotted, (SECTIONS[head] if head else Config).model_fields[name]
+
+
+def _default_of(info: FieldInfo):
+    return info.get_default(call_default_factory=True)
+
+
+def _default(section: _Section, name: str):
+    return _default_of(type(section).model_fields[name])
+
+
+def _show(value, code: bool = False) -> str:
+    """A value as a user writes it in YAML: null, true, 1e-09, [16, 8], auto."""
+    if isinstance(value, float):
+        return repr(value)
+    text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    if value is None or isinstance(value, (bool, int, float)):
+        return text
+    return f"`{text}`" if code else text
+
+
+# ---------------------------------------------------------------- assignment and its messages
+
+
+def _assign(target: _Section, name: str, value, source: str, shown=None) -> None:
+    """Set one field through pydantic; a ValidationError becomes one ConfigError line naming the key."""
+    dotted = f"{target._section}.{name}" if target._section else name
+    if name not in type(target).model_fields:
+        raise _unknown_keys([dotted], source)
+    try:
+        BaseModel.__setattr__(target, name, value)
+    except ValidationError as error:
+        raise _message(error, type(target).model_fields[name], dotted, value, source, shown) from None
+
+
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number",
+                 "too_short", "string_pattern_mismatch", "value_error"}
+
+
+def _message(error: ValidationError, info: FieldInfo, dotted: str, value, source: str, shown) -> ConfigError:
+    problems = error.errors()
+    allowed = typing.get_args(info.annotation)
+    if value is None and type(None) not in allowed:
+        return ConfigTypeError(f"{source}: {dotted} cannot be null (expected {_kind(info)})")
+    ranged = [p for p in problems if p["type"] in _RANGE_ERRORS]
+    if ranged or all(p["type"] == "literal_error" for p in problems) and _literals(info.annotation) == _members(
+            info.annotation):
+        # The value as the field would hold it (-1 as -1.0), or the whole value for one bad list item.
+        got = ranged[0]["input"] if ranged and len(ranged[0]["loc"]) == 1 else value
+        expected = "a finite number" if ranged and ranged[0]["type"] == "finite_number" else _expected(info)
+        return ConfigError(f"{source}: {dotted} must be {expected}, got {got!r}")
+    if shown is not None:
+        return ConfigTypeError(f"{source}: {dotted} must be {_kind(info)}, got {shown!r}")
+    if isinstance(value, bool) or _members(info.annotation) == [bool]:
+        return ConfigTypeError(f"{source}: {dotted} must be {_kind(info)}, got {value!r}")
+    return ConfigTypeError(f"{source}: {dotted} must be {_kind(info)}, got {value!r} ({type(value).__name__})")
+
+
+def _members(annotation) -> list:
+    """The non-null types a field takes: ``float | None`` -> [float]; Annotated and Literal kept whole."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [member for arg in typing.get_args(annotation) if arg is not type(None) for member in _members(arg)]
+    if typing.get_origin(annotation) is Annotated:
+        return _members(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _literals(annotation) -> list:
+    return [m for m in _members(annotation) if typing.get_origin(m) is Literal]
+
+
+def _choices(annotation) -> list:
+    return [choice for member in _literals(annotation) for choice in typing.get_args(member)]
+
+
+_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
+          list: "a list"}
+
+
+def _kind(info: FieldInfo) -> str:
+    """The type in words: "a number", "true or false"."""
+    extra = info.json_schema_extra or {}
+    if "kind" in extra:
+        return extra["kind"]
+    members = _members(info.annotation)
+    null = "null or " if type(None) in typing.get_args(info.annotation) else ""
+    if all(typing.get_origin(m) is Literal for m in members):
+        return f"{null}a string"
+    return null + " or ".join(_KINDS.get(typing.get_origin(m) or m, str(m)) for m in members)
+
+
+def _expected(info: FieldInfo) -> str:
+    """The allowed values in words: "> 0", "in (0, 1)", "one of gd, sgd, adam"."""
+    extra = info.json_schema_extra or {}
+    if "expected" in extra:
+        return extra["expected"]
+    choices = _choices(info.annotation)
+    null = "null or " if type(None) in typing.get_args(info.annotation) else ""
+    if choices:
+        return f"{null}one of {', '.join(map(str, choices))}"
+    bounds = {type(m).__name__: m for m in info.metadata}
+    low = ("gt", "(", "> ") if "Gt" in bounds else ("ge", "[", ">= ") if "Ge" in bounds else None
+    high = ("lt", ")", "< ") if "Lt" in bounds else ("le", "]", "<= ") if "Le" in bounds else None
+    value = lambda bound: getattr(bounds[bound[0].capitalize()], bound[0])  # noqa: E731
+    if low and high:
+        return f"{null}in {low[1]}{value(low):g}, {value(high):g}{high[1]}"
+    if low or high:
+        bound = low or high
+        return f"{null}{bound[2]}{value(bound):g}"
+    return _kind(info)
+
+
+def _parse_text(text: str, annotation):
+    """An override's text as the field's type: ``0.1`` for a float, ``[16, 8]`` (YAML) for a list."""
+    members = _members(annotation)
+    if type(None) in typing.get_args(annotation) and text.lower() in _NULL_WORDS:
+        return None
+    if all(m is str or typing.get_origin(m) is Literal for m in members):
+        return text
+    if members == [bool]:
+        lowered = text.lower()
+        return True if lowered in _TRUE_WORDS else False if lowered in _FALSE_WORDS else text
+    for kind in (int, float):
+        if kind in members:
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text  # !!python/... tags and broken YAML: the field's type error names the key
+
+
+# ---------------------------------------------------------------- unknown keys
+
+
+def _unknown_keys(unknown: list[str], source: str) -> ConfigError:
+    """Each unknown key with its nearest valid key, and the keys that the named sections do have."""
+    named = ", ".join(f"{dotted!r}{_did_you_mean(dotted)}" for dotted in unknown)
+    listed = []
+    for dotted in unknown:
+        head = dotted.partition(".")[0]
+        if "." in dotted and head in SECTIONS:
+            text = f"{head} keys: " + ", ".join(SECTIONS[head].model_fields)
+        else:
+            text = (f"sections: {', '.join(SECTIONS)}; "
+                    f"top-level keys: {', '.join(k for k in valid_keys() if '.' not in k)}")
+        if text not in listed:
+            listed.append(text)
+    noun = "key" if len(unknown) == 1 else "keys"
+    return ConfigError(f"{source}: unknown {noun} {named}; {'; '.join(listed)}")
+
+
+def _did_you_mean(dotted: str) -> str:
+    """`` (did you mean optimizer.lr?)``: matched on the last part within a known section
+    (``optimizer.learning_rate`` -> ``optimizer.lr`` by its initials), else on the whole key."""
+    known = valid_keys()
+    head, _, last = dotted.rpartition(".")
+    close = []
+    if head in SECTIONS:
+        names = list(SECTIONS[head].model_fields)
+        initials = "".join(word[0] for word in last.split("_") if word)
+        close = [name for name in names if name == initials and "_" in last]
+        close = close or difflib.get_close_matches(last, names, n=1, cutoff=0.5)
+        close = [f"{head}.{name}" for name in close]
+        close = close or [k for k in known if k.rpartition(".")[2] == last]  # train.lr -> optimizer.lr
+    close = close or difflib.get_close_matches(dotted, known + list(SECTIONS), n=1, cutoff=0.5)
+    return f" (did you mean {close[0]}?)" if close else ""

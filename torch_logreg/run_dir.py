@@ -14,17 +14,35 @@ RUNS_ROOT = Path("runs")
 RUN_MARKERS = (CHECKPOINT_NAME, "config.yaml", "events.out.tfevents.*")
 
 
+# How each caller spells the choices: a Python caller passes arguments, a user types flags.
+PYTHON_ARGUMENTS = {"resume": "resume=True", "overwrite": "overwrite=True", "run_dir": "run_dir"}
+COMMAND_LINE_FLAGS = {"resume": "--resume", "overwrite": "--overwrite", "run_dir": "--run-dir"}
+
+
 class RunDirError(UserInputError):
-    """A run folder that would be overwritten, or that holds nothing to resume."""
+    """A run folder that would be overwritten, or that holds nothing to resume.
+
+    Its message names the Python arguments (``resume=True``); ``command_line`` says
+    the same with the flags (``--resume``), for the command line to print."""
+
+    def __init__(self, message: str, command_line: str | None = None):
+        super().__init__(message)
+        self.command_line = command_line or message
+
+
+def _refuse(words) -> RunDirError:
+    """The error worded twice by ``words(spelling)``: for Python callers and for the command line."""
+    return RunDirError(words(PYTHON_ARGUMENTS), command_line=words(COMMAND_LINE_FLAGS))
 
 
 def prepare_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: bool = False) -> Path:
     """``runs/<config name>-<timestamp>`` by default.  An existing run is refused unless
     ``resume`` (continue it) or ``overwrite`` (empty it first) is given; ``overwrite``
-    empties only a folder that holds a run, never one with other files or subfolders."""
+    empties only a folder that holds a run, never one with other files or subfolders.
+    Raises ``RunDirError``, worded for Python callers (and in ``.command_line`` for users)."""
     if run_dir is None:
         if resume:
-            raise RunDirError("resume needs the run folder to continue")
+            raise _refuse(lambda say: f"{say['resume']} needs {say['run_dir']}, the run folder to continue")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = RUNS_ROOT / f"{config_name}-{stamp}"
         suffix = 1
@@ -41,11 +59,12 @@ def prepare_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: 
         raise RunDirError(f"{run_dir}: exists and is not a folder")
     if run_dir.is_dir() and any(run_dir.iterdir()):
         if not holds_only_a_run(run_dir):
-            raise RunDirError(f"{run_dir}: is not empty and does not hold just a torch_logreg run (no {CHECKPOINT_NAME}, "
-                              f"config.yaml or event file, or it has subfolders); choose a new or empty --run-dir "
-                              f"(--overwrite deletes only runs)")
+            raise _refuse(lambda say: f"{run_dir}: is not empty and does not hold just a torch_logreg run (no "
+                                      f"{CHECKPOINT_NAME}, config.yaml or event file, or it has subfolders); choose "
+                                      f"a new or empty {say['run_dir']} ({say['overwrite']} deletes only runs)")
         if not overwrite:
-            raise RunDirError(f"{run_dir}: already holds a run; pass --resume to continue it or --overwrite to replace it")
+            raise _refuse(lambda say: f"{run_dir}: already holds a run; pass {say['resume']} to continue it or "
+                                      f"{say['overwrite']} to replace it")
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
