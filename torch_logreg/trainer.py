@@ -51,6 +51,8 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.
 CHECKPOINT_FORMAT = 2
 ITERATE_TO_CONVERGENCE = ("newton", "lbfgs")
 _LOGGED = ("train_cost", "test_cost", "train_accuracy", "test_accuracy")  # written at every log step
+_HISTORY = {"train_cost": "train/cost", "test_cost": "test/cost", "train_accuracy": "train/accuracy",
+            "test_accuracy": "test/accuracy", "weight_norm": "train/weight_norm"}
 
 
 class TrainingInterrupted(Exception):
@@ -207,8 +209,7 @@ class Trainer:
         self.run_dir = prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite) if save else None
 
         self.iteration = 0
-        self.history: dict[str, list] = {k: [] for k in ("iteration", "train_cost", "test_cost", "train_accuracy",
-                                                         "test_accuracy", "weight_norm")}
+        self.history: dict[str, list] = {k: [] for k in ("iteration", *_HISTORY)}
         self.seconds_before = 0.0
         self.warnings: list[str] = []
         self.grad_max = float("nan")
@@ -357,8 +358,8 @@ class Trainer:
         self.writer.scalars(it, values, self.model, self._gradients_by_name())
         if not self.history["iteration"] or self.history["iteration"][-1] != it:
             self.history["iteration"].append(it)
-            for key in ("train_cost", "test_cost", "train_accuracy", "test_accuracy", "weight_norm"):
-                self.history[key].append(values[key.replace("_", "/", 1)])
+            for key, tag in _HISTORY.items():
+                self.history[key].append(values[tag])
         if self.config.train.print_cost:
             logger.info("Cost after iteration %i: %f", it, values["train/cost"])
         return values["train/cost"]
