@@ -1,96 +1,127 @@
-"""A trained model, ready to predict on raw features: ``load_model`` and the predict command."""
+"""A trained model on files of raw rows: the ``predict`` and ``evaluate`` commands.
+
+The model side (``load_model``, ``save_model``, ``model_record``) lives in ``saved_model``
+and is re-exported here.  A CSV's header must name the training feature columns: in
+any order (they are put back in training order), none missing, none unknown, none
+twice.  A label column is optional for ``predict`` (dropped unread) and required for
+``evaluate``: the checkpoint's target column, or else the last column.  A file without
+a header is read only when asked (``header=False``, ``--no-header``): its columns are
+then the features in training order, optionally followed by the label.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
-from torch.func import functional_call
+from torch import Tensor
 
-from .checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint
-from .data import Standardizer, csv_rows, existing_file, finite_features, load_npy, load_npz, parse_number
-from .errors import CheckpointError, DataError
-from .module import LogisticRegression
+from .checkpoint import CHECKPOINT_NAME, atomic_write_text
+from .data import csv_rows, existing_file, finite_features, load_npy, load_npz, parse_number
+from .errors import DataError, UserInputError
+from .saved_model import StandardizedModel, load_model, model_record, save_model
+
+__all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "read_rows", "predict_file",
+           "evaluate_file"]
+
+_TRUE, _FALSE = {"true", "True", "TRUE"}, {"false", "False", "FALSE"}
 
 
-class StandardizedModel(nn.Module):
-    """x_raw ↦ model((x_raw − mean) / std): the training standardization, then the neuron.
+# ---------------------------------------------------------------- the commands
 
-    The logits are computed in float64 and returned in the model's dtype, so raw features
-    far outside the training range saturate to ±inf instead of overflowing inside the
-    sum (where inf − inf would give NaN).
 
-    Shape: x (N, n) raw features -> logits (N,).
+def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5, header: bool = True) -> str:
+    """CSV text: the predicted label (``prediction``), then ``probability`` (of the positive class)
+    for a binary model or one ``p_<class>`` column per class for K classes; one line per row.
+
+    Written atomically to ``out_path`` if given; ``out_path`` may not be the checkpoint or the
+    data file: predictions never replace their inputs.  ``threshold`` is for binary models.
     """
-
-    def __init__(self, model: LogisticRegression, standardizer: Standardizer | None,
-                 feature_names: list[str] | None = None, target: str | None = None):
-        super().__init__()
-        self.model = model
-        n = model.in_features
-        mean = standardizer.mean if standardizer else torch.zeros(n)
-        std = standardizer.std if standardizer else torch.ones(n)
-        self.register_buffer("mean", mean.to(model.weight))
-        self.register_buffer("std", std.to(model.weight))
-        self.feature_names = feature_names or [f"x{i + 1}" for i in range(n)]
-        self.target = target
-
-    @property
-    def in_features(self) -> int:
-        return self.model.in_features
-
-    def forward(self, x: Tensor) -> Tensor:
-        wide = torch.float64
-        params = {name: p.to(wide) for name, p in self.model.named_parameters()}
-        z = functional_call(self.model, params, ((x.to(wide) - self.mean.to(wide)) / self.std.to(wide),))
-        return z.to(self.mean.dtype)
-
-    def predict_proba(self, x: Tensor) -> Tensor:
-        return torch.sigmoid(self(x))
-
-    def predict(self, x: Tensor, threshold: float = 0.5) -> Tensor:
-        return (self.predict_proba(x) > threshold).to(self.mean.dtype)
+    if out_path is not None:
+        _check_out_path(Path(out_path), checkpoint, data_path)
+    model = load_model(checkpoint)
+    if not 0.0 <= threshold <= 1.0:
+        raise UserInputError(f"the threshold must be in [0, 1], got {threshold}")
+    if model.num_classes > 2 and threshold != 0.5:
+        raise UserInputError(f"--threshold applies to binary models; this model has {model.num_classes} classes "
+                             f"and predicts the most probable one")
+    x, _, _ = read_rows(data_path, model, header=header)
+    proba, predicted = model.proba_and_predict(x, threshold)
+    _check_finite(proba, data_path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    binary = model.num_classes == 2
+    writer.writerow(["prediction", "probability"] if binary else ["prediction", *(f"p_{c}" for c in model.classes)])
+    for k, p in zip(predicted.tolist(), proba.tolist()):
+        writer.writerow([model.classes[k], *(f"{v:.10g}" for v in ([p] if binary else p))])
+    text = buffer.getvalue()
+    if out_path is not None:
+        atomic_write_text(out_path, text)
+    return text
 
 
-def load_model(run_dir_or_checkpoint) -> StandardizedModel:
-    """The model of a run folder or checkpoint file, on the CPU, in eval mode, taking raw features."""
-    state = load_checkpoint(run_dir_or_checkpoint)
-    try:
-        weights = state["model"]
-        n = weights["weight"].shape[1]
-        model = LogisticRegression(n, l2=state["config"]["model"]["l2"], dtype=weights["weight"].dtype)
-        model.load_state_dict(weights)
-        standardizer = Standardizer.from_state_dict(state["standardizer"]) if state.get("standardizer") else None
-    except (KeyError, RuntimeError, TypeError, IndexError, AttributeError, ValueError) as error:
-        raise CheckpointError(f"{run_dir_or_checkpoint}: not a torch_logreg checkpoint ({error})") from None
-    return StandardizedModel(model, standardizer, state.get("feature_names"), state.get("target")).eval()
+def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
+    """The model's metrics on a labelled file, plus ``rows``: ``metrics.classification_metrics``'
+    names without a prefix (binary: accuracy, auc, f1, precision, recall, log_loss;
+    K classes: accuracy, macro_f1, log_loss).
+
+    Labels are read as training read them (``data.labels`` applies) and must be among the
+    checkpoint's classes; an unknown one is a DataError naming it and its line.
+    """
+    model = load_model(checkpoint)
+    x, labels, places = read_rows(data_path, model, header=header, need_labels=True)
+    y = class_indices(labels, places, model, data_path)
+    proba = model.predict_proba(x)
+    _check_finite(proba, data_path)
+    return {"rows": len(y), **_metrics(y, proba, model.num_classes)}
 
 
-def read_features(path, model: StandardizedModel) -> Tensor:
-    """Rows to predict, x (m, n): a CSV with or without the label column, a .npy of (m, n) features
-    or (m, n + 1) with the label last, or a .npz holding ``x`` (m, n)."""
+# ---------------------------------------------------------------- reading rows
+
+
+def read_rows(path, model: StandardizedModel, *, header: bool = True,
+              need_labels: bool = False) -> tuple[Tensor, list | None, list[str]]:
+    """(x, labels, places): x (m, n) float64 features in training order; the raw label of each
+    row (None when the file has no label column); and each row's place ("line 3") for messages.
+
+    A CSV, a .npy of (m, n) features or (m, n + 1) with the label last, or a .npz holding
+    ``x`` (m, n) (and ``y`` (m,) when labels are needed).
+    """
     path = existing_file(path)
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        x = _feature_array(load_npy(path), path, model, label_may_follow=True)
-    elif suffix == ".npz":
-        x = _feature_array(load_npz(path, keys=("x",))[0], path, model, label_may_follow=False)
-    else:
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as handle:
-                x = _read_feature_csv(handle, path, model)
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: not a UTF-8 text CSV (a spreadsheet or binary file? export it as CSV)") from None
-    if x.shape[1] != model.in_features:
-        raise DataError(f"{path}: has {x.shape[1]} feature columns, the checkpoint expects {model.in_features}")
-    return x
+    if suffix in (".npy", ".npz"):
+        return _read_array(path, model, need_labels)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return _read_csv(handle, path, model, header, need_labels)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text CSV (a spreadsheet or binary file? export it as CSV)") from None
 
 
-def _feature_array(array, path: Path, model: StandardizedModel, label_may_follow: bool) -> Tensor:
+def _read_array(path: Path, model: StandardizedModel, need_labels: bool):
     n = model.in_features
+    if path.suffix.lower() == ".npz":
+        arrays = load_npz(path, keys=("x", "y") if need_labels else ("x",))
+        x = _feature_array(arrays[0], path, n, label_may_follow=False)
+        y = arrays[1] if need_labels else None
+        if y is not None and (y.ndim != 1 or len(y) != len(x)):
+            raise DataError(f"{path}: expected y of shape ({len(x)},), got {tuple(y.shape)}")
+    else:
+        array = load_npy(path)
+        if need_labels and (array.ndim != 2 or array.shape[1] != n + 1):
+            raise DataError(f"{path}: expected a 2-D array of rows by {n + 1} columns (features, then the label), "
+                            f"got shape {tuple(array.shape)}")
+        x = _feature_array(array, path, n, label_may_follow=True)
+        y = array[:, -1] if need_labels else None
+    labels = None if y is None else y.tolist()
+    return x, labels, [f"row index {i}" for i in range(len(x))]
+
+
+def _feature_array(array, path: Path, n: int, label_may_follow: bool) -> Tensor:
     widths = f"{n} or {n + 1} (features, then the label)" if label_may_follow else f"{n}"
     if array.ndim != 2 or array.shape[0] < 1:
         raise DataError(f"{path}: expected a 2-D array of rows by {widths} columns, got shape {tuple(array.shape)}")
@@ -101,53 +132,158 @@ def _feature_array(array, path: Path, model: StandardizedModel, label_may_follow
     return torch.from_numpy(finite_features(array, str(path)))
 
 
-def _read_feature_csv(lines, path: Path, model: StandardizedModel) -> Tensor:
+def _read_csv(lines, path: Path, model: StandardizedModel, header: bool, need_labels: bool):
     rows_in = csv_rows(lines, str(path))
-    _, header = next(rows_in, (0, []))
-    if not any(c.strip() for c in header):
+    first = next(rows_in, None)
+    if first is None or not any(cell.strip() for cell in first[1]):
         raise DataError(f"{path}: the file is empty")
-    header = [c.strip() for c in header]
-    # Drop the label column when the file still has it: the training target, or one extra last column.
-    drop = None
-    if model.target and model.target in header:
-        drop = header.index(model.target)
-    elif len(header) == model.in_features + 1:
-        drop = len(header) - 1
-    values = []
+    if header:
+        names = [cell.strip() for cell in first[1]]
+        columns, label = _header_layout(names, path, model, need_labels)
+        where = "the header"
+    else:
+        columns, label = _headerless_layout(len(first[1]), path, model, need_labels)
+        names = [*model.feature_names, "label"]
+        rows_in, where = itertools.chain([first], rows_in), f"line {first[0]}"
+    width = len(first[1])
+    values, labels, places = [], [], []
     for line_number, row in rows_in:
-        if len(row) != len(header):
-            raise DataError(f"{path}: line {line_number} has {len(row)} fields, the header has {len(header)}")
-        values.append([parse_number(cell, str(path), line_number, header[i])
-                       for i, cell in enumerate(row) if i != drop])
+        if len(row) != width:
+            raise DataError(f"{path}: line {line_number} has {len(row)} fields, {where} has {width}")
+        values.append([parse_number(row[i], str(path), line_number, names[i]) for i in columns])
+        if label is not None:
+            labels.append(row[label].strip())
+            places.append(f"line {line_number}")
     if not values:
         raise DataError(f"{path}: the header has no rows under it")
-    return torch.tensor(values, dtype=torch.float64)
+    return torch.tensor(values, dtype=torch.float64), labels if label is not None else None, places
 
 
-def predict_file(checkpoint, data_path, out_path=None) -> str:
-    """CSV text with ``probability,prediction`` per input row; written atomically to ``out_path`` if given.
+def _header_layout(names: list[str], path: Path, model: StandardizedModel, need_labels: bool):
+    """(the column of each training feature, the label's column or None) from a header row."""
+    features = model.feature_names
+    if all(_is_number(name) for name in names) and not set(names) & set(features):
+        raise DataError(f"{path}: line 1 holds numbers, not column names; for a file without a header, "
+                        f"pass --no-header (header=False) and give the {len(features)} features in training order")
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise DataError(f"{path}: column {twice!r} appears twice in the header")
+    label = None
+    if model.target is not None and model.target in names:
+        label = names.index(model.target)
+    elif names[-1] not in features and (need_labels or model.target is None):
+        label = len(names) - 1  # the label column by position, as training reads it when no target is named
+    unknown = [name for i, name in enumerate(names) if i != label and name not in features]
+    if unknown:
+        raise DataError(f"{path}: column {unknown[0]!r} is not a training feature; the model takes "
+                        f"{_listing(features)}")
+    missing = [name for name in features if name not in names]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DataError(f"{path}: missing column {missing[0]!r}{more}; the model takes {_listing(features)}")
+    if need_labels and label is None:
+        expected = f"{model.target!r} or a last column" if model.target else "a last column"
+        raise DataError(f"{path}: no label column: expected {expected} after the {len(features)} features")
+    return [names.index(name) for name in features], label
 
-    ``out_path`` may not be the checkpoint or the data file: predictions never replace their inputs.
+
+def _headerless_layout(width: int, path: Path, model: StandardizedModel, need_labels: bool):
+    n = model.in_features
+    if width == n + 1:
+        return list(range(n)), n
+    expected = f"{n + 1} (features in training order, then the label)" if need_labels else \
+        f"{n} or {n + 1} (features in training order, then the label)"
+    if width != n or need_labels:
+        raise DataError(f"{path}: line 1 has {width} fields; without a header the model expects {expected}")
+    return list(range(n)), None
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    return f"{len(names)} columns: {shown}"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- labels and metrics
+
+
+def class_indices(labels: list, places: list[str], model: StandardizedModel, name) -> Tensor:
+    """Raw labels -> (m,) int64 indices into ``model.classes``, through ``data.labels`` when training had it.
+
+    Labels compare as values: "1", "1.0" and 1 are the same label, "true" and True too.  For
+    the classes [0, 1], −1 and booleans keep their training meaning (0, 1 and false, true).
     """
-    if out_path is not None:
-        _check_out_path(Path(out_path), checkpoint, data_path)
-    model = load_model(checkpoint)
-    x = read_features(data_path, model)
-    with torch.no_grad():
-        probabilities = model.predict_proba(x)
-    bad = torch.nonzero(torch.isnan(probabilities)).flatten()
+    lookup = {_label_key(c): k for k, c in enumerate(model.classes)}
+    if [_label_key(c) for c in model.classes] == [_label_key(0), _label_key(1)]:
+        for raw, k in ((-1, 0), (False, 0), (True, 1)):
+            lookup.setdefault(_label_key(raw), k)
+    mapping = {_label_key(raw): _label_key(value) for raw, value in (model.label_map or {}).items()}
+    indices = []
+    for value, place in zip(labels, places):
+        key = _label_key(value)
+        k = lookup.get(mapping.get(key, key))
+        if k is None:
+            raise DataError(f"{name}: {place}: label {str(value)!r} is not one of the model's classes "
+                            f"({', '.join(map(str, model.classes))})")
+        indices.append(k)
+    return torch.tensor(indices, dtype=torch.int64)
+
+
+def _label_key(value) -> tuple:
+    """A label as a comparable value: ("bool", b), ("number", int or float) or ("text", s)."""
+    if hasattr(value, "item"):  # numpy or torch scalars
+        value = value.item()
+    if isinstance(value, str):
+        text = value.strip()
+        if text in _TRUE or text in _FALSE:
+            return "bool", text in _TRUE
+        if not _is_number(text):
+            return "text", text
+        value = float(text)
+    if isinstance(value, bool):
+        return "bool", value
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    return "number", value
+
+
+def _metrics(y: Tensor, proba: Tensor, num_classes: int) -> dict[str, float]:
+    try:
+        from .metrics import classification_metrics
+    except ImportError:  # until metrics.py is merged: the two metrics every model has
+        return _accuracy_and_log_loss(y, proba, num_classes)
+    prefix = "data"
+    return {key.removeprefix(f"{prefix}_"): value
+            for key, value in classification_metrics(y, proba, num_classes, prefix).items()}
+
+
+def _accuracy_and_log_loss(y: Tensor, proba: Tensor, num_classes: int) -> dict[str, float]:
+    """accuracy and log_loss = −mean log clip(p_true, ε, 1 − ε), as ``metrics`` defines them."""
+    proba = proba.double()
+    if num_classes == 2:
+        predicted, p_true = (proba > 0.5).long(), torch.where(y == 1, proba, 1 - proba)
+    else:
+        predicted, p_true = proba.argmax(1), proba.gather(1, y[:, None]).reshape(-1)
+    eps = torch.finfo(proba.dtype).eps
+    return {"accuracy": float((predicted == y).double().mean()),
+            "log_loss": float(-p_true.clamp(eps, 1 - eps).log().mean())}
+
+
+# ---------------------------------------------------------------- safety
+
+
+def _check_finite(proba: Tensor, data_path) -> None:
+    bad = torch.nonzero(torch.isnan(proba.reshape(len(proba), -1)).any(1)).flatten()
     if len(bad):
         raise DataError(f"{data_path}: row index {int(bad[0])} (from 0): features too large to score "
                         f"(the logit overflows float64)")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["probability", "prediction"])
-    for p in probabilities.tolist():
-        writer.writerow([f"{p:.10g}", int(p > 0.5)])
-    text = buffer.getvalue()
-    if out_path is not None:
-        atomic_write_text(out_path, text)
-    return text
 
 
 def _check_out_path(out: Path, checkpoint, data_path) -> None:
