@@ -180,7 +180,9 @@ def _header_layout(names: list[str], path: Path, model: StandardizedModel, need_
     missing = [name for name in features if name not in names]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise DataError(f"{path}: missing column {missing[0]!r}{more}; the model takes {_listing(features)}")
+        taken = f" (the last column, {names[label]!r}, was taken as the label)" if label == len(names) - 1 \
+            and names[label] != model.target else ""
+        raise DataError(f"{path}: missing column {missing[0]!r}{more}{taken}; the model takes {_listing(features)}")
     if need_labels and label is None:
         expected = f"{model.target!r} or a last column" if model.target else "a last column"
         raise DataError(f"{path}: no label column: expected {expected} after the {len(features)} features")
