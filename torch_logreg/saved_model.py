@@ -206,7 +206,7 @@ def _rebuild(architecture: dict, weights: dict, dtype: torch.dtype) -> Classifie
         probe = models.rebuild_model(architecture, dtype=dtype)
     expected = {key: tuple(t.shape) for key, t in probe.state_dict().items()}
     found = {key: tuple(t.shape) for key, t in weights.items()}
-    for key in expected.keys() | found.keys():
+    for key in [*expected, *(key for key in found if key not in expected)]:  # the model's order: first mismatch
         if expected.get(key) != found.get(key):
             raise ValueError(f"the weights do not fit architecture {architecture['name']!r}: {key!r} is "
                              f"{found.get(key, 'missing')} in the checkpoint, {expected.get(key, 'absent')} "
