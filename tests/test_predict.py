@@ -211,7 +211,8 @@ def test_a_label_column_is_dropped_unread(three_classes, spam, tmp_path):
 
 @pytest.mark.parametrize("header, row, message", [
     (["sepal", "petal"], [1, 2], "missing column 'stem'; the model takes 3 columns: sepal, petal, stem"),
-    (["sepal", "petal", "steam"], [1, 2, 3], "missing column 'stem' (the last column, 'steam', was taken as the label)"),
+    (["sepal", "petal", "steam"], [1, 2, 3],
+     "missing column 'stem' (the last column, 'steam', was taken as the label)"),
     (["sepal", "color", "petal", "stem"], [1, 2, 3, 4], "column 'color' is not a training feature"),
     (["sepal", "petal", "stem", "color", "species"], [1, 2, 3, 4, "x"], "column 'color' is not a training feature"),
     (["sepal", "petal", "stem", "sepal"], [1, 2, 3, 4], "column 'sepal' appears twice in the header"),

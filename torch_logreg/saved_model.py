@@ -124,7 +124,8 @@ def model_record(model: Classifier, standardizer=None, classes=None, feature_nam
     if isinstance(standardizer, Standardizer):
         standardizer = standardizer.state_dict()
     if standardizer is not None:
-        standardizer = {key: torch.as_tensor(standardizer[key]).detach().to("cpu", copy=True) for key in ("mean", "std")}
+        standardizer = {key: torch.as_tensor(standardizer[key]).detach().to("cpu", copy=True)
+                        for key in ("mean", "std")}
         if any(tuple(t.shape) != (n,) for t in standardizer.values()):
             raise ValueError(f"the standardizer's mean and std must have shape ({n},)")
     return {
