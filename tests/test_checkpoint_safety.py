@@ -133,6 +133,40 @@ def test_a_truncated_or_foreign_checkpoint_is_one_clear_error(tmp_path):
         load_model(tmp_path / "flat.pt")
 
 
+def _format_2(**changes) -> dict:
+    from torch_logreg.inference import model_record
+
+    state = {**model_record(torch_logreg.LogisticRegression(3, num_classes=3)), "target": None, "config": {}}
+    return {**state, **changes}
+
+
+ARGS = {"in_features": 3, "num_classes": 3, "l2": 0.0, "init": "zeros"}
+
+
+@pytest.mark.parametrize("state, named", [
+    (_format_2(architecture={"name": "transformer", "args": ARGS}), "unknown model 'transformer' (known: logistic"),
+    (_format_2(architecture={"name": "logistic", "args": {**ARGS, "in_features": 10**12}}),
+     "'weight' is (3, 3) in the checkpoint, (3, 1000000000000) in the model"),
+    (_format_2(architecture={"name": "logistic", "args": {**ARGS, "num_classes": 2}}),
+     "'weight' is (3, 3) in the checkpoint, (1, 3) in the model"),
+    (_format_2(architecture={"name": "logistic", "args": {**ARGS, "depth": 4}}), "unexpected keyword argument 'depth'"),
+    (_format_2(architecture={"name": "logistic", "args": {**ARGS, "in_features": -1}}), "in_features must be >= 1"),
+    (_format_2(architecture={"name": "logistic", "args": [3, 3]}), "architecture must be {'name': ..., 'args'"),
+    (_format_2(architecture="logistic"), "architecture must be {'name': ..., 'args'"),
+    (_format_2(classes=[0, 1]), "classes [0, 1] do not fit a model of 3 classes"),
+    (_format_2(feature_names=["a"]), "feature_names do not fit a model of 3 features"),
+    (_format_2(standardizer={"mean": torch.zeros(2), "std": torch.ones(2)}), "do not have shape (3,)"),
+], ids=["unknown-name", "huge-in-features", "wrong-classes-arg", "unknown-arg", "bad-arg", "args-not-a-dict",
+        "not-a-dict", "classes", "feature-names", "standardizer"])
+def test_an_architecture_or_record_that_does_not_fit_is_one_clear_error(tmp_path, state, named):
+    ckpt.save_checkpoint(tmp_path / "bad.pt", state)
+    with pytest.raises(CheckpointError) as raised:
+        load_model(tmp_path / "bad.pt")
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path / 'bad.pt'}: not a torch_logreg checkpoint (") and named in message
+    assert "\n" not in message
+
+
 # ---------------------------------------------------------------- kill -9 mid-write
 
 
