@@ -179,8 +179,8 @@ def two_feature_run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("content, named", [
-    ("a,b,c,d\n1,2,3,4\n", ["has 4 feature columns", "expects 2"]),
-    ("a\n1\n", ["has 1 feature columns", "expects 2"]),
+    ("a,b,c,d\n1,2,3,4\n", ["column 'c' is not a training feature", "takes 2 columns: a, b"]),
+    ("a\n1\n", ["missing column 'b'", "takes 2 columns: a, b"]),
     ("a,b\n1,oops\n", ["line 2", "column 'b'", "'oops' is not a number"]),
     ("a,b\n1,nan\n", ["line 2", "column 'b'", "not finite"]),
     ("a,b\n1,2\n3\n", ["line 3", "1 fields"]),

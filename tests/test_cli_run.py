@@ -41,7 +41,8 @@ def test_default_run_reaches_95_percent_and_prints_the_document_lines(default_ru
     lines = done.stdout.splitlines()
     assert "Cost after iteration 0: 0.693147" in lines
     assert sum(line.startswith("Cost after iteration") for line in lines) == 21  # 0, 100, ..., 2000
-    assert any(re.fullmatch(r"test accuracy: 9\d\.\d\d %", line) for line in lines)
+    assert any(re.fullmatch(r"test accuracy: 9\d\.\d\d % \(auc 0\.9\d+, f1 0\.9\d+, log_loss 0\.\d+\)", line)
+               for line in lines)
     assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "config.yaml").is_file()
 
 

@@ -5,10 +5,8 @@ y is always float64 class indices 0..K−1 and ``classes`` the original labels i
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import json
-import types
 
 import numpy as np
 import pytest
@@ -22,12 +20,11 @@ from torch_logreg.trainer import train
 
 
 def data_config(**changes):
-    """A DataConfig's fields as a plain namespace, so that keys this branch's config lacks
-    (digits, flower, spirals, data.classes) can be set."""
-    fields = dataclasses.asdict(DataConfig())
-    fields["classes"] = 2
-    fields.update(changes)
-    return types.SimpleNamespace(**fields)
+    """A DataConfig with ``changes`` set, each checked as a config file's value would be."""
+    config = DataConfig()
+    for key, value in changes.items():
+        setattr(config, key, value)
+    return config
 
 
 def write_csv(path, labels, header="a,b,y"):

@@ -38,9 +38,11 @@ def test_result_holds_model_history_and_metrics(tmp_path):
     assert result.history["train_cost"][0] == pytest.approx(np.log(2), rel=1e-6)  # σ(0) = ½ for every row
     assert result.history["train_cost"] == sorted(result.history["train_cost"], reverse=True)
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
-    assert set(metrics) == {"train_cost", "test_cost", "train_accuracy", "test_accuracy", "iterations", "seconds",
-                            "device"}
-    assert metrics["iterations"] == 300 and metrics["device"] == "cpu"
+    per_split = ("cost", "accuracy", "auc", "f1", "precision", "recall", "log_loss")
+    assert set(metrics) == {f"{split}_{name}" for split in ("train", "test") for name in per_split} | {
+        "iterations", "converged", "grad_norm", "classes", "warnings", "seconds", "device"}
+    assert metrics["iterations"] == 300 and metrics["device"] == "cpu" and metrics["classes"] == [0, 1]
+    assert metrics["converged"] is False and metrics["warnings"] == []  # gd runs the iterations asked for, quietly
     assert 0.9 < metrics["test_accuracy"] <= 1.0
     assert (result.run_dir / "config.yaml").is_file() and (result.run_dir / "checkpoint.pt").is_file()
 
@@ -238,11 +240,12 @@ def test_newtons_two_layouts_take_the_same_step(monkeypatch):
     torch.testing.assert_close(steps["in_cache"][2], steps["blocked"][2], atol=1e-12, rtol=0)
 
 
-def test_newton_at_the_optimum_leaves_the_weights_alone(tmp_path):
+def test_newton_stops_once_converged_after_one_final_full_step(tmp_path):
     result = train(config("optimizer.name=newton", "model.l2=1.0", "train.iterations=30", "train.log_every=10",
                           "train.dtype=float64"), tmp_path / "run")
-    costs = result.history["train_cost"]
-    assert costs[1] == costs[2] == costs[3]  # converged by step 10, and nothing moves after
+    assert result.metrics["converged"] is True and result.metrics["grad_norm"] < 1e-10
+    assert result.metrics["iterations"] <= 10  # no Hessians after the gradient test fired
+    assert result.history["iteration"] == [0, result.metrics["iterations"]]
 
 
 def _tall_problem(m=3000, n=6, seed=3):

@@ -113,19 +113,22 @@ def _train(argv: list[str], prog: str) -> int:
     if args.resume:
         if args.run_dir and args.run_dir != args.resume:
             raise UserInputError("--resume DIR continues the run in DIR; do not also give a different --run-dir")
-        saved = load_checkpoint(args.resume).get("config")
+        checkpoint = load_checkpoint(args.resume)  # read once: the trainer resumes from this same state
+        saved = checkpoint.get("config")
         if not isinstance(saved, dict):
             raise CheckpointError(f"{args.resume}: the checkpoint holds no config to resume with")
         config = config_from_dict(saved)
         apply_overrides(config, args.overrides)
         run_dir = args.resume
     else:
+        checkpoint = None
         config = load_config(args.config, args.overrides)
         run_dir = args.run_dir
     try:
-        result = train(config, run_dir, resume=bool(args.resume), overwrite=args.overwrite, command=[prog, *argv])
+        result = train(config, run_dir, resume=bool(args.resume), overwrite=args.overwrite, command=[prog, *argv],
+                       checkpoint=checkpoint)
     except TrainingInterrupted as stop:
-        print(f"stopped: {stop}", file=sys.stderr)
+        print(f"stopped: {stop.command_line}", file=sys.stderr)
         return 128 + stop.signum
     print(f"run folder: {result.run_dir}")
     return 0

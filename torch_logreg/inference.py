@@ -16,14 +16,8 @@ from torch import Tensor
 from .checkpoint import CHECKPOINT_NAME, atomic_write_text
 from .errors import DataError, UserInputError
 from .feature_files import class_indices, read_rows
+from .metrics import classification_metrics
 from .saved_model import StandardizedModel, load_model, model_record, save_model
-
-try:
-    from .metrics import classification_metrics
-except ModuleNotFoundError as missing:  # metrics.py is not on this branch yet: evaluate gives accuracy and log_loss
-    if missing.name != f"{__package__}.metrics":
-        raise
-    classification_metrics = None
 
 __all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "read_rows", "predict_file",
            "evaluate_file"]
@@ -82,26 +76,8 @@ def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
 
 
 def _metrics(y: Tensor, proba: Tensor, num_classes: int) -> dict[str, float]:
-    if classification_metrics is None:
-        return _accuracy_and_log_loss(y, proba, num_classes)
-    prefix = "data"
-    return {key.removeprefix(f"{prefix}_"): value
-            for key, value in classification_metrics(y, proba, num_classes, prefix).items()}
-
-
-def _accuracy_and_log_loss(y: Tensor, proba: Tensor, num_classes: int) -> dict[str, float]:
-    """accuracy and log_loss = −mean log clip(p_true, ε, 1 − ε), as ``metrics`` defines them.
-
-    Temporary: delete it with the fallback import once metrics.py is merged.
-    """
-    proba = proba.double()
-    if num_classes == 2:
-        predicted, p_true = (proba > 0.5).long(), torch.where(y == 1, proba, 1 - proba)
-    else:
-        predicted, p_true = proba.argmax(1), proba.gather(1, y[:, None]).reshape(-1)
-    eps = torch.finfo(proba.dtype).eps
-    return {"accuracy": float((predicted == y).double().mean()),
-            "log_loss": float(-p_true.clamp(eps, 1 - eps).log().mean())}
+    return {key.removeprefix("data_"): value
+            for key, value in classification_metrics(y, proba, num_classes, "data").items()}
 
 
 # ---------------------------------------------------------------- safety

@@ -32,15 +32,16 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from . import diagnostics
 from .checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
 from .classifier import Classifier, as_classifier
-from .config import Config, ignored_keys, save_config
+from .config import Config, check_config, ignored_keys, save_config
 from .data import Split, Standardizer, data_fingerprint, load_split
 from .errors import CheckpointError, ConfigError, TrainingDiverged
 from .gradcheck import check_gradients
 from .metrics import classification_metrics
-from .models import architecture, build_model
+from .models import build_model
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
 from .run_dir import prepare_run_dir
+from .saved_model import model_record
 from .steps import make_step
 from .tb_logging import RunWriter
 
@@ -48,7 +49,6 @@ logger = logging.getLogger(__name__)
 package_logger = logging.getLogger("torch_logreg")
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
-CHECKPOINT_FORMAT = 2
 ITERATE_TO_CONVERGENCE = ("newton", "lbfgs")
 _LOGGED = ("train_cost", "test_cost", "train_accuracy", "test_accuracy")  # written at every log step
 _HISTORY = {"train_cost": "train/cost", "test_cost": "test/cost", "train_accuracy": "train/accuracy",
@@ -60,7 +60,9 @@ class TrainingInterrupted(Exception):
 
     def __init__(self, signum: int, iteration: int, run_dir: Path):
         super().__init__(f"interrupted by {signal.Signals(signum).name} at iteration {iteration}; "
-                         f"checkpoint saved, continue with --resume {run_dir}")
+                         f"checkpoint saved, continue with train(config, {str(run_dir)!r}, resume=True)")
+        self.command_line = (f"interrupted by {signal.Signals(signum).name} at iteration {iteration}; "
+                             f"checkpoint saved, continue with --resume {run_dir}")
         self.signum, self.iteration, self.run_dir = signum, iteration, run_dir
 
 
@@ -109,6 +111,7 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
     Raises ``TrainingInterrupted`` on SIGINT/SIGTERM (after checkpointing) and
     ``TrainingDiverged`` when the cost or a gradient stops being finite.
     """
+    check_config(config)  # across keys: values set in Python one by one cannot check each other
     with _console_logging(config.train.print_cost):
         trainer = Trainer(config, run_dir, model=model, data=data, sample_weight=sample_weight, resume=resume,
                           overwrite=overwrite, save=save, command=command, checkpoint=checkpoint)
@@ -404,12 +407,8 @@ class Trainer:
         clone = lambda sd: {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in sd.items()}  # noqa: E731
         split = self.split
         return {
-            "format": CHECKPOINT_FORMAT,
-            "model": clone(self.model.state_dict()),
-            "architecture": architecture(self.model),
-            "classes": list(split.classes),
-            "feature_names": list(split.feature_names),
-            "standardizer": split.standardizer.state_dict() if split.standardizer else None,
+            **model_record(self.model, split.standardizer, split.classes, split.feature_names),
+            "model": clone(self.model.state_dict()),  # on the run's device, for a bitwise resume
             "target": self.config.data.target,
             "config": self.config_dict,
             "data_fingerprint": self.fingerprint,
