@@ -205,3 +205,19 @@ def test_losses_are_chosen_by_the_number_of_classes():
     assert isinstance(loss_for(3), MultinomialLoss)
     with pytest.raises(ValueError, match="num_classes"):
         loss_for(1)
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_parts_of_the_rows_add_up_to_the_whole_when_each_divides_by_the_whole_count(num_classes):
+    # What a worker of several does: its rows' share of the mean, with the L2 term counted once.
+    x, y = blobs(m=50, n=3, k=num_classes)
+    model = LogisticRegression(3, num_classes=num_classes, l2=0.4, init="uniform", dtype=torch.float64)
+    y = model.loss.targets(y, torch.float64)
+    whole_cost, whole = model.cost_and_grads(x, y, with_cost=True)
+    first_cost, first = model.cost_and_grads(x[:20], y[:20], rows=50, l2_rows=50, with_cost=True)
+    rest_cost, rest = model.cost_and_grads(x[20:], y[20:], rows=50, l2_rows=float("inf"), with_cost=True)
+    assert (first_cost + rest_cost).item() == pytest.approx(whole_cost.item(), rel=1e-14)
+    for part_a, part_b, total in zip(first, rest, whole):
+        torch.testing.assert_close(part_a + part_b, total, atol=1e-15, rtol=1e-13)
+    autograd_cost = model.cost(x[:20], y[:20], rows=50) + model.cost(x[20:], y[20:], rows=50, l2_rows=float("inf"))
+    assert autograd_cost.item() == pytest.approx(whole_cost.item(), rel=1e-14)

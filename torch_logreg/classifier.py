@@ -54,16 +54,23 @@ class Classifier(nn.Module):
 
     # ------------------------------------------------------------ the interface
 
-    def cost(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
-        """J = (1/Σs) Σ s·ℓ(z, y) + the L2 term over ``l2_rows`` (default: this batch's m or Σs).  -> ()."""
+    def cost(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, rows=None,
+             l2_rows=None) -> Tensor:
+        """J = (1/m) Σ s·ℓ(z, y) + the L2 term over ``l2_rows``.  -> ().
+
+        m is ``rows`` when given (a worker of several passes the global count), else this
+        batch's count or Σs; ``l2_rows`` defaults to m (inf leaves the L2 term out).
+        """
         if self.check_grad and torch.is_grad_enabled():
             from .gradcheck import check_gradients  # local: only debugging needs it
 
             check_gradients(self, x, y)
         value = self.loss.cost(self(x), y, sample_weight)
+        here = x.shape[0] if sample_weight is None else sample_weight.sum()
+        if rows is not None:
+            value = value * (here / rows)  # the mean over ``here`` rows, as a share of ``rows``
         if self.l2:
-            rows = l2_rows if l2_rows is not None else (x.shape[0] if sample_weight is None else sample_weight.sum())
-            value = value + self.penalty(rows)
+            value = value + self.penalty(l2_rows if l2_rows is not None else (rows if rows is not None else here))
         return value
 
     def penalty(self, rows) -> Tensor:

@@ -218,23 +218,26 @@ def _blocks_with_weights(x: Tensor, y: Tensor, sample_weight: Tensor | None) -> 
     return row_blocks(x, y, sample_weight)
 
 
-def _normalizers(x: Tensor, sample_weight: Tensor | None, l2_rows):
-    """(m, the L2 term's m): the row count or Σs, and ``l2_rows`` when a mini-batch gives the full one."""
-    m = x.shape[0] if sample_weight is None else sample_weight.sum()
+def normalizers(x: Tensor, sample_weight: Tensor | None, rows=None, l2_rows=None):
+    """(m, the L2 term's m).  m divides the loss sum: ``rows`` when given (a worker of several
+    passes the global count, so the workers' parts add up to the mean), else the rows here or
+    Σs.  The L2 term's m is ``l2_rows`` when given (a mini-batch passes the full count; inf
+    leaves the term out), else m."""
+    m = rows if rows is not None else (x.shape[0] if sample_weight is None else sample_weight.sum())
     return m, (m if l2_rows is None else l2_rows)
 
 
 def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-         sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
+         sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
     """J for a one-neuron model without autograd.  x: (m, n), y: (m,), weight: (1, n), bias: (1,)."""
     value, _, _ = cost_and_grads(x, y, weight, bias, l2, with_cost=True, sample_weight=sample_weight,
-                                 l2_rows=l2_rows, need_grads=False)
+                                 rows=rows, l2_rows=l2_rows, need_grads=False)
     return value
 
 
 def cost_and_grads(
     x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
-    sample_weight: Tensor | None = None, l2_rows=None, need_grads: bool = True,
+    sample_weight: Tensor | None = None, rows=None, l2_rows=None, need_grads: bool = True,
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """(J or None, dW (1, n), db (1,)) in one forward pass, without autograd.
 
@@ -247,7 +250,7 @@ def cost_and_grads(
     large x is processed in ``row_blocks`` whose sums add up to the same J, dW, db.
     Tests hold it against the autograd Functions.
     """
-    m, l2_m = _normalizers(x, sample_weight, l2_rows)
+    m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     w = weight.reshape(-1)  # (n,)
     value = dweight = dbias = None
     blocks = _blocks_with_weights(x, y, sample_weight)
@@ -276,14 +279,14 @@ def cost_and_grads(
 
 
 def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-            sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
+            sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
     """∇²J over θ = [W, b]: [x, 1]ᵀ diag(s·a(1−a)) [x, 1] / m + (l2/m)·I on W only.  -> (n+1, n+1).
 
     The second derivative of the cost: ∂dz/∂z = s·a(1−a)/m, chained through z = x Wᵀ + b.
     The bias entry gets no l2 term, as the bias is never penalized.
     """
     n = x.shape[1]
-    m, l2_m = _normalizers(x, sample_weight, l2_rows)
+    m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     w = weight.reshape(-1)
     # Contiguous accumulators: addmm_ into a strided view of the result ran ~40× slower.
     top_left = torch.zeros(n, n, dtype=x.dtype, device=x.device)
@@ -308,14 +311,14 @@ def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
 
 def softmax_cost_and_grads(
     x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
-    sample_weight: Tensor | None = None, l2_rows=None,
+    sample_weight: Tensor | None = None, rows=None, l2_rows=None,
 ) -> tuple[Tensor | None, Tensor, Tensor]:
     """(J or None, dW (K, n), db (K,)) for softmax regression, without autograd.
 
     z = x Wᵀ + b (m, K), dz = s·(softmax(z) − onehot(y))/m, dW = dzᵀ x + (l2/m) W, db = Σ dz:
     ``linear_forward``, ``softmax_cost_backward`` and ``linear_backward`` in one pass.
     """
-    m, l2_m = _normalizers(x, sample_weight, l2_rows)
+    m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     z = linear_forward(x, weight, bias)
     value = softmax_cost_forward(z, y, m, sample_weight) if with_cost else None
     dz = softmax_cost_backward(z, y, m, sample_weight)
@@ -328,7 +331,7 @@ def softmax_cost_and_grads(
 
 
 def softmax_hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-                    sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
+                    sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
     """∇²J of softmax regression over θ = [W (K·n, row-major), b (K)].  -> (K(n+1), K(n+1)).
 
     H = (1/m) Σᵢ sᵢ·(diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ + (l2/m)·I on W, with x̃ = [x, 1] and p = softmax(z):
@@ -340,7 +343,7 @@ def softmax_hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
     """
     m_rows, n = x.shape
     k = weight.shape[0]
-    m, l2_m = _normalizers(x, sample_weight, l2_rows)
+    m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     x_tilde = torch.cat([x, torch.ones(m_rows, 1, dtype=x.dtype, device=x.device)], 1)  # (m, n+1)
     p = torch.softmax(linear_forward(x, weight, bias), 1)  # (m, K)
     row_weight = (torch.ones(m_rows, dtype=x.dtype, device=x.device) if sample_weight is None

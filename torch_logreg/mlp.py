@@ -174,15 +174,16 @@ class MLP(Classifier):
 
     # ------------------------------------------------------------ fast path
 
-    def cost_and_grads(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, l2_rows=None,
-                       with_cost: bool = False) -> tuple[Tensor | None, tuple[Tensor, ...]]:
+    def cost_and_grads(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, rows=None,
+                       l2_rows=None, with_cost: bool = False) -> tuple[Tensor | None, tuple[Tensor, ...]]:
         """(J or None, (dW[1], db[1], dW[2], db[2], …)) without autograd; y as ``loss.targets`` gives.
 
         The equations of the module docstring, vectorized over the rows: one forward pass
         that keeps every A[l], then the backward pass from the output layer down.  The L2
-        term uses ``l2_rows`` (default: the rows here, or Σ sample weights).
+        term uses ``l2_rows`` (default: the rows here, or Σ sample weights); ``rows`` divides the
+        loss sum (default: the same).
         """
-        _, l2_m = LF._normalizers(x, sample_weight, l2_rows)
+        m, l2_m = LF.normalizers(x, sample_weight, rows, l2_rows)
         function = _ACTIVATION_FUNCTIONS[self.activation]
         params = [(layer.weight.detach(), layer.bias.detach()) for layer in self.layers]
 
@@ -191,8 +192,8 @@ class MLP(Classifier):
             activations.append(function.formula(LF.linear_forward(activations[-1], weight, bias)))
         z = LF.linear_forward(activations[-1], *params[-1])  # Z[L]: (m, 1) or (m, K)
 
-        value = self.loss.cost_forward(z, y, sample_weight=sample_weight) if with_cost else None
-        dz = self.loss.cost_backward(z, y, sample_weight=sample_weight)  # dZ[L], shaped like z
+        value = self.loss.cost_forward(z, y, m, sample_weight) if with_cost else None
+        dz = self.loss.cost_backward(z, y, m, sample_weight)  # dZ[L], shaped like z
         grads = []
         for index in range(len(params) - 1, -1, -1):
             weight, bias = params[index]

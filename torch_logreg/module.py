@@ -86,28 +86,33 @@ class LogisticRegression(Classifier):
 
     # ------------------------------------------------------------ fast paths
 
-    def cost_and_grads(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, l2_rows=None,
-                       with_cost: bool = False) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
-        """(J or None, (dW, db)) without autograd: the vectorized document loop.  y as ``loss.targets`` gives."""
+    def cost_and_grads(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, rows=None,
+                       l2_rows=None, with_cost: bool = False) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
+        """(J or None, (dW, db)) without autograd: the vectorized document loop.  y as ``loss.targets`` gives.
+
+        ``rows`` divides the loss sum (default: the rows here, or Σs); ``l2_rows`` the L2 term
+        (default: the same m; a mini-batch passes the full training count).
+        """
         weight, bias = self.weight.detach(), self.bias.detach()
         if self.out_features == 1:
             grads = self._binary_grads(x)
-            if grads is LF.cost_and_grads or sample_weight is not None:
+            if grads is LF.cost_and_grads or sample_weight is not None or rows is not None:
                 value, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, self.l2, with_cost=with_cost,
-                                                          sample_weight=sample_weight, l2_rows=l2_rows)
+                                                          sample_weight=sample_weight, rows=rows, l2_rows=l2_rows)
             else:  # the fused CUDA kernel divides l2 by the batch's m: l2·m/l2_rows gives l2/l2_rows
                 l2 = self.l2 if l2_rows is None else self.l2 * len(x) / l2_rows
                 value, dweight, dbias = grads(x, y, weight, bias, l2, with_cost=with_cost)
         else:
             value, dweight, dbias = LF.softmax_cost_and_grads(x, y, weight, bias, self.l2, with_cost=with_cost,
-                                                              sample_weight=sample_weight, l2_rows=l2_rows)
+                                                              sample_weight=sample_weight, rows=rows,
+                                                              l2_rows=l2_rows)
         return value, (dweight, dbias)
 
-    def hessian(self, x: Tensor, *, sample_weight: Tensor | None = None, l2_rows=None) -> Tensor:
+    def hessian(self, x: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
         """∇²J over the parameters flattened in order ([W row-major, b]).  -> (P, P)."""
         weight, bias = self.weight.detach(), self.bias.detach()
         formula = LF.hessian if self.out_features == 1 else LF.softmax_hessian
-        return formula(x, weight, bias, self.l2, sample_weight=sample_weight, l2_rows=l2_rows)
+        return formula(x, weight, bias, self.l2, sample_weight=sample_weight, rows=rows, l2_rows=l2_rows)
 
     def null_directions(self) -> Tensor | None:
         """Orthonormal directions (P, r) along which the cost is flat, or None: Newton steps orthogonally to them.
