@@ -27,17 +27,26 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
         return []
     found = []
     constant, all_but_one = _constant_columns(x)
-    for j in constant:
-        found.append(f"column {names[j]!r} is constant in the training rows: "
+    if constant:
+        found.append(f"{_columns(names, constant)} constant in the training rows: "
                      + ("standardization maps it to zeros, so its weight stays 0" if standardized
                         else "it carries nothing the bias does not"))
-    for j in all_but_one:
-        found.append(f"column {names[j]!r} is constant but for one training row: its weight rests on that row alone "
-                     f"(a singular or near-singular design; model.l2 > 0 steadies it)")
-    for first, second in _duplicate_columns(x, skip=set(constant)):
-        found.append(f"columns {names[first]!r} and {names[second]!r} are identical in the training rows: their "
-                     f"weights are not determined separately (a singular design; drop one or set model.l2 > 0)")
+    if all_but_one:
+        found.append(f"{_columns(names, all_but_one)} constant but for one training row: its weight rests on that row "
+                     f"alone (a near-singular design; model.l2 > 0 steadies it)")
+    duplicates = _duplicate_columns(x, skip=set(constant))
+    if duplicates:
+        pairs = ", ".join(f"{names[first]!r} = {names[second]!r}" for first, second in duplicates[:5])
+        found.append(f"identical columns in the training rows ({pairs}{', ...' if len(duplicates) > 5 else ''}): "
+                     f"their weights are not determined separately (a singular design; drop one of each pair or "
+                     f"set model.l2 > 0)")
     return found
+
+
+def _columns(names: list[str], indices: list[int]) -> str:
+    """"column 'a' is" or "columns 'a', 'b' are" (at most 5 named)."""
+    shown = ", ".join(repr(names[j]) for j in indices[:5]) + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
+    return f"column {shown} is" if len(indices) == 1 else f"columns {shown} are each"
 
 
 def _constant_columns(x: Tensor) -> tuple[list[int], list[int]]:

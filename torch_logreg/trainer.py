@@ -163,7 +163,10 @@ class Trainer:
         n, num_classes = split.n_features, split.num_classes
 
         if model is None:
-            model = build_model(config.model, n, num_classes)
+            try:
+                model = build_model(config.model, n, num_classes)
+            except ValueError as error:  # the model's own check of its arguments names the key
+                raise ConfigError(f"config: {error}") from None
         self.model = as_classifier(model, n, num_classes).to(device=self.device, dtype=self.dtype)
         if config.model.init is None and "init" in self.model.constructor_args():
             config.model.init = self.model.constructor_args()["init"]  # the resolved default, as recorded
@@ -228,6 +231,8 @@ class Trainer:
             if command is not None:
                 self._append_command(command)
             self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
+            if checkpoint is None and len(list(self.model.parameters())) > 2:  # a network: its graph is worth a look
+                self.writer.graph(self.model, self.x_train[:2].to(self.dtype))
         else:
             self.writer = _NoWriter()
         self.stop_signal: int | None = None
