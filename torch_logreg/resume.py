@@ -41,7 +41,7 @@ def check_resume(saved_config: dict, config: dict, saved_fingerprint: dict | Non
                               f"{', '.join(sorted(MAY_CHANGE_ON_RESUME - {'name'}))}")
     for key, recorded in (saved_fingerprint or {}).items():
         if fingerprint.get(key) != recorded:
-            raise ConfigError(f"resume: {key} is not the file the checkpoint was trained on (its size or content "
+            raise ConfigError(f"resume: data.{key} is not the file the checkpoint was trained on (its size or content "
                               f"changed); start a new run for new data")
     if iterations < done:
         raise ConfigError(f"resume: train.iterations={iterations} is fewer than the {done} iterations this run has "

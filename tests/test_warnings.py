@@ -1,0 +1,179 @@
+"""Runs that tell the truth: convergence by the gradient, and one warning line for each doubt."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+from reliability_helpers import run_main
+from torch_logreg.config import load_config
+from torch_logreg.data import load_breast_cancer
+from torch_logreg.trainer import train
+
+CPU = ["train.print_cost=false", "train.device=cpu"]
+
+
+def config(*overrides):
+    return load_config(None, [*CPU, *overrides])
+
+
+def write_csv(path, x, y, names=None):
+    names = names or [f"x{j + 1}" for j in range(x.shape[1])]
+    rows = "".join(",".join(f"{v!r}" for v in row) + f",{int(label)}\n" for row, label in zip(x.tolist(), y.tolist()))
+    path.write_text(",".join(names) + ",y\n" + rows)
+    return path
+
+
+def raw_columns(tmp_path, columns):
+    x, y, names = load_breast_cancer()
+    return write_csv(tmp_path / "raw.csv", x[:, columns].numpy(), y.numpy(), [names[j] for j in columns])
+
+
+def optimum(path, standardize=False):
+    """scikit-learn's unpenalized optimum on the same training rows (our split), refined to 1e-14."""
+    from torch_logreg.data import load_split
+
+    split = load_split(config(f"data.path={path}", f"data.standardize={str(standardize).lower()}").data, 0)
+    reference = SkLogisticRegression(penalty=None, tol=1e-14, max_iter=100_000)
+    reference.fit(split.x_train.numpy(), split.y_train.numpy())
+    return reference
+
+
+# ---------------------------------------------------------------- convergence
+
+
+def test_lbfgs_on_badly_scaled_raw_features_reaches_the_optimum_instead_of_stalling(tmp_path):
+    path = raw_columns(tmp_path, list(range(10)))
+    result = train(config(f"data.path={path}", "data.standardize=false", "optimizer.name=lbfgs", "optimizer.lr=1",
+                          "train.dtype=float64", "train.iterations=2000"), save=False)
+    assert result.metrics["converged"], result.metrics["warnings"]
+    assert result.metrics["train_cost"] == pytest.approx(0.128410, abs=5e-7)  # torch's defaults stalled at 0.136199
+
+
+def test_newton_converges_to_full_float64_precision_and_stops(tmp_path):
+    result = train(config("optimizer.name=newton", "model.l2=1.0", "train.dtype=float64", "train.iterations=100"),
+                   save=False)
+    assert result.metrics["converged"] and result.metrics["iterations"] <= 12
+    # a refined optimum: many more exact Newton steps from the result
+    from torch_logreg.data import breast_cancer
+    from torch_logreg.optim import Newton
+
+    refined = result.model
+    coefficients = torch.cat([refined.weight.detach().reshape(-1), refined.bias.detach()]).clone()
+    newton = Newton(refined, grad_tol=0.0)
+    split = breast_cancer()
+    for _ in range(5):
+        newton.step(split.x_train, split.y_train)
+    best = torch.cat([refined.weight.detach().reshape(-1), refined.bias.detach()])
+    assert ((coefficients - best).abs().max() / best.abs().max()).item() < 1e-10
+
+
+def test_newton_that_runs_out_of_iterations_warns_with_the_gradient_and_what_to_try(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="torch_logreg"):
+        result = train(config("optimizer.name=newton", "train.iterations=2", "train.dtype=float64"), tmp_path / "r")
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(lines) == 1 and "newton did not converge in 2 iterations" in lines[0]
+    assert "standardize" in lines[0] and "train.iterations" in lines[0] and "model.l2" in lines[0]
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["converged"] is False and metrics["grad_norm"] > 1e-8
+    assert metrics["warnings"] == [lines[0].removeprefix("warning: ")]
+    assert result.metrics == metrics
+
+
+def test_gd_runs_the_iterations_asked_for_and_reports_convergence_quietly():
+    result = train(config("train.iterations=300"), save=False)
+    assert result.metrics["iterations"] == 300 and result.metrics["converged"] is False
+    assert result.metrics["warnings"] == []
+
+
+def test_gd_warns_when_a_tol_it_was_given_is_not_reached():
+    result = train(config("train.iterations=200", "train.tol=1e-9"), save=False)
+    assert [w for w in result.metrics["warnings"] if "train.tol=1e-09" in w]
+    assert result.metrics["converged"] is False
+
+
+# ---------------------------------------------------------------- the warnings
+
+
+def test_a_climbing_cost_warns_that_the_learning_rate_may_be_too_large(tmp_path):
+    path = raw_columns(tmp_path, [3])  # 'mean area', raw: values in the hundreds
+    result = train(config(f"data.path={path}", "data.standardize=false", "optimizer.lr=0.5",
+                          "train.iterations=300"), save=False)
+    rising = [w for w in result.metrics["warnings"] if "the cost rose" in w]
+    assert len(rising) == 1 and "the learning rate may be too large" in rising[0] and "optimizer.lr=0.5" in rising[0]
+
+
+def separable(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    return write_csv(tmp_path / "separable.csv", x, (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int))
+
+
+@pytest.mark.parametrize("optimizer", ["newton", "lbfgs"])
+def test_separable_data_warn_that_the_optimum_is_at_infinity(tmp_path, optimizer):
+    result = train(config(f"data.path={separable(tmp_path)}", f"optimizer.name={optimizer}", "train.dtype=float64",
+                          "train.iterations=200"), save=False)
+    lines = [w for w in result.metrics["warnings"] if "separable" in w]
+    assert len(lines) == 1 and "infinity" in lines[0] and "model.l2" in lines[0]
+
+
+def test_separable_data_with_l2_do_not_warn(tmp_path):
+    result = train(config(f"data.path={separable(tmp_path)}", "optimizer.name=newton", "model.l2=1.0",
+                          "train.dtype=float64"), save=False)
+    assert not [w for w in result.metrics["warnings"] if "separable" in w]
+
+
+def test_a_gd_run_that_stops_short_of_separating_says_nothing_about_it(tmp_path):
+    result = train(config(f"data.path={separable(tmp_path)}", "train.iterations=1", "optimizer.lr=0.01"), save=False)
+    assert not [w for w in result.metrics["warnings"] if "separable" in w]
+
+
+def test_duplicated_and_nearly_constant_columns_are_named(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(120, 3))
+    rare = np.zeros(120)
+    rare[7] = 1.0
+    x = np.column_stack([x, x[:, 1], rare, np.full(120, 2.0)])
+    y = (x[:, 0] + rng.normal(size=120) > 0).astype(int)
+    path = write_csv(tmp_path / "design.csv", x, y, ["a", "b", "c", "b_again", "rare", "constant"])
+    result = train(config(f"data.path={path}", "optimizer.name=newton", "train.dtype=float64"), save=False)
+    text = "\n".join(result.metrics["warnings"])
+    assert "'b' = 'b_again'" in text and "singular" in text
+    assert "column 'rare' is constant but for one training row" in text
+    assert "column 'constant' is constant" in text and "its weight stays 0" in text
+    assert len(result.metrics["warnings"]) == 3  # one line per kind
+
+
+# ---------------------------------------------------------------- the Python API
+
+
+def test_print_cost_prints_from_the_python_api_without_touching_the_root_logger(capsys):
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    root.handlers.clear()  # as in a plain script (pytest's own handlers put aside)
+    try:
+        train(load_config(None, ["train.iterations=200", "train.device=cpu"]), save=False)
+    finally:
+        root.handlers[:] = handlers
+    out = capsys.readouterr().out
+    assert "Cost after iteration 0: 0.693147" in out and "Cost after iteration 200:" in out
+    assert not logging.getLogger("torch_logreg").handlers  # removed after the call
+
+
+def test_python_callers_are_told_of_resume_and_overwrite_as_arguments(tmp_path):
+    from torch_logreg.errors import UserInputError
+
+    train(config("train.iterations=1"), tmp_path / "run")
+    with pytest.raises(UserInputError, match="overwrite=True") as raised:
+        train(config("train.iterations=1"), tmp_path / "run")
+    assert "--overwrite" not in str(raised.value)
+
+
+def test_the_console_ends_with_the_metrics_beside_accuracy(tmp_path, capsys):
+    outcome = run_main(capsys, *CPU[1:], "train.iterations=50", "--run-dir", tmp_path / "run")
+    assert outcome.status == 0
+    lines = outcome.out.splitlines()
+    assert any(line.startswith("test accuracy:") and "auc" in line and "f1" in line for line in lines)
