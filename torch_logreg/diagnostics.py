@@ -104,11 +104,15 @@ def separation_warning(train_accuracy: float, weight_norms: list[float], costs: 
     return None
 
 
-def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float) -> str:
-    """scikit-learn's ConvergenceWarning, in one line."""
-    return (f"{optimizer_name} did not converge in {iterations} iterations: the largest gradient entry is "
-            f"{grad_max:.3g}, above optimizer.grad_tol={grad_tol:g}; standardize the features "
-            f"(data.standardize=true), raise train.iterations, or add model.l2")
+def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float,
+                        stalled: bool = False) -> str:
+    """scikit-learn's ConvergenceWarning, in one line.  ``stalled``: no step could lower the cost any more."""
+    how = (f"stalled at iteration {iterations}: no step lowers the cost in this precision any more"
+           if stalled else f"did not converge in {iterations} iterations")
+    advice = "standardize the features (data.standardize=true) or add model.l2" if stalled else \
+        "standardize the features (data.standardize=true), raise train.iterations, or add model.l2"
+    return (f"{optimizer_name} {how}: the largest gradient entry is {grad_max:.3g}, above "
+            f"optimizer.grad_tol={grad_tol:g}; {advice}")
 
 
 def tol_warning(tol: float, iterations: int, change: float | None) -> str:

@@ -101,7 +101,8 @@ class Newton(torch.optim.Optimizer):
         # The one-neuron model's fast paths: θ = [W, b] with the formulas of ``functional``.
         self.one_neuron = getattr(model, "out_features", None) == 1 and len(params) == 2
         self.weight, self.bias, self.l2 = (params[0], params[1], model.l2) if self.one_neuron else (None, None, 0.0)
-        self.converged, self.grad_max = False, float("inf")
+        # stalled: no step lowers the cost any more (rounding), though the gradient test has not fired
+        self.converged, self.stalled, self.grad_max = False, False, float("inf")
         self._cache_key, self._cache = None, None  # small data: x̃, x̃ᵀ, p, diag(p)
         self._sample_key, self._sample = None, None  # the sampled row indices
         self._sampled_key, self._sampled = None, None  # x's sampled rows, gathered
@@ -262,6 +263,7 @@ class Newton(torch.optim.Optimizer):
         A predicted decrease below rounding leaves θ alone: the gradient test decides convergence."""
         slope = float(gradient @ direction)
         if not slope > 1e-15 * max(1.0, abs(start)):
+            self._no_progress()
             return start  # the predicted decrease is below rounding: at the optimum; θ unchanged
         step_size = 1.0
         for _ in range(40):
@@ -273,8 +275,15 @@ class Newton(torch.optim.Optimizer):
                     self._stop_sampling("needed a step shorter than 1")
                 return new
             step_size /= 2
-        self._stop_sampling("found no decrease")
+        self._no_progress()
         return start  # no decrease found: at the optimum to machine precision; θ unchanged
+
+    def _no_progress(self) -> None:
+        """θ could not move: with a sampled H, try every row; with every row, the run has stalled."""
+        if self.param_groups[0]["hessian_rows"] and self._sample_key is not None:
+            self._stop_sampling("found no decrease")
+        else:
+            self.stalled = True
 
     def _stop_sampling(self, why: str) -> None:
         group = self.param_groups[0]
@@ -316,15 +325,19 @@ class LBFGS(torch.optim.LBFGS):
         super().__init__(params, lr=lr, line_search_fn="strong_wolfe", tolerance_grad=grad_tol,
                          tolerance_change=tolerance_change, history_size=history_size)
         self.grad_tol = grad_tol
-        self.converged, self.grad_max = False, float("inf")
+        # stalled: a whole step moved no parameter (no line search finds a lower cost in this dtype)
+        self.converged, self.stalled, self.grad_max = False, False, float("inf")
 
     def step(self, closure):  # type: ignore[override]
+        params = [p for group in self.param_groups for p in group["params"]]
+        before = torch.nn.utils.parameters_to_vector(params).detach().clone()
         loss = super().step(closure)
         with torch.enable_grad():
             closure()
-        grads = [p.grad.reshape(-1) for group in self.param_groups for p in group["params"] if p.grad is not None]
+        grads = [p.grad.reshape(-1) for p in params if p.grad is not None]
         self.grad_max = float(torch.cat(grads).abs().max())
         self.converged = self.grad_max < self.grad_tol
+        self.stalled = not self.converged and torch.equal(before, torch.nn.utils.parameters_to_vector(params))
         return loss
 
 

@@ -298,7 +298,7 @@ class Trainer:
                 x, y, s = self._batch(it)
                 self.step(x, y, s)
                 self.iteration = it + 1
-                converged = stops_when_converged and self.optimizer.converged
+                converged = stops_when_converged and (self.optimizer.converged or self.optimizer.stalled)
                 if self.stop_signal is not None:
                     self._save_checked(time.perf_counter() - start_time)
                     raise TrainingInterrupted(self.stop_signal, self.iteration, self.run_dir)
@@ -498,7 +498,8 @@ class Trainer:
     def _final_warnings(self) -> None:
         opt, h = self.config.optimizer, self.history
         if opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
-            self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol))
+            self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol,
+                                                       stalled=self.optimizer.stalled))
         elif opt.name not in ITERATE_TO_CONVERGENCE and self.config.train.tol and not self.tol_reached:
             self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change))
         if opt.name in ("gd", "sgd"):
