@@ -1,7 +1,17 @@
-"""Shared test fixtures: the devices to run on ("cpu", plus "cuda" when a GPU is present)."""
+"""Shared test fixtures: the devices to run on ("cpu", plus "cuda" when a GPU is present).
+
+Without a GPU the fused Triton kernel runs under Triton's interpreter, in this same
+report.  TRITON_INTERPRET is read once, when triton decorates the kernel at import,
+so it is set here, before any test module imports ``torch_logreg.kernels``.
+"""
+
+import os
 
 import pytest
 import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 DEVICES = [
     "cpu",

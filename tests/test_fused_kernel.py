@@ -1,15 +1,13 @@
 """The fused Triton kernel returns what ``functional.cost_and_grads`` returns, in float64.
 
-On the CPU the kernel runs under triton's interpreter.  TRITON_INTERPRET is read once,
-when triton decorates the kernel at import, and the rest of the suite shares this
-process, so ``test_kernel_under_triton_interpreter`` reruns this file in a child pytest
-with TRITON_INTERPRET=1; the ``interpreted`` tests run there (and are skipped here).
+Without a GPU the kernel runs under triton's interpreter (conftest.py sets
+TRITON_INTERPRET=1 before the kernel is imported), and the ``interpreted`` tests run
+in the one report; on a GPU they give way to the ``cuda`` tests.
 """
 
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,7 +18,7 @@ from torch_logreg import functional  # noqa: E402
 from torch_logreg.kernels import FusedOutputs, fused_cost_and_grads, supports  # noqa: E402
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
-interpreted = pytest.mark.skipif(not INTERPRETED, reason="runs in the TRITON_INTERPRET=1 child pytest")
+interpreted = pytest.mark.skipif(not INTERPRETED, reason="runs under TRITON_INTERPRET=1, where there is no GPU")
 cuda = pytest.mark.skipif(INTERPRETED or not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
@@ -41,19 +39,6 @@ def assert_matches_reference(x, y, weight, bias, l2=0.0, rtol=1e-5, atol=1e-6, *
         assert g.dtype == torch.float32 and g.shape == w.shape, name
         torch.testing.assert_close(g.double(), w, rtol=rtol, atol=atol, msg=lambda s: f"{name}: {s}")
     return got
-
-
-@pytest.mark.skipif(INTERPRETED, reason="this is the child run")
-def test_kernel_under_triton_interpreter():
-    child = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider"],
-        cwd=Path(__file__).resolve().parents[1],
-        env={**os.environ, "TRITON_INTERPRET": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert child.returncode == 0, child.stdout[-8000:] + child.stderr[-4000:]
 
 
 @interpreted
@@ -120,20 +105,22 @@ def test_the_same_inputs_give_the_same_bits():
 
 @interpreted
 @pytest.mark.parametrize("optimizer_name", ["gd", "sgd"])
-def test_training_steps_through_the_kernel_match_the_eager_formulas(optimizer_name):
+def test_training_steps_through_the_kernel_match_the_eager_formulas(optimizer_name, monkeypatch):
     # The training loop's hand-written step with the kernel in place of cost_and_grads,
     # as it runs on CUDA: 20 steps land where the eager formulas land.
     from torch_logreg.module import LogisticRegression
     from torch_logreg.optim import make_optimizer
-    from torch_logreg.steps import _hand_step
+    from torch_logreg.steps import make_step
 
     x, y, _, _ = make_problem(300, 7, seed=4)
     results = []
     for grads in (fused_cost_and_grads, functional.cost_and_grads):
+        monkeypatch.setattr(LogisticRegression, "_binary_grads", staticmethod(lambda x, grads=grads: grads))
         model = LogisticRegression(7, l2=0.3)
-        step = _hand_step(model, make_optimizer(optimizer_name, model, lr=0.5, momentum=0.9), grads)
+        kind, step = make_step(model, make_optimizer(optimizer_name, model, lr=0.5, momentum=0.9), x, True)
+        assert kind == "hand"
         for _ in range(20):
-            step(x, y)
+            step(x, y, None)
         results.append(torch.cat([model.weight.detach().reshape(-1), model.bias.detach()]))
     torch.testing.assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)
 

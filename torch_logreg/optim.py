@@ -263,7 +263,7 @@ class Newton(torch.optim.Optimizer):
         A predicted decrease below rounding leaves θ alone: the gradient test decides convergence."""
         slope = float(gradient @ direction)
         if not slope > 1e-15 * max(1.0, abs(start)):
-            self._no_progress()
+            self.stalled = True  # the gradient is below what this dtype can act on, sample or not
             return start  # the predicted decrease is below rounding: at the optimum; θ unchanged
         step_size = 1.0
         for _ in range(40):
