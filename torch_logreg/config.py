@@ -128,9 +128,9 @@ class DataConfig(_Section):
                                         "of one kind), e.g. {M: 1, B: 0}", kind="a mapping")
     test_fraction: Float = key(0.25, "held-out share, stratified by class", gt=0, lt=1)
     standardize: bool = key(True, "(x − mean)/std, fitted on the training rows only")
-    samples: Int = key(1000, "rows of generated data (`synthetic`, `flower`, `spirals`)", ge=2)
+    samples: Int = key(1000, "rows of `synthetic` data (`flower` has 400, `spirals` 100 per class)", ge=2)
     features: Int = key(2, "features of `synthetic` data", ge=1)
-    noise: Float = key(1.0, "generated data: 0 is separable, 1 is the logistic model itself", ge=0)
+    noise: Float = key(1.0, "`synthetic` data: 0 is separable, 1 is the logistic model itself", ge=0)
     classes: Int = key(2, "classes of `synthetic` and `spirals` data", ge=2)
 
 
@@ -166,7 +166,7 @@ class OptimizerConfig(_Section):
     momentum: Float = key(0.0, "`sgd` only", ge=0)
     hessian_rows: Literal["auto"] | Annotated[int, Field(ge=0)] = key(
         "auto", "`newton` only: 0 builds the Hessian from every row; k > 0 from k rows drawn once (seeded by "
-                "`seed`), while the gradient and the line search use every row; `auto`: the optimizer chooses",
+                "`seed`), while the gradient and the line search use every row; `auto`: every row, or 100 rows per parameter once the data have more than twice that",
         expected="auto or an integer >= 0 (0: every row)", kind="auto or an integer")
     grad_tol: Float | None = key(None, "`newton` and `lbfgs` stop when the full-batch gradient's largest entry "
                                        "falls below this (null: scaled to `train.dtype`)", gt=0)
@@ -342,7 +342,6 @@ def ignored_keys(config: Config) -> list[str]:
         "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
         "optimizer.momentum": ("optimizer", ("sgd",)),
         "optimizer.hessian_rows": ("optimizer", ("newton",)),
-        "optimizer.grad_tol": ("optimizer", ("newton", "lbfgs")),
         "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
         "optimizer.history_size": ("optimizer", ("lbfgs",)),
         "model.hidden": ("model", ("mlp",)),

@@ -170,8 +170,6 @@ class Trainer:
         self.model = as_classifier(model, n, num_classes).to(device=self.device, dtype=self.dtype)
         if config.model.init is None and "init" in self.model.constructor_args():
             config.model.init = self.model.constructor_args()["init"]  # the resolved default, as recorded
-        for line in ignored_keys(config):
-            logger.warning("%s", line)
 
         loss = self.model.loss
         self.x_train = split.x_train.to(device=self.device, dtype=x_dtype).contiguous()
@@ -224,7 +222,8 @@ class Trainer:
             for group in self.optimizer.param_groups:  # the one source of the learning rate
                 if "lr" in group:
                     group["lr"] = opt.lr
-        for line in diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None):
+        for line in [*ignored_keys(config),
+                     *diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)]:
             self._warn(line)
         if save:
             save_config(config, self.run_dir / "config.yaml")
