@@ -478,7 +478,8 @@ class Trainer:
                                                  if key.startswith(("train_", "test_")) and key not in _LOGGED})
             self._final_pictures(test_proba)
             self.writer.final(self.iteration, self.config_dict,
-                              {key: value for key, value in metrics.items() if isinstance(value, float)})
+                              {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
+                               "train/grad_norm": self.grad_max})
         for split_name in ("train", "test"):
             extra = ", ".join(f"{name} {metrics[f'{split_name}_{name}']:.4f}" for name in
                               ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
