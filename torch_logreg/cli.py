@@ -13,6 +13,7 @@ for SIGTERM) after saving its checkpoint.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import os
@@ -43,7 +44,20 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     prog = prog or (_program_name(sys.argv[0]) if argv is None else DEFAULT_PROG)
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    with contextlib.ExitStack() as stack:
+        stack.callback(_restore_root_logger, logging.getLogger().handlers[:], logging.getLogger().level)
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+        return _run(argv, prog, debug)
+
+
+def _restore_root_logger(handlers, level) -> None:
+    """Give a caller of ``main`` in the same process its logging back (a test, a notebook)."""
+    root = logging.getLogger()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _run(argv: list[str], prog: str, debug: bool) -> int:
     try:
         if argv[:1] == ["predict"]:
             return _predict(argv[1:], prog)
