@@ -6,7 +6,7 @@ For the fitted parameters θ = [W (row-major), b] and the summed log-likelihood
     H       = Σs · ∇²J(θ)  = −∇²ℓ(θ) + l2·I on W      (``model.hessian`` is of the mean cost J)
     Cov(θ)  = H⁻¹, on the identifiable subspace       (softmax: orthogonal to ``null_directions()``)
     β       = T θ,   Cov(β) = T Cov(θ) Tᵀ             (T linear, see below)
-    se = √diag Cov(β),   z = β / se,   p = 2·Φ(−|z|) = erfc(|z|/√2),   95% interval β ± 1.959963984540054·se
+    se = √diag Cov(β),   z = β / se,   p = 2·Φ(−|z|) = erfc(|z|/√2),   95%: β ± 1.959963984540054·se
 
 T puts θ in the order of statsmodels' ``Logit(y, add_constant(X))``: [const, x1..xn]
 per equation.  Two classes: one equation, the single neuron.  K classes: K−1 equations,
@@ -83,7 +83,7 @@ class Summary:
         return summary_text(self)
 
     def to_csv(self, path=None) -> str:
-        """The table as CSV (equation, name, coef, std_err, z, p_value, ci_low, ci_high); written to ``path`` if given."""
+        """The table as CSV (equation, name, coef, std_err, z, p_value, ci_low, ci_high); also written to ``path``."""
         text = summary_csv(self)
         if path is not None:
             from .checkpoint import atomic_write_text  # local: only writing needs it
