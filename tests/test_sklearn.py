@@ -97,11 +97,14 @@ def test_class_weight_dict_is_a_per_class_sample_weight(iris):
     np.testing.assert_allclose(by_class.coef_, by_row.coef_, rtol=1e-8)
 
 
-def test_balanced_class_weight_matches_scikit_learn(iris):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_balanced_class_weight_matches_scikit_learn(iris, weighted):
+    # With sample weights, "balanced" counts each class by its weight (scikit-learn's compute_class_weight).
     x, y = iris
     keep = np.r_[0:50, 50:70, 100:150]  # unequal classes: 50, 20, 50
-    ours = LogisticRegressionClassifier(class_weight="balanced").fit(x[keep], y[keep])
-    theirs = reference(C=1.0, class_weight="balanced").fit(x[keep], y[keep])
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, len(keep)) if weighted else None
+    ours = LogisticRegressionClassifier(class_weight="balanced").fit(x[keep], y[keep], sample_weight=weights)
+    theirs = reference(C=1.0, class_weight="balanced").fit(x[keep], y[keep], sample_weight=weights)
     np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), atol=1e-6)
 
 

@@ -71,7 +71,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes with a positive "
                                  f"sample_weight, but only one class has any weight")
         labels = [_plain_label(c) for c in self.classes_]
-        config = self._config(labels)
+        config = self._config(labels, y_index, weights)
         x = torch.tensor(X, dtype=torch.float64)  # a copy: X may be a read-only memmap
         y_tensor = torch.from_numpy(y_index.astype(np.float64))
         names = list(getattr(self, "feature_names_in_", default_feature_names(X.shape[1])))
@@ -124,14 +124,14 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             return self.model_(torch.tensor(X, dtype=reference.dtype))
 
-    def _config(self, labels: list):
+    def _config(self, labels: list, y_index: np.ndarray, sample_weight: np.ndarray | None):
         config = load_config(None, [])
         config.seed = _seed(self.random_state)
         config.model.name = self._model_name
         for key, value in self._model_settings().items():
             setattr(config.model, key, value)
         config.model.l2 = float(self.l2)
-        config.model.class_weight = _class_weight(self.class_weight, self.classes_, labels)
+        config.model.class_weight = _class_weight(self.class_weight, self.classes_, labels, y_index, sample_weight)
         config.optimizer.name = self.optimizer
         config.optimizer.lr = float(self.lr)
         config.optimizer.grad_tol = None if self.tol is None else float(self.tol)
@@ -231,12 +231,11 @@ class LogisticRegressionClassifier(_TorchClassifier):
         index = np.searchsorted(self.classes_, y)
         if np.any(index >= len(self.classes_)) or np.any(self.classes_[np.minimum(index, len(self.classes_) - 1)] != y):
             raise ValueError("y holds labels that are not in classes_")
-        weights = None
-        if sample_weight is not None:
-            weights = torch.from_numpy(_check_sample_weight(sample_weight, X, dtype=np.float64))
-        if self.class_weight is not None:
+        given = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
+        weights = None if given is None else torch.from_numpy(given)
+        if self.class_weight is not None:  # the fitted objective's row weights, as fit built them
             labels = [_plain_label(c) for c in self.classes_]
-            per_class = class_weights(_class_weight(self.class_weight, self.classes_, labels), labels,
+            per_class = class_weights(_class_weight(self.class_weight, self.classes_, labels, index, given), labels,
                                       torch.from_numpy(index))
             row = per_class[torch.from_numpy(index)]
             weights = row if weights is None else weights * row
@@ -303,8 +302,18 @@ def _plain_label(label):
     return value
 
 
-def _class_weight(class_weight, classes: np.ndarray, labels: list):
-    """``class_weight`` keyed by the trainer's labels (``model.class_weight``); unknown labels are an error."""
+def _class_weight(class_weight, classes: np.ndarray, labels: list, y_index: np.ndarray,
+                  sample_weight: np.ndarray | None):
+    """``class_weight`` keyed by the trainer's labels (``model.class_weight``); unknown labels are an error.
+
+    ``"balanced"`` with sample weights counts each class by its weight, Σs / (K·Σ_{y=k} s), as
+    scikit-learn's ``compute_class_weight`` does (so weight 2 stays a repeated row); the trainer's
+    own ``"balanced"`` counts rows, so that case is passed to it as a mapping.
+    """
+    if class_weight == "balanced" and sample_weight is not None:
+        per_class = np.bincount(y_index, weights=sample_weight, minlength=len(classes))
+        balanced = sample_weight.sum() / (len(classes) * np.where(per_class > 0, per_class, np.inf))
+        return {label: float(weight) if weight > 0 else 1.0 for label, weight in zip(labels, balanced)}
     if class_weight is None or isinstance(class_weight, str):
         return class_weight
     mapped = {}
