@@ -485,6 +485,11 @@ class Trainer:
                               ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
             logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
                         f" ({extra})" if extra else "")
+        if self.config.train.summary:  # the coefficient table: logged, summary.csv, TensorBoard text
+            from .stats import report_run_summary  # local: only train.summary needs it
+
+            report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
+                               run_dir=self.run_dir, writer=self.writer, step=self.iteration)
         return TrainResult(self.model, self.history, self.run_dir, metrics, split.standardizer, list(split.classes),
                            list(split.feature_names))
 

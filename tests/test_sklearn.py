@@ -1,0 +1,237 @@
+"""torch_logreg.sklearn: the estimators pass check_estimator and agree with scikit-learn's own."""
+
+import importlib
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_moons
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from torch_logreg.sklearn import LogisticRegressionClassifier, MLPClassifier
+
+# Every check passes: no expected failures are declared (the issue allows two, each with its reason).
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks([LogisticRegressionClassifier()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+def test_check_estimator(estimator, check):
+    check(estimator)
+
+
+def reference(**params):
+    """scikit-learn's LogisticRegression, converged far past its default tol=1e-4."""
+    return LogisticRegression(tol=1e-12, max_iter=10_000, **params)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    x, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(x), y
+
+
+# ------------------------------------------------------------------ the same optimum as scikit-learn
+
+
+def test_iris_three_classes_match_logistic_regression_c1_to_1e_6_in_probability(iris):
+    x, y = iris
+    ours = LogisticRegressionClassifier().fit(x, y)
+    theirs = reference(C=1.0).fit(x, y)
+    np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), atol=1e-6)
+    assert ours.coef_.shape == (3, 4) and ours.intercept_.shape == (3,)
+    assert ours.converged_ and 1 <= ours.n_iter_ < 20
+
+
+def test_binary_has_one_row_of_coefficients_and_two_probability_columns(iris):
+    x, y = iris
+    y = np.where(y == 2, "virginica", "other")
+    ours = LogisticRegressionClassifier(l2=0.5).fit(x, y)
+    theirs = reference(C=2.0).fit(x, y)
+    assert ours.coef_.shape == (1, 4) and ours.intercept_.shape == (1,)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), atol=1e-6)
+    assert list(ours.classes_) == ["other", "virginica"]
+    assert ours.decision_function(x).shape == (150,)
+    assert set(ours.predict(x)) == {"other", "virginica"}
+    np.testing.assert_allclose(np.exp(ours.predict_log_proba(x)), ours.predict_proba(x), rtol=1e-12)
+
+
+def test_multinomial_decision_function_and_log_proba_shapes(iris):
+    x, y = iris
+    ours = LogisticRegressionClassifier().fit(x, y)
+    assert ours.decision_function(x).shape == (150, 3) and ours.predict_proba(x).shape == (150, 3)
+    np.testing.assert_allclose(np.exp(ours.predict_log_proba(x)), ours.predict_proba(x), rtol=1e-12)
+    assert ours.score(x, y) == pytest.approx(np.mean(ours.predict(x) == y))
+
+
+# ------------------------------------------------------------------ weights
+
+
+def test_sample_weight_two_equals_a_repeated_row(iris):
+    x, y = iris
+    weights = np.ones(len(y))
+    weights[::7] = 2.0
+    weighted = LogisticRegressionClassifier().fit(x, y, sample_weight=weights)
+    repeated = LogisticRegressionClassifier().fit(np.vstack([x, x[::7]]), np.concatenate([y, y[::7]]))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-8, atol=1e-10)
+
+
+def test_class_weight_dict_is_a_per_class_sample_weight(iris):
+    x, y = iris
+    by_class = LogisticRegressionClassifier(class_weight={0: 3.0, 2: 0.5}).fit(x, y)
+    by_row = LogisticRegressionClassifier().fit(x, y, sample_weight=np.select([y == 0, y == 2], [3.0, 0.5], 1.0))
+    np.testing.assert_allclose(by_class.coef_, by_row.coef_, rtol=1e-8)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_balanced_class_weight_matches_scikit_learn(iris, weighted):
+    # With sample weights, "balanced" counts each class by its weight (scikit-learn's compute_class_weight).
+    x, y = iris
+    keep = np.r_[0:50, 50:70, 100:150]  # unequal classes: 50, 20, 50
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, len(keep)) if weighted else None
+    ours = LogisticRegressionClassifier(class_weight="balanced").fit(x[keep], y[keep], sample_weight=weights)
+    theirs = reference(C=1.0, class_weight="balanced").fit(x[keep], y[keep], sample_weight=weights)
+    np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), atol=1e-6)
+
+
+def test_class_weight_naming_an_unknown_label_is_an_error(iris):
+    x, y = iris
+    with pytest.raises(ValueError, match="class_weight names label 7"):
+        LogisticRegressionClassifier(class_weight={7: 2.0}).fit(x, y)
+
+
+# ------------------------------------------------------------------ scikit-learn's machinery
+
+
+def test_pipeline_grid_search_and_cross_val_score():
+    x, y = load_iris(return_X_y=True)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegressionClassifier())
+    search = GridSearchCV(pipeline, {"logisticregressionclassifier__l2": [0.01, 1.0, 100.0]}, cv=3).fit(x, y)
+    assert search.best_params_["logisticregressionclassifier__l2"] in (0.01, 1.0)  # 100 underfits iris
+    assert search.best_score_ > 0.9
+    scores = cross_val_score(pipeline, x, y, cv=5)
+    assert scores.shape == (5,) and scores.mean() > 0.9
+
+
+def test_pickle_clone_get_and_set_params(iris):
+    x, y = iris
+    fitted = LogisticRegressionClassifier(l2=0.3, max_iter=50).fit(x, y)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(x), fitted.predict_proba(x))
+    fresh = clone(fitted)
+    assert fresh.get_params() == fitted.get_params() and not hasattr(fresh, "coef_")
+    assert fresh.set_params(l2=2.0).l2 == 2.0 and fitted.l2 == 0.3
+
+
+def test_pandas_frames_keep_feature_names_and_tensors_fit_like_arrays(iris):
+    x, y = iris
+    frame = pd.DataFrame(x, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"])
+    from_frame = LogisticRegressionClassifier().fit(frame, pd.Series(y))
+    from_tensor = LogisticRegressionClassifier().fit(torch.tensor(x), torch.tensor(y))
+    from_array = LogisticRegressionClassifier().fit(x, y)
+    assert list(from_frame.feature_names_in_) == list(frame.columns) and from_frame.n_features_in_ == 4
+    assert not hasattr(from_array, "feature_names_in_")
+    np.testing.assert_array_equal(from_tensor.coef_, from_array.coef_)
+    np.testing.assert_array_equal(from_frame.coef_, from_array.coef_)
+    np.testing.assert_array_equal(from_tensor.predict(torch.tensor(x)), from_array.predict(x))
+    table = from_frame.summary(frame, y)
+    assert list(table.names[:5]) == ["const", "sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+# ------------------------------------------------------------------ quiet, warnings, logs
+
+
+def test_quiet_by_default_and_verbose_prints_the_cost(tmp_path):
+    # In a fresh interpreter with no logging configured, as a user's script runs (pytest installs handlers).
+    code = """if True:
+        import sys
+        from sklearn.datasets import load_iris
+        from torch_logreg.sklearn import LogisticRegressionClassifier
+        x, y = load_iris(return_X_y=True)
+        LogisticRegressionClassifier().fit(x, y)
+        print("--- verbose=1", flush=True)
+        LogisticRegressionClassifier(verbose=1).fit(x, y)
+    """
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout's torch_logreg
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env=env)
+    quiet, verbose = run.stdout.split("--- verbose=1\n")
+    assert quiet == "" and run.stderr == ""
+    assert "Cost after iteration 0" in verbose
+    assert list(tmp_path.iterdir()) == []  # no run folder (no runs/) without log_dir
+
+
+def test_not_converging_is_a_convergence_warning(iris):
+    x, y = iris
+    with pytest.warns(ConvergenceWarning, match="did not converge in 1 iterations"):
+        fitted = LogisticRegressionClassifier(max_iter=1).fit(x, y)
+    assert not fitted.converged_ and fitted.n_iter_ == 1
+
+
+def test_log_dir_writes_each_fit_to_a_new_run_folder(iris, tmp_path):
+    x, y = iris
+    first = LogisticRegressionClassifier(log_dir=tmp_path).fit(x, y)
+    second = LogisticRegressionClassifier(log_dir=tmp_path).fit(x, y)
+    assert first.run_dir_ != second.run_dir_ and first.run_dir_.parent == tmp_path
+    assert (first.run_dir_ / "checkpoint.pt").is_file() and (second.run_dir_ / "config.yaml").is_file()
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def test_summary_of_an_unpenalized_fit_matches_statsmodels_logit():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    y = (rng.random(300) < 1 / (1 + np.exp(-(x @ [1.0, -2.0, 0.5] + 0.3)))).astype(int)
+    table = LogisticRegressionClassifier(l2=0.0).fit(x, y).summary(x, y)
+    theirs = sm.Logit(y, sm.add_constant(x)).fit(disp=0)
+    for ours, reference_values in [(table.coef, theirs.params), (table.std_err, theirs.bse),
+                                   (table.p_value, theirs.pvalues)]:
+        np.testing.assert_allclose(ours, reference_values, rtol=1e-6)
+    assert table.converged is True and "penalized" not in str(table)
+
+
+# ------------------------------------------------------------------ the network
+
+
+def test_mlp_classifier_fits_predicts_clones_and_pickles():
+    x, y = make_moons(200, noise=0.1, random_state=0)
+    model = MLPClassifier(hidden=(8,), random_state=0, max_iter=50)
+    fitted = model.fit(x, y)
+    assert fitted.score(x, y) > 0.95  # a line gets ~0.88 on the moons
+    assert [c.shape for c in fitted.coefs_] == [(2, 8), (8, 1)]
+    assert fitted.predict_proba(x).shape == (200, 2)
+    again = clone(model).fit(x, y)
+    np.testing.assert_array_equal(again.predict_proba(x), fitted.predict_proba(x))  # same seed, same fit
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(x), fitted.predict_proba(x))
+
+
+# ------------------------------------------------------------------ the optional dependency
+
+
+def test_missing_scikit_learn_names_the_extra(monkeypatch):
+    for name in [name for name in sys.modules if name == "sklearn" or name.startswith("sklearn.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now raises ImportError
+    monkeypatch.delitem(sys.modules, "torch_logreg.sklearn")
+    with pytest.raises(ImportError, match=r"pip install 'torch_logreg\[sklearn\]'"):
+        importlib.import_module("torch_logreg.sklearn")
+
+
+def test_only_torch_logreg_sklearn_imports_scikit_learn():
+    code = "import sys, torch_logreg, torch_logreg.stats, torch_logreg.cli; print('sklearn' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
