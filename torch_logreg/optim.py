@@ -103,6 +103,7 @@ class Newton(torch.optim.Optimizer):
         self.weight, self.bias, self.l2 = (params[0], params[1], model.l2) if self.one_neuron else (None, None, 0.0)
         # stalled: no step lowers the cost any more (rounding), though the gradient test has not fired
         self.converged, self.stalled, self.grad_max = False, False, float("inf")
+        self._below_rounding = False  # the last step's predicted decrease was below rounding
         self._cache_key, self._cache = None, None  # small data: x̃, x̃ᵀ, p, diag(p)
         self._sample_key, self._sample = None, None  # the sampled row indices
         self._sampled_key, self._sampled = None, None  # x's sampled rows, gathered
@@ -167,7 +168,8 @@ class Newton(torch.optim.Optimizer):
         start, gradient = self._known_cost_and_gradient()
         if gradient is None:
             start, gradient = _cost_and_gradient(x, y, weight, bias, l2)
-        sample = self._sampled_x(x)
+        converging = self._converging(gradient)
+        sample = None if converging else self._sampled_x(x)  # the final step squares the error: exact H
         if sample is None:
             hessian = LF.hessian(x, weight, bias, l2)
         else:  # the sample's mean curvature, with the full data's penalty l2/m
@@ -178,7 +180,7 @@ class Newton(torch.optim.Optimizer):
         def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
             return _cost_and_gradient(x, y, candidate[:-1].view_as(weight), candidate[-1:], l2)
 
-        if self._converging(gradient):
+        if converging:
             return self._final_step(theta, direction, cost_at)
         return self._line_search(theta, direction, gradient, start, cost_at)
 
@@ -230,7 +232,8 @@ class Newton(torch.optim.Optimizer):
         theta = torch.cat([self.weight.reshape(-1), self.bias])  # (n+1,)
         a = torch.sigmoid(torch.mv(x_tilde, theta))
         gradient = torch.addmv(penalty * theta, x_tilde_t, a - y, alpha=1 / m)
-        rows = self._sample_rows(m, x.device)
+        converging = self._converging(gradient)
+        rows = None if converging else self._sample_rows(m, x.device)  # the final step squares the error: exact H
         xt_h, x_h, a_h = (x_tilde_t, x_tilde, a) if rows is None else (x_tilde_t[:, rows], x_tilde[rows], a[rows])
         hessian = torch.addmm(penalty_matrix, xt_h * (a_h - a_h * a_h), x_h, alpha=1 / len(x_h))
         direction = _solve(hessian, gradient)
@@ -239,7 +242,7 @@ class Newton(torch.optim.Optimizer):
             return float(LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y)
                          + 0.5 * penalty.dot(candidate * candidate)), None
 
-        if self._converging(gradient):
+        if converging:
             return self._final_step(theta, direction, cost_at)
         start, _ = self._known_cost_and_gradient()
         if start is None:
@@ -263,8 +266,16 @@ class Newton(torch.optim.Optimizer):
         A predicted decrease below rounding leaves θ alone: the gradient test decides convergence."""
         slope = float(gradient @ direction)
         if not slope > 1e-15 * max(1.0, abs(start)):
-            self.stalled = True  # the gradient is below what this dtype can act on, sample or not
-            return start  # the predicted decrease is below rounding: at the optimum; θ unchanged
+            # The cost cannot see a step this small, but the gradient can: take the full Newton step
+            # (it squares the error) once; if the next step is as small, the run has stalled.
+            if self._below_rounding:
+                self.stalled = True
+                return start
+            self._below_rounding = True
+            new, gradient_at = cost_at(theta - direction)
+            self._write(theta - direction, new, gradient_at)
+            return new
+        self._below_rounding = False  # the predicted decrease is below rounding: at the optimum; θ unchanged
         step_size = 1.0
         for _ in range(40):
             candidate = theta - step_size * direction

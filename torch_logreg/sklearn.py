@@ -75,9 +75,8 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         x = torch.tensor(X, dtype=torch.float64)  # a copy: X may be a read-only memmap
         y_tensor = torch.from_numpy(y_index.astype(np.float64))
         names = list(getattr(self, "feature_names_in_", default_feature_names(X.shape[1])))
-        # train() evaluates a test split at every log step and needs one: the training rows serve
-        # (they cost one more pass per log step; the test metrics are then the training metrics).
-        split = make_split(x, y_tensor, x, y_tensor, names, standardize=False, classes=labels)
+        # No test rows: scikit-learn holds data out itself (cross_val_score, GridSearchCV).
+        split = make_split(x, y_tensor, x[:0], y_tensor[:0], names, standardize=False, classes=labels)
         run_dir = _new_run_dir(self.log_dir, type(self).__name__) if self.log_dir is not None else None
         with _quiet_logging(self.verbose):
             result = train(config, run_dir=run_dir, save=run_dir is not None, data=split, sample_weight=weights)

@@ -176,6 +176,7 @@ class Trainer:
         self.y_train = loss.targets(split.y_train.to(self.device), self.dtype)
         self.x_test = split.x_test.to(device=self.device, dtype=x_dtype).contiguous()
         self.y_test = loss.targets(split.y_test.to(self.device), self.dtype)
+        self.has_test = len(self.x_test) > 0
         self.w_train = self._sample_weights(sample_weight)
         m = self.x_train.shape[0]
         self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < m else None
@@ -244,7 +245,8 @@ class Trainer:
         weights = None if given is None else torch.as_tensor(given, dtype=self.dtype, device=self.device).reshape(-1)
         class_weight = self.config.model.class_weight
         if class_weight is not None:
-            per_class = class_weights(class_weight, self.split.classes, self.split.y_train)
+            per_class = class_weights(class_weight, self.split.classes, self.split.y_train,
+                                      None if weights is None else weights.cpu())
             row = per_class.to(self.device, self.dtype)[self.split.y_train.long().to(self.device)]
             weights = row if weights is None else weights * row
         return weights
@@ -267,8 +269,8 @@ class Trainer:
         stops_when_converged = self.config.optimizer.name in ITERATE_TO_CONVERGENCE
         start_time = time.perf_counter()
         previous_handlers = self._catch_signals()
-        bar = tqdm(total=total, initial=self.iteration, unit="it", disable=not (sys.stderr.isatty() and total >= 1000),
-                   leave=False)
+        bar = tqdm(total=total, initial=self.iteration, unit="it", leave=False,
+                   disable=not (cfg.print_cost and sys.stderr.isatty() and total >= 1000))
         self.tol_change: float | None = None
         self.tol_reached = False
         with contextlib.ExitStack() as stack:
@@ -323,18 +325,20 @@ class Trainer:
 
     @torch.no_grad()
     def _evaluate(self) -> dict[str, float]:
-        """Full-train and test cost and accuracy, the gradient's largest entry, ‖W‖: one sync."""
+        """Full-train and test cost and accuracy, the gradient's largest entry, ‖W‖: one sync.
+
+        Without test rows (a split the caller made, e.g. scikit-learn's ``fit``) there are no test values."""
         train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train, self.w_train)
         self._last_gradient = gradient
-        test_cost, _ = self._cost_and_gradient(self.x_test, self.y_test, None, need_gradient=False)
         weights = [p.detach().reshape(-1) for name, p in self.model.named_parameters() if "bias" not in name]
-        values = torch.stack([
-            train_cost.to(self.dtype), test_cost.to(self.dtype),
-            self._accuracy(self.x_train, self.y_train), self._accuracy(self.x_test, self.y_test),
-            gradient.abs().max().to(self.dtype), torch.cat(weights).norm().to(self.dtype),
-        ]).tolist()
-        return dict(zip(("train/cost", "test/cost", "train/accuracy", "test/accuracy", "train/grad_norm",
-                         "train/weight_norm"), values))
+        tags = ["train/cost", "train/accuracy", "train/grad_norm", "train/weight_norm"]
+        values = [train_cost.to(self.dtype), self._accuracy(self.x_train, self.y_train),
+                  gradient.abs().max().to(self.dtype), torch.cat(weights).norm().to(self.dtype)]
+        if self.has_test:
+            test_cost, _ = self._cost_and_gradient(self.x_test, self.y_test, None, need_gradient=False)
+            tags += ["test/cost", "test/accuracy"]
+            values += [test_cost.to(self.dtype), self._accuracy(self.x_test, self.y_test)]
+        return dict(zip(tags, torch.stack(values).tolist()))
 
     def _cost_and_gradient(self, x, y, sample_weight, need_gradient: bool = True):
         """(J, the flat gradient over all parameters or None) on (x, y), without a host sync."""
@@ -366,7 +370,7 @@ class Trainer:
         if not self.history["iteration"] or self.history["iteration"][-1] != it:
             self.history["iteration"].append(it)
             for key, tag in _HISTORY.items():
-                self.history[key].append(values[tag])
+                self.history[key].append(values.get(tag, float("nan")))  # no test rows: NaN
         if self.config.train.print_cost:
             logger.info("Cost after iteration %i: %f", it, values["train/cost"])
         return values["train/cost"]
@@ -456,31 +460,33 @@ class Trainer:
         self._save_checked(seconds)
         self._final_warnings()
         h, split = self.history, self.split
-        with torch.no_grad():
-            train_proba = self.model.predict_proba(self.x_train.to(self.dtype))
-            test_proba = self.model.predict_proba(self.x_test.to(self.dtype))
         k = split.num_classes
-        metrics = {
-            "train_cost": h["train_cost"][-1], "test_cost": h["test_cost"][-1],
-            "train_accuracy": h["train_accuracy"][-1], "test_accuracy": h["test_accuracy"][-1],
-            **{key: value for key, value in classification_metrics(self.y_train, train_proba, k, "train").items()
-               if key != "train_accuracy"},
-            **{key: value for key, value in classification_metrics(self.y_test, test_proba, k, "test").items()
-               if key != "test_accuracy"},
+        splits = {"train": (self.x_train, self.y_train), **({"test": (self.x_test, self.y_test)} if self.has_test
+                                                             else {})}
+        metrics = {}
+        for name, (x, y) in splits.items():
+            with torch.no_grad():
+                proba = self.model.predict_proba(x.to(self.dtype))
+            metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = h[f"{name}_cost"][-1], h[f"{name}_accuracy"][-1]
+            metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
+                            if key != f"{name}_accuracy"})
+        test_proba = proba if self.has_test else None
+        metrics.update({
             "iterations": self.iteration, "converged": self._converged(), "grad_norm": self.grad_max,
             "classes": list(split.classes), "warnings": list(self.warnings),
             "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
-        }
+        })
         if self.save:
             atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
             # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
             self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
                                                  if key.startswith(("train_", "test_")) and key not in _LOGGED})
-            self._final_pictures(test_proba)
+            if self.has_test:
+                self._final_pictures(test_proba)
             self.writer.final(self.iteration, self.config_dict,
                               {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
                                "train/grad_norm": self.grad_max})
-        for split_name in ("train", "test"):
+        for split_name in splits:
             extra = ", ".join(f"{name} {metrics[f'{split_name}_{name}']:.4f}" for name in
                               ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
             logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
@@ -555,12 +561,14 @@ class Trainer:
             signal.signal(sig, handler)
 
 
-def class_weights(class_weight, classes: list, y_train: torch.Tensor) -> torch.Tensor:
-    """(K,) weight per class: ``"balanced"`` is m / (K·count_k), as scikit-learn's; a mapping names labels."""
+def class_weights(class_weight, classes: list, y_train: torch.Tensor, sample_weight=None) -> torch.Tensor:
+    """(K,) weight per class: ``"balanced"`` is m / (K·count_k), as scikit-learn's, counting each row by its
+    sample weight (so weight 2 is a repeated row); a mapping names labels."""
     k = len(classes)
     if class_weight == "balanced":
-        counts = torch.bincount(y_train.long(), minlength=k).double()
-        return len(y_train) / (k * counts)
+        weights = None if sample_weight is None else sample_weight.double()
+        counts = torch.bincount(y_train.long(), weights=weights, minlength=k).double()
+        return counts.sum() / (k * counts)
     by_name = {str(key): float(value) for key, value in class_weight.items()}
     unknown = [key for key in by_name if key not in {str(c) for c in classes}]
     if unknown:
