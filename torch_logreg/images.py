@@ -262,3 +262,92 @@ def _arrow_label(draw, center, left: str, right: str, font_) -> None:
     draw.line([x, mid, x + ARROW_WIDTH - 2, mid], fill="black", width=1)
     draw.line([x + ARROW_WIDTH - 6, mid - 3, x + ARROW_WIDTH - 2, mid, x + ARROW_WIDTH - 6, mid + 3], fill="black")
     draw.text((x + ARROW_WIDTH + 4, y), right, font=font_, fill=(190, 0, 0))
+
+
+# ------------------------------------------------------------------ learning curves
+
+# Series i is drawn in LINE_COLORS[i % 10]: dark grey, then tab10 from purple on, so that the first
+# curves do not take the colours of the classes (blue, red; or blue, orange, green) in pictures beside them.
+LINE_COLORS = np.concatenate([[[60.0, 60.0, 60.0]], TAB10[4:], TAB10[:3]])
+
+
+def learning_curve_image(series: dict[str, tuple[list[int], list[float]]], title: str, ylabel: str, *,
+                         width: int = 480, height: int = 300) -> np.ndarray:
+    """A line chart of each series over iterations, with ticked axes, a title and a legend above the plot.
+
+    Args:
+        series: name -> (iterations, values), e.g. {"logistic": ([0, 25, …], [0.69, 0.68, …])};
+            non-finite values are skipped, a series of one point is drawn as a dot.
+        title: the line above the legend.
+        ylabel: the vertical axis's name ("iteration" names the horizontal one).
+        width, height: the whole picture's size in pixels.
+
+    Returns (height, width, 3) uint8.
+    """
+    tick_font, name_font = font(12), font(13)
+    curves = []
+    for name, (xs, ys) in series.items():
+        xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        keep = np.isfinite(xs) & np.isfinite(ys)
+        curves.append((_short(name, 28), xs[keep], ys[keep]))
+    all_x = np.concatenate([c[1] for c in curves] + [np.zeros(0)])
+    all_y = np.concatenate([c[2] for c in curves] + [np.zeros(0)])
+    x_lo, x_hi = _padded_range(all_x, pad=0.0)
+    y_lo, y_hi = _padded_range(all_y, pad=0.05)
+
+    left, top, right, bottom = 74, 56, 28, 46
+    plot_w, plot_h = width - left - right, height - top - bottom
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((left, 8), title, font=name_font, fill="black")
+    legend_x = left
+    for i, (name, _, _) in enumerate(curves):  # one row of "── name" entries, so no entry hides a curve
+        color = tuple(int(c) for c in LINE_COLORS[i % len(LINE_COLORS)])
+        draw.line([legend_x, 37, legend_x + 18, 37], fill=color, width=3)
+        draw.text((legend_x + 24, 29), name, font=tick_font, fill="black")
+        legend_x += 24 + _text_size(tick_font, name)[0] + 18
+
+    def to_pixel(x, y):
+        return (left + (x - x_lo) / (x_hi - x_lo) * (plot_w - 1), top + (y_hi - y) / (y_hi - y_lo) * (plot_h - 1))
+
+    for value in _nice_ticks(x_lo, x_hi):
+        px = to_pixel(value, y_lo)[0]
+        draw.line([px, top, px, top + plot_h], fill=(232, 232, 232))
+        draw.line([px, top + plot_h, px, top + plot_h + 4], fill="black")
+        _centered(draw, (px, top + plot_h + 6), _iteration_text(value), tick_font)
+    for value in _nice_ticks(y_lo, y_hi):
+        py = to_pixel(x_lo, value)[1]
+        draw.line([left, py, left + plot_w, py], fill=(232, 232, 232))
+        draw.line([left - 5, py, left - 1, py], fill="black")
+        text = _tick_text(value)
+        draw.text((left - 8 - _text_size(tick_font, text)[0], py - 8), text, font=tick_font, fill="black")
+    draw.rectangle([left - 1, top - 1, left + plot_w, top + plot_h], outline="black")
+    _centered(draw, (left + plot_w / 2, top + plot_h + 24), "iteration", name_font)
+    _vertical_text(image, (10, top + plot_h / 2), ylabel, name_font)
+
+    for i, (_, xs, ys) in enumerate(curves):
+        color = tuple(int(c) for c in LINE_COLORS[i % len(LINE_COLORS)])
+        points = [to_pixel(x, y) for x, y in zip(xs, ys)]
+        if len(points) == 1:
+            (px, py), = points
+            draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=color)
+        elif points:
+            draw.line(points, fill=color, width=2, joint="curve")
+    return np.asarray(image)
+
+
+def _iteration_text(value: float) -> str:
+    """Whole iteration counts in full ("10000", not "1e+04"); other ticks as ``_tick_text``."""
+    return str(int(round(value))) if abs(value - round(value)) < 1e-9 else _tick_text(value)
+
+
+def _padded_range(values: np.ndarray, pad: float) -> tuple[float, float]:
+    """[min, max] of ``values`` widened by ``pad`` of its span; an empty or one-valued range gets a span of its own."""
+    if values.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo <= 1e-12 * max(1.0, abs(lo)):
+        half = 0.5 if lo == 0 else abs(lo) * 0.1
+        return lo - half, hi + half
+    span = hi - lo
+    return lo - pad * span, hi + pad * span
