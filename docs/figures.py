@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from torch_logreg.config import load_config
 from torch_logreg.data import load_split
-from torch_logreg.images import decision_regions_image, font, learning_curve_image
+from torch_logreg.images import decision_regions_image, learning_curve_image
 from torch_logreg.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +31,6 @@ COMMON = ["train.print_cost=false", "train.device=cpu"]
 POINTS_PER_CURVE = 200  # train.log_every = iterations / this
 REGION_SIZE = 300  # pixels a side of each decision-region plot
 GAP = 12  # pixels between the two region pictures
-CAPTION_ROWS = 30  # decision_regions_image writes its own caption ("…test points") above this row
-CAPTION_LEFT = 74  # and starts it, as its plot, this far from the left
 PALETTE_COLORS = 128  # the PNGs are quantized to this many colours, to stay small
 ONE_LAYER = ["model.name=logistic", "model.init=zeros"]  # zeros: the one-layer default, which the configs' `he` is not
 
@@ -45,15 +43,10 @@ def model_name(model, num_classes: int) -> str:
 
 
 def regions_with_caption(split, model, caption: str) -> np.ndarray:
-    """``decision_regions_image`` of the training points, its caption replaced by ``caption``."""
-    picture = decision_regions_image(split.x_train.numpy(), split.y_train.numpy(), model.predict_proba, split.classes,
-                                     split.feature_names, standardized=split.standardizer is not None,
-                                     size=REGION_SIZE)
-    image = Image.fromarray(picture)
-    draw = ImageDraw.Draw(image)
-    draw.rectangle([0, 0, image.width, CAPTION_ROWS - 1], fill="white")
-    draw.text((CAPTION_LEFT, 10), caption, font=font(13), fill="black")
-    return np.asarray(image)
+    """``decision_regions_image`` of the training points, captioned with ``caption``."""
+    return decision_regions_image(split.x_train.numpy(), split.y_train.numpy(), model.predict_proba, split.classes,
+                                  split.feature_names, standardized=split.standardizer is not None,
+                                  size=REGION_SIZE, caption=caption)
 
 
 def figure(config_path: str) -> tuple[Image.Image, dict[str, float]]:

@@ -116,7 +116,8 @@ def misclassified_image(images: np.ndarray, y, pred, classes: Sequence, limit: i
 # ------------------------------------------------------------------ decision regions
 
 def decision_regions_image(x: np.ndarray, y, proba_fn: Callable[[torch.Tensor], torch.Tensor], classes: Sequence,
-                           feature_names: Sequence[str], standardized: bool | None, size: int = 300) -> np.ndarray:
+                           feature_names: Sequence[str], standardized: bool | None, size: int = 300,
+                           caption: str | None = None) -> np.ndarray:
     """The model's regions over the data's box, with the points on top and labelled axes.
 
     Two classes: P(class 1) shaded from blue (0) to red (1), the contour P = 0.5 in black.
@@ -129,6 +130,7 @@ def decision_regions_image(x: np.ndarray, y, proba_fn: Callable[[torch.Tensor], 
         y: (N,) class indices.
         proba_fn: (G, 2) float64 tensor -> (G,) P(class 1) or (G, K) probabilities.
         standardized: whether x is standardized; the axis labels and caption say so (None: they say nothing).
+        caption: the line above the plot (default: "Decision regions and test points", and the features' units).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y).astype(np.int64).reshape(-1)
@@ -150,7 +152,7 @@ def decision_regions_image(x: np.ndarray, y, proba_fn: Callable[[torch.Tensor], 
     for r, c, cls in zip(rows, cols, y):
         plot[max(r - 3, 0): r + 4, max(c - 3, 0): c + 4] = 255
         plot[max(r - 2, 0): r + 3, max(c - 2, 0): c + 3] = colors[cls]
-    return _frame(np.round(plot).astype(np.uint8), (lo, hi), classes, feature_names, standardized)
+    return _frame(np.round(plot).astype(np.uint8), (lo, hi), classes, feature_names, standardized, caption)
 
 
 def _shade_regions(proba: np.ndarray, k: int) -> np.ndarray:
@@ -172,7 +174,8 @@ def _draw_boundaries(plot: np.ndarray, label: np.ndarray) -> None:
     plot[edge] = 0
 
 
-def _frame(plot: np.ndarray, box, classes, feature_names, standardized: bool | None) -> np.ndarray:
+def _frame(plot: np.ndarray, box, classes, feature_names, standardized: bool | None,
+           caption: str | None = None) -> np.ndarray:
     """The plot inside axes with ticks, axis names, a caption and a legend."""
     size = plot.shape[0]
     tick_font, name_font = font(12), font(13)
@@ -185,8 +188,9 @@ def _frame(plot: np.ndarray, box, classes, feature_names, standardized: bool | N
     image.paste(Image.fromarray(plot), (left, top))
     draw = ImageDraw.Draw(image)
     draw.rectangle([left - 1, top - 1, left + size, top + size], outline="black")
-    caption = "Decision regions and test points" + {True: ", standardized features", False: ", raw features",
-                                                    None: ""}[standardized]
+    if caption is None:
+        caption = "Decision regions and test points" + {True: ", standardized features", False: ", raw features",
+                                                        None: ""}[standardized]
     draw.text((left, 10), caption, font=name_font, fill="black")
     for value in _nice_ticks(lo[0], hi[0]):
         px = left + (value - lo[0]) / (hi[0] - lo[0]) * (size - 1)
