@@ -102,8 +102,10 @@ def slug(text: str) -> str:
 
 
 def result_stem(info: dict, quick: bool) -> str:
-    """``cpu-<cpu model>-<date>`` or ``cuda-<gpu name>-<date>``; ``-quick`` for a smoke run."""
+    """``<cpu|cuda>-<processor or GPU>-<host>-<YYYYmmdd-HHMMSS>[-quick]``: the machine, then when it ran,
+    so runs on one machine, or on one day, keep apart."""
     kind = "cuda" if info["gpu"] else "cpu"
     name = info["gpu"] or info["cpu_model"]
-    stem = f"{kind}-{slug(name)}-{time.strftime('%Y%m%d')}"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.strptime(info["date"][:19], "%Y-%m-%d %H:%M:%S"))
+    stem = f"{kind}-{slug(name)}-{slug(info['hostname'])}-{stamp}"
     return stem + ("-quick" if quick else "")

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from torch_logreg.config import DataConfig
-from torch_logreg.data import Standardizer, load_breast_cancer, load_split
+from torch_logreg.data import Split, Standardizer, load_breast_cancer, load_split
 
 
 class Size(NamedTuple):
@@ -52,6 +52,16 @@ def breast_cancer_all(dtype=torch.float32, device: str = "cpu") -> tuple[Tensor,
     x, y, _ = load_breast_cancer()
     x = Standardizer.fit(x).transform(x)
     return x.to(device=device, dtype=dtype).contiguous(), y.to(device=device, dtype=dtype)
+
+
+def in_memory_split(x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, classes: list | None = None) -> Split:
+    """The ``Split`` that ``train(config, data=...)`` trains on: x (m, n) as given, no standardization.
+
+    ``classes`` defaults to [0, 1]; y holds class indices (float), as ``load_split`` gives them.
+    """
+    names = [f"x{j + 1}" for j in range(x.shape[1])]
+    return Split(x_train=x, y_train=y.to(x.dtype), x_test=x_test, y_test=y_test.to(x_test.dtype),
+                 feature_names=names, classes=list(classes) if classes is not None else [0, 1])
 
 
 def step_problem(m: int, n: int, device: str) -> tuple[Tensor, Tensor]:

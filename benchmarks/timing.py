@@ -80,3 +80,24 @@ def wall(fn: Callable[[], object], device: str) -> float:
     fn()
     synchronize(device)
     return time.perf_counter() - begin
+
+
+def marginal_per_iteration(runners: dict[str, Callable[[int], float]], counts: tuple[int, int],
+                           repeats: int) -> dict[str, tuple[float, dict[int, float]]]:
+    """Seconds an extra iteration costs, for each ``name: run(iterations) -> wall seconds``.
+
+    Each runner is run to N1 and N2 = ``counts`` iterations, interleaved, after one warm-up
+    run; (t(N2) − t(N1)) / (N2 − N1) of the medians cancels start-up and finishing.
+    Returns {name: (seconds per iteration, {N: median seconds})}.
+    """
+    for run in runners.values():
+        run(counts[0])  # warm-up: imports, allocator, first-call costs
+    samples: dict[tuple[str, int], list[float]] = {(name, n): [] for name in runners for n in counts}
+    for _ in range(repeats):
+        for n in counts:
+            for name, run in runners.items():
+                samples[(name, n)].append(run(n))
+    median = {key: statistics.median(values) for key, values in samples.items()}
+    extra = counts[1] - counts[0]
+    return {name: ((median[(name, counts[1])] - median[(name, counts[0])]) / extra,
+                   {n: median[(name, n)] for n in counts}) for name in runners}

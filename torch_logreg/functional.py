@@ -189,15 +189,20 @@ def row_blocks(x: Tensor, *others: Tensor) -> list[tuple[Tensor, ...]]:
     return list(zip(x.split(rows), *(t.split(rows) for t in others)))
 
 
+# Rows narrower than this take gemv in every block: a row sum over a few columns is a
+# poorly vectorized reduction (benchmarks/step_time.py, 1M×2 against the plain ops).
+NARROW_FEATURES = 32
+
+
 def block_logits(x_block: Tensor, w: Tensor, bias: Tensor, scratch: Tensor | None) -> Tensor:
     """z = x·w + b for one neuron and one block of rows.  x_block: (k, n), w: (n,) -> (k,).
 
-    A block streamed from memory (one of many) takes a multiply into ``scratch`` and a
-    row sum: MKL's gemv read such blocks ~3× slower (AMD EPYC, benchmarks/profile_ops.py).
-    Data that stays in cache, as small data sets do step after step, is faster through
-    gemv (``scratch`` None).
+    A wide block streamed from memory (one of many) takes a multiply into ``scratch`` and
+    a row sum: MKL's gemv read such blocks ~3× slower (AMD EPYC, benchmarks/profile_ops.py).
+    Data that stays in cache, as small data sets do step after step (``scratch`` None),
+    and narrow rows (fewer than ``NARROW_FEATURES`` columns) are faster through gemv.
     """
-    if scratch is not None:
+    if scratch is not None and x_block.shape[1] >= NARROW_FEATURES:
         return torch.mul(x_block, w, out=scratch[: len(x_block)]).sum(1).add_(bias)
     return torch.addmv(bias, x_block, w)
 
