@@ -256,3 +256,16 @@ def test_hessian_equals_autograds_second_derivative(monkeypatch, block_bytes):
     assert torch.allclose(got, expected, atol=1e-14, rtol=1e-12)
     no_l2 = functional.hessian(x, theta[:4].reshape(1, 4), theta[4:], l2=0.0)
     assert abs(got[4, 4] - no_l2[4, 4]) < 1e-15  # the bias entry carries no l2 term
+
+
+@pytest.mark.parametrize("name, derivative", [
+    ("sigmoid", lambda a: a * (1 - a)), ("tanh", lambda a: 1 - a * a), ("relu", lambda a: (a > 0).double()),
+])
+def test_each_activation_derivative_is_its_formula_from_the_output(name, derivative):
+    z = torch.cat([torch.randn(200, dtype=torch.float64) * 3, torch.zeros(5, dtype=torch.float64)])
+    a = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[name](z)
+    grad_a = torch.randn_like(a)
+    backward = getattr(functional, f"{name}_backward")
+    torch.testing.assert_close(backward(grad_a, a), grad_a * derivative(a), atol=1e-15, rtol=1e-14)
+    if name == "relu":
+        assert (backward(grad_a, a)[z == 0] == 0).all()  # 0 at z = 0, as PyTorch

@@ -74,21 +74,23 @@ def plain_autograd():
 # --------------------------------------------------------------------------
 
 
-def linear_forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """z = x Wᵀ + b.  x: (m, n), weight: (k, n), bias: (k,) -> z: (m, k)."""
+def linear_forward(x: Tensor, weight: Tensor, bias: Tensor | None, out: Tensor | None = None) -> Tensor:
+    """z = x Wᵀ + b.  x: (m, n), weight: (k, n), bias: (k,) -> z: (m, k), into ``out`` when given."""
     if bias is None:
-        return x @ weight.T
-    return torch.addmm(bias, x, weight.T)
+        return torch.matmul(x, weight.T, out=out)
+    return torch.addmm(bias, x, weight.T, out=out)
 
 
 def linear_backward(
-    grad_z: Tensor, x: Tensor, weight: Tensor, need_x: bool = True, need_weight: bool = True, need_bias: bool = True
+    grad_z: Tensor, x: Tensor, weight: Tensor, need_x: bool = True, need_weight: bool = True, need_bias: bool = True,
+    dx_out: Tensor | None = None,
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """dx = g W, dW = gᵀ x, db = Σ_rows g.  grad_z: (m, k) -> (m, n), (k, n), (k,).
 
-    A gradient that is not needed is returned as None and never computed.
+    A gradient that is not needed is returned as None and never computed; dx goes into
+    ``dx_out`` when given.
     """
-    dx = grad_z @ weight if need_x else None
+    dx = torch.matmul(grad_z, weight, out=dx_out) if need_x else None
     dweight = grad_z.T @ x if need_weight else None
     dbias = grad_z.sum(0) if need_bias else None
     return dx, dweight, dbias
@@ -159,19 +161,31 @@ def l2_backward(weight: Tensor, l2: float, m) -> Tensor:
     return weight * (l2 / m)
 
 
-def sigmoid_backward(grad_a: Tensor, a: Tensor) -> Tensor:
-    """dz = da ⊙ σ′(z) = da ⊙ a(1 − a), from the output a = σ(z).  Any shape."""
-    return grad_a * a * (1 - a)
+# Each derivative is one fused elementwise kernel of ATen's computing exactly the formula
+# in its docstring: written as products, the tanh line alone made three (m, width)
+# temporaries per layer per step (benchmarks/mlp_time.py).  The tests hold each against
+# the formula and against autograd.
+
+def sigmoid_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tensor:
+    """dz = da ⊙ σ′(z) = da ⊙ a(1 − a), from the output a = σ(z).  Any shape; into ``out`` (may be da)."""
+    if out is None:
+        return torch.ops.aten.sigmoid_backward(grad_a, a)
+    return torch.ops.aten.sigmoid_backward.grad_input(grad_a, a, grad_input=out)
 
 
-def tanh_backward(grad_a: Tensor, a: Tensor) -> Tensor:
-    """dz = da ⊙ (1 − a²), from the output a = tanh(z).  Any shape."""
-    return grad_a * (1 - a * a)
+def tanh_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tensor:
+    """dz = da ⊙ (1 − a²), from the output a = tanh(z).  Any shape; into ``out`` (may be da)."""
+    if out is None:
+        return torch.ops.aten.tanh_backward(grad_a, a)
+    return torch.ops.aten.tanh_backward.grad_input(grad_a, a, grad_input=out)
 
 
-def relu_backward(grad_a: Tensor, a: Tensor) -> Tensor:
-    """dz = da where a > 0, else 0, from the output a = max(z, 0): the derivative at z = 0 is 0, as PyTorch's."""
-    return grad_a * (a > 0).to(grad_a.dtype)
+def relu_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tensor:
+    """dz = da where a > 0, else 0, from the output a = max(z, 0): the derivative at z = 0 is 0, as
+    PyTorch's.  Any shape; into ``out`` (may be da)."""
+    if out is None:
+        return torch.ops.aten.threshold_backward(grad_a, a, 0)
+    return torch.ops.aten.threshold_backward.grad_input(grad_a, a, 0, grad_input=out)
 
 
 # Rows per block on the CPU: about 1 MB of x, so that the block is still in cache when
