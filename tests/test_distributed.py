@@ -231,21 +231,12 @@ def test_sigterm_to_the_launcher_stops_every_worker_after_one_step_and_checkpoin
     assert all(f"at iteration {checkpoint['iteration']};" in line for line in stopped)
 
 
-def test_restarts_need_an_explicit_run_folder(files):
-    done = torchrun(["train.py", *BASE, *data_overrides(files, "odd"), "train.iterations=1"],
-                    extra=("--max-restarts=1",))
-    assert done.returncode != 0
-    assert "torchrun --max-restarts needs an explicit --run-dir" in done.stderr
-
-
 def test_a_run_resumes_with_a_different_number_of_workers(files, tmp_path):
     overrides = BASE + data_overrides(files, "odd") + ["optimizer.name=gd", "model.l2=0.5"]
     run = tmp_path / "run"
     first = torchrun(["train.py", *overrides, "train.iterations=100", "--run-dir", str(run)])
     assert first.returncode == 0, first.stderr[-3000:]
-    alone = subprocess.run([sys.executable, "train.py", "--resume", str(run), "train.iterations=200"], cwd=ROOT,
-                           capture_output=True, text=True, timeout=LAUNCH_TIMEOUT)
-    assert alone.returncode == 0, alone.stderr[-3000:]
+    train(load_config(None, overrides + ["train.iterations=200"]), run, resume=True)  # one process goes on
     assert relative(final_weights(run), one_process(overrides + ["train.iterations=200"])) < 1e-10
 
 
@@ -266,7 +257,7 @@ def test_a_shard_with_the_wrong_columns_stops_every_worker_with_one_line(files, 
     assert {line.split(":")[1].strip() for line in lines} == {"rank 0", "rank 1"}
 
 
-def test_a_missing_shard_and_disagreeing_configs_each_end_the_group_with_one_line(files, tmp_path):
+def test_a_missing_shard_disagreeing_configs_and_restarts_without_a_run_folder_each_end_with_one_line(files, tmp_path):
     shards = tmp_path / "shards"
     shards.mkdir()
     table = np.load(files["odd"])
@@ -277,13 +268,17 @@ def test_a_missing_shard_and_disagreeing_configs_each_end_the_group_with_one_lin
          "run_dir": str(tmp_path / "missing")},
         {"overrides": BASE + [f"data.path={files['odd']}", "train.iterations=1"], "by_rank": {"1": ["optimizer.lr=0.1"]},
          "run_dir": str(tmp_path / "disagree")},
+        {"overrides": BASE + [f"data.path={files['odd']}", "train.iterations=1"], "run_dir": None},
     ]
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
-    done = torchrun([WORKER, str(spec_path)], timeout=120)
+    done = torchrun([WORKER, str(spec_path)], timeout=120, extra=("--max-restarts=1",))
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (json.loads((tmp_path / f"spec.json.rank{r}.json").read_text()) for r in (0, 1))
     assert rank1[0] == f"rank 1: {shards / 'part-1.npy'}: no such file (a missing shard)"
     assert rank0[0].startswith("rank 0: stopped, because rank 1 failed:")
     for line in (rank0[1], rank1[1]):
         assert "the workers' configs differ" in line and "optimizer.lr is 0.5 on rank 0 and 0.1 on rank 1" in line
+    for rank, line in enumerate((rank0[2], rank1[2])):  # a restart would not find a timestamped folder
+        assert line == f"rank {rank}: torchrun --max-restarts needs an explicit --run-dir: a restarted worker " \
+                       f"continues from that folder's checkpoint"
