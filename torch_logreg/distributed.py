@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from . import streaming
 from .errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -311,8 +312,7 @@ class ReducedModel:
     def hessian(self, x: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
         """∇²J of all the workers' rows, (P, P): one all-reduce of [m_w, H_w]."""
         here = _rows_here(x, sample_weight)
-        x_sum, s_sum = _nonempty(x, sample_weight)
-        local = self.model.hessian(x_sum, sample_weight=s_sum, rows=1, l2_rows=float("inf"))
+        local = self._local_hessian(x, sample_weight)
         flat = torch.cat([here.reshape(1), local.reshape(-1).to(here.dtype)])
         self.group.all_reduce(flat)
         total = flat[0]
@@ -326,6 +326,10 @@ class ReducedModel:
     def _local_sums(self, x, y, sample_weight, with_cost: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
         """(Σ s·ℓ (0 unless ``with_cost``), its gradient) over this worker's rows: ``rows=1`` makes the mean a sum."""
         model = self.model
+        if streaming.is_stream(x):  # block by block
+            sums = streaming.block_sums(lambda xb, yb, sb: _flat_pair(self._local_sums(xb, yb, sb, with_cost)),
+                                        x, y, sample_weight)
+            return sums[0], sums[1:]
         if x.shape[0] == 0:  # no rows of this batch here: one row of weight 0 adds nothing
             y = y.new_zeros((1, *y.shape[1:]))
         x, sample_weight = _nonempty(x, sample_weight)
@@ -338,6 +342,13 @@ class ReducedModel:
             cost = model.cost(x, y, sample_weight=sample_weight, rows=1, l2_rows=float("inf"))
             grads = torch.autograd.grad(cost, params)
         return cost.detach(), grads
+
+    def _local_hessian(self, x, sample_weight) -> Tensor:
+        if streaming.is_stream(x):
+            return streaming.block_sums(lambda xb, yb, sb: (self._local_hessian(xb, sb),), x, x_labels(x),
+                                        sample_weight)[0]
+        x, sample_weight = _nonempty(x, sample_weight)
+        return self.model.hessian(x, sample_weight=sample_weight, rows=1, l2_rows=float("inf"))
 
     def _l2_part(self, x, y, l2_rows) -> tuple[Tensor, tuple[Tensor, ...]]:
         """The L2 term and its gradient by the model's own formula: its cost on one row of weight 0."""
@@ -354,17 +365,28 @@ class ReducedModel:
         return cost.detach(), grads
 
 
+def _flat_pair(pair) -> tuple[Tensor, ...]:
+    cost, grads = pair
+    return (cost, *grads)
+
+
+def x_labels(x) -> Tensor:
+    """Stand-in labels for a Hessian's block pass (it reads no labels)."""
+    return torch.zeros(len(x))
+
+
 def _zero_row(x: Tensor) -> tuple[Tensor, Tensor]:
     """One row of zeros and its weight 0: it adds nothing to a sum, so the model's formulas
     on it give only the L2 term, and an empty shard's sums."""
-    return x.new_zeros((1, x.shape[1])), x.new_zeros(1)
+    zeros = lambda *shape: torch.zeros(shape, dtype=x.dtype, device=x.device)  # noqa: E731 - x may be a stream
+    return zeros(1, x.shape[1]), zeros(1)
 
 
 def _nonempty(x: Tensor, sample_weight: Tensor | None) -> tuple[Tensor, Tensor | None]:
     return _zero_row(x) if x.shape[0] == 0 else (x, sample_weight)
 
 
-def _rows_here(x: Tensor, sample_weight: Tensor | None) -> Tensor:
+def _rows_here(x, sample_weight: Tensor | None) -> Tensor:
     """This worker's m (or Σs) as a float64 tensor on x's device: the divisor's part."""
     if sample_weight is None:
         return torch.tensor(float(x.shape[0]), dtype=torch.float64, device=x.device)

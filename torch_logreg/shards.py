@@ -29,8 +29,31 @@ import torch
 from torch import Tensor
 
 from .data import Shard, Split, Standardizer, existing_file, finite_features, load_split, split_indices
+from . import streaming
 from .errors import DataError
 from .labels import encode_labels
+
+
+def load_for_training(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:
+    """The trainer's data: streamed (``streaming``) when asked or too large for memory, else this
+    worker's rows in memory (``load_split_shard``), else, for one process, ``load_split``.
+    ``standardizer``: a resumed run's, so streaming need not redo its statistics pass."""
+    if _row_addressable(data.path) and (not data.test_path or _row_addressable(data.test_path)):
+        if group.agree(_streams, data):
+            return load_streamed(data, seed, group, standardizer)
+    return load_split_shard(data, seed, group) if group.active else load_split(data, seed)
+
+
+def _streams(data) -> bool:
+    """Stream when asked, or when the data in float64 would exceed data.memory_limit.  A file whose
+    header cannot be read is left to the in-memory reader, whose errors say what is wrong."""
+    if getattr(data, "stream", False):
+        return True
+    try:
+        files = [streaming.NpyFile(f) for f in npy_files(data.path)]
+    except DataError:
+        return False
+    return streaming.wants_streaming(data, files, 8)
 
 
 def load_split_shard(data, seed: int, group) -> Split:
@@ -236,3 +259,69 @@ def _device(group) -> torch.device:
 def _reduced(tensor: Tensor, group) -> Tensor:
     """Σ over the workers of a CPU float64 tensor (moved to the group's device for NCCL)."""
     return group.all_reduce(tensor.to(_device(group))).cpu()
+
+
+# ---------------------------------------------------------------- streamed
+
+
+def load_streamed(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:
+    """The split as ``streaming.RowStream``s: a label pass, the split, then (unless given) a statistics pass."""
+
+    def open_files(path):
+        files = [streaming.NpyFile(f) for f in npy_files(path)]
+        for file in files[1:]:
+            if file.columns != files[0].columns:
+                raise DataError(f"{file.path}: has {file.columns} columns, the other shards {files[0].columns} "
+                                f"(features + label)")
+        return files
+
+    def my_mask(files, path) -> np.ndarray:
+        mask = np.zeros(sum(f.rows for f in files), dtype=bool)
+        starts = np.cumsum([0] + [f.rows for f in files])
+        if Path(path).is_dir():
+            first, last = _bounds(len(files), group.rank, group.world_size)
+            mask[starts[first]:starts[last]] = True
+        else:
+            mask[slice(*_bounds(len(mask), group.rank, group.world_size))] = True
+        return mask
+
+    def first_passes():
+        files = open_files(data.path)
+        block = streaming.block_rows_for(data, files)
+        raw = streaming.label_column(files, block)
+        mine = my_mask(files, data.path)
+        if data.test_path:
+            test_files = open_files(data.test_path)
+            test_mine = my_mask(test_files, data.test_path)
+            test_raw = streaming.label_column(test_files, block)
+            return files, block, raw, mine, test_files, test_raw, test_mine
+        return files, block, raw, mine, None, None, None
+
+    files, block, raw, mine, test_files, test_raw, test_mine = group.agree(first_passes)
+    name = str(data.path)
+    if test_files is None:
+        y_all, classes = encode_labels(raw, name, data.labels)
+        train_index, test_index = split_indices(y_all, data.test_fraction, seed, classes, name)
+        train_mask, test_mask = np.zeros(len(raw), dtype=bool), np.zeros(len(raw), dtype=bool)
+        train_mask[train_index], test_mask[test_index] = True, True
+        train_mask &= mine
+        test_mask &= mine
+        y_train, y_test = y_all[torch.from_numpy(train_mask)], y_all[torch.from_numpy(test_mask)]
+        x_train = streaming.RowStream(files, train_mask, block)
+        x_test = streaming.RowStream(files, test_mask, block)
+    else:
+        distinct = _gather_distinct(np.unique(raw[mine]), group)
+        classes = group.agree(lambda: encode_labels(distinct, name, data.labels)[1])
+        y_train = encode_labels(raw[mine], name, data.labels, classes)[0]
+        y_test = encode_labels(test_raw[test_mine], str(data.test_path), data.labels, classes)[0]
+        x_train = streaming.RowStream(files, mine, block)
+        x_test = streaming.RowStream(test_files, test_mine, block)
+    if data.standardize:
+        if standardizer is None:
+            standardizer = Standardizer(*streaming.streamed_statistics(x_train, group))
+        x_train = x_train.standardized(standardizer.mean, standardizer.std)
+        x_test = x_test.standardized(standardizer.mean, standardizer.std)
+    train_start, train_total = group.counts_before(x_train.shape[0])
+    _, test_total = group.counts_before(x_test.shape[0])
+    return Split(x_train, y_train, x_test, y_test, [f"x{i + 1}" for i in range(x_train.n)], standardizer,
+                 classes=classes, shard=Shard(train_start, train_total, test_total))

@@ -33,8 +33,9 @@ from . import diagnostics, distributed
 from .checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
 from .classifier import Classifier, as_classifier
 from .config import Config, check_config, ignored_keys, save_config
-from .data import Split, Standardizer, data_fingerprint, load_split
-from .shards import load_split_shard
+from .data import Split, Standardizer, data_fingerprint
+from .shards import load_for_training
+from .streaming import is_stream, rows_apply
 from .errors import CheckpointError, ConfigError, TrainingDiverged
 from .gradcheck import check_gradients
 from .metrics import classification_metrics
@@ -171,9 +172,10 @@ class Trainer:
         torch.manual_seed(config.seed)
         if data is not None:
             self.split: Split = data
-        else:
-            self.split = load_split_shard(config.data, config.seed, group) if group.active else \
-                load_split(config.data, config.seed)
+        else:  # streamed, this worker's rows, or (one process, in memory) load_split's
+            saved = (checkpoint or {}).get("standardizer")
+            self.split = load_for_training(config.data, config.seed, group,
+                                           Standardizer.from_state_dict(saved) if saved else None)
         split = self.split
         n, num_classes = split.n_features, split.num_classes
 
@@ -195,11 +197,15 @@ class Trainer:
         # Every worker's rows count: the batches are drawn from one process's row numbers.
         self.m_total = split.shard.train_total if split.shard is not None else m
         self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < self.m_total else None
+        if is_stream(self.x_train) and self.batch_size is not None:
+            raise ConfigError("streamed data (data.stream, or larger than data.memory_limit) trains full-batch: "
+                              "use gd, newton or lbfgs without train.batch_size")
         # The L2 term's divisor, m (or Σs) of the whole training set, also in mini-batch steps.
         self.l2_rows = None if self.batch_size is None else \
             group.total(m if self.w_train is None else float(self.w_train.sum()))
         # What the optimizers step on: under torchrun, the model with every worker's rows reduced.
-        self.reduced = distributed.ReducedModel(self.model, group) if group.active else self.model
+        self.reduced = distributed.ReducedModel(self.model, group) if group.active or is_stream(self.x_train) \
+            else self.model
 
         opt = config.optimizer
         if opt.name == "newton" and not hasattr(self.model, "hessian"):
@@ -244,7 +250,8 @@ class Trainer:
             for group in self.optimizer.param_groups:  # the one source of the learning rate
                 if "lr" in group:
                     group["lr"] = opt.lr
-        for line in diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None):
+        for line in ([] if is_stream(self.x_train) else
+                     diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)):
             self._warn(line)
         if self.save:
             save_config(config, self.run_dir / "config.yaml")
@@ -373,7 +380,7 @@ class Trainer:
         return cost.detach(), (torch.cat([g.reshape(-1) for g in grads]) if need_gradient else None)
 
     def _accuracy(self, x, y):
-        predicted = self.model.loss.predict(self.model(x.to(self.dtype)))
+        predicted = self.model.loss.predict(rows_apply(self.model, x.to(dtype=self.dtype)))
         return self.group.global_mean((predicted.to(y.dtype) == y).to(self.dtype))
 
     def _log(self, it: int) -> float:
@@ -384,7 +391,7 @@ class Trainer:
         self.last_good = self._state(self.seconds_before)
         self.grad_max = values["train/grad_norm"]
         values["train/learning_rate"] = self.optimizer.param_groups[0].get("lr", float("nan"))
-        if self.config.model.check_grad:
+        if self.config.model.check_grad and not is_stream(self.x_train):
             values["train/grad_check_max_diff"] = check_gradients(self.model, self.x_train.to(self.dtype),
                                                                   self.y_train)
         self.writer.scalars(it, values, self.model, self._gradients_by_name())
@@ -482,8 +489,8 @@ class Trainer:
         self._final_warnings()
         h, split = self.history, self.split
         with torch.no_grad():
-            train_proba = self.model.predict_proba(self.x_train.to(self.dtype))
-            test_proba = self.model.predict_proba(self.x_test.to(self.dtype))
+            train_proba = rows_apply(self.model.predict_proba, self.x_train.to(dtype=self.dtype))
+            test_proba = rows_apply(self.model.predict_proba, self.x_test.to(dtype=self.dtype))
         k = split.num_classes
         y_train, y_test, shard_test_proba = self.y_train, self.y_test, test_proba
         if self.group.active:  # every worker's rows, in one process's order
@@ -540,14 +547,14 @@ class Trainer:
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration
-        predicted = self.model.loss.predict(self.model(self.x_test.to(self.dtype)).detach())
+        predicted = self.model.loss.predict(rows_apply(self.model, self.x_test.to(dtype=self.dtype)).detach())
         y_test = self.y_test.long()
         self.writer.pr_curves(step, y_test, test_proba, split.classes)
         self.writer.confusion_matrix(step, y_test, predicted, split.classes)
         if split.image_shape is not None and split.x_test_raw is not None:
             self.writer.misclassified(step, split.x_test_raw.reshape(-1, *split.image_shape), y_test.cpu(),
                                       predicted.cpu(), split.classes)
-        if split.n_features == 2:
+        if split.n_features == 2 and not is_stream(split.x_test):
             model, dtype, device = self.model, self.dtype, self.device
 
             def proba_fn(grid):

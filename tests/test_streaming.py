@@ -1,0 +1,123 @@
+"""Streaming: data read block by block from .npy files trains the weights of data held in memory,
+with resident memory bounded by ``data.memory_limit``, not by the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from torch_logreg import streaming
+from torch_logreg.config import load_config
+from torch_logreg.errors import ConfigError
+from torch_logreg.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_table(path: Path, m: int, n: int, dtype=np.float64, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(m, n)).astype(dtype)
+    y = (rng.random(m) < 1 / (1 + np.exp(-(x @ rng.normal(size=n) / np.sqrt(n))))).astype(dtype)
+    np.save(path, np.column_stack([x, y]))
+    return path
+
+
+def weights(result) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1).double() for p in result.model.parameters()])
+
+
+def relative(a, b) -> float:
+    return float((a - b).abs().max() / b.abs().max())
+
+
+BASE = ["train.print_cost=false", "train.device=cpu", "model.l2=0.3"]
+STREAM = ["data.stream=true", "data.memory_limit=20000"]  # 256-row blocks: 301 rows are two blocks
+
+
+@pytest.mark.parametrize("optimizer, iterations", [("gd", 100), ("newton", 50), ("lbfgs", 50)])
+def test_streamed_full_batch_training_equals_training_in_memory_in_float64(tmp_path, optimizer, iterations):
+    path = write_table(tmp_path / "data.npy", 301, 5)
+    config = BASE + [f"data.path={path}", "train.dtype=float64", f"optimizer.name={optimizer}",
+                     f"train.iterations={iterations}"]
+    in_memory, streamed = train(load_config(None, config), save=False), train(load_config(None, config + STREAM),
+                                                                              save=False)
+    assert relative(weights(streamed), weights(in_memory)) < 1e-12
+    assert streamed.metrics["test_auc"] == pytest.approx(in_memory.metrics["test_auc"], abs=1e-12)
+
+
+def test_a_float32_file_streams_in_float32_within_1e_4_of_the_float64_reference(tmp_path):
+    path = write_table(tmp_path / "data.npy", 301, 5, dtype=np.float32)
+    config = BASE + [f"data.path={path}", "optimizer.name=gd", "train.iterations=5"]
+    reference = train(load_config(None, config + ["train.dtype=float64"] + STREAM), save=False)
+    streamed = train(load_config(None, config + ["train.dtype=float32"] + STREAM), save=False)
+    assert streamed.model.weight.dtype == torch.float32
+    assert relative(weights(streamed), weights(reference)) < 1e-4
+
+
+def test_a_resumed_streamed_run_reuses_the_saved_statistics(tmp_path, monkeypatch):
+    path = write_table(tmp_path / "data.npy", 301, 5)
+    config = BASE + [f"data.path={path}", "train.dtype=float64", "optimizer.name=gd"] + STREAM
+    train(load_config(None, config + ["train.iterations=20"]), tmp_path / "run")
+
+    def no_second_pass(stream):
+        raise AssertionError("the statistics pass ran again")
+
+    monkeypatch.setattr(streaming, "local_statistics", no_second_pass)
+    resumed = train(load_config(None, config + ["train.iterations=40"]), tmp_path / "run", resume=True)
+    monkeypatch.undo()
+    straight = train(load_config(None, config + ["train.iterations=40"]), save=False)
+    assert relative(weights(resumed), weights(straight)) < 1e-12
+
+
+def test_streamed_data_refuses_mini_batches(tmp_path):
+    path = write_table(tmp_path / "data.npy", 301, 5)
+    with pytest.raises(ConfigError, match="trains full-batch"):
+        train(load_config(None, BASE + [f"data.path={path}", "train.batch_size=32", "optimizer.name=sgd"] + STREAM),
+              save=False)
+
+
+@pytest.mark.parametrize("text, size", [("512MiB", 512 << 20), ("2GiB", 2 << 30), ("1.5GB", 1_500_000_000),
+                                        (4096, 4096), ("4096", 4096)])
+def test_memory_limits_take_bytes_or_sizes_with_units(text, size):
+    assert streaming.parse_size(text) == size
+
+
+def test_a_bad_memory_limit_names_the_key():
+    with pytest.raises(ConfigError, match="data.memory_limit must be bytes or a size such as 512MiB"):
+        load_config(None, ["data.memory_limit=lots"])
+
+
+PEAK = """
+import json, resource, sys
+from torch_logreg.config import load_config
+from torch_logreg.trainer import train
+train(load_config(None, sys.argv[1:]), save=False)
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+"""
+
+
+@pytest.mark.slow
+def test_streaming_keeps_the_peak_resident_set_far_below_the_file(tmp_path):
+    path = write_table(tmp_path / "big.npy", 80_000, 127, dtype=np.float32)  # 41 MB
+    size = path.stat().st_size
+    small = write_table(tmp_path / "small.npy", 301, 127, dtype=np.float32)
+
+    def peak(overrides) -> int:
+        done = subprocess.run([sys.executable, "-c", PEAK, *BASE, "optimizer.name=gd", "train.iterations=2",
+                               *overrides], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.splitlines()[-1])
+
+    baseline = peak([f"data.path={small}"])  # torch and the package, on a tiny file
+    streamed = peak([f"data.path={path}", "data.stream=true", "data.memory_limit=4MiB"])
+    print(f"ru_maxrss: baseline {baseline / 2**20:.0f} MiB, streaming a {size / 2**20:.0f} MiB file "
+          f"{streamed / 2**20:.0f} MiB")
+    assert streamed - baseline < 0.5 * size  # in memory, the float64 copies alone take 2 × size
