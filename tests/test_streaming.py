@@ -38,12 +38,12 @@ def relative(a, b) -> float:
 
 
 BASE = ["train.print_cost=false", "train.device=cpu", "model.l2=0.3"]
-STREAM = ["data.stream=true", "data.memory_limit=20000"]  # 256-row blocks: 301 rows are two blocks
+STREAM = ["data.stream=true", "data.memory_limit=20000"]  # 256-row blocks: 1001 rows are four
 
 
 @pytest.mark.parametrize("optimizer, iterations", [("gd", 100), ("newton", 50), ("lbfgs", 50)])
 def test_streamed_full_batch_training_equals_training_in_memory_in_float64(tmp_path, optimizer, iterations):
-    path = write_table(tmp_path / "data.npy", 301, 5)
+    path = write_table(tmp_path / "data.npy", 1001, 5)
     config = BASE + [f"data.path={path}", "train.dtype=float64", f"optimizer.name={optimizer}",
                      f"train.iterations={iterations}"]
     in_memory, streamed = train(load_config(None, config), save=False), train(load_config(None, config + STREAM),
@@ -76,11 +76,34 @@ def test_a_resumed_streamed_run_reuses_the_saved_statistics(tmp_path, monkeypatc
     assert relative(weights(resumed), weights(straight)) < 1e-12
 
 
-def test_streamed_data_refuses_mini_batches(tmp_path):
-    path = write_table(tmp_path / "data.npy", 301, 5)
-    with pytest.raises(ConfigError, match="trains full-batch"):
-        train(load_config(None, BASE + [f"data.path={path}", "train.batch_size=32", "optimizer.name=sgd"] + STREAM),
-              save=False)
+def test_streamed_mini_batches_visit_every_row_once_per_epoch_block_by_block(tmp_path):
+    path = write_table(tmp_path / "data.npy", 1000, 3)
+    stream = streaming.RowStream([streaming.NpyFile(path)], np.arange(1000) % 4 != 0, block_rows=256)
+    batches = streaming.BlockBatches(stream, batch_size=50, seed=0)
+    assert batches.per_epoch == 4 + 4 + 4 + 4  # 192, 192, 192, 174 kept rows: ⌈·/50⌉ batches each
+    table = np.load(path)[np.arange(1000) % 4 != 0, :-1]
+    for epoch in range(2):
+        seen = []
+        for it in range(epoch * batches.per_epoch, (epoch + 1) * batches.per_epoch):
+            x, rows = batches.batch(it)
+            np.testing.assert_array_equal(x.numpy(), table[rows.numpy()])
+            seen.append(rows)
+        assert sorted(torch.cat(seen).tolist()) == list(range(750))
+
+
+def test_streamed_sgd_trains_and_resumes_to_the_same_weights(tmp_path):
+    path = write_table(tmp_path / "data.npy", 3001, 5)
+    config = BASE + [f"data.path={path}", "train.dtype=float64", "optimizer.name=sgd", "optimizer.lr=0.1",
+                     "optimizer.momentum=0.9", "train.batch_size=64", "data.stream=true",
+                     "data.memory_limit=200000"]  # 520-row blocks
+    straight = train(load_config(None, config + ["train.iterations=90"]), save=False)
+    in_memory = train(load_config(None, config[:-2] + ["train.iterations=90"]), save=False)
+    # Other batches than one global permutation's, but the same descent.
+    assert straight.metrics["train_cost"] == pytest.approx(in_memory.metrics["train_cost"], rel=0.05)
+    assert straight.metrics["train_cost"] < straight.history["train_cost"][0] - 0.01
+    train(load_config(None, config + ["train.iterations=50"]), tmp_path / "run")
+    resumed = train(load_config(None, config + ["train.iterations=90"]), tmp_path / "run", resume=True)
+    assert relative(weights(resumed), weights(straight)) < 1e-12
 
 
 @pytest.mark.parametrize("text, size", [("512MiB", 512 << 20), ("2GiB", 2 << 30), ("1.5GB", 1_500_000_000),

@@ -3,11 +3,12 @@
 ``RowStream`` stands where ``x_train`` (or ``x_test``) would: (m, n) rows of one or more
 ``.npy`` files (a folder of shards is one table), of which it keeps only a row mask
 (the split's training rows, say).  ``blocks()`` reads [first, first + B) rows of a file
-with plain ``readinto`` into one of two reused buffers (no memory map: mapped pages would
-count in the resident set), keeps the masked rows, converts them to the training dtype
-(a float32 file is never copied to float64) and standardizes them, while a background
-thread already reads the next block.  Resident memory is then about 4 blocks, whatever
-the file's size.
+with plain ``readinto`` into one of three reused buffers (no memory map: mapped pages
+would count in the resident set), keeps the masked rows, converts them to the training
+dtype (a float32 file is never copied to float64) and standardizes them, while a
+background thread already reads the next block.  Three buffers: the block being
+computed on, the next one waiting, the one being read.  Resident memory is then a few
+blocks, whatever the file's size.
 
 A full-batch step is a sum over the rows, so gd, newton and lbfgs stream exactly: the
 model's sums are taken block by block (``distributed.ReducedModel``, which also sums
@@ -17,7 +18,8 @@ the statistics are saved in the checkpoint, so a resume skips that pass.
 
 Streaming starts when ``data.stream=true`` or when the training data would not fit in
 ``data.memory_limit`` (default: half the available memory); the block size is chosen
-from the limit.  Mini-batch optimizers (sgd, adam) do not stream.
+from the limit.  Mini-batch optimizers (sgd, adam) take ``BlockBatches``: the blocks in
+a random order, then the rows within a block; not one global permutation.
 """
 
 from __future__ import annotations
@@ -155,20 +157,82 @@ class RowStream:
             yield raw[:, :-1], raw[:, -1]
 
     def _raw_blocks(self, with_label: bool = False):
-        buffers = [np.empty((self.block_rows, self.files[0].columns), dtype=self.files[0].dtype) for _ in range(2)]
+        # Three buffers: the caller's block, the one waiting in the queue, the one being read.
+        # A block is yielded as a view of its buffer (no copy), valid until the caller asks for the next.
+        buffers = [np.empty((self.block_rows, self.files[0].columns), dtype=self.files[0].dtype) for _ in range(3)]
         turn = 0
         for file, start in zip(self.files, self.starts[:-1]):
             if file.dtype != buffers[0].dtype:
-                buffers = [np.empty((self.block_rows, file.columns), dtype=file.dtype) for _ in range(2)]
+                buffers = [np.empty((self.block_rows, file.columns), dtype=file.dtype) for _ in range(3)]
             with open(file.path, "rb", buffering=0) as handle:
                 for first in range(0, file.rows, self.block_rows):
                     keep = self.mask[start + first:start + min(first + self.block_rows, file.rows)]
                     if not keep.any():
                         continue
                     rows = file.read(handle, first, buffers[turn])
-                    turn = 1 - turn
+                    turn = (turn + 1) % len(buffers)
                     chosen = rows[keep] if not keep.all() else rows
-                    yield np.ascontiguousarray(chosen if with_label else chosen[:, :-1])
+                    yield chosen if with_label else chosen[:, :-1]
+
+
+    def block_table(self) -> list[tuple[int, int, int]]:
+        """(file index, first row, rows kept) of each block that holds any of the rows, in order."""
+        table = []
+        for index, (file, start) in enumerate(zip(self.files, self.starts[:-1])):
+            for first in range(0, file.rows, self.block_rows):
+                kept = int(self.mask[start + first:start + min(first + self.block_rows, file.rows)].sum())
+                if kept:
+                    table.append((index, first, kept))
+        return table
+
+    def read_block(self, file_index: int, first: int) -> Tensor:
+        """The kept rows of one block, (b, n) standardized in the stream's dtype (a copy, safe to keep)."""
+        file, start = self.files[file_index], self.starts[file_index]
+        buffer = np.empty((min(self.block_rows, file.rows - first), file.columns), dtype=file.dtype)
+        with open(file.path, "rb", buffering=0) as handle:
+            rows = file.read(handle, first, buffer)
+        keep = self.mask[start + first:start + first + len(rows)]
+        x = torch.from_numpy(np.ascontiguousarray(rows[keep][:, :-1])).to(device=self.device, dtype=self.dtype)
+        return (x - self.mean.to(x)) / self.std.to(x) if self.mean is not None else x
+
+
+class BlockBatches:
+    """Mini-batches of a stream: each epoch visits the blocks in a random order and each
+    block's rows in a random order, ``batch_size`` at a time (a block's last batch may be
+    smaller).  The order depends only on (seed, epoch), so a resumed run draws the same
+    batches; it is not one global permutation of the rows, which would read the file at
+    random.
+    """
+
+    def __init__(self, stream: RowStream, batch_size: int, seed: int):
+        self.stream, self.batch_size, self.seed = stream, batch_size, seed
+        self.table = stream.block_table()
+        counts = np.array([kept for _, _, kept in self.table])
+        self.offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])  # each block's first row in the stream
+        self.batches = -(-counts // batch_size)  # per block
+        self.per_epoch = int(self.batches.sum())
+        self._epoch: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._block: tuple[int, int, Tensor, Tensor] | None = None
+
+    def batch(self, iteration: int) -> tuple[Tensor, Tensor]:
+        """(x (b, n), the rows' positions in the stream (b,)) of step ``iteration``."""
+        epoch, index = divmod(iteration, self.per_epoch)
+        if self._epoch is None or self._epoch[0] != epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            order = torch.randperm(len(self.table), generator=generator).numpy()
+            self._epoch = (epoch, order, np.cumsum(self.batches[order]))
+        _, order, ends = self._epoch
+        position = int(np.searchsorted(ends, index, side="right"))
+        block = int(order[position])
+        within = index - (int(ends[position - 1]) if position else 0)
+        if self._block is None or self._block[:2] != (epoch, block):
+            file_index, first, kept = self.table[block]
+            generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) * 1_000_033 + block)
+            self._block = (epoch, block, self.stream.read_block(file_index, first),
+                           torch.randperm(kept, generator=generator))
+        _, _, x, permutation = self._block
+        local = permutation[within * self.batch_size:(within + 1) * self.batch_size]
+        return x[local.to(x.device)], local + int(self.offsets[block])
 
 
 def _prefetched(blocks, depth: int = 1):
@@ -239,7 +303,7 @@ def block_rows_for(data, files: list[NpyFile]) -> int:
 def label_column(files: list[NpyFile], block_rows: int) -> np.ndarray:
     """The label column (m,) of every file: the first pass."""
     everything = RowStream(files, np.ones(sum(f.rows for f in files), dtype=bool), block_rows)
-    return np.concatenate([labels for _, labels in everything.columns_blocks()])
+    return np.concatenate([labels.copy() for _, labels in everything.columns_blocks()])  # views of reused buffers
 
 
 def streamed_statistics(stream: RowStream, group) -> tuple[Tensor, Tensor]:

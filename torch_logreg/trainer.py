@@ -35,7 +35,7 @@ from .classifier import Classifier, as_classifier
 from .config import Config, check_config, ignored_keys, save_config
 from .data import Split, Standardizer, data_fingerprint
 from .shards import load_for_training
-from .streaming import is_stream, rows_apply
+from .streaming import BlockBatches, is_stream, rows_apply
 from .errors import CheckpointError, ConfigError, TrainingDiverged
 from .gradcheck import check_gradients
 from .metrics import classification_metrics
@@ -197,9 +197,12 @@ class Trainer:
         # Every worker's rows count: the batches are drawn from one process's row numbers.
         self.m_total = split.shard.train_total if split.shard is not None else m
         self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < self.m_total else None
+        self.stream_batches = None  # mini-batches of streamed data: blocks, then rows within a block
         if is_stream(self.x_train) and self.batch_size is not None:
-            raise ConfigError("streamed data (data.stream, or larger than data.memory_limit) trains full-batch: "
-                              "use gd, newton or lbfgs without train.batch_size")
+            if group.active:
+                raise ConfigError("streamed data (data.stream, or larger than data.memory_limit) under torchrun "
+                                  "trains full-batch: use gd, newton or lbfgs without train.batch_size")
+            self.stream_batches = BlockBatches(self.x_train, self.batch_size, config.seed)
         # The L2 term's divisor, m (or Σs) of the whole training set, also in mini-batch steps.
         self.l2_rows = None if self.batch_size is None else \
             group.total(m if self.w_train is None else float(self.w_train.sum()))
@@ -338,6 +341,9 @@ class Trainer:
     def _batch(self, it: int):
         if self.batch_size is None:
             return self.x_train, self.y_train, self.w_train
+        if self.stream_batches is not None:
+            x, rows = self.stream_batches.batch(it)
+            return x, self.y_train[rows], None if self.w_train is None else self.w_train[rows]
         m, size = self.m_total, self.batch_size
         per_epoch = math.ceil(m / size)
         epoch, index = divmod(it, per_epoch)
