@@ -165,6 +165,43 @@ def streaming_rates(path: Path, threads: int, memory_limit: str) -> dict:
             "stream_step_mb_per_s": mb / step_s, "read_vs_cat": cat_s / read_s, "step_vs_cat": cat_s / step_s}
 
 
+PEAK = """
+import json, resource, sys, torch
+from torch_logreg.config import load_config
+from torch_logreg.trainer import train
+result = train(load_config(None, sys.argv[2:]), save=False)
+torch.save([p.detach().double() for p in result.model.parameters()], sys.argv[1])
+print("RESULT " + json.dumps({"ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                              "seconds": result.metrics["seconds"]}))
+"""
+
+
+def big_stream(path: Path, rows: int, features: int, memory_limit: str, iterations: int = 3) -> dict:
+    """gd on a float32 file of several GiB, streamed in float32, against the float64 stream of the
+    same blocks: the peak resident set (torch included) and the weights' relative difference."""
+    import torch
+
+    make_file(path, rows, features)
+    found = {}
+    for dtype in ("float32", "float64"):
+        weights = path.with_suffix(f".{dtype}.pt")
+        done = subprocess.run([sys.executable, "-c", PEAK, str(weights), f"data.path={path}", "data.stream=true",
+                               f"data.memory_limit={memory_limit}", f"train.dtype={dtype}", "optimizer.name=gd",
+                               f"train.iterations={iterations}", "train.print_cost=false", "train.device=cpu",
+                               "train.threads=1"],
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                              timeout=3600)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(f"streaming {dtype} failed:\n{done.stderr[-3000:]}")
+        found[dtype] = {**json.loads(lines[0][len("RESULT "):]), "weights": torch.load(weights)}
+    w32, w64 = (torch.cat([w.reshape(-1) for w in found[d].pop("weights")]) for d in ("float32", "float64"))
+    return {"file_gib": path.stat().st_size / 2**30, "memory_limit": memory_limit, "iterations": iterations,
+            "ru_maxrss_gib": {d: found[d]["ru_maxrss"] / 2**30 for d in found},
+            "seconds": {d: found[d]["seconds"] for d in found},
+            "float32_vs_float64_relative": float((w32 - w64).abs().max() / w64.abs().max())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -174,24 +211,34 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory-limit", default="256MiB")
     parser.add_argument("--stream-threads", type=int, default=1, help="torch threads of the streamed step")
+    parser.add_argument("--big-stream-rows", type=int, default=0,
+                        help="also stream gd on a rows × features float32 file (6_200_000 rows: 3 GiB) and report "
+                             "its peak resident set; 0 skips it")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
     args.file = args.file or Path("/tmp") / f"scaling-{args.rows}x{args.features}.npy"
     make_file(args.file, args.rows, args.features)
-    runs = [launch(args, 1, 2), launch(args, 2, 1)]
+    runs = [launch(args, 1, 1), launch(args, 1, 2), launch(args, 2, 1)]  # 1 × 1: the one-core reference
     stream = streaming_rates(args.file, args.stream_threads, args.memory_limit)
-    result = {"host": platform.node(), "cpu_count": os.cpu_count(), "runs": runs, "streaming": stream}
+    result = {"host": platform.node(), "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+              "runs": runs, "streaming": stream}
+    if args.big_stream_rows:
+        result["big_stream"] = big_stream(Path("/tmp") / f"scaling-{args.big_stream_rows}x{args.features}.npy",
+                                          args.big_stream_rows, args.features, args.memory_limit)
+        print(json.dumps(result["big_stream"]))
     out = ROOT / "benchmarks" / "results" / f"scaling-{platform.node() or 'host'}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"| workers × threads | gd step (ms) | local pass (ms) | rows/s per worker | all-reduce {runs[0]['allreduce_small_bytes']} B (µs) "
-          f"| all-reduce {runs[0]['allreduce_newton_bytes']} B (µs) |")
+    small, large = runs[0]["allreduce_small_bytes"], runs[0]["allreduce_newton_bytes"]
+    print(f"| workers × threads | gd step (ms) | local pass (ms) | rows/s per worker | all-reduce {small} B (µs) "
+          f"| all-reduce {large} B (µs) |")
     print("|---|---|---|---|---|---|")
     for run in runs:
         print(f"| {run['workers']} × {run['threads']} | {run['step_ms']:.1f} | {run['local_pass_ms']:.1f} | "
-              f"{run['rows_per_s_per_worker']:.3g} | {run['allreduce_small_us']:.0f} | {run['allreduce_newton_us']:.0f} |")
+              f"{run['rows_per_s_per_worker']:.3g} | {run['allreduce_small_us']:.0f} | "
+              f"{run['allreduce_newton_us']:.0f} |")
     print(f"\nstreaming {stream['file_mb']:.0f} MB ({stream['block_rows']} rows a block): cat "
           f"{stream['cat_mb_per_s']:.0f} MB/s, block read {stream['stream_read_mb_per_s']:.0f} MB/s "
           f"({100 * stream['read_vs_cat']:.0f} % of cat), streamed gd step {stream['stream_step_mb_per_s']:.0f} MB/s "

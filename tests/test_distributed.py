@@ -61,6 +61,7 @@ def files(tmp_path_factory):
         "three": write_logistic(folder / "three.npy", 301, classes=3, seed=2),
         "train": write_logistic(folder / "train.npy", 201, seed=3),
         "test": write_logistic(folder / "test.npy", 99, seed=4), "shards": shards, "folder": folder,
+        "long": write_logistic(folder / "long.npy", 1501, seed=5),  # 256-row blocks: 3 per worker
     }
 
 
@@ -102,7 +103,10 @@ CASES = [
                                  "model.l2=0.5"], 1e-8),
     ("separate test file", "train", ["optimizer.name=gd", "train.iterations=100"], 1e-10),
     ("folder of shards", "shards", ["optimizer.name=gd", "train.iterations=100"], 1e-10),
+    ("streamed newton", "long", ["optimizer.name=newton", "train.iterations=50", "model.l2=0.5", "data.stream=true",
+                                 "data.memory_limit=20000"], 1e-10),
 ]
+STREAMING_KEYS = ("data.stream=", "data.memory_limit=")
 
 
 def data_overrides(files, key: str) -> list[str]:
@@ -127,7 +131,8 @@ def two_worker_runs(files):
 
 @pytest.mark.parametrize("name, key, overrides, tolerance", CASES, ids=[case[0] for case in CASES])
 def test_two_workers_train_the_weights_of_one_process(two_worker_runs, files, name, key, overrides, tolerance):
-    reference = one_process(BASE + data_overrides(files, "odd" if key == "shards" else key) + overrides)
+    in_memory = [o for o in overrides if not o.startswith(STREAMING_KEYS)]
+    reference = one_process(BASE + data_overrides(files, "odd" if key == "shards" else key) + in_memory)
     distributed = final_weights(two_worker_runs[name])
     difference = relative(distributed, reference)
     print(f"{name}: relative difference {difference:.3g}")
