@@ -310,11 +310,16 @@ def streamed_statistics(stream: RowStream, group) -> tuple[Tensor, Tensor]:
     """mean, std (n,) of every worker's stream rows: one pass here (which may fail on one worker
     alone, so it runs as an agreed phase), then Chan's formula across the workers."""
     count, mean, m2 = group.agree(local_statistics, stream)
+    device = getattr(group, "device", torch.device("cpu"))  # NCCL reduces CUDA tensors only
+
+    def reduced(tensor: Tensor) -> Tensor:
+        return group.all_reduce(tensor.to(device)).cpu()
+
     # Across the workers: Σ n_w·mean_w gives the mean; Σ [M2_w + n_w (mean_w − mean)²] gives M2.
-    flat = group.all_reduce(torch.cat([torch.tensor([count], dtype=torch.float64), mean * count]))
+    flat = reduced(torch.cat([torch.tensor([count], dtype=torch.float64), mean * count]))
     everyone = flat[0]
     global_mean = flat[1:] / everyone
-    m2 = group.all_reduce(m2 + count * (mean - global_mean) ** 2)
+    m2 = reduced(m2 + count * (mean - global_mean) ** 2)
     std = torch.sqrt(m2 / everyone)
     return global_mean, torch.where(std > 0, std, torch.ones_like(std))
 
