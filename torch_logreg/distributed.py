@@ -221,8 +221,13 @@ def session(device: torch.device, threads: int | None = None):
         torch.cuda.set_device(device)
     started = not dist.is_initialized()
     if started:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
-                                timeout=datetime.timedelta(seconds=TIMEOUT_SECONDS))
+        timeout = datetime.timedelta(seconds=TIMEOUT_SECONDS)
+        store, rank, world_size = next(dist.rendezvous("env://", timeout=timeout))
+        # torchrun keeps one store across restarts: a restarted group that read the keys of the
+        # attempt before would connect to the dead workers' ports.  Each attempt gets its own keys.
+        store = dist.PrefixStore(f"torch_logreg/attempt_{restart_count()}/", store)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=store, rank=rank,
+                                world_size=world_size, timeout=timeout)
     package_logger = logging.getLogger("torch_logreg")
     level = package_logger.level
     if dist.get_rank() != 0:
