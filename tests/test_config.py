@@ -27,7 +27,7 @@ CONTRACT_DEFAULTS = {
     "optimizer.grad_tol": None, "optimizer.tolerance_change": 0.0, "optimizer.history_size": 100,
     "train.iterations": 2000, "train.batch_size": None, "train.log_every": 100, "train.device": "auto",
     "train.dtype": "float32", "train.x_dtype": None, "train.tol": 0.0, "train.print_cost": True,
-    "train.checkpoint_every": 500, "train.summary": False,
+    "train.checkpoint_every": 500, "train.summary": False, "train.threads": None, "data.stream": False, "data.memory_limit": None,
 }
 
 

@@ -76,6 +76,14 @@ def _positive_weights(weights: dict) -> dict:
     return weights
 
 
+def _size(value):
+    from .streaming import parse_size
+
+    if isinstance(value, bool) or parse_size(value) < 1:
+        raise ValueError("size")
+    return value
+
+
 Float = Annotated[float, BeforeValidator(_as_float)]
 Int = Annotated[int, BeforeValidator(_as_int)]
 Text = Annotated[str, BeforeValidator(_as_text)]
@@ -132,6 +140,12 @@ class DataConfig(_Section):
     features: Int = key(2, "features of `synthetic` data", ge=1)
     noise: Float = key(1.0, "`synthetic` data: 0 is separable, 1 is the logistic model itself", ge=0)
     classes: Int = key(2, "classes of `synthetic` and `spirals` data", ge=2)
+    stream: bool = key(False, "read `.npy` training data block by block instead of loading it (full-batch `gd`, "
+                              "`newton`, `lbfgs`); also on when the data would exceed `data.memory_limit`")
+    memory_limit: Annotated[int | str, AfterValidator(_size)] | None = key(
+        None, "memory for the data: bytes or a size such as `512MiB`, `2GiB`; larger `.npy` data is streamed "
+              "(null: half the available memory)", expected="bytes or a size such as 512MiB or 2GiB",
+        kind="bytes or a size")
 
 
 class ModelConfig(_Section):
@@ -193,6 +207,8 @@ class TrainConfig(_Section):
     print_cost: bool = key(True, "print \"Cost after iteration i\" at each log step")
     checkpoint_every: Int = key(500, "also checkpoint every N steps (0: only at the end and on interruption)", ge=0)
     summary: bool = key(False, "print a statsmodels-style coefficient table at the end")
+    threads: Int | None = key(None, "torch threads per process (null: torch's default; under torchrun, the cores "
+                                    "÷ the workers on this machine)", ge=1, expected=">= 1 or null")
 
 
 class Config(_Section):

@@ -70,6 +70,7 @@ class Split:
     classes: list = field(default_factory=lambda: [0, 1])  # original labels; y holds their indices
     image_shape: tuple[int, int] | None = None  # (8, 8) for digits: each row is an image
     x_test_raw: Tensor | None = None  # (m_test, n): the test features before standardization
+    shard: "Shard | None" = None  # under torchrun: where these rows sit among all the workers'
 
     @property
     def n_features(self) -> int:
@@ -78,6 +79,16 @@ class Split:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+
+@dataclass
+class Shard:
+    """A worker's training rows are rows [train_start, train_start + m_here) of the train_total
+    training rows of one process, in the same order; its test rows likewise, of test_total."""
+
+    train_start: int
+    train_total: int
+    test_total: int
 
 
 @dataclass
@@ -376,6 +387,11 @@ def breast_cancer(test_fraction: float = 0.25, seed: int = 0, standardize: bool 
 
 def load_split(data, seed: int) -> Split:
     """The split that a ``DataConfig`` asks for: a user file (and test file) or a built-in set."""
+    if data.path and Path(data.path).is_dir():
+        from .distributed import Solo
+        from .shards import load_split_shard
+
+        return load_split_shard(data, seed, Solo())
     if data.path:
         table = load_table(data.path, data.target, data.labels)
         name = str(data.path)
@@ -405,8 +421,21 @@ def data_fingerprint(data) -> dict:
     return {key: file_fingerprint(getattr(data, key)) for key in ("path", "test_path") if getattr(data, key)}
 
 
+def folder_fingerprint(path: Path) -> dict:
+    """A folder of .npy shards: each shard's name and ``file_fingerprint``, in one digest."""
+    digest = hashlib.sha256()
+    size = 0
+    for shard in sorted(path.glob("*.npy")):
+        print_ = file_fingerprint(shard)
+        size += print_["size"]
+        digest.update(f"{shard.name}:{print_['size']}:{print_['sampled_sha256']};".encode())
+    return {"size": size, "sampled_sha256": digest.hexdigest()}
+
+
 def file_fingerprint(path: str | Path) -> dict:
     """{"size": bytes, "sampled_sha256": hex} of the first, middle and last 64 KiB blocks."""
+    if Path(path).is_dir():
+        return folder_fingerprint(Path(path))
     path = existing_file(path)
     size = path.stat().st_size
     digest = hashlib.sha256(str(size).encode())

@@ -6,6 +6,9 @@
 * ``graph``: on CUDA, full-batch gd captured once in a CUDA graph and replayed, so a
   step costs one launch.
 * ``newton``: ``Newton.newton_step(x, y)``.
+* ``reduced``: under torchrun, L-BFGS's closure takes the gradients from the model's
+  ``cost_and_grads``, which all-reduces every worker's sums (``distributed.ReducedModel``),
+  so every worker takes the same step; gd, sgd and adam take the ``hand`` step on it.
 
 The choice asks what the model and optimizer can do, never what class the model is.
 No step reads a value on the host (``newton`` and ``lbfgs`` excepted, which test
@@ -34,6 +37,10 @@ def make_step(model, optimizer, x_example: Tensor, full_batch: bool, l2_rows=Non
     """Pick the fastest step that computes the same update.  Returns (kind, step(x, y, sample_weight))."""
     if isinstance(optimizer, Newton):
         return "newton", lambda x, y, s: optimizer.newton_step(x, y, s, l2_rows)
+    if getattr(model, "distributed", False):  # never autograd's gradient of this worker's rows alone
+        if isinstance(optimizer, LBFGS):
+            return "reduced", _reduced_closure_step(model, optimizer, l2_rows)
+        return "hand", _hand_step(model, optimizer, l2_rows)
     if isinstance(optimizer, LBFGS) or not hasattr(model, "cost_and_grads"):
         return "autograd", _autograd_step(model, optimizer, l2_rows)
     step = _hand_step(model, optimizer, l2_rows)
@@ -48,6 +55,21 @@ def _autograd_step(model, optimizer, l2_rows) -> StepFn:
             optimizer.zero_grad(set_to_none=True)
             cost = model.cost(x, y, sample_weight=sample_weight, l2_rows=l2_rows)
             cost.backward()
+            return cost
+
+        optimizer.step(closure)
+
+    return step
+
+
+def _reduced_closure_step(model, optimizer, l2_rows) -> StepFn:
+    params = list(model.parameters())
+
+    def step(x: Tensor, y: Tensor, sample_weight: Tensor | None) -> None:
+        def closure():
+            cost, grads = model.cost_and_grads(x, y, sample_weight=sample_weight, l2_rows=l2_rows, with_cost=True)
+            for param, grad in zip(params, grads):
+                param.grad = grad
             return cost
 
         optimizer.step(closure)

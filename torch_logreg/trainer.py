@@ -29,11 +29,13 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from . import diagnostics
+from . import diagnostics, distributed
 from .checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
 from .classifier import Classifier, as_classifier
 from .config import Config, check_config, ignored_keys, save_config
-from .data import Split, Standardizer, data_fingerprint, load_split
+from .data import Split, Standardizer, data_fingerprint
+from .shards import load_for_training
+from .streaming import BlockBatches, is_stream, rows_apply
 from .errors import CheckpointError, ConfigError, TrainingDiverged
 from .gradcheck import check_gradients
 from .metrics import classification_metrics
@@ -112,9 +114,12 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
     ``TrainingDiverged`` when the cost or a gradient stops being finite.
     """
     check_config(config)  # across keys: values set in Python one by one cannot check each other
-    with _console_logging(config.train.print_cost):
+    device = resolve_device(config.train.device)
+    with _console_logging(config.train.print_cost), distributed.session(device, config.train.threads) as (group,
+                                                                                                        device):
         trainer = Trainer(config, run_dir, model=model, data=data, sample_weight=sample_weight, resume=resume,
-                          overwrite=overwrite, save=save, command=command, checkpoint=checkpoint)
+                          overwrite=overwrite, save=save, command=command, checkpoint=checkpoint, group=group,
+                          device=device)
         return trainer.run()
 
 
@@ -145,20 +150,32 @@ class _NoWriter:
 
 class Trainer:
     def __init__(self, config: Config, run_dir=None, *, model=None, data=None, sample_weight=None, resume=False,
-                 overwrite=False, save=True, command=None, checkpoint=None):
+                 overwrite=False, save=True, command=None, checkpoint=None, group=None, device=None):
         self.config = config
         cfg = config.train
-        self.save = save
-        self.device = resolve_device(cfg.device)
+        # Under torchrun (``distributed``) every worker trains; rank 0 alone writes.
+        self.group = group = group or distributed.Solo()
+        self.save = save and group.rank == 0
+        self.device = device or resolve_device(cfg.device)
         self.dtype = DTYPES[cfg.dtype]
         x_dtype = DTYPES[cfg.x_dtype] if cfg.x_dtype else self.dtype
         if x_dtype != self.dtype and (self.device.type != "cuda" or self.dtype != torch.float32):
             raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs train.device=cuda and train.dtype=float32 "
                               f"(the fused kernel accumulates in float32)")
+        if group.active:
+            group.check_same_config(config.to_dict())
+            resume, overwrite = distributed.restart_plan(group, run_dir, resume, overwrite)
         if resume and checkpoint is None:
-            checkpoint = load_checkpoint(run_dir) if run_dir is not None else None
+            checkpoint = group.agree(load_checkpoint, run_dir) if run_dir is not None else None
+        if group.active and checkpoint is not None:
+            checkpoint = group.broadcast(checkpoint)  # rank 0's: the other machines need not see its disk
         torch.manual_seed(config.seed)
-        self.split: Split = data if data is not None else load_split(config.data, config.seed)
+        if data is not None:
+            self.split: Split = data
+        else:  # streamed, this worker's rows, or (one process, in memory) load_split's
+            saved = (checkpoint or {}).get("standardizer")
+            self.split = load_for_training(config.data, config.seed, group,
+                                           Standardizer.from_state_dict(saved) if saved else None)
         split = self.split
         n, num_classes = split.n_features, split.num_classes
 
@@ -179,9 +196,21 @@ class Trainer:
         self.has_test = len(self.x_test) > 0
         self.w_train = self._sample_weights(sample_weight)
         m = self.x_train.shape[0]
-        self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < m else None
+        # Every worker's rows count: the batches are drawn from one process's row numbers.
+        self.m_total = split.shard.train_total if split.shard is not None else m
+        self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < self.m_total else None
+        self.stream_batches = None  # mini-batches of streamed data: blocks, then rows within a block
+        if is_stream(self.x_train) and self.batch_size is not None:
+            if group.active:
+                raise ConfigError("streamed data (data.stream, or larger than data.memory_limit) under torchrun "
+                                  "trains full-batch: use gd, newton or lbfgs without train.batch_size")
+            self.stream_batches = BlockBatches(self.x_train, self.batch_size, config.seed)
         # The L2 term's divisor, m (or Σs) of the whole training set, also in mini-batch steps.
-        self.l2_rows = None if self.batch_size is None else (m if self.w_train is None else float(self.w_train.sum()))
+        self.l2_rows = None if self.batch_size is None else \
+            group.total(m if self.w_train is None else float(self.w_train.sum()))
+        # What the optimizers step on: under torchrun, the model with every worker's rows reduced.
+        self.reduced = distributed.ReducedModel(self.model, group) if group.active or is_stream(self.x_train) \
+            else self.model
 
         opt = config.optimizer
         if opt.name == "newton" and not hasattr(self.model, "hessian"):
@@ -191,8 +220,8 @@ class Trainer:
             raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs a model with a hand-written fast path")
         self.grad_tol = opt.grad_tol if opt.grad_tol is not None else default_grad_tol(self.dtype)
         n_params = sum(p.numel() for p in self.model.parameters())
-        hessian_rows = auto_hessian_rows(m, n_params) if opt.hessian_rows == "auto" else opt.hessian_rows
-        self.optimizer = make_optimizer(opt.name, self.model, opt.lr, opt.momentum, hessian_rows=hessian_rows,
+        hessian_rows = auto_hessian_rows(self.m_total, n_params) if opt.hessian_rows == "auto" else opt.hessian_rows
+        self.optimizer = make_optimizer(opt.name, self.reduced, opt.lr, opt.momentum, hessian_rows=hessian_rows,
                                         seed=config.seed, grad_tol=self.grad_tol,
                                         tolerance_change=opt.tolerance_change, history_size=opt.history_size)
         if x_dtype != self.dtype and self.x_train.device.type == "cuda":
@@ -201,7 +230,7 @@ class Trainer:
             if not (kernels.triton_available() and kernels.supports(self.x_train)):
                 raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs the fused kernel: "
                                   f"pip install 'torch_logreg[cuda]'")
-        self.step_kind, self.step = make_step(self.model, self.optimizer, self.x_train, self.batch_size is None,
+        self.step_kind, self.step = make_step(self.reduced, self.optimizer, self.x_train, self.batch_size is None,
                                               self.l2_rows)
         self._epoch_cache: tuple[int, torch.Tensor] | None = None
 
@@ -211,7 +240,10 @@ class Trainer:
             check_resume(checkpoint.get("config", {}), self.config_dict, checkpoint.get("data_fingerprint"),
                          self.fingerprint, int(checkpoint.get("iteration", 0)), cfg.iterations)
         # Only now, with the data and the model known to be good, is a run folder made or emptied.
-        self.run_dir = prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite) if save else None
+        self.run_dir = group.agree(lambda: prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite)
+                                   if self.save else None)
+        if group.active:
+            self.run_dir = group.broadcast(self.run_dir)
 
         self.iteration = 0
         self.history: dict[str, list] = {k: [] for k in ("iteration", *_HISTORY)}
@@ -223,11 +255,14 @@ class Trainer:
             for group in self.optimizer.param_groups:  # the one source of the learning rate
                 if "lr" in group:
                     group["lr"] = opt.lr
-        for line in [*ignored_keys(config),
-                     *diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)]:
+        design = [] if is_stream(self.x_train) else \
+            diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
+        for line in [*ignored_keys(config), *design]:
             self._warn(line)
-        if save:
+        if self.save:
             save_config(config, self.run_dir / "config.yaml")
+            if self.group.active:
+                distributed.write_world(self.run_dir, self.group)
             if command is not None:
                 self._append_command(command)
             self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
@@ -245,8 +280,10 @@ class Trainer:
         weights = None if given is None else torch.as_tensor(given, dtype=self.dtype, device=self.device).reshape(-1)
         class_weight = self.config.model.class_weight
         if class_weight is not None:
-            per_class = class_weights(class_weight, self.split.classes, self.split.y_train,
-                                      None if weights is None else weights.cpu())
+            # "balanced" counts every worker's labels, each by its sample weight
+            gather = self.group.gather_rows
+            per_class = class_weights(class_weight, self.split.classes, gather(self.split.y_train.to(self.device)).cpu(),
+                                      None if weights is None else gather(weights).cpu())
             row = per_class.to(self.device, self.dtype)[self.split.y_train.long().to(self.device)]
             weights = row if weights is None else weights * row
         return weights
@@ -270,7 +307,7 @@ class Trainer:
         start_time = time.perf_counter()
         previous_handlers = self._catch_signals()
         bar = tqdm(total=total, initial=self.iteration, unit="it", leave=False,
-                   disable=not (cfg.print_cost and sys.stderr.isatty() and total >= 1000))
+                   disable=not (cfg.print_cost and sys.stderr.isatty() and total >= 1000 and self.group.rank == 0))
         self.tol_change: float | None = None
         self.tol_reached = False
         with contextlib.ExitStack() as stack:
@@ -300,9 +337,10 @@ class Trainer:
                 self.step(x, y, s)
                 self.iteration = it + 1
                 converged = stops_when_converged and (self.optimizer.converged or self.optimizer.stalled)
-                if self.stop_signal is not None:
+                # Under torchrun every worker stops after the same step, once any of them was signalled.
+                if self.group.any(self.stop_signal is not None):
                     self._save_checked(time.perf_counter() - start_time)
-                    raise TrainingInterrupted(self.stop_signal, self.iteration, self.run_dir)
+                    raise TrainingInterrupted(self.stop_signal or signal.SIGTERM, self.iteration, self.run_dir)
                 if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
                     self._save_checked(time.perf_counter() - start_time)
             return self._finish(time.perf_counter() - start_time)
@@ -310,7 +348,10 @@ class Trainer:
     def _batch(self, it: int):
         if self.batch_size is None:
             return self.x_train, self.y_train, self.w_train
-        m, size = self.x_train.shape[0], self.batch_size
+        if self.stream_batches is not None:
+            x, rows = self.stream_batches.batch(it)
+            return x, self.y_train[rows], None if self.w_train is None else self.w_train[rows]
+        m, size = self.m_total, self.batch_size
         per_epoch = math.ceil(m / size)
         epoch, index = divmod(it, per_epoch)
         if self._epoch_cache is None or self._epoch_cache[0] != epoch:
@@ -318,6 +359,8 @@ class Trainer:
             gen = torch.Generator(device=self.device).manual_seed(self.config.seed * 1_000_003 + epoch)
             self._epoch_cache = (epoch, torch.randperm(m, generator=gen, device=self.device))
         rows = self._epoch_cache[1][index * size:(index + 1) * size]
+        if self.split.shard is not None:  # this worker's slice of the one process's batch
+            rows = distributed.local_batch(rows, self.split.shard.train_start, self.x_train.shape[0])
         weights = None if self.w_train is None else self.w_train[rows]
         return self.x_train[rows], self.y_train[rows], weights
 
@@ -342,8 +385,8 @@ class Trainer:
 
     def _cost_and_gradient(self, x, y, sample_weight, need_gradient: bool = True):
         """(J, the flat gradient over all parameters or None) on (x, y), without a host sync."""
-        if hasattr(self.model, "cost_and_grads"):
-            cost, grads = self.model.cost_and_grads(x, y, sample_weight=sample_weight, with_cost=True)
+        if hasattr(self.reduced, "cost_and_grads"):
+            cost, grads = self.reduced.cost_and_grads(x, y, sample_weight=sample_weight, with_cost=True)
             return cost, torch.cat([g.reshape(-1) for g in grads])
         params = [p for p in self.model.parameters() if p.requires_grad]
         with torch.enable_grad():
@@ -352,8 +395,8 @@ class Trainer:
         return cost.detach(), (torch.cat([g.reshape(-1) for g in grads]) if need_gradient else None)
 
     def _accuracy(self, x, y):
-        predicted = self.model.loss.predict(self.model(x.to(self.dtype)))
-        return (predicted.to(y.dtype) == y).to(self.dtype).mean()
+        predicted = self.model.loss.predict(rows_apply(self.model, x.to(dtype=self.dtype)))
+        return self.group.global_mean((predicted.to(y.dtype) == y).to(self.dtype))
 
     def _log(self, it: int) -> float:
         values = self._evaluate()
@@ -363,7 +406,7 @@ class Trainer:
         self.last_good = self._state(self.seconds_before)
         self.grad_max = values["train/grad_norm"]
         values["train/learning_rate"] = self.optimizer.param_groups[0].get("lr", float("nan"))
-        if self.config.model.check_grad:
+        if self.config.model.check_grad and not is_stream(self.x_train):
             values["train/grad_check_max_diff"] = check_gradients(self.model, self.x_train.to(self.dtype),
                                                                   self.y_train)
         self.writer.scalars(it, values, self.model, self._gradients_by_name())
@@ -463,14 +506,17 @@ class Trainer:
         k = split.num_classes
         splits = {"train": (self.x_train, self.y_train), **({"test": (self.x_test, self.y_test)} if self.has_test
                                                              else {})}
-        metrics = {}
+        metrics, shard_test_proba = {}, None
         for name, (x, y) in splits.items():
             with torch.no_grad():
-                proba = self.model.predict_proba(x.to(self.dtype))
+                proba = rows_apply(self.model.predict_proba, x.to(dtype=self.dtype))
+            if name == "test":
+                shard_test_proba = proba  # the pictures: under torchrun, rank 0's test rows
+            if self.group.active:  # every worker's rows, in one process's order
+                y, proba = self.group.gather_rows(y), self.group.gather_rows(proba)
             metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = h[f"{name}_cost"][-1], h[f"{name}_accuracy"][-1]
             metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
                             if key != f"{name}_accuracy"})
-        test_proba = proba if self.has_test else None
         metrics.update({
             "iterations": self.iteration, "converged": self._converged(), "grad_norm": self.grad_max,
             "classes": list(split.classes), "warnings": list(self.warnings),
@@ -482,7 +528,7 @@ class Trainer:
             self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
                                                  if key.startswith(("train_", "test_")) and key not in _LOGGED})
             if self.has_test:
-                self._final_pictures(test_proba)
+                self._final_pictures(shard_test_proba)
             self.writer.final(self.iteration, self.config_dict,
                               {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
                                "train/grad_norm": self.grad_max})
@@ -524,14 +570,14 @@ class Trainer:
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration
-        predicted = self.model.loss.predict(self.model(self.x_test.to(self.dtype)).detach())
+        predicted = self.model.loss.predict(rows_apply(self.model, self.x_test.to(dtype=self.dtype)).detach())
         y_test = self.y_test.long()
         self.writer.pr_curves(step, y_test, test_proba, split.classes)
         self.writer.confusion_matrix(step, y_test, predicted, split.classes)
         if split.image_shape is not None and split.x_test_raw is not None:
             self.writer.misclassified(step, split.x_test_raw.reshape(-1, *split.image_shape), y_test.cpu(),
                                       predicted.cpu(), split.classes)
-        if split.n_features == 2:
+        if split.n_features == 2 and not is_stream(split.x_test):
             model, dtype, device = self.model, self.dtype, self.device
 
             def proba_fn(grid):
