@@ -13,6 +13,8 @@ from .errors import ConfigError
 MAY_CHANGE_ON_RESUME = frozenset({
     "train.iterations", "optimizer.lr", "train.log_every", "train.checkpoint_every", "train.print_cost",
     "train.tol", "train.device", "name",
+    # how the same rows are read and how many threads compute: not what they compute
+    "train.threads", "data.stream", "data.memory_limit",
 })
 
 

@@ -193,7 +193,7 @@ class Trainer:
         self.y_train = loss.targets(split.y_train.to(self.device), self.dtype)
         self.x_test = split.x_test.to(device=self.device, dtype=x_dtype).contiguous()
         self.y_test = loss.targets(split.y_test.to(self.device), self.dtype)
-        self.has_test = len(self.x_test) > 0
+        self.has_test = self.group.any(len(self.x_test) > 0)  # any worker's: the collectives must agree
         self.w_train = self._sample_weights(sample_weight)
         m = self.x_train.shape[0]
         # Every worker's rows count: the batches are drawn from one process's row numbers.
