@@ -93,6 +93,9 @@ CASES = [
     ("gd, even rows", "even", ["optimizer.name=gd", "train.iterations=200"], 1e-10),
     ("newton, l2", "odd", ["optimizer.name=newton", "train.iterations=50", "model.l2=0.5"], 1e-10),
     ("newton, 3 classes", "three", ["optimizer.name=newton", "train.iterations=50", "model.l2=0.5"], 1e-10),
+    # the workers' Hessian sample is one process's: the rows are drawn from the global row index
+    ("newton, sampled Hessian", "long", ["optimizer.name=newton", "optimizer.hessian_rows=300",
+                                         "train.iterations=50", "model.l2=0.5"], 1e-10),
     ("sgd mini-batches", "odd", ["optimizer.name=sgd", "optimizer.momentum=0.9", "optimizer.lr=0.05",
                                  "train.batch_size=32", "train.iterations=60", "model.l2=0.5"], 1e-10),
     ("adam mini-batches, balanced", "odd", ["optimizer.name=adam", "optimizer.lr=0.05", "train.batch_size=50",

@@ -221,3 +221,19 @@ def test_parts_of_the_rows_add_up_to_the_whole_when_each_divides_by_the_whole_co
         torch.testing.assert_close(part_a + part_b, total, atol=1e-15, rtol=1e-13)
     autograd_cost = model.cost(x[:20], y[:20], rows=50) + model.cost(x[20:], y[20:], rows=50, l2_rows=float("inf"))
     assert autograd_cost.item() == pytest.approx(whole_cost.item(), rel=1e-14)
+
+
+def test_softmax_newton_with_a_sampled_hessian_reaches_the_exact_optimum():
+    x, y = blobs(m=3000, n=3, k=3, seed=7)
+    exact_model = LogisticRegression(3, num_classes=3, l2=0.5, dtype=torch.float64)
+    sampled_model = LogisticRegression(3, num_classes=3, l2=0.5, dtype=torch.float64)
+    for model, rows in ((exact_model, 0), (sampled_model, 200)):
+        newton = Newton(model, hessian_rows=rows, seed=3)
+        for _ in range(40):
+            newton.step(x, y)
+            if newton.converged:
+                break
+        assert newton.converged
+    assert newton.param_groups[0]["hessian_rows"] in (0, 200)
+    for a, b in zip(sampled_model.parameters(), exact_model.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=0)

@@ -328,6 +328,14 @@ class ReducedModel:
                                                  l2_rows=l2_rows if l2_rows is not None else total)
         return result
 
+    def row_span(self, count: int) -> tuple[int, int]:
+        """(where this worker's ``count`` rows start in the global row index, the global count)."""
+        return self.group.counts_before(count)
+
+    def total_rows(self, x, sample_weight: Tensor | None) -> Tensor:
+        """Every worker's m (or Σs), all-reduced."""
+        return self.group.all_reduce(_rows_here(x, sample_weight).reshape(1))[0]
+
     def _local_sums(self, x, y, sample_weight, with_cost: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
         """(Σ s·ℓ (0 unless ``with_cost``), its gradient) over this worker's rows: ``rows=1`` makes the mean a sum."""
         model = self.model

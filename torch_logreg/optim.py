@@ -149,16 +149,45 @@ class Newton(torch.optim.Optimizer):
         start, gradient = self._known_cost_and_gradient()
         if gradient is None:
             start, gradient = cost_at(theta)
-        hessian = model.hessian(x, sample_weight=sample_weight, l2_rows=l2_rows)
         null = model.null_directions() if hasattr(model, "null_directions") else None
         if null is not None and null.shape[1]:
-            null = null.to(hessian)
+            null = null.to(gradient)
             gradient = gradient - null @ (null.T @ gradient)  # exactly 0 along V, but for rounding
+        converging = self._converging(gradient)
+        sampled = None if converging else self._sampled_rows_here(x)  # the final step squares the error: exact H
+        if sampled is None:
+            hessian = model.hessian(x, sample_weight=sample_weight, l2_rows=l2_rows)
+        else:  # the sample's mean curvature, with the full data's L2 divisor
+            full = l2_rows if l2_rows is not None else self._total_rows(x, sample_weight)
+            hessian = model.hessian(x[sampled], sample_weight=None if sample_weight is None else sample_weight[sampled],
+                                    l2_rows=full)
+        if null is not None and null.shape[1]:
             hessian = hessian + float(hessian.diagonal().abs().mean() or 1.0) * (null @ null.T)
         direction = _solve(hessian, gradient)
-        if self._converging(gradient):
+        if converging:
             return self._final_step(theta, direction, cost_at)
         return self._line_search(theta, direction, gradient, start, cost_at)
+
+    def _sampled_rows_here(self, x) -> Tensor | None:
+        """The rows of x in the Hessian's sample, or None for every row.
+
+        The sample is drawn from the global row index (``row_span``: where this worker's rows
+        start among all the training rows, and how many there are), so workers together use
+        one process's sample.  Streamed data use every row: they have no rows to pick from."""
+        if not hasattr(x, "index_select"):
+            return None
+        count = x.shape[0]
+        start, total = self.model.row_span(count) if hasattr(self.model, "row_span") else (0, count)
+        sample = self._sample_rows(total, x.device)
+        if sample is None:
+            return None
+        return sample[(sample >= start) & (sample < start + count)] - start
+
+    def _total_rows(self, x, sample_weight):
+        """The full count (or Σs) of the rows, over every worker: the L2 term's divisor."""
+        if hasattr(self.model, "total_rows"):
+            return self.model.total_rows(x, sample_weight)
+        return x.shape[0] if sample_weight is None else sample_weight.sum()
 
     def _step_blocked(self, x: Tensor, y: Tensor) -> float:
         """One step in ``row_blocks``.  The line search computes each candidate's gradient in
