@@ -188,10 +188,10 @@ def relu_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tenso
     return torch.ops.aten.threshold_backward.grad_input(grad_a, a, 0, grad_input=out)
 
 
-# Rows per block on the CPU: about 1 MB of x, so that the block is still in cache when
-# dzᵀx reads it a second time.  On 100k×100 this makes a step ~10× faster than two
-# passes over all of x; on 1M×128 about 2× (measured in benchmarks/profile_ops.py).
-CPU_BLOCK_BYTES = 1 << 20
+# Rows per block on the CPU: about 4 MB of x, so that the block is still in cache when
+# dzᵀx reads it a second time (benchmarks/step_time.py: within ~25 % of two plain
+# passes at 100k×100 and a little faster at 1M×128, on an Intel Xeon).
+CPU_BLOCK_BYTES = 4 << 20
 
 
 def row_blocks(x: Tensor, *others: Tensor) -> list[tuple[Tensor, ...]]:
@@ -203,21 +203,13 @@ def row_blocks(x: Tensor, *others: Tensor) -> list[tuple[Tensor, ...]]:
     return list(zip(x.split(rows), *(t.split(rows) for t in others)))
 
 
-# Rows narrower than this take gemv in every block: a row sum over a few columns is a
-# poorly vectorized reduction (benchmarks/step_time.py, 1M×2 against the plain ops).
-NARROW_FEATURES = 32
+def block_logits(x_block: Tensor, w: Tensor, bias: Tensor) -> Tensor:
+    """z = x·w + b for one neuron and one block of rows, by gemv.  x_block: (k, n), w: (n,) -> (k,).
 
-
-def block_logits(x_block: Tensor, w: Tensor, bias: Tensor, scratch: Tensor | None) -> Tensor:
-    """z = x·w + b for one neuron and one block of rows.  x_block: (k, n), w: (n,) -> (k,).
-
-    A wide block streamed from memory (one of many) takes a multiply into ``scratch`` and
-    a row sum: MKL's gemv read such blocks ~3× slower (AMD EPYC, benchmarks/profile_ops.py).
-    Data that stays in cache, as small data sets do step after step (``scratch`` None),
-    and narrow rows (fewer than ``NARROW_FEATURES`` columns) are faster through gemv.
+    A multiply and a row sum (kept for AMD EPYC, where MKL's gemv read streamed blocks
+    ~3× slower) ran 1.4–2.5× slower than gemv on the Intel Xeon this project now runs
+    on, at every width tried (benchmarks/step_time.py), so gemv it is.
     """
-    if scratch is not None and x_block.shape[1] >= NARROW_FEATURES:
-        return torch.mul(x_block, w, out=scratch[: len(x_block)]).sum(1).add_(bias)
     return torch.addmv(bias, x_block, w)
 
 
@@ -272,10 +264,8 @@ def cost_and_grads(
     m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     w = weight.reshape(-1)  # (n,)
     value = dweight = dbias = None
-    blocks = _blocks_with_weights(x, y, sample_weight)
-    scratch = block_scratch(blocks, x, weight, bias)
-    for x_block, y_block, s_block in blocks:
-        z = block_logits(x_block, w, bias, scratch)  # (rows,)
+    for x_block, y_block, s_block in _blocks_with_weights(x, y, sample_weight):
+        z = block_logits(x_block, w, bias)  # (rows,)
         if with_cost:
             part = logistic_cost_forward(z, y_block, m, s_block)
             value = part if value is None else value + part
@@ -314,7 +304,7 @@ def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
     blocks = [(xb, None) for (xb,) in row_blocks(x)] if sample_weight is None else row_blocks(x, sample_weight)
     scratch = block_scratch(blocks, x, weight, bias)
     for x_block, s_block in blocks:
-        a = torch.sigmoid(block_logits(x_block, w, bias, scratch))
+        a = torch.sigmoid(block_logits(x_block, w, bias))
         curvature = a * (1 - a) / m  # (rows,)
         if s_block is not None:
             curvature = curvature * s_block
