@@ -79,7 +79,8 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         split = make_split(x, y_tensor, x[:0], y_tensor[:0], names, standardize=False, classes=labels)
         run_dir = _new_run_dir(self.log_dir, type(self).__name__) if self.log_dir is not None else None
         with _quiet_logging(self.verbose):
-            result = train(config, run_dir=run_dir, save=run_dir is not None, data=split, sample_weight=weights)
+            result = train(config, run_dir=run_dir, save=run_dir is not None, report=run_dir is not None, data=split,
+                           sample_weight=weights)
         self.model_ = result.model.cpu().eval()
         self.n_iter_ = int(result.metrics["iterations"])
         self.converged_ = bool(result.metrics["converged"])

@@ -94,7 +94,8 @@ def resolve_device(name: str) -> torch.device:
 
 def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = False, *,
           model: torch.nn.Module | None = None, data: Split | None = None, sample_weight=None,
-          save: bool = True, command: list[str] | None = None, checkpoint: dict | None = None) -> TrainResult:
+          save: bool = True, report: bool = True, command: list[str] | None = None,
+          checkpoint: dict | None = None) -> TrainResult:
     """Train as ``config`` says; write the run folder; return the result.
 
     Args:
@@ -107,6 +108,9 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
         data: a ``Split`` to train on instead of the one ``config.data`` names.
         sample_weight: (m_train,) weights of the training rows (combined with ``model.class_weight``).
         save: False writes nothing: no run folder, TensorBoard, checkpoint or metrics file.
+        report: False ends with the cost, accuracy, convergence and warnings only: no AUC, F1,
+            log loss, console summary or pictures (scikit-learn's ``fit`` needs none of them, and
+            on a million rows the AUC's sort costs more than Newton's steps).
         command: the command line, appended to ``command.txt``.
         checkpoint: the checkpoint of ``run_dir`` when the caller has read it already.
 
@@ -118,8 +122,8 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
     with _console_logging(config.train.print_cost), distributed.session(device, config.train.threads) as (group,
                                                                                                         device):
         trainer = Trainer(config, run_dir, model=model, data=data, sample_weight=sample_weight, resume=resume,
-                          overwrite=overwrite, save=save, command=command, checkpoint=checkpoint, group=group,
-                          device=device)
+                          overwrite=overwrite, save=save, report=report, command=command, checkpoint=checkpoint,
+                          group=group, device=device)
         return trainer.run()
 
 
@@ -150,8 +154,9 @@ class _NoWriter:
 
 class Trainer:
     def __init__(self, config: Config, run_dir=None, *, model=None, data=None, sample_weight=None, resume=False,
-                 overwrite=False, save=True, command=None, checkpoint=None, group=None, device=None):
+                 overwrite=False, save=True, report=True, command=None, checkpoint=None, group=None, device=None):
         self.config = config
+        self.report = report
         cfg = config.train
         # Under torchrun (``distributed``) every worker trains; rank 0 alone writes.
         self.group = group = group or distributed.Solo()
@@ -508,13 +513,15 @@ class Trainer:
                                                              else {})}
         metrics, shard_test_proba = {}, None
         for name, (x, y) in splits.items():
+            metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = h[f"{name}_cost"][-1], h[f"{name}_accuracy"][-1]
+            if not self.report:
+                continue
             with torch.no_grad():
                 proba = rows_apply(self.model.predict_proba, x.to(dtype=self.dtype))
             if name == "test":
                 shard_test_proba = proba  # the pictures: under torchrun, rank 0's test rows
             if self.group.active:  # every worker's rows, in one process's order
                 y, proba = self.group.gather_rows(y), self.group.gather_rows(proba)
-            metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = h[f"{name}_cost"][-1], h[f"{name}_accuracy"][-1]
             metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
                             if key != f"{name}_accuracy"})
         metrics.update({
@@ -527,12 +534,12 @@ class Trainer:
             # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
             self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
                                                  if key.startswith(("train_", "test_")) and key not in _LOGGED})
-            if self.has_test:
+            if self.has_test and self.report:
                 self._final_pictures(shard_test_proba)
             self.writer.final(self.iteration, self.config_dict,
                               {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
                                "train/grad_norm": self.grad_max})
-        for split_name in splits:
+        for split_name in splits if self.report else ():
             extra = ", ".join(f"{name} {metrics[f'{split_name}_{name}']:.4f}" for name in
                               ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
             logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
