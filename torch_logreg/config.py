@@ -180,7 +180,7 @@ class OptimizerConfig(_Section):
     momentum: Float = key(0.0, "`sgd` only", ge=0)
     hessian_rows: Literal["auto"] | Annotated[int, Field(ge=0)] = key(
         "auto", "`newton` only: 0 builds the Hessian from every row; k > 0 from k rows drawn once (seeded by "
-                "`seed`), while the gradient and the line search use every row; `auto`: every row, or 100 rows per parameter once the data have more than twice that",
+                "`seed`), while the gradient and the line search use every row; `auto`: every row, or 100 rows per parameter once there are more than 10 parameters and more than twice that many rows",
         expected="auto or an integer >= 0 (0: every row)", kind="auto or an integer")
     grad_tol: Float | None = key(None, "`newton` and `lbfgs` stop when the full-batch gradient's largest entry "
                                        "falls below this (null: scaled to `train.dtype`)", gt=0)
