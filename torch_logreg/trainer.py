@@ -174,7 +174,9 @@ class Trainer:
             checkpoint = group.agree(load_checkpoint, run_dir) if run_dir is not None else None
         if group.active and checkpoint is not None:
             checkpoint = group.broadcast(checkpoint)  # rank 0's: the other machines need not see its disk
-        torch.manual_seed(config.seed)
+        # The CPU generator draws the initial weights (every model is built on the CPU): seeding
+        # it alone skips torch.manual_seed's lazy CUDA/XPU/MTIA seeding, ~0.5 ms of a 5 ms fit.
+        torch.default_generator.manual_seed(config.seed)
         if data is not None:
             self.split: Split = data
         else:  # streamed, this worker's rows, or (one process, in memory) load_split's
