@@ -158,7 +158,7 @@ def test_newton_reaches_scikit_learns_multinomial_optimum(dataset, l2):
     reference = SkLogisticRegression(C=1 / l2, tol=1e-12, max_iter=10_000).fit(x.numpy(), y.numpy())
     np.testing.assert_allclose(model.predict_proba(x).numpy(), reference.predict_proba(x.numpy()), atol=1e-4)
     # the pinned common bias shift: Newton stays on the minimum-norm solution
-    assert abs(float(model.bias.sum())) < 1e-8
+    assert abs(float(model.bias.detach().sum())) < 1e-8
 
 
 def test_unpenalized_newton_keeps_the_weights_summing_to_zero_over_classes():
@@ -170,7 +170,7 @@ def test_unpenalized_newton_keeps_the_weights_summing_to_zero_over_classes():
         if newton.converged:
             break
     assert newton.converged
-    assert model.weight.sum(0).abs().max() < 1e-8 and abs(float(model.bias.sum())) < 1e-8
+    assert model.weight.detach().sum(0).abs().max() < 1e-8 and abs(float(model.bias.detach().sum())) < 1e-8
     _, grads = model.cost_and_grads(x, y)
     assert max(float(g.abs().max()) for g in grads) < 1e-8
 
@@ -237,3 +237,22 @@ def test_softmax_newton_with_a_sampled_hessian_reaches_the_exact_optimum():
     assert newton.param_groups[0]["hessian_rows"] in (0, 200)
     for a, b in zip(sampled_model.parameters(), exact_model.parameters()):
         torch.testing.assert_close(a, b, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("optimizer", ["newton", "lbfgs"])
+@pytest.mark.parametrize("dataset", [dict(seed=0, k=3, n=4), dict(seed=5, k=5, n=2, spread=3.0)])
+def test_the_trainer_reaches_scikit_learns_multinomial_optimum(dataset, optimizer):
+    from torch_logreg.config import load_config
+    from torch_logreg.data import make_split
+    from torch_logreg.trainer import train
+
+    x, y = blobs(**dataset)
+    k = dataset["k"]
+    split = make_split(x, y.double(), x[:0], y[:0].double(), [f"x{j}" for j in range(x.shape[1])], standardize=False,
+                       classes=list(range(k)))
+    config = load_config(None, [f"optimizer.name={optimizer}", "optimizer.lr=1", "model.l2=1.0", "train.dtype=float64",
+                                "train.device=cpu", "train.print_cost=false", "train.iterations=200"])
+    result = train(config, data=split, save=False)
+    assert result.metrics["converged"], result.metrics["warnings"]
+    reference = SkLogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(x.numpy(), y.numpy())
+    np.testing.assert_allclose(result.model.predict_proba(x).numpy(), reference.predict_proba(x.numpy()), atol=1e-4)
