@@ -144,7 +144,8 @@ def _train(argv: list[str], prog: str) -> int:
     except TrainingInterrupted as stop:
         print(f"stopped: {stop.command_line}", file=sys.stderr)
         return 128 + stop.signum
-    print(f"run folder: {result.run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the group
+        print(f"run folder: {result.run_dir}")
     return 0
 
 
