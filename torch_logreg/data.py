@@ -386,12 +386,8 @@ def breast_cancer(test_fraction: float = 0.25, seed: int = 0, standardize: bool 
 
 
 def load_split(data, seed: int) -> Split:
-    """The split that a ``DataConfig`` asks for: a user file (and test file) or a built-in set."""
-    if data.path and Path(data.path).is_dir():
-        from .distributed import Solo
-        from .shards import load_split_shard
-
-        return load_split_shard(data, seed, Solo())
+    """The split that a ``DataConfig`` asks for: a user file (and test file) or a built-in set.
+    (A folder of shards is ``shards.load_for_training``'s.)"""
     if data.path:
         table = load_table(data.path, data.target, data.labels)
         name = str(data.path)

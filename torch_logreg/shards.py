@@ -41,7 +41,8 @@ def load_for_training(data, seed: int, group, standardizer: Standardizer | None 
     if _row_addressable(data.path) and (not data.test_path or _row_addressable(data.test_path)):
         if group.agree(_streams, data):
             return load_streamed(data, seed, group, standardizer)
-    return load_split_shard(data, seed, group) if group.active else load_split(data, seed)
+    folder = bool(data.path) and Path(data.path).is_dir()  # a folder of .npy shards, read shard by shard
+    return load_split_shard(data, seed, group) if group.active or folder else load_split(data, seed)
 
 
 def _streams(data) -> bool:
