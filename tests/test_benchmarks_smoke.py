@@ -56,13 +56,14 @@ def test_step_table_is_written_as_json_and_markdown(tmp_path):
     assert markdown.count("| 200×4 |") == len(methods)
 
 
-def test_plain_ops_compute_the_same_gradients_as_the_library():
+def test_plain_ops_compute_the_same_gradients_as_the_library(monkeypatch):
     import torch
 
     from torch_logreg import functional as LF
 
     m = 600_000  # narrow float64 rows: three row blocks in the library (4 MB each), one pass in the plain ops
-    assert len(LF.row_blocks(torch.empty(m, 2, dtype=torch.float64))) == 3
+    monkeypatch.setattr(LF, "CPU_GRADIENT_BLOCK_BYTES", 4 << 20)
+    assert len(LF.row_blocks(torch.empty(m, 2, dtype=torch.float64), block_bytes=LF.CPU_GRADIENT_BLOCK_BYTES)) == 3
     x, y = torch.randn(m, 2, dtype=torch.float64), (torch.rand(m) < 0.5).double()
     weight, bias = torch.randn(1, 2, dtype=torch.float64), torch.randn(1, dtype=torch.float64)
     expected = LF.cost_and_grads(x, y, weight, bias, with_cost=True)

@@ -223,9 +223,9 @@ def test_linear_backward_returns_none_for_every_input_that_needs_no_gradient():
 
 @pytest.mark.parametrize("block_bytes", [8, 256, 1 << 20])
 def test_cost_and_grads_in_row_blocks_equals_autograd(monkeypatch, block_bytes):
-    # On the CPU, large x is processed in ~1 MB blocks of rows; tiny blocks exercise the
-    # same path on small data (m = 101 rows of 3 features: 1, 10 and 1 block(s) of 8 bytes+).
-    monkeypatch.setattr(functional, "CPU_BLOCK_BYTES", block_bytes)
+    # On the CPU, very large x is processed in blocks of rows; tiny blocks exercise the
+    # same path on small data (m = 101 rows of 3 features: 101, 10 and 1 block(s)).
+    monkeypatch.setattr(functional, "CPU_GRADIENT_BLOCK_BYTES", block_bytes)
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(101, 3, generator=gen, dtype=torch.float64)
     y = (torch.rand(101, generator=gen) > 0.4).double()
