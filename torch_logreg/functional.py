@@ -531,14 +531,15 @@ def l2_penalty(weight: Tensor, l2: float, m) -> Tensor:
     return L2PenaltyFunction.apply(weight, l2, m)
 
 
-_ACTIVATIONS = {"sigmoid": (SigmoidFunction, torch.sigmoid), "tanh": (TanhFunction, torch.tanh),
-                "relu": (ReluFunction, torch.relu)}
-ACTIVATIONS = tuple(_ACTIVATIONS)
+# Each activation's hand-written Function (its ``formula`` and ``derivative`` are what a
+# graph-free fast path calls too) and the stock op that plain_autograd swaps in.
+ACTIVATION_FUNCTIONS = {"sigmoid": SigmoidFunction, "tanh": TanhFunction, "relu": ReluFunction}
+_STOCK_ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
+ACTIVATIONS = tuple(ACTIVATION_FUNCTIONS)
 
 
 def activation(name: str, z: Tensor) -> Tensor:
     """a = g(z) for g in ``ACTIVATIONS``, with the hand-written backward (stock ops under plain_autograd)."""
-    function, stock = _ACTIVATIONS[name]
     if _PLAIN_AUTOGRAD.get():
-        return stock(z)
-    return function.apply(z)
+        return _STOCK_ACTIVATIONS[name](z)
+    return ACTIVATION_FUNCTIONS[name].apply(z)

@@ -35,10 +35,8 @@ from .classifier import Classifier
 
 INITS = ("uniform", "xavier", "he")
 
-# Each activation's autograd Function carries its formula (forward) and its derivative
-# written from the output a (backward); the fast path calls both directly.
-_ACTIVATION_FUNCTIONS = {"sigmoid": LF.SigmoidFunction, "tanh": LF.TanhFunction, "relu": LF.ReluFunction}
-# The fast path applies g in place on Z[l]: the backward needs only A[l] = g(Z[l]).
+# The fast path calls each activation's derivative from ``functional.ACTIVATION_FUNCTIONS``
+# directly, and applies g in place on Z[l]: the backward needs only A[l] = g(Z[l]).
 _IN_PLACE = {"sigmoid": torch.sigmoid_, "tanh": torch.tanh_, "relu": torch.relu_}
 
 
@@ -186,7 +184,7 @@ class MLP(Classifier):
         loss sum (default: the same).
         """
         m, l2_m = LF.normalizers(x, sample_weight, rows, l2_rows)
-        function = _ACTIVATION_FUNCTIONS[self.activation]
+        function = LF.ACTIVATION_FUNCTIONS[self.activation]
         params = [(layer.weight.detach(), layer.bias.detach()) for layer in self.layers]
 
         activations = [x]  # A[0], A[1], …, A[L−1]
