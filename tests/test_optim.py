@@ -1,5 +1,8 @@
 """The optimizers' own rules: when Newton samples its Hessian, and the tolerance it stops at."""
 
+import copy
+
+import pytest
 import torch
 
 from torch_logreg.optim import auto_hessian_rows, default_grad_tol
@@ -14,3 +17,31 @@ def test_auto_samples_the_hessian_only_on_tall_data_with_more_than_ten_parameter
 
 def test_the_gradient_tolerance_scales_with_the_dtype():
     assert default_grad_tol(torch.float64) == 1e-8 and default_grad_tol(torch.float32) == 1e-4
+
+
+def _newton_models():
+    from torch_logreg import LogisticRegression
+
+    return {"one neuron, small x (cached)": (LogisticRegression(6, l2=0.1).double(), 200),
+            "one neuron, x over 1 MB (row blocks)": (LogisticRegression(6, l2=0.1).double(), 30_000),
+            "3 classes (any model)": (LogisticRegression(6, num_classes=3, l2=0.1).double(), 200)}
+
+
+@pytest.mark.parametrize("name", list(_newton_models()))
+def test_a_newton_step_on_new_data_starts_from_that_data_not_the_last_steps(name):
+    # A mini-batch Newton run steps on a new batch each time: the cost and gradient the last
+    # line search accepted belong to the old batch and must not be reused.
+    from torch_logreg.optim import Newton
+
+    model, m = _newton_models()[name]
+    gen = torch.Generator().manual_seed(0)
+    classes = 3 if "3 classes" in name else 2
+    batches = [(torch.randn(m, 6, generator=gen, dtype=torch.float64),
+                model.loss.targets(torch.randint(0, classes, (m,), generator=gen), torch.float64)) for _ in range(2)]
+    newton = Newton(model)
+    newton.step(*batches[0])
+    fresh = copy.deepcopy(model)
+    newton.step(*batches[1])
+    Newton(fresh).step(*batches[1])
+    for mine, expected in zip(model.parameters(), fresh.parameters()):
+        assert torch.equal(mine, expected)

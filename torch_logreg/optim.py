@@ -112,7 +112,9 @@ class Newton(torch.optim.Optimizer):
         self._cache_key, self._cache = None, None  # small data: x̃, x̃ᵀ, p, diag(p)
         self._sample_key, self._sample = None, None  # the sampled row indices
         self._sampled_key, self._sampled = None, None  # x's sampled rows, gathered
-        self._accepted: tuple[tuple[int, ...], float, Tensor | None] | None = None
+        # The cost (and gradient, where known) at the current θ on the data it was computed
+        # on: the last accepted candidate's, or ``cost_and_gradient``'s, for the next step.
+        self._known: tuple[tuple, tuple, float, Tensor | None] | None = None
 
     def step(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> float:  # type: ignore[override]
         """One Newton step on (x, y); returns the new cost."""
@@ -121,11 +123,42 @@ class Newton(torch.optim.Optimizer):
     @torch.no_grad()
     def newton_step(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2_rows=None) -> float:
         """``step`` without torch.optim's hooks and profiling wrapper (~20 µs of a ~120 µs step)."""
-        if not self.one_neuron or sample_weight is not None or (l2_rows is not None and l2_rows != len(x)):
+        self._data = (x, y, sample_weight, l2_rows)
+        path = self._path(x, sample_weight, l2_rows)
+        if path == "any":
             return self._step_any_model(x, y, sample_weight, l2_rows)
-        if x.numel() * x.element_size() <= SMALL_NEWTON_BYTES:
+        if path == "cache":
             return self._step_in_cache(x, y)
         return self._step_blocked(x, y)
+
+    @torch.no_grad()
+    def cost_and_gradient(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None,
+                          l2_rows=None) -> tuple[float, Tensor]:
+        """(J, ∇J) at the current parameters on (x, y), ∇J flat over ``model.parameters()`` in order.
+
+        The next ``step`` on the same tensors starts from this pair instead of computing it
+        again: a trainer that logs the full-batch cost and gradient before a step pays for one.
+        """
+        self._data = (x, y, sample_weight, l2_rows)
+        cost, gradient = self._known_cost_and_gradient()
+        if gradient is not None:
+            return cost, gradient
+        path = self._path(x, sample_weight, l2_rows)
+        if path == "any":
+            cost, gradient = self._any_model_cost_at(x, y, sample_weight, l2_rows)(
+                torch.nn.utils.parameters_to_vector(self.params))
+        elif path == "cache":
+            cost, gradient = self._in_cache_cost_and_gradient(x, y)
+        else:
+            cost, gradient = _cost_and_gradient(x, y, self.weight, self.bias, self.l2)
+        self._remember(cost, gradient)
+        return cost, gradient
+
+    def _path(self, x: Tensor, sample_weight: Tensor | None, l2_rows) -> str:
+        """"any" (the model's own methods), "cache" (one neuron, small x) or "blocked" (one neuron, row blocks)."""
+        if not self.one_neuron or sample_weight is not None or (l2_rows is not None and l2_rows != len(x)):
+            return "any"
+        return "cache" if x.numel() * x.element_size() <= SMALL_NEWTON_BYTES else "blocked"
 
     def _converging(self, gradient: Tensor) -> bool:
         """Record the gradient's largest entry; True when it is below ``grad_tol`` (one host read)."""
@@ -140,17 +173,24 @@ class Newton(torch.optim.Optimizer):
         self.converged = True
         return new
 
-    def _step_any_model(self, x: Tensor, y: Tensor, sample_weight: Tensor | None, l2_rows) -> float:
-        """One step through the model's own ``cost_and_grads`` and ``hessian``, over all its parameters."""
+    def _any_model_cost_at(self, x: Tensor, y: Tensor, sample_weight: Tensor | None, l2_rows):
+        """cost_at(θ') -> (J, ∇J) at θ' through the model's ``cost_and_grads``; the parameters stay as they were."""
         model, params = self.model, self.params
-        theta = torch.nn.utils.parameters_to_vector(params)
 
         def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
+            theta = torch.nn.utils.parameters_to_vector(params)
             torch.nn.utils.vector_to_parameters(candidate, params)
             value, grads = model.cost_and_grads(x, y, sample_weight=sample_weight, l2_rows=l2_rows, with_cost=True)
             torch.nn.utils.vector_to_parameters(theta, params)
             return value.item(), torch.cat([g.reshape(-1) for g in grads])
 
+        return cost_at
+
+    def _step_any_model(self, x: Tensor, y: Tensor, sample_weight: Tensor | None, l2_rows) -> float:
+        """One step through the model's own ``cost_and_grads`` and ``hessian``, over all its parameters."""
+        model = self.model
+        theta = torch.nn.utils.parameters_to_vector(self.params)
+        cost_at = self._any_model_cost_at(x, y, sample_weight, l2_rows)
         start, gradient = self._known_cost_and_gradient()
         if gradient is None:
             start, gradient = cost_at(theta)
@@ -240,21 +280,27 @@ class Newton(torch.optim.Optimizer):
             self._sampled, self._sampled_key = x.index_select(0, rows), key
         return self._sampled
 
-    def _versions(self) -> tuple[int, ...]:
-        return tuple(p._version for p in self.params)
+    def _versions(self) -> tuple[tuple[int, int], ...]:
+        # _version counts in-place writes; data_ptr catches ``.data =`` (vector_to_parameters), which it does not.
+        return tuple((p.data_ptr(), p._version) for p in self.params)
 
     def _known_cost_and_gradient(self) -> tuple[float | None, Tensor | None]:
-        """The cost (and gradient, where computed) the last line search accepted, if the
-        parameters have not changed since."""
-        known = self._accepted
-        if known is not None and known[0] == self._versions():
-            return known[1], known[2]
+        """The cost (and gradient, where computed) remembered at the current parameters, if they
+        have not changed since and the step is on the same tensors (a new mini-batch is new data)."""
+        known = self._known
+        if known is not None and known[1] == self._versions() and all(
+                a is b for a, b in zip(known[0], self._data)):
+            return known[2], known[3]
         return None, None
+
+    def _remember(self, cost: float, gradient: Tensor | None) -> None:
+        # The data tensors themselves, not their addresses: a freed batch's memory can hold the next one.
+        self._known = (self._data, self._versions(), cost, gradient)
 
     def _write(self, candidate: Tensor, cost: float, gradient: Tensor | None) -> None:
         """θ := candidate, remembering its cost and gradient for the next step."""
         torch.nn.utils.vector_to_parameters(candidate, self.params)
-        self._accepted = (self._versions(), cost, gradient)
+        self._remember(cost, gradient)
 
     def _step_in_cache(self, x: Tensor, y: Tensor) -> float:
         """The same step on small data, with the bias folded into θ = [W, b] and x̃ = [x, 1]:
@@ -266,22 +312,36 @@ class Newton(torch.optim.Optimizer):
         theta = torch.cat([self.weight.reshape(-1), self.bias])  # (n+1,)
         a = torch.sigmoid(torch.mv(x_tilde, theta))
         gradient = torch.addmv(penalty * theta, x_tilde_t, a - y, alpha=1 / m)
+        cost_at = self._in_cache_cost_at(x, y)
         converging = self._converging(gradient)
         rows = None if converging else self._sample_rows(m, x.device)  # the final step squares the error: exact H
         xt_h, x_h, a_h = (x_tilde_t, x_tilde, a) if rows is None else (x_tilde_t[:, rows], x_tilde[rows], a[rows])
         hessian = torch.addmm(penalty_matrix, xt_h * (a_h - a_h * a_h), x_h, alpha=1 / len(x_h))
         direction = _solve(hessian, gradient)
-
-        def cost_at(candidate: Tensor) -> tuple[float, None]:
-            return float(LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y)
-                         + 0.5 * penalty.dot(candidate * candidate)), None
-
         if converging:
             return self._final_step(theta, direction, cost_at)
         start, _ = self._known_cost_and_gradient()
         if start is None:
             start = cost_at(theta)[0]
         return self._line_search(theta, direction, gradient, start, cost_at)
+
+    def _in_cache_cost_at(self, x: Tensor, y: Tensor):
+        """cost_at(θ') -> (J at θ', None) on small data: J = cost(x̃θ', y) + ½·θ'ᵀdiag(p)θ'."""
+        x_tilde, _, penalty, _ = self._augmented(x)
+
+        def cost_at(candidate: Tensor) -> tuple[float, None]:
+            return float(LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y)
+                         + 0.5 * penalty.dot(candidate * candidate)), None
+
+        return cost_at
+
+    def _in_cache_cost_and_gradient(self, x: Tensor, y: Tensor) -> tuple[float, Tensor]:
+        """(J, ∇J) at the current θ on small data, by the formulas ``_step_in_cache`` uses."""
+        x_tilde, x_tilde_t, penalty, _ = self._augmented(x)
+        theta = torch.cat([self.weight.reshape(-1), self.bias])
+        a = torch.sigmoid(torch.mv(x_tilde, theta))
+        gradient = torch.addmv(penalty * theta, x_tilde_t, a - y, alpha=1 / x.shape[0])
+        return self._in_cache_cost_at(x, y)(theta)[0], gradient
 
     def _augmented(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """x̃ = [x, 1], x̃ᵀ (contiguous: the products below read it row by row), p and diag(p)."""
