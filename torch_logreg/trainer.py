@@ -378,7 +378,12 @@ class Trainer:
         """Full-train and test cost and accuracy, the gradient's largest entry, ‖W‖: one sync.
 
         Without test rows (a split the caller made, e.g. scikit-learn's ``fit``) there are no test values."""
-        train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train, self.w_train)
+        if self.batch_size is None and hasattr(self.optimizer, "cost_and_gradient"):
+            # Newton's next step starts from this very pair (it reads the cost on the host anyway)
+            cost, gradient = self.optimizer.cost_and_gradient(self.x_train, self.y_train, self.w_train, self.l2_rows)
+            train_cost = torch.tensor(cost, dtype=self.dtype, device=self.device)
+        else:
+            train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train, self.w_train)
         self._last_gradient = gradient
         weights = [p.detach().reshape(-1) for name, p in self.model.named_parameters() if "bias" not in name]
         tags = ["train/cost", "train/accuracy", "train/grad_norm", "train/weight_norm"]
