@@ -10,6 +10,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from torch_logreg.config import DataConfig, load_config
@@ -290,3 +292,25 @@ def test_the_two_features_demo_shows_a_clean_boundary_with_a_few_mistakes(tmp_pa
     assert 0.90 <= metrics["train_accuracy"] <= 0.97 and 0.90 <= metrics["test_accuracy"] <= 0.97
     costs = result.history["train_cost"]  # every 100 iterations
     assert costs[-1] < 0.15 and all(later < earlier for earlier, later in zip(costs, costs[1:]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "bool"]),
+       st.lists(st.integers(-3, 300), min_size=1, max_size=60))
+def test_distinct_and_inverse_is_np_unique_with_return_inverse(dtype, values):
+    from torch_logreg.labels import distinct_and_inverse
+
+    y = np.array(values).astype(dtype)
+    distinct, inverse = distinct_and_inverse(y)
+    expected, expected_inverse = np.unique(y, return_inverse=True)
+    assert distinct.dtype == y.dtype and np.array_equal(distinct, expected)
+    assert inverse.dtype == np.intp and np.array_equal(inverse, expected_inverse)
+
+
+def test_distinct_and_inverse_of_floats_with_two_values_and_of_text():
+    from torch_logreg.labels import distinct_and_inverse
+
+    distinct, inverse = distinct_and_inverse(np.array([2.5, -1.0, 2.5]))
+    assert distinct.tolist() == [-1.0, 2.5] and inverse.tolist() == [1, 0, 1]
+    distinct, inverse = distinct_and_inverse(np.array(["b", "a", "c", "a"], dtype=object))
+    assert distinct.tolist() == ["a", "b", "c"] and inverse.tolist() == [1, 0, 2, 0]

@@ -43,6 +43,7 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
 
 from .config import check_config, load_config
 from .data import make_split
+from .labels import distinct_and_inverse
 from .saved_model import default_feature_names
 from .trainer import class_weights, train
 
@@ -59,7 +60,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         """Fit on X (m, n) numpy, pandas or tensor, y (m,) labels, optional sample_weight (m,) >= 0.  -> self."""
         X, y = validate_data(self, _host(X), _host(y), dtype=[np.float64, np.float32])
         check_classification_targets(y)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
+        self.classes_, y_index = distinct_and_inverse(y)
         if len(self.classes_) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in the data, but the data "
                              f"contain only one class: {self.classes_[0]!r}")
