@@ -113,6 +113,9 @@ class Group(Solo):
         self.local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(self.world_size)))
         self.backend = dist.get_backend()
         self.device = device
+        # Control flags (a signal seen on any worker) go through a CPU group of their own: on
+        # NCCL, reading a flag reduced on the GPU would make every step wait for the GPU.
+        self.control = dist.new_group(backend="gloo")
 
     def all_reduce(self, tensor: Tensor) -> Tensor:
         """Σ over the workers, in place (and returned)."""
@@ -141,8 +144,10 @@ class Group(Solo):
         return torch.cat([piece[:count] for piece, count in zip(pieces, counts)])
 
     def any(self, flag: bool) -> bool:
-        flat = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        return bool(self.all_reduce(flat)[0] > 0)
+        """True on every worker if ``flag`` is on any: a CPU all-reduce, no GPU sync (asked every step)."""
+        flat = torch.tensor([1.0 if flag else 0.0])
+        self.dist.all_reduce(flat, group=self.control)
+        return bool(flat[0] > 0)
 
     def broadcast(self, value):
         """Rank 0's ``value`` (any picklable object) on every worker."""
