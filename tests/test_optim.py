@@ -1,4 +1,4 @@
-"""The optimizers' own rules: when Newton samples its Hessian, and the tolerance it stops at."""
+"""The optimizers' own rules: when Newton samples its Hessian, the tolerance it stops at, and what it remembers."""
 
 import copy
 
@@ -45,3 +45,34 @@ def test_a_newton_step_on_new_data_starts_from_that_data_not_the_last_steps(name
     Newton(fresh).step(*batches[1])
     for mine, expected in zip(model.parameters(), fresh.parameters()):
         assert torch.equal(mine, expected)
+
+
+@pytest.mark.parametrize("name", list(_newton_models()))
+def test_cost_and_gradient_is_the_models_and_the_next_step_starts_from_it(name, monkeypatch):
+    # The trainer logs the full-batch cost and gradient before each Newton step: the step
+    # must reuse that pair rather than pass over x once more.
+    from torch_logreg import optim
+    from torch_logreg.optim import Newton
+
+    model, m = _newton_models()[name]
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(m, 6, generator=gen, dtype=torch.float64)
+    y = model.loss.targets(torch.randint(0, 3 if "3 classes" in name else 2, (m,), generator=gen), torch.float64)
+    newton = Newton(model)
+    cost, gradient = newton.cost_and_gradient(x, y)
+
+    expected = model.cost(x, y)
+    grads = torch.autograd.grad(expected, list(model.parameters()))
+    assert cost == pytest.approx(expected.item(), rel=1e-12)
+    torch.testing.assert_close(gradient, torch.cat([g.reshape(-1) for g in grads]), rtol=1e-10, atol=1e-14)
+
+    # The one function each path passes over x with: row blocks, the model's own, small x.
+    where, attribute = {"one neuron, x over 1 MB (row blocks)": (optim.LF, "cost_and_grads"),
+                        "3 classes (any model)": (model, "cost_and_grads"),
+                        "one neuron, small x (cached)": (optim.LF, "logistic_cost_forward")}[name]
+    real, passes = getattr(where, attribute), []
+    monkeypatch.setattr(where, attribute, lambda *a, **k: passes.append(1) or real(*a, **k))
+    start = newton.cost_and_gradient(x, y)
+    assert start[0] == cost and start[1] is gradient and not passes  # remembered, not recomputed
+    newton.step(x, y)
+    assert len(passes) <= 1  # the accepted candidate's pass (row blocks); never the start's again
