@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from torch_logreg import LogisticRegression, load_config, train
-from torch_logreg.optim import GradientDescent
-from torch_logreg.steps import make_step
+from torch_logreg.training.optim import GradientDescent
+from torch_logreg.training.steps import make_step
 
 from . import problems, timing
 

@@ -28,9 +28,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from torch_logreg import LogisticRegression, load_config, train
-from torch_logreg import functional as LF
-from torch_logreg.optim import GradientDescent
-from torch_logreg.steps import make_step
+from torch_logreg.nn import functional as LF
+from torch_logreg.training.optim import GradientDescent
+from torch_logreg.training.steps import make_step
 
 from . import machine, problems, timing
 

@@ -67,8 +67,8 @@ def worker(args) -> None:
     import torch
     import torch.distributed as dist
 
-    from torch_logreg.distributed import Group, ReducedModel
-    from torch_logreg.module import LogisticRegression
+    from torch_logreg.nn.logistic import LogisticRegression
+    from torch_logreg.training.distributed import Group, ReducedModel
 
     dist.init_process_group("gloo")
     torch.set_num_threads(args.threads)
@@ -132,9 +132,9 @@ def launch(args, workers: int, threads: int) -> dict:
 def streaming_rates(path: Path, threads: int, memory_limit: str) -> dict:
     import torch
 
-    from torch_logreg import streaming
-    from torch_logreg.distributed import ReducedModel, Solo
-    from torch_logreg.module import LogisticRegression
+    from torch_logreg.data import streaming
+    from torch_logreg.nn.logistic import LogisticRegression
+    from torch_logreg.training.distributed import ReducedModel, Solo
 
     torch.set_num_threads(threads)
     size = path.stat().st_size
@@ -167,8 +167,8 @@ def streaming_rates(path: Path, threads: int, memory_limit: str) -> dict:
 
 PEAK = """
 import json, resource, sys, torch
-from torch_logreg.config import load_config
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 result = train(load_config(None, sys.argv[2:]), save=False)
 torch.save([p.detach().double() for p in result.model.parameters()], sys.argv[1])
 status = open("/proc/self/status").read()  # VmHWM: this program's own peak (ru_maxrss keeps the parent's)

@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 from torch_logreg import LogisticRegression, load_config, train
-from torch_logreg import functional as LF
-from torch_logreg.optim import Newton, auto_hessian_rows
+from torch_logreg.nn import functional as LF
+from torch_logreg.training.optim import Newton, auto_hessian_rows
 
 from . import problems
 

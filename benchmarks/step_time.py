@@ -20,10 +20,10 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from torch_logreg import functional as LF
-from torch_logreg.module import LogisticRegression
-from torch_logreg.optim import GradientDescent
-from torch_logreg.steps import make_step
+from torch_logreg.nn import functional as LF
+from torch_logreg.nn.logistic import LogisticRegression
+from torch_logreg.training.optim import GradientDescent
+from torch_logreg.training.steps import make_step
 
 from . import machine, numpy_baseline, problems, timing
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from torch_logreg.config import DataConfig, load_config
+from torch_logreg.training.config import DataConfig, load_config
 from torch_logreg.data import (data_fingerprint, encode_labels, load_split, load_table, make_synthetic,
                                read_table, split_indices, split_train_test)
 from torch_logreg.errors import DataError
-from torch_logreg.trainer import train
+from torch_logreg.training.trainer import train
 
 
 def data_config(**changes):
@@ -192,7 +192,7 @@ def test_digits_are_1797_images_of_8x8_pixels_in_10_classes():
 
 def test_digits_equal_scikit_learns_copy():
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
-    from torch_logreg.datasets.digits import load_digits
+    from torch_logreg.data.datasets.digits import load_digits
     x, y, _ = load_digits()
     reference = sklearn_datasets.load_digits()
     assert np.array_equal(x, reference.data) and np.array_equal(y, reference.target)
@@ -200,7 +200,7 @@ def test_digits_equal_scikit_learns_copy():
 
 def test_the_digits_file_is_64_pixels_then_the_label_without_a_header():
     from importlib import resources
-    raw = resources.files("torch_logreg.datasets").joinpath("digits.csv.gz").read_bytes()
+    raw = resources.files("torch_logreg.data.datasets").joinpath("digits.csv.gz").read_bytes()
     lines = gzip.decompress(raw).decode().splitlines()
     assert len(lines) == 1797 and all(len(line.split(",")) == 65 for line in lines)
 
@@ -219,7 +219,7 @@ def test_planar_sets_are_deterministic_per_seed(name, classes, rows):
 
 
 def test_the_flower_follows_the_courses_generator():
-    from torch_logreg.datasets.planar import make_flower
+    from torch_logreg.data.datasets.planar import make_flower
     x, y, names = make_flower(seed=0)
     rng = np.random.default_rng(0)
     t = np.linspace(0, 3.12, 200) + rng.standard_normal(200) * 0.2

@@ -2,7 +2,7 @@
 
 import torch
 
-from torch_logreg.optim import auto_hessian_rows, default_grad_tol
+from torch_logreg.training.optim import auto_hessian_rows, default_grad_tol
 
 
 def test_auto_samples_the_hessian_only_on_tall_data_with_more_than_ten_parameters():
