@@ -4,12 +4,12 @@
 
 1. gd steps on rows × features float32 (held in memory): 1 worker × 2 threads against
    2 workers × 1 thread, each launched by ``torchrun --standalone``.  A step is
-   ``distributed.ReducedModel.cost_and_grads`` (each worker's sums, one all-reduce) and
+   ``training.distributed.ReducedModel.cost_and_grads`` (each worker's sums, one all-reduce) and
    the update, as the trainer runs it.
 2. Inside the 2-worker launch: the model's local pass alone (the per-row compute rate)
    and a bare all-reduce of the step's buffer (n + 2 float64) and of Newton's
    ((n + 1)² + 1 float64): latency and bandwidth for benchmarks/scaling.md's model.
-3. The streaming read rate: one full pass of ``streaming.RowStream.blocks`` (read, keep
+3. The streaming read rate: one full pass of ``data.streaming.RowStream.blocks`` (read, keep
    the rows, convert to float32) and one streamed gd step, against ``cat FILE > /dev/null``,
    each after evicting the file's pages with posix_fadvise(POSIX_FADV_DONTNEED) (this
    file only; the system's caches are left alone).
