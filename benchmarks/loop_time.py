@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from torch_logreg import LogisticRegression, load_config, train
-from torch_logreg.optim import GradientDescent
-from torch_logreg.steps import make_step
+from torch_logreg.training.optim import GradientDescent
+from torch_logreg.training.steps import make_step
 
 from . import problems, timing
 
@@ -56,7 +56,7 @@ def _common(device: str) -> list[str]:
 
 
 def step_kind(x: torch.Tensor) -> str:
-    """The step ``steps.make_step`` picks for full-batch gd on x: what ``train`` runs between log steps."""
+    """The step ``training.steps.make_step`` picks for full-batch gd on x: what ``train`` runs between log steps."""
     model = LogisticRegression(x.shape[1], device=x.device)
     kind, _ = make_step(model, GradientDescent(model.parameters(), lr=LEARNING_RATE), x, True)
     return kind

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from torch_logreg import load_config, train
-from torch_logreg.datasets.planar import make_flower
+from torch_logreg.data.datasets.planar import make_flower
 
 from . import problems, timing
 

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from torch_logreg.config import DataConfig
 from torch_logreg.data import Split, Standardizer, load_breast_cancer, load_split
+from torch_logreg.training.config import DataConfig
 
 
 class Size(NamedTuple):

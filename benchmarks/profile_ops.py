@@ -2,10 +2,10 @@
 
     python -m benchmarks.profile_ops [--sizes 569x30,1000000x2,1000000x128] [--iterations 200] [--out DIR]
 
-1. ``torch.profiler`` over hand-written steps (``functional.cost_and_grads`` + the update):
+1. ``torch.profiler`` over hand-written steps (``nn.functional.cost_and_grads`` + the update):
    self CPU time per op, against ``x.sum()`` (one read of X).
 2. One gd ``train()`` split by public calls only (nothing patched, so a refactor of the
-   trainer cannot break it): the step of ``steps.make_step`` timed alone, ``train(save=False)``
+   trainer cannot break it): the step of ``training.steps.make_step`` timed alone, ``train(save=False)``
    (adds the log steps, start-up, the final metrics) and ``train(save=True)`` (adds the run
    folder, TensorBoard, the checkpoint); then torch_logreg's functions in that run by
    cumulative time under ``cProfile``.
@@ -28,9 +28,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from torch_logreg import LogisticRegression, load_config, train
-from torch_logreg import functional as LF
-from torch_logreg.optim import GradientDescent
-from torch_logreg.steps import make_step
+from torch_logreg.nn import functional as LF
+from torch_logreg.training.optim import GradientDescent
+from torch_logreg.training.steps import make_step
 
 from . import machine, problems, timing
 
@@ -75,7 +75,7 @@ def op_table(x, y, steps: int = 5) -> list[tuple[str, float, int]]:
 def train_parts(x, y, data, iterations: int, root: Path, repeats: int = 3) -> dict[str, float]:
     """Where one gd ``train()`` of ``iterations`` iterations spends its time, from public calls only.
 
-    The step is ``steps.make_step``'s, timed alone; ``train(save=False)`` adds the log
+    The step is ``training.steps.make_step``'s, timed alone; ``train(save=False)`` adds the log
     steps, start-up and the final metrics; ``train(save=True)`` adds the run folder,
     TensorBoard and the checkpoint.  ``data`` is a ``Split`` (None: the default data).
     """
@@ -92,7 +92,7 @@ def train_parts(x, y, data, iterations: int, root: Path, repeats: int = 3) -> di
     for attempt in range(repeats):
         saved.append(timing.wall(lambda: train(config, root / f"run{attempt}", data=data), "cpu"))
     steps = per_step * iterations
-    return {"steps: iterations × the step of steps.make_step, timed alone": steps,
+    return {"steps: iterations × the step of training.steps.make_step, timed alone": steps,
             "log steps, start-up, final metrics: train(save=False) − steps": quiet - steps,
             "train(save=False) total": quiet,
             "run folder, TensorBoard, checkpoint: train(save=True) − train(save=False)": statistics.median(saved) - quiet,

@@ -4,12 +4,12 @@
 
 1. gd steps on rows × features float32 (held in memory): 1 worker × 2 threads against
    2 workers × 1 thread, each launched by ``torchrun --standalone``.  A step is
-   ``distributed.ReducedModel.cost_and_grads`` (each worker's sums, one all-reduce) and
+   ``training.distributed.ReducedModel.cost_and_grads`` (each worker's sums, one all-reduce) and
    the update, as the trainer runs it.
 2. Inside the 2-worker launch: the model's local pass alone (the per-row compute rate)
    and a bare all-reduce of the step's buffer (n + 2 float64) and of Newton's
    ((n + 1)² + 1 float64): latency and bandwidth for benchmarks/scaling.md's model.
-3. The streaming read rate: one full pass of ``streaming.RowStream.blocks`` (read, keep
+3. The streaming read rate: one full pass of ``data.streaming.RowStream.blocks`` (read, keep
    the rows, convert to float32) and one streamed gd step, against ``cat FILE > /dev/null``,
    each after evicting the file's pages with posix_fadvise(POSIX_FADV_DONTNEED) (this
    file only; the system's caches are left alone).
@@ -67,8 +67,8 @@ def worker(args) -> None:
     import torch
     import torch.distributed as dist
 
-    from torch_logreg.distributed import Group, ReducedModel
-    from torch_logreg.module import LogisticRegression
+    from torch_logreg.nn.logistic import LogisticRegression
+    from torch_logreg.training.distributed import Group, ReducedModel
 
     dist.init_process_group("gloo")
     torch.set_num_threads(args.threads)
@@ -132,9 +132,9 @@ def launch(args, workers: int, threads: int) -> dict:
 def streaming_rates(path: Path, threads: int, memory_limit: str) -> dict:
     import torch
 
-    from torch_logreg import streaming
-    from torch_logreg.distributed import ReducedModel, Solo
-    from torch_logreg.module import LogisticRegression
+    from torch_logreg.data import streaming
+    from torch_logreg.nn.logistic import LogisticRegression
+    from torch_logreg.training.distributed import ReducedModel, Solo
 
     torch.set_num_threads(threads)
     size = path.stat().st_size
@@ -167,8 +167,8 @@ def streaming_rates(path: Path, threads: int, memory_limit: str) -> dict:
 
 PEAK = """
 import json, resource, sys, torch
-from torch_logreg.config import load_config
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 result = train(load_config(None, sys.argv[2:]), save=False)
 torch.save([p.detach().double() for p in result.model.parameters()], sys.argv[1])
 status = open("/proc/self/status").read()  # VmHWM: this program's own peak (ru_maxrss keeps the parent's)

@@ -20,7 +20,7 @@ Newton refined to a gradient below 1e-12.
   per parameter on tall data), float64 and float32, run to convergence (its gradient
   test, ``optimizer.grad_tol`` at its default): the whole call, including the dtype
   conversion, the log steps and the final metrics on the training rows.
-* ours, own loop: ``LogisticRegression`` + ``optim.Newton`` stepped until it reports
+* ours, own loop: ``LogisticRegression`` + ``training.optim.Newton`` stepped until it reports
   convergence, from the same float64 tensors: the solver alone, without ``train``.
 
 Methods of one size are timed interleaved (A B C, A B C, …), the median of the repeats.
@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 from torch_logreg import LogisticRegression, load_config, train
-from torch_logreg import functional as LF
-from torch_logreg.optim import Newton, auto_hessian_rows
+from torch_logreg.nn import functional as LF
+from torch_logreg.training.optim import Newton, auto_hessian_rows
 
 from . import problems
 
@@ -178,7 +178,7 @@ def estimator_fit(problem: Problem) -> Fit:
 
 
 def own_loop_fit(problem: Problem) -> Fit:
-    """``LogisticRegression`` + ``optim.Newton`` (hessian_rows as ``auto`` picks), stepped to convergence."""
+    """``LogisticRegression`` + ``training.optim.Newton`` (hessian_rows as ``auto`` picks), stepped to convergence."""
     m, n = problem.x.shape
     rows = auto_hessian_rows(m, n + 1)
 
@@ -204,7 +204,7 @@ def _configure(problem: Problem, optima: dict[float, float | None]) -> tuple[dic
         ESTIMATOR: lambda: estimator_fit(problem),
         "ours: train(), float64": lambda: train_fit(problem, "float64", L2),
         "ours: train(), float32": lambda: train_fit(problem, "float32", L2),
-        "ours: own loop, LogisticRegression + optim.Newton (float64)": lambda: own_loop_fit(problem),
+        "ours: own loop, LogisticRegression + training.optim.Newton (float64)": lambda: own_loop_fit(problem),
     }
     errors = {}
     if optima[0.0] is None:

@@ -5,7 +5,7 @@ Effective bandwidth counts one read of X per step (m·n·itemsize bytes), whatev
 method really reads; the floor is ``x.sum()``, one read of X by torch's own reduction.
 
 "plain ops" is the same step as three whole-X torch calls (``addmv``, ``sigmoid``, ``mv``)
-with no row blocks: what ``functional.cost_and_grads`` is measured against on narrow data
+with no row blocks: what ``nn.functional.cost_and_grads`` is measured against on narrow data
 (1M×2), where its row blocks once cost ~6× the plain ops.
 """
 
@@ -20,10 +20,10 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from torch_logreg import functional as LF
-from torch_logreg.module import LogisticRegression
-from torch_logreg.optim import GradientDescent
-from torch_logreg.steps import make_step
+from torch_logreg.nn import functional as LF
+from torch_logreg.nn.logistic import LogisticRegression
+from torch_logreg.training.optim import GradientDescent
+from torch_logreg.training.steps import make_step
 
 from . import machine, numpy_baseline, problems, timing
 
@@ -33,7 +33,7 @@ NUMPY_UNSET = "NumPy, OPENBLAS_* unset (own process)"
 AUTOGRAD = "autograd: nn.Linear + BCEWithLogitsLoss + SGD"
 HAND = "hand-written eager: cost_and_grads + sub_"
 PLAIN = "plain ops: addmv + sigmoid + mv over all of X, + sub_"
-TRAINER = "trainer's step (steps.make_step; no cost)"
+TRAINER = "trainer's step (training.steps.make_step; no cost)"
 FLOOR = "floor: x.sum() (one read of X)"
 
 
@@ -91,7 +91,7 @@ def _autograd_step(x, y):
 
 def plain_cost_and_grads(x, y, weight, bias, l2=0.0, *, with_cost=False):
     """(J or None, dW (1, n), db (1,)) in three whole-X calls: z = addmv(b, x, w), dz = (σ(z) − y)/m,
-    dW = mv(xᵀ, dz).  The same formulas as ``functional.cost_and_grads`` (l2 = 0), without row blocks."""
+    dW = mv(xᵀ, dz).  The same formulas as ``nn.functional.cost_and_grads`` (l2 = 0), without row blocks."""
     z = torch.addmv(bias, x, weight.reshape(-1))  # (m,)
     value = LF.logistic_cost_forward(z, y) if with_cost else None
     dz = LF.logistic_cost_backward(z, y)  # (m,)
@@ -99,7 +99,7 @@ def plain_cost_and_grads(x, y, weight, bias, l2=0.0, *, with_cost=False):
 
 
 def _trainer_step(x, y) -> Method:
-    """What the training loop runs between log steps: ``steps.make_step`` for full-batch gd."""
+    """What the training loop runs between log steps: ``training.steps.make_step`` for full-batch gd."""
     model = LogisticRegression(x.shape[1], device=x.device)
     kind, step = make_step(model, GradientDescent(model.parameters(), lr=LEARNING_RATE), x, True)
     return Method(lambda: step(x, y, None), str(x.device), x.numel() * x.element_size(), f"kind: {kind}")

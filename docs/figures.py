@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from torch_logreg.config import load_config
 from torch_logreg.data import load_split
-from torch_logreg.images import decision_regions_image, learning_curve_image
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.images import decision_regions_image, learning_curve_image
+from torch_logreg.training.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs"
@@ -86,7 +86,7 @@ def save_png(image: Image.Image, path: Path) -> None:
 def main() -> int:
     logging.basicConfig(format="%(message)s")
     # The one-layer runs keep the network's model.hidden and model.activation on purpose: say nothing of them.
-    logging.getLogger("torch_logreg.trainer").addFilter(
+    logging.getLogger("torch_logreg.training.trainer").addFilter(
         lambda record: "is ignored: model.name=logistic" not in record.getMessage())
     torch.set_num_threads(1)  # a few hundred rows: handing them to a second thread costs more than it saves
     for name, config_path in FIGURES.items():

@@ -10,9 +10,9 @@ import sys
 
 import torch.distributed as dist
 
-from torch_logreg.config import load_config
 from torch_logreg.errors import UserInputError
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 
 
 def main(spec_path: str) -> None:

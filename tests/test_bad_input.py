@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from reliability_helpers import QUIET, assert_one_error_line, run_main, run_script
-from torch_logreg.config import load_config
 from torch_logreg.data import read_table
 from torch_logreg.errors import DataError
 from torch_logreg.inference import predict_file
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 
 GOOD_ROWS = "".join(f"{i},{(i * 7) % 5},{i % 2}\n" for i in range(12))  # 12 rows, both classes
 

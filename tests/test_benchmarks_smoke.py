@@ -59,7 +59,7 @@ def test_step_table_is_written_as_json_and_markdown(tmp_path):
 def test_plain_ops_compute_the_same_gradients_as_the_library(monkeypatch):
     import torch
 
-    from torch_logreg import functional as LF
+    from torch_logreg.nn import functional as LF
 
     m = 600_000  # narrow float64 rows: three row blocks in the library (4 MB each), one pass in the plain ops
     monkeypatch.setattr(LF, "CPU_GRADIENT_BLOCK_BYTES", 4 << 20)

@@ -9,11 +9,11 @@ import types
 import pytest
 
 import torch_logreg.inference
-import torch_logreg.trainer
+import torch_logreg.training.trainer
 from reliability_helpers import QUIET, assert_one_error_line, run_main
 from torch_logreg import cli
-from torch_logreg.config import config_keys_help, valid_keys
 from torch_logreg.errors import DataError
+from torch_logreg.training.config import config_keys_help, valid_keys
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def trained(monkeypatch):
         calls.append(types.SimpleNamespace(config=config, run_dir=run_dir, **kwargs))
         return types.SimpleNamespace(run_dir=run_dir)
 
-    monkeypatch.setattr(torch_logreg.trainer, "train", fake_train)
+    monkeypatch.setattr(torch_logreg.training.trainer, "train", fake_train)
     return calls
 
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from torch_logreg.config import load_config
 from torch_logreg.data import load_breast_cancer
 from torch_logreg.inference import load_model
+from torch_logreg.training.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,7 +99,7 @@ def test_tensorboard_serves_the_cost_series_over_http(default_run):
 
 def test_predict_writes_probabilities_and_labels_for_raw_rows(default_run, tmp_path):
     run_dir, _ = default_run
-    csv_path = ROOT / "torch_logreg" / "datasets" / "breast_cancer.csv"
+    csv_path = ROOT / "torch_logreg" / "data" / "datasets" / "breast_cancer.csv"
     out = tmp_path / "predictions.csv"
 
     done = run_cli("predict", "--checkpoint", run_dir, "--data", csv_path, "--out", out)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from torch_logreg.config import (DTYPE_BOUNDED, SECTIONS, Config, check_config, config_from_dict,
+from torch_logreg.training.config import (DTYPE_BOUNDED, SECTIONS, Config, check_config, config_from_dict,
                                  config_table_markdown, ignored_keys, load_config, save_config, valid_keys)
 from torch_logreg.errors import ConfigError, ConfigTypeError
 
@@ -162,7 +162,7 @@ def test_a_file_with_an_unknown_key_sets_nothing(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("optimizer:\n  lr: 0.1\n  lrr: 0.2\n")
     config = Config()
-    from torch_logreg.config import update
+    from torch_logreg.training.config import update
 
     with pytest.raises(ConfigError):
         update(config, yaml.safe_load(path.read_text()), source=str(path))
@@ -257,5 +257,5 @@ def test_the_readme_config_table_is_the_one_generated_from_the_schema():
     section = readme[readme.index("### Config"):]
     start = section.index("| key | default | meaning |")
     table = section[start:section.index("\n\n", start) + 1]
-    assert table == config_table_markdown(), "paste torch_logreg.config.config_table_markdown() into the README"
+    assert table == config_table_markdown(), "paste torch_logreg.training.config.config_table_markdown() into the README"
     assert [row.split("|")[1].strip().strip("`") for row in table.splitlines()[2:]] == valid_keys()

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import torch
 
-from torch_logreg.config import DataConfig, load_config
+from torch_logreg.training.config import DataConfig, load_config
 from torch_logreg.data import (data_fingerprint, encode_labels, load_split, load_table, make_synthetic,
                                read_table, split_indices, split_train_test)
 from torch_logreg.errors import DataError
-from torch_logreg.trainer import train
+from torch_logreg.training.trainer import train
 
 
 def data_config(**changes):
@@ -194,7 +194,7 @@ def test_digits_are_1797_images_of_8x8_pixels_in_10_classes():
 
 def test_digits_equal_scikit_learns_copy():
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
-    from torch_logreg.datasets.digits import load_digits
+    from torch_logreg.data.datasets.digits import load_digits
     x, y, _ = load_digits()
     reference = sklearn_datasets.load_digits()
     assert np.array_equal(x, reference.data) and np.array_equal(y, reference.target)
@@ -202,7 +202,7 @@ def test_digits_equal_scikit_learns_copy():
 
 def test_the_digits_file_is_64_pixels_then_the_label_without_a_header():
     from importlib import resources
-    raw = resources.files("torch_logreg.datasets").joinpath("digits.csv.gz").read_bytes()
+    raw = resources.files("torch_logreg.data.datasets").joinpath("digits.csv.gz").read_bytes()
     lines = gzip.decompress(raw).decode().splitlines()
     assert len(lines) == 1797 and all(len(line.split(",")) == 65 for line in lines)
 
@@ -221,7 +221,7 @@ def test_planar_sets_are_deterministic_per_seed(name, classes, rows):
 
 
 def test_the_flower_follows_the_courses_generator():
-    from torch_logreg.datasets.planar import make_flower
+    from torch_logreg.data.datasets.planar import make_flower
     x, y, names = make_flower(seed=0)
     rng = np.random.default_rng(0)
     t = np.linspace(0, 3.12, 200) + rng.standard_normal(200) * 0.2
@@ -298,7 +298,7 @@ def test_the_two_features_demo_shows_a_clean_boundary_with_a_few_mistakes(tmp_pa
 @given(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "bool"]),
        st.lists(st.integers(-3, 300), min_size=1, max_size=60))
 def test_distinct_and_inverse_is_np_unique_with_return_inverse(dtype, values):
-    from torch_logreg.labels import distinct_and_inverse
+    from torch_logreg.data.labels import distinct_and_inverse
 
     y = np.array(values).astype(dtype)
     distinct, inverse = distinct_and_inverse(y)
@@ -308,7 +308,7 @@ def test_distinct_and_inverse_is_np_unique_with_return_inverse(dtype, values):
 
 
 def test_distinct_and_inverse_of_floats_with_two_values_and_of_text():
-    from torch_logreg.labels import distinct_and_inverse
+    from torch_logreg.data.labels import distinct_and_inverse
 
     distinct, inverse = distinct_and_inverse(np.array([2.5, -1.0, 2.5]))
     assert distinct.tolist() == [-1.0, 2.5] and inverse.tolist() == [1, 0, 1]

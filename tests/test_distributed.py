@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 import torch
 
-from torch_logreg.checkpoint import load_checkpoint
-from torch_logreg.config import load_config
-from torch_logreg.trainer import train
+from torch_logreg.training.checkpoint import load_checkpoint
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 
 pytestmark = pytest.mark.slow
 

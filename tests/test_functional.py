@@ -1,4 +1,4 @@
-"""The hand-written backward formulas of ``torch_logreg.functional`` against autograd."""
+"""The hand-written backward formulas of ``torch_logreg.nn.functional`` against autograd."""
 
 import types
 
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from torch_logreg import functional
+from torch_logreg.nn import functional
 
 GRADCHECK_TOLERANCE = {"atol": 1e-8, "rtol": 1e-6}
 # hand-written vs autograd: the same formulas summed in a different order differ by a few ulps.

@@ -14,8 +14,8 @@ import torch
 
 pytest.importorskip("triton")
 
-from torch_logreg import functional  # noqa: E402
 from torch_logreg.kernels import FusedOutputs, fused_cost_and_grads, supports  # noqa: E402
+from torch_logreg.nn import functional  # noqa: E402
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 interpreted = pytest.mark.skipif(not INTERPRETED, reason="runs under TRITON_INTERPRET=1, where there is no GPU")
@@ -108,9 +108,9 @@ def test_the_same_inputs_give_the_same_bits():
 def test_training_steps_through_the_kernel_match_the_eager_formulas(optimizer_name, monkeypatch):
     # The training loop's hand-written step with the kernel in place of cost_and_grads,
     # as it runs on CUDA: 20 steps land where the eager formulas land.
-    from torch_logreg.module import LogisticRegression
-    from torch_logreg.optim import make_optimizer
-    from torch_logreg.steps import make_step
+    from torch_logreg.nn.logistic import LogisticRegression
+    from torch_logreg.training.optim import make_optimizer
+    from torch_logreg.training.steps import make_step
 
     x, y, _, _ = make_problem(300, 7, seed=4)
     results = []

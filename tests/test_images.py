@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from torch_logreg.images import LINE_COLORS, learning_curve_image
+from torch_logreg.training.images import LINE_COLORS, learning_curve_image
 
 
 def drawn_in_plot(picture: np.ndarray, color) -> bool:

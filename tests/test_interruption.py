@@ -15,9 +15,9 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from reliability_helpers import QUIET, ROOT, run_script
-from torch_logreg.checkpoint import load_checkpoint
-from torch_logreg.config import load_config
-from torch_logreg.trainer import train
+from torch_logreg.training.checkpoint import load_checkpoint
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 
 LOG_EVERY = 1000
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # same threads in every run: bitwise sums

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from torch_logreg.metrics import classification_metrics, roc_auc
+from torch_logreg.training.metrics import classification_metrics, roc_auc
 
 DTYPES = [torch.float32, torch.float64]
 

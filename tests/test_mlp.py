@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from torch_logreg import MLP, LogisticRegression, check_gradients, functional, models
+from torch_logreg import MLP, LogisticRegression, check_gradients
+from torch_logreg.nn import functional, models
 
 STOCK_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 

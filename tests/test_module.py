@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from torch_logreg import GradientMismatchError, LogisticRegression, check_gradients, data, functional
+from torch_logreg import GradientMismatchError, LogisticRegression, check_gradients, data
+from torch_logreg.nn import functional
 
 
 def small_data(m=20, n=4, seed=0, dtype=torch.float64):

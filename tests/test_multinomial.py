@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 from torch_logreg import LogisticRegression, check_gradients
-from torch_logreg import functional as LF
-from torch_logreg.losses import BinomialLoss, MultinomialLoss, loss_for
-from torch_logreg.optim import Newton
+from torch_logreg.nn import functional as LF
+from torch_logreg.nn.losses import BinomialLoss, MultinomialLoss, loss_for
+from torch_logreg.training.optim import Newton
 
 
 def blobs(m=300, n=4, k=3, seed=0, spread=1.5):
@@ -242,9 +242,9 @@ def test_softmax_newton_with_a_sampled_hessian_reaches_the_exact_optimum():
 @pytest.mark.parametrize("optimizer", ["newton", "lbfgs"])
 @pytest.mark.parametrize("dataset", [dict(seed=0, k=3, n=4), dict(seed=5, k=5, n=2, spread=3.0)])
 def test_the_trainer_reaches_scikit_learns_multinomial_optimum(dataset, optimizer):
-    from torch_logreg.config import load_config
     from torch_logreg.data import make_split
-    from torch_logreg.trainer import train
+    from torch_logreg.training.config import load_config
+    from torch_logreg.training.trainer import train
 
     x, y = blobs(**dataset)
     k = dataset["k"]

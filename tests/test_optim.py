@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from torch_logreg.optim import auto_hessian_rows, default_grad_tol
+from torch_logreg.training.optim import auto_hessian_rows, default_grad_tol
 
 
 def test_auto_samples_the_hessian_only_on_tall_data_with_more_than_ten_parameters():
@@ -31,7 +31,7 @@ def _newton_models():
 def test_a_newton_step_on_new_data_starts_from_that_data_not_the_last_steps(name):
     # A mini-batch Newton run steps on a new batch each time: the cost and gradient the last
     # line search accepted belong to the old batch and must not be reused.
-    from torch_logreg.optim import Newton
+    from torch_logreg.training.optim import Newton
 
     model, m = _newton_models()[name]
     gen = torch.Generator().manual_seed(0)
@@ -51,8 +51,8 @@ def test_a_newton_step_on_new_data_starts_from_that_data_not_the_last_steps(name
 def test_cost_and_gradient_is_the_models_and_the_next_step_starts_from_it(name, monkeypatch):
     # The trainer logs the full-batch cost and gradient before each Newton step: the step
     # must reuse that pair rather than pass over x once more.
-    from torch_logreg import optim
-    from torch_logreg.optim import Newton
+    from torch_logreg.training import optim
+    from torch_logreg.training.optim import Newton
 
     model, m = _newton_models()[name]
     gen = torch.Generator().manual_seed(1)

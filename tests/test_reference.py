@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from torch_logreg import document, functional, reference
+from torch_logreg import document, reference
+from torch_logreg.nn import functional
 
 
 def document_layout_problem(n, m=13, seed=0):

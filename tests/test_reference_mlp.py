@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from torch_logreg import MLP, functional, reference
+from torch_logreg import MLP, reference
+from torch_logreg.nn import functional
 
 
 @pytest.mark.parametrize("l2", [0.0, 0.6])

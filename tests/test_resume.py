@@ -5,10 +5,10 @@ import torch
 
 from reliability_helpers import assert_one_error_line, run_main
 from torch_logreg import document
-from torch_logreg.config import apply_overrides, config_from_dict, load_config
 from torch_logreg.data import breast_cancer
 from torch_logreg.errors import ConfigError
-from torch_logreg.trainer import train
+from torch_logreg.training.config import apply_overrides, config_from_dict, load_config
+from torch_logreg.training.trainer import train
 
 CPU = ["train.print_cost=false", "train.device=cpu", "train.dtype=float64", "train.checkpoint_every=0"]
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from reliability_helpers import QUIET, assert_one_error_line, run_main, snapshot
-from torch_logreg.checkpoint import load_checkpoint, temp_name
-from torch_logreg.run_dir import RunDirError, prepare_run_dir
+from torch_logreg.training.checkpoint import load_checkpoint, temp_name
+from torch_logreg.training.run_dir import RunDirError, prepare_run_dir
 
 
 @pytest.fixture
@@ -107,8 +107,8 @@ def test_resume_clears_what_a_killed_write_left_behind(finished_run):
 
 
 def test_the_python_api_names_its_arguments_not_the_flags(finished_run):
-    from torch_logreg.config import load_config
-    from torch_logreg.trainer import train
+    from torch_logreg.training.config import load_config
+    from torch_logreg.training.trainer import train
 
     before = snapshot(finished_run)
     with pytest.raises(RunDirError) as raised:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from torch_logreg import streaming
-from torch_logreg.config import load_config
+from torch_logreg.data import streaming
 from torch_logreg.errors import ConfigError
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,8 +122,8 @@ def test_a_bad_memory_limit_names_the_key():
 # report pytest's peak.)
 PEAK = """
 import json, sys
-from torch_logreg.config import load_config
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 train(load_config(None, sys.argv[1:]), save=False)
 status = open("/proc/self/status").read()
 print(json.dumps(int(status.split("VmHWM:")[1].split()[0]) * 1024))

@@ -10,8 +10,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from torch_logreg import images
-from torch_logreg.tb_logging import RunWriter, applicable_hparams, histogram_summary
+from torch_logreg.training import images
+from torch_logreg.training.tb_logging import RunWriter, applicable_hparams, histogram_summary
 
 
 def read_back(run_dir) -> EventAccumulator:
@@ -194,7 +194,7 @@ def test_text_and_graph_are_written_and_an_untraceable_model_is_skipped(tmp_path
     writer = RunWriter(tmp_path)
     writer.text(0, "run/config", "**lr** 0.5")
     writer.graph(torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)), torch.zeros(3, 2))
-    with caplog.at_level(logging.DEBUG, logger="torch_logreg.tb_logging"):
+    with caplog.at_level(logging.DEBUG, logger="torch_logreg.training.tb_logging"):
         writer.graph(Untraceable(), {"not": "a tensor"})
     writer.close()
     events = read_back(tmp_path)

@@ -8,11 +8,11 @@ import torch
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 from torch_logreg import document
-from torch_logreg.config import apply_overrides, config_from_dict, load_config
 from torch_logreg.data import breast_cancer, load_breast_cancer
-from torch_logreg.functional import cost_and_grads
 from torch_logreg.inference import load_model
-from torch_logreg.trainer import train
+from torch_logreg.nn.functional import cost_and_grads
+from torch_logreg.training.config import apply_overrides, config_from_dict, load_config
+from torch_logreg.training.trainer import train
 
 QUIET = ["train.print_cost=false"]
 
@@ -124,7 +124,7 @@ def test_newton_reaches_the_same_optimum_in_a_few_steps(tmp_path):
 
 
 def test_newton_falls_back_to_lbfgs_when_there_are_too_many_features(tmp_path, monkeypatch, caplog):
-    import torch_logreg.optim as optim
+    import torch_logreg.training.optim as optim
 
     monkeypatch.setattr(optim, "NEWTON_MAX_FEATURES", 10)
     with caplog.at_level("WARNING"):
@@ -150,7 +150,7 @@ def test_check_grad_logs_the_largest_gradient_difference(tmp_path):
 
 
 def test_minibatch_covers_every_row_once_per_epoch(tmp_path):
-    from torch_logreg.trainer import Trainer
+    from torch_logreg.training.trainer import Trainer
 
     trainer = Trainer(config("train.batch_size=100"), tmp_path / "run")
     m = trainer.x_train.shape[0]
@@ -177,7 +177,7 @@ def test_cuda_training_matches_the_cpu(tmp_path, dtype):
 @cuda
 @pytest.mark.cuda
 def test_cuda_steps_never_sync_with_the_host(tmp_path):
-    from torch_logreg.trainer import Trainer
+    from torch_logreg.training.trainer import Trainer
 
     for args in (["optimizer.name=gd"], ["optimizer.name=sgd", "train.batch_size=64", "optimizer.momentum=0.9"]):
         trainer = Trainer(config(*args, "train.device=cuda"), tmp_path / args[0].split("=")[1])
@@ -195,7 +195,7 @@ def test_any_module_that_returns_logits_trains_through_the_same_loop(tmp_path):
     # Going deeper is additive: a hidden layer is the same hand-written linear Function plus tanh.
     from torch import nn
 
-    from torch_logreg import functional as LF
+    from torch_logreg.nn import functional as LF
 
     class TwoLayer(nn.Module):
         def __init__(self, n, hidden):
@@ -226,7 +226,7 @@ def test_any_module_that_returns_logits_trains_through_the_same_loop(tmp_path):
 
 def test_newtons_two_layouts_take_the_same_step(monkeypatch):
     # Small data steps on θ = [W, b] with x̃ = [x, 1] kept in cache; large data in row blocks.
-    import torch_logreg.optim as optim
+    import torch_logreg.training.optim as optim
 
     split = breast_cancer()
     steps = {}
@@ -257,7 +257,8 @@ def _tall_problem(m=3000, n=6, seed=3):
 
 
 def _newton(n, l2=0.0, **kwargs):
-    from torch_logreg import LogisticRegression, optim
+    from torch_logreg import LogisticRegression
+    from torch_logreg.training import optim
 
     model = LogisticRegression(n, l2=l2, dtype=torch.float64)
     return optim.Newton(model, grad_tol=0.0, **kwargs), model.weight, model.bias
@@ -270,7 +271,7 @@ def _gradient_norm(x, y, weight, bias, l2):
 
 @pytest.mark.parametrize("layout_bytes", [1 << 30, 0], ids=["in_cache", "blocked"])
 def test_newton_with_a_sampled_hessian_reaches_the_exact_optimum(monkeypatch, layout_bytes):
-    import torch_logreg.optim as optim
+    import torch_logreg.training.optim as optim
 
     monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", layout_bytes)
     x, y = _tall_problem()
@@ -291,8 +292,8 @@ def test_newton_with_a_sampled_hessian_reaches_the_exact_optimum(monkeypatch, la
 
 @pytest.mark.parametrize("layout_bytes", [1 << 30, 0], ids=["in_cache", "blocked"])
 def test_newtons_first_sampled_step_solves_with_the_hessian_of_the_sampled_rows(monkeypatch, layout_bytes):
-    import torch_logreg.optim as optim
-    from torch_logreg.functional import hessian
+    import torch_logreg.training.optim as optim
+    from torch_logreg.nn.functional import hessian
 
     monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", layout_bytes)
     x, y = _tall_problem()
@@ -325,7 +326,7 @@ def test_newton_uses_every_row_once_the_sample_misjudges_the_curvature(caplog):
     y[::7] = 1.0
 
     newton, weight, bias = _newton(5, l2=1e-3, hessian_rows=100, seed=2)
-    with caplog.at_level("INFO", logger="torch_logreg.optim"):
+    with caplog.at_level("INFO", logger="torch_logreg.training.optim"):
         for _ in range(40):
             newton.step(x, y)
 

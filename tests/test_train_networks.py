@@ -8,10 +8,10 @@ import torch
 
 from reliability_helpers import QUIET, assert_one_error_line, run_main
 from torch_logreg import MLP, LogisticRegression, load_model
-from torch_logreg.config import load_config
 from torch_logreg.data import load_split
 from torch_logreg.inference import predict_file
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 
 CPU = ["train.print_cost=false", "train.device=cpu"]
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from reliability_helpers import run_main
-from torch_logreg.config import load_config
 from torch_logreg.data import load_breast_cancer
-from torch_logreg.trainer import train
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
 
 CPU = ["train.print_cost=false", "train.device=cpu"]
 
@@ -60,7 +60,7 @@ def test_newton_converges_to_full_float64_precision_and_stops(tmp_path):
     assert result.metrics["converged"] and result.metrics["iterations"] <= 12
     # a refined optimum: many more exact Newton steps from the result
     from torch_logreg.data import breast_cancer
-    from torch_logreg.optim import Newton
+    from torch_logreg.training.optim import Newton
 
     refined = result.model
     coefficients = torch.cat([refined.weight.detach().reshape(-1), refined.bias.detach()]).clone()

@@ -4,15 +4,19 @@
 modules; ``functional`` holds the math, written once; ``train`` / ``load_config`` /
 ``load_model`` / ``save_model`` are the training API; ``document`` and ``reference``
 are the document's own API and its per-example loop.
+
+The subpackages: ``nn`` (the models and their math, ``nn.functional``), ``data`` (files,
+built-in sets, the split), ``training`` (config, loop, optimizers, checkpoints, logging)
+and ``kernels`` (the fused Triton kernel).  ``functional`` here is ``nn.functional``.
 """
 
-from . import functional
-from .config import Config, load_config
-from .gradcheck import GradientMismatchError, check_gradients
 from .inference import load_model, save_model
-from .mlp import MLP
-from .module import LogisticRegression
-from .trainer import TrainResult, train
+from .nn import functional
+from .nn.gradcheck import GradientMismatchError, check_gradients
+from .nn.logistic import LogisticRegression
+from .nn.mlp import MLP
+from .training.config import Config, load_config
+from .training.trainer import TrainResult, train
 
 __all__ = [
     "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",

@@ -97,7 +97,7 @@ def _fail(error, status: int) -> int:
 
 
 def _train_parser(prog: str) -> argparse.ArgumentParser:
-    from .config import config_keys_help
+    from .training.config import config_keys_help
 
     parser = _Parser(
         prog=prog, usage=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -118,10 +118,10 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _train(argv: list[str], prog: str) -> int:
-    from .checkpoint import load_checkpoint
-    from .config import apply_overrides, config_from_dict, load_config
+    from .training.checkpoint import load_checkpoint
+    from .training.config import apply_overrides, config_from_dict, load_config
     from .errors import CheckpointError
-    from .trainer import TrainingInterrupted, train
+    from .training.trainer import TrainingInterrupted, train
 
     args = _train_parser(prog).parse_intermixed_args(argv)
     if args.resume:

@@ -14,7 +14,7 @@ Its steps map to the functions here: 2. ``sigmoid``, 3. ``initialize_with_zeros`
 4. ``propagate`` and ``optimize``, 5. ``predict``; ``model`` merges them all.
 
 None of the formulas is written again here: every function transposes to the
-row layout of ``torch_logreg.functional`` (x (m, n), y (m,), W (1, n)) and calls
+row layout of ``torch_logreg.nn.functional`` (x (m, n), y (m,), W (1, n)) and calls
 the math written there once.  The cost in particular is computed from the
 logits as mean(softplus(z) − y·z), which equals the document's expression but
 never takes log(σ(z)), so saturated logits give a finite cost.
@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import functional
+from .nn import functional
 
 
 def sigmoid(z) -> Tensor:

@@ -1,7 +1,7 @@
 """The document's first part, written literally: the loop over m examples.
 
 This is the one deliberate second copy of the math, kept slow and readable so
-that the vectorized code (``functional.cost_and_grads``, ``document.propagate``)
+that the vectorized code (``nn.functional.cost_and_grads``, ``document.propagate``)
 can be held against it.  Python floats, ``math.exp`` and ``math.log``, one
 example at a time, for any number of features:
 

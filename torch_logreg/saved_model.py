@@ -3,7 +3,7 @@
 A format-2 checkpoint records, beside the trainer's own keys (config, optimizer, history, ...):
 
     format         2
-    architecture   {"name": "logistic", "args": {...}}: ``models.rebuild_model`` rebuilds it
+    architecture   {"name": "logistic", "args": {...}}: ``nn.models.rebuild_model`` rebuilds it
     model          the state_dict
     classes        the original label values, index k = class k (ints, bools or strings)
     feature_names  the training feature columns, in the model's input order
@@ -23,11 +23,11 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from . import models
-from .checkpoint import load_checkpoint, save_checkpoint
-from .classifier import Classifier
-from .data import Standardizer
+from .data.split import Standardizer
 from .errors import CheckpointError
+from .nn import models
+from .nn.classifier import Classifier
+from .training.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT_FORMAT = 2
 

@@ -41,11 +41,11 @@ try:
 except ImportError as error:  # pragma: no cover - exercised by a test that hides scikit-learn
     raise ImportError("torch_logreg.sklearn needs scikit-learn: pip install 'torch_logreg[sklearn]'") from error
 
-from .config import check_config, load_config
-from .data import make_split
-from .labels import distinct_and_inverse
+from .data.labels import distinct_and_inverse
+from .data.split import make_split
 from .saved_model import default_feature_names
-from .trainer import class_weights, train
+from .training.config import check_config, load_config
+from .training.trainer import class_weights, train
 
 __all__ = ["LogisticRegressionClassifier", "MLPClassifier"]
 

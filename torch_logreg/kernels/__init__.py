@@ -1,4 +1,4 @@
-"""Fused kernels: optional fast paths, each tested against ``torch_logreg.functional``.
+"""Fused kernels: optional fast paths, each tested against ``torch_logreg.nn.functional``.
 
 Importing this package never requires triton; ``triton_available()`` says whether the
 kernels exist and ``supports(x)`` whether one handles a given input.

@@ -1,6 +1,6 @@
 """Cost and gradients of logistic regression in one pass over X: a fused Triton kernel.
 
-It computes what ``torch_logreg.functional.cost_and_grads`` computes, for x (m, n),
+It computes what ``torch_logreg.nn.functional.cost_and_grads`` computes, for x (m, n),
 y (m,), weight W (1, n), bias b (1,):
 
     z  = x Wᵀ + b,   a = σ(z),   dz = (a − y) / m
@@ -103,7 +103,7 @@ def fused_cost_and_grads(
     num_warps: int | None = None,
     programs_per_sm: int | None = None,
 ) -> tuple[Tensor | None, Tensor, Tensor]:
-    """(J or None, dW (1, n), db (1,)) of ``functional.cost_and_grads``, reading x once.
+    """(J or None, dW (1, n), db (1,)) of ``nn.functional.cost_and_grads``, reading x once.
 
     Args:
         x: (m, n) float32 or bfloat16, contiguous (see ``supports``).

@@ -11,7 +11,7 @@ computed on, the next one waiting, the one being read.  Resident memory is then 
 blocks, whatever the file's size.
 
 A full-batch step is a sum over the rows, so gd, newton and lbfgs stream exactly: the
-model's sums are taken block by block (``distributed.ReducedModel``, which also sums
+model's sums are taken block by block (``training.distributed.ReducedModel``, which also sums
 over torchrun's workers) and divided once.  Streaming costs two passes before training:
 one over the label column to draw the split, one for the standardization statistics;
 the statistics are saved in the checkpoint, so a resume skips that pass.
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000 ** 2, "mb": 1000 ** 2, "mib": 1 << 20,
          "g": 1000 ** 3, "gb": 1000 ** 3, "gib": 1 << 30, "t": 1000 ** 4, "tb": 1000 ** 4, "tib": 1 << 40}

@@ -138,7 +138,7 @@ class LogisticRegression(Classifier):
     def _binary_grads(x: Tensor):
         """``functional.cost_and_grads`` or, on CUDA with Triton and a supported x, the fused one-pass kernel."""
         if x.is_cuda:
-            from . import kernels
+            from .. import kernels
 
             if kernels.triton_available() and kernels.supports(x):
                 return kernels.fused_cost_and_grads

@@ -6,7 +6,7 @@ finite. Between log steps nothing is read back, so on a GPU the steps queue up
 without waiting. A run that turns non-finite is replayed from the last log step,
 checking every step, to name the exact iteration; the last good state is kept.
 
-The loop knows the model only through its interface (``classifier.Classifier``):
+The loop knows the model only through its interface (``nn.Classifier``):
 logits, ``cost``, ``predict_proba``, and, when the model has them,
 ``cost_and_grads`` (the fast path) and ``hessian`` (Newton).  ``newton`` and
 ``lbfgs`` stop once converged; gd, sgd and adam run the iterations asked for.
@@ -29,21 +29,21 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..data.shards import load_for_training
+from ..data.split import Split, Standardizer, data_fingerprint
+from ..data.streaming import BlockBatches, is_stream, rows_apply
+from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..nn.classifier import Classifier, as_classifier
+from ..nn.gradcheck import check_gradients
+from ..nn.models import build_model
+from ..saved_model import model_record
 from . import diagnostics, distributed
 from .checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
-from .classifier import Classifier, as_classifier
 from .config import Config, check_config, ignored_keys, save_config
-from .data import Split, Standardizer, data_fingerprint
-from .shards import load_for_training
-from .streaming import BlockBatches, is_stream, rows_apply
-from .errors import CheckpointError, ConfigError, TrainingDiverged
-from .gradcheck import check_gradients
 from .metrics import classification_metrics
-from .models import build_model
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
 from .run_dir import prepare_run_dir
-from .saved_model import model_record
 from .steps import make_step
 from .tb_logging import RunWriter
 
@@ -232,7 +232,7 @@ class Trainer:
                                         seed=config.seed, grad_tol=self.grad_tol,
                                         tolerance_change=opt.tolerance_change, history_size=opt.history_size)
         if x_dtype != self.dtype and self.x_train.device.type == "cuda":
-            from . import kernels
+            from .. import kernels
 
             if not (kernels.triton_available() and kernels.supports(self.x_train)):
                 raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs the fused kernel: "
@@ -552,7 +552,7 @@ class Trainer:
             logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
                         f" ({extra})" if extra else "")
         if self.config.train.summary:  # the coefficient table: logged, summary.csv, TensorBoard text
-            from .stats import report_run_summary  # local: only train.summary needs it
+            from ..stats import report_run_summary  # local: only train.summary needs it
 
             report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
                                run_dir=self.run_dir, writer=self.writer, step=self.iteration)

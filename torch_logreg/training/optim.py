@@ -1,7 +1,7 @@
 """Optimizers: the document's gradient descent, torch.optim's, and Newton's method (IRLS).
 
 ``gd`` is w := w − α·dw by hand; ``sgd``, ``adam`` and ``lbfgs`` are torch.optim's;
-``newton`` solves H·Δ = g with the hand-written Hessian of ``functional.hessian``
+``newton`` solves H·Δ = g with the hand-written Hessian of ``nn.functional.hessian``
 and backtracks along Δ until the cost decreases, so it never diverges.  With
 ``hessian_rows`` it builds H from a fixed random sample of rows (sub-sampled
 Newton; Byrd, Chin, Neveitt & Nocedal, SIAM J. Optim. 2011): on tall data H costs
@@ -20,7 +20,7 @@ import logging
 import torch
 from torch import Tensor
 
-from . import functional as LF
+from ..nn import functional as LF
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Newton(torch.optim.Optimizer):
         super().__init__(params, {"hessian_rows": int(hessian_rows)})
         self.model, self.params, self.seed = model, params, seed
         self.grad_tol = grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype)
-        # The one-neuron model's fast paths: θ = [W, b] with the formulas of ``functional``.
+        # The one-neuron model's fast paths: θ = [W, b] with the formulas of ``nn.functional``.
         self.one_neuron = getattr(model, "out_features", None) == 1 and len(params) == 2
         self.weight, self.bias, self.l2 = (params[0], params[1], model.l2) if self.one_neuron else (None, None, 0.0)
         # stalled: no step lowers the cost any more (rounding), though the gradient test has not fired

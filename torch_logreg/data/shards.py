@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data import Shard, Split, Standardizer, existing_file, finite_features, load_split, split_indices
+from ..errors import DataError
 from . import streaming
-from .errors import DataError
 from .labels import encode_labels
+from .split import Shard, Split, Standardizer, existing_file, finite_features, load_split, split_indices
 
 
 def load_for_training(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:

@@ -4,7 +4,7 @@ Each loader returns x (m, n) float64, y (m,) class indices 0..K−1 and the feat
 names (numpy arrays, except the torch-drawn synthetic set, whose tensors are
 float64 as the training loop takes them); ``torch_logreg.data`` splits them.
 
-- ``breast_cancer.csv``: the Wisconsin diagnostic breast-cancer set (read by ``data.py``).
+- ``breast_cancer.csv``: the Wisconsin diagnostic breast-cancer set (read by ``data/split.py``).
 - ``digits``: the UCI optical-recognition handwritten digits, 8×8 images (``digits.py``).
 - ``flower``, ``spirals``: 2-D problems that a line cannot separate (``planar.py``).
 - ``synthetic``: rows drawn from a known logistic or softmax model (``synthetic.py``).

@@ -8,8 +8,8 @@ they need through the ``Classifier`` interface.
 from __future__ import annotations
 
 from .classifier import Classifier
+from .logistic import LogisticRegression
 from .mlp import MLP
-from .module import LogisticRegression
 
 MODELS: dict[str, type[Classifier]] = {
     LogisticRegression.name: LogisticRegression,

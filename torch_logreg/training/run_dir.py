@@ -6,8 +6,8 @@ import shutil
 import time
 from pathlib import Path
 
+from ..errors import UserInputError
 from .checkpoint import CHECKPOINT_NAME, is_temp_file
-from .errors import UserInputError
 
 RUNS_ROOT = Path("runs")
 # What marks a folder as a torch_logreg run, which --overwrite may empty.

@@ -8,7 +8,7 @@ the checkpoint's config, and the data files must be the ones it was trained on.
 
 from __future__ import annotations
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MAY_CHANGE_ON_RESUME = frozenset({
     "train.iterations", "optimizer.lr", "train.log_every", "train.checkpoint_every", "train.print_cost",

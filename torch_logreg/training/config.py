@@ -28,7 +28,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from .errors import ConfigError, ConfigTypeError
+from ..errors import ConfigError, ConfigTypeError
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
 # PyYAML (YAML 1.1) reads 1e-3 and 1e3 as strings; a float field takes them as numbers.
@@ -77,7 +77,7 @@ def _positive_weights(weights: dict) -> dict:
 
 
 def _size(value):
-    from .streaming import parse_size
+    from ..data.streaming import parse_size
 
     if isinstance(value, bool) or parse_size(value) < 1:
         raise ValueError("size")

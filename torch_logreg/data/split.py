@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import DataError
 from .datasets.digits import IMAGE_SHAPE as DIGITS_IMAGE_SHAPE
 from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
 from .datasets.synthetic import make_synthetic
-from .errors import DataError
 from .labels import encode_labels, shown_label
 
 BREAST_CANCER_CSV = "breast_cancer.csv"
@@ -112,7 +112,7 @@ def load_breast_cancer() -> tuple[Tensor, Tensor, list[str]]:
 
 
 def _breast_cancer_table() -> Table:
-    text = resources.files("torch_logreg.datasets").joinpath(BREAST_CANCER_CSV).read_text()
+    text = resources.files("torch_logreg.data.datasets").joinpath(BREAST_CANCER_CSV).read_text()
     return _parse_csv(text.splitlines(), BREAST_CANCER_CSV, target=None, labels=None)
 
 

@@ -43,7 +43,7 @@ Two layers of API:
   optimizer works.
 
 Inside ``with plain_autograd():`` the wrappers switch to stock PyTorch ops that
-autograd differentiates by itself; ``torch_logreg.gradcheck`` uses that to hold
+autograd differentiates by itself; ``torch_logreg.nn.gradcheck`` uses that to hold
 the hand-written gradients against autograd for any model built from them.
 """
 
@@ -355,7 +355,7 @@ def softmax_hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
 
     H is singular: adding one constant to every class's bias changes no probability (for
     any l2, as the bias is not penalized), and with l2 = 0 neither does adding one vector
-    to every class's weights.  ``optim.Newton`` solves along the other directions only.
+    to every class's weights.  ``training.optim.Newton`` solves along the other directions only.
     """
     m_rows, n = x.shape
     k = weight.shape[0]

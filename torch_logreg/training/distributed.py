@@ -35,8 +35,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from . import streaming
-from .errors import UserInputError
+from ..data import streaming
+from ..errors import UserInputError
 
 logger = logging.getLogger(__name__)
 

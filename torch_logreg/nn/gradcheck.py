@@ -24,7 +24,7 @@ class GradientMismatchError(RuntimeError):
 def hand_and_autograd_grads(model: nn.Module, x: Tensor, y: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
     """Per parameter name, (hand-written, autograd) gradients of ``model.cost(x, y)``.
 
-    The model must expose ``cost(x, y)`` built from ``torch_logreg.functional``;
+    The model must expose ``cost(x, y)`` built from ``torch_logreg.nn.functional``;
     inside ``plain_autograd()`` the same code runs on stock PyTorch ops.
     """
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

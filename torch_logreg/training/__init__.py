@@ -1,0 +1,16 @@
+"""Training: the config, the loop and everything it writes.
+
+- ``config.py``: the config schema (pydantic), YAML, overrides.
+- ``trainer.py``: the loop: logging, checkpoints, signals (``train``, ``TrainResult``).
+- ``steps.py``: one step: autograd, hand-written, CUDA graph, fused kernel.
+- ``optim.py``: gd, Newton, L-BFGS, torch.optim.
+- ``checkpoint.py``: atomic writes, weights_only loads.
+- ``run_dir.py``: the run folder, never silently reusing one that holds a run.
+- ``resume.py``: what a resumed run may change.
+- ``tb_logging.py``: TensorBoard; ``images.py``: the end-of-run pictures.
+- ``metrics.py``: accuracy, AUC, F1, precision, recall, log loss (torch).
+- ``diagnostics.py``: the warnings: convergence, rising cost, separation, singular designs.
+- ``distributed.py``: torchrun: the process group, the reducing model wrapper, agreement at start.
+
+``torch_logreg.train`` is the ``train`` function of ``trainer.py``; this package re-exports nothing.
+"""
