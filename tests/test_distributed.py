@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from torch_logreg.training.checkpoint import load_checkpoint
+from torch_logreg.checkpoint import load_checkpoint
 from torch_logreg.training.config import load_config
 from torch_logreg.training.trainer import train
 

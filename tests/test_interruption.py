@@ -15,7 +15,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from reliability_helpers import QUIET, ROOT, run_script
-from torch_logreg.training.checkpoint import load_checkpoint
+from torch_logreg.checkpoint import load_checkpoint
 from torch_logreg.training.config import load_config
 from torch_logreg.training.trainer import train
 

@@ -14,7 +14,7 @@ from torch_logreg.data import breast_cancer
 from torch_logreg.errors import TrainingDiverged
 from torch_logreg.inference import load_model
 from torch_logreg.nn import functional as LF
-from torch_logreg.training.checkpoint import load_checkpoint
+from torch_logreg.checkpoint import load_checkpoint
 from torch_logreg.training.config import load_config
 from torch_logreg.training.trainer import train
 

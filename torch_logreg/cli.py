@@ -118,7 +118,7 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _train(argv: list[str], prog: str) -> int:
-    from .training.checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint
     from .training.config import apply_overrides, config_from_dict, load_config
     from .errors import CheckpointError
     from .training.trainer import TrainingInterrupted, train

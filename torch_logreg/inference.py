@@ -1,7 +1,7 @@
 """A trained model on files of raw rows: the ``predict`` and ``evaluate`` commands.
 
 The model side (``load_model``, ``save_model``, ``model_record``) lives in ``saved_model``,
-reading the rows (the header check, labels) in ``data.feature_files``; both are re-exported here.
+reading the rows (the header check, labels) in ``feature_files``; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .data.feature_files import class_indices, read_rows
+from .feature_files import class_indices, read_rows
 from .errors import DataError, UserInputError
 from .saved_model import StandardizedModel, load_model, model_record, save_model
-from .training.checkpoint import CHECKPOINT_NAME, atomic_write_text
+from .checkpoint import CHECKPOINT_NAME, atomic_write_text
 from .training.metrics import classification_metrics
 
 __all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "read_rows", "predict_file",

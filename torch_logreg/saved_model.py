@@ -27,7 +27,7 @@ from .data.split import Standardizer
 from .errors import CheckpointError
 from .nn import models
 from .nn.classifier import Classifier
-from .training.checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT_FORMAT = 2
 

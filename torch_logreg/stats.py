@@ -86,7 +86,7 @@ class Summary:
         """The table as CSV (equation, name, coef, std_err, z, p_value, ci_low, ci_high); also written to ``path``."""
         text = summary_csv(self)
         if path is not None:
-            from .training.checkpoint import atomic_write_text  # local: only writing needs it
+            from .checkpoint import atomic_write_text  # local: only writing needs it
 
             atomic_write_text(path, text)
         return text

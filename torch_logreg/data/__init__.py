@@ -2,14 +2,14 @@
 
 - ``split.py``: tables from files and built-in sets, the train/test split, ``Standardizer``, fingerprints.
 - ``labels.py``: raw label values to class indices 0..K−1 and the classes.
-- ``feature_files.py``: files of raw rows for a trained model (``predict``, ``evaluate``).
 - ``shards.py``: each worker's rows (``.npy`` ranges, shard folders) and the global split and statistics.
 - ``streaming.py``: data larger than memory, read from ``.npy`` files block by block.
 - ``datasets/``: the built-in sets: breast cancer, digits, flower, spirals, synthetic.
 
 The names below are re-exported from ``split.py``, ``labels.py`` and ``datasets/``;
-import ``feature_files``, ``shards`` and ``streaming`` as modules
-(``from torch_logreg.data import streaming``).
+import ``shards`` and ``streaming`` as modules
+(``from torch_logreg.data import streaming``). A trained model's input files are read by
+``torch_logreg.feature_files``, beside ``inference``.
 """
 
 from .datasets.digits import load_digits

@@ -4,7 +4,6 @@
 - ``trainer.py``: the loop: logging, checkpoints, signals (``train``, ``TrainResult``).
 - ``steps.py``: one step: autograd, hand-written, CUDA graph, fused kernel.
 - ``optim.py``: gd, Newton, L-BFGS, torch.optim.
-- ``checkpoint.py``: atomic writes, weights_only loads.
 - ``run_dir.py``: the run folder, never silently reusing one that holds a run.
 - ``resume.py``: what a resumed run may change.
 - ``tb_logging.py``: TensorBoard; ``images.py``: the end-of-run pictures.
@@ -12,5 +11,6 @@
 - ``diagnostics.py``: the warnings: convergence, rising cost, separation, singular designs.
 - ``distributed.py``: torchrun: the process group, the reducing model wrapper, agreement at start.
 
-``torch_logreg.train`` is the ``train`` function of ``trainer.py``; this package re-exports nothing.
+Checkpoints are written and read by ``torch_logreg.checkpoint``, beside the saved models that
+use them too. ``torch_logreg.train`` is the ``train`` function of ``trainer.py``; this package re-exports nothing.
 """

@@ -376,7 +376,7 @@ def ignored_keys(config: Config) -> list[str]:
 
 
 def save_config(config: Config, path: Path) -> None:
-    from .checkpoint import atomic_write_text
+    from ..checkpoint import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
 

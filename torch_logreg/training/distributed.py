@@ -248,7 +248,7 @@ def session(device: torch.device, threads: int | None = None):
 
 def write_world(run_dir: Path, group: Solo) -> None:
     """Append this start's world (size, backend, restart) to ``world.json`` in the run folder."""
-    from .checkpoint import atomic_write_text
+    from ..checkpoint import atomic_write_text
 
     path = Path(run_dir) / WORLD_FILE
     starts = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
@@ -262,7 +262,7 @@ def restart_plan(group: Group, run_dir, resume: bool, overwrite: bool) -> tuple[
     Restarts need an explicit run folder: a fresh timestamped one would not hold the checkpoint.
     A restart before the first checkpoint was written starts the run again in the same folder.
     """
-    from .checkpoint import CHECKPOINT_NAME
+    from ..checkpoint import CHECKPOINT_NAME
 
     if max_restarts() > 0 and run_dir is None:
         raise WorkerError(f"rank {group.rank}: torchrun --max-restarts needs an explicit --run-dir: a restarted "

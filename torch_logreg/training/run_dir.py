@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserInputError
-from .checkpoint import CHECKPOINT_NAME, is_temp_file
+from ..checkpoint import CHECKPOINT_NAME, is_temp_file
 
 RUNS_ROOT = Path("runs")
 # What marks a folder as a torch_logreg run, which --overwrite may empty.

@@ -38,7 +38,7 @@ from ..nn.gradcheck import check_gradients
 from ..nn.models import build_model
 from ..saved_model import model_record
 from . import diagnostics, distributed
-from .checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
+from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import Config, check_config, ignored_keys, save_config
 from .metrics import classification_metrics
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
+from .errors import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 TEMP_FILE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
