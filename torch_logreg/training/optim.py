@@ -115,6 +115,7 @@ class Newton(torch.optim.Optimizer):
         # The cost (and gradient, where known) at the current θ on the data it was computed
         # on: the last accepted candidate's, or ``cost_and_gradient``'s, for the next step.
         self._known: tuple[tuple, tuple, float, Tensor | None] | None = None
+        self._data: tuple | None = None  # (x, y, sample_weight, l2_rows) of the call under way
 
     def step(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> float:  # type: ignore[override]
         """One Newton step on (x, y); returns the new cost."""
