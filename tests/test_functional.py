@@ -269,3 +269,25 @@ def test_each_activation_derivative_is_its_formula_from_the_output(name, derivat
     torch.testing.assert_close(backward(grad_a, a), grad_a * derivative(a), atol=1e-15, rtol=1e-14)
     if name == "relu":
         assert (backward(grad_a, a)[z == 0] == 0).all()  # 0 at z = 0, as PyTorch
+
+
+def test_with_grad_off_each_wrapper_gives_the_functions_value_and_records_nothing():
+    gen = torch.Generator().manual_seed(3)
+    x, w, b = (torch.randn(*shape, generator=gen, dtype=torch.float64) for shape in ((7, 4), (3, 4), (3,)))
+    w.requires_grad_(True)
+    z1 = torch.randn(7, generator=gen, dtype=torch.float64, requires_grad=True)
+    y1, y3 = (z1 > 0).double().detach(), torch.randint(0, 3, (7,), generator=gen)
+    calls = {
+        "linear": lambda: functional.linear(x, w, b),
+        "logistic_cost": lambda: functional.logistic_cost(z1, y1),
+        "softmax_cost": lambda: functional.softmax_cost(x @ w.T, y3),
+        "l2_penalty": lambda: functional.l2_penalty(w, 0.3, 7),
+        **{f"activation {name}": (lambda name=name: functional.activation(name, x @ w.T))
+           for name in functional.ACTIVATIONS},
+    }
+    for name, call in calls.items():
+        recorded = call()
+        with torch.no_grad():
+            plain = call()
+        assert recorded.grad_fn is not None and plain.grad_fn is None, name
+        assert torch.equal(plain, recorded.detach()), name

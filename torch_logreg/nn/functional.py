@@ -497,11 +497,18 @@ class ReluFunction(_ActivationFunction):
     formula, derivative = staticmethod(torch.relu), staticmethod(relu_backward)
 
 
+def _apply(function: type[torch.autograd.Function], *inputs):
+    """``function.apply(*inputs)``, or with grad mode off its ``forward`` alone: no graph is being
+    recorded, so the same formula runs without the Function's bookkeeping (a third of a small
+    evaluation's time)."""
+    return function.apply(*inputs) if torch.is_grad_enabled() else function.forward(*inputs)
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """z = x Wᵀ + b.  x: (m, n), weight: (k, n), bias: (k,) -> (m, k)."""
     if _PLAIN_AUTOGRAD.get():
         return F.linear(x, weight, bias)
-    return LinearFunction.apply(x, weight, bias)
+    return _apply(LinearFunction, x, weight, bias)
 
 
 def logistic_cost(z: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> Tensor:
@@ -511,7 +518,7 @@ def logistic_cost(z: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> 
         if sample_weight is None:
             return F.binary_cross_entropy_with_logits(z, y)
         return F.binary_cross_entropy_with_logits(z, y, weight=sample_weight, reduction="sum") / sample_weight.sum()
-    return LogisticCostFunction.apply(z, y, sample_weight)
+    return _apply(LogisticCostFunction, z, y, sample_weight)
 
 
 def softmax_cost(z: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> Tensor:
@@ -521,14 +528,14 @@ def softmax_cost(z: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> T
         if sample_weight is None:
             return F.cross_entropy(z, y)
         return (F.cross_entropy(z, y, reduction="none") * sample_weight).sum() / sample_weight.sum()
-    return SoftmaxCostFunction.apply(z, y, sample_weight)
+    return _apply(SoftmaxCostFunction, z, y, sample_weight)
 
 
 def l2_penalty(weight: Tensor, l2: float, m) -> Tensor:
     """(l2 / 2m)·‖W‖².  l2 and m are constants; only W gets a gradient, (l2/m)·W."""
     if _PLAIN_AUTOGRAD.get():
         return weight.pow(2).sum() * (l2 / (2 * m))
-    return L2PenaltyFunction.apply(weight, l2, m)
+    return _apply(L2PenaltyFunction, weight, l2, m)
 
 
 # Each activation's hand-written Function (its ``formula`` and ``derivative`` are what a
@@ -542,4 +549,4 @@ def activation(name: str, z: Tensor) -> Tensor:
     """a = g(z) for g in ``ACTIVATIONS``, with the hand-written backward (stock ops under plain_autograd)."""
     if _PLAIN_AUTOGRAD.get():
         return _STOCK_ACTIVATIONS[name](z)
-    return ACTIVATION_FUNCTIONS[name].apply(z)
+    return _apply(ACTIVATION_FUNCTIONS[name], z)
