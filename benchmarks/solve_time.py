@@ -23,14 +23,20 @@ Newton refined to a gradient below 1e-12.
 * ours, own loop: ``LogisticRegression`` + ``training.optim.Newton`` stepped until it reports
   convergence, from the same float64 tensors: the solver alone, without ``train``.
 
-Methods of one size are timed interleaved (A B C, A B C, …), the median of the repeats.
+Each method is timed in a fresh process of its own: a warm-up fit, then the median of the
+repeats (sizes up to 10k rows get three times as many).  In one process the libraries'
+thread pools slow whichever runs next: on 2 cores, after one multi-threaded NumPy
+(OpenBLAS) product, the same torch Newton fit of 569×30 took 43 ms instead of 4, even
+after an untimed fit or a pause; scikit-learn's lbfgs did the same to it.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -49,6 +55,7 @@ SK_NEWTON = "scikit-learn newton-cholesky"
 SK_LBFGS = "scikit-learn lbfgs"
 STATSMODELS = "statsmodels Logit (l2 = 0)"
 ESTIMATOR = "ours: LogisticRegressionClassifier.fit, float64"
+SEPARABLE = "no unpenalized optimum: the data are separable (l2 = 0 has its optimum at infinity)"
 TARGET, STRETCH = 1.0, 2.0  # ours ≥ 1× newton-cholesky; stretch ≥ 2× the fastest scikit-learn solver
 
 
@@ -197,7 +204,9 @@ def own_loop_fit(problem: Problem) -> Fit:
 # ---------------------------------------------------------------- the section
 
 
-def _configure(problem: Problem, optima: dict[float, float | None]) -> tuple[dict[str, Fit], dict[str, str]]:
+def _configure(problem: Problem, optima: dict[float, float | None],
+               only: str | None = None) -> tuple[dict[str, Fit], dict[str, str]]:
+    """The methods (name -> Fit) and the ones that cannot run (name -> why); ``only``: that one alone."""
     makers = {
         SK_NEWTON: lambda: sklearn_fit(problem, "newton-cholesky", optima[L2]),
         SK_LBFGS: lambda: sklearn_fit(problem, "lbfgs", optima[L2]),
@@ -208,12 +217,14 @@ def _configure(problem: Problem, optima: dict[float, float | None]) -> tuple[dic
     }
     errors = {}
     if optima[0.0] is None:
-        errors[STATSMODELS] = "no unpenalized optimum: the data are separable (l2 = 0 has its optimum at infinity)"
+        errors[STATSMODELS] = SEPARABLE
     else:
         makers[STATSMODELS] = lambda: statsmodels_fit(problem)
         makers["ours: train(), float64, l2 = 0"] = lambda: train_fit(problem, "float64", 0.0)
     fits = {}
     for name, make in makers.items():
+        if only is not None and name != only:
+            continue
         try:
             fits[name] = make()
         except Exception as error:  # report it, time the others
@@ -231,31 +242,34 @@ def measure(problem: Problem, repeats: int, log=print) -> list[dict]:
         optima[l2], grad = optimum(problem, l2)
         shown = "none (separable)" if optima[l2] is None else f"{optima[l2]:.12f}"
         log(f"[solve] {problem.label}: J* = {shown} at l2 = {l2:g} (Newton, max |grad| {grad:.1e})")
-    fits, errors = _configure(problem, optima)
-    samples: dict[str, list[float]] = {name: [] for name in fits}
-    outcome = {}
-    for _ in range(repeats):
-        for name, fit in fits.items():
-            begin = time.perf_counter()
-            outcome[name] = fit.fit()
-            samples[name].append(time.perf_counter() - begin)
-    seconds = {name: statistics.median(values) for name, values in samples.items()}
+    names = _method_names(optima)
+    timed, errors = {}, {}
+    if optima[0.0] is None:
+        errors[STATSMODELS] = SEPARABLE
+    spawn = multiprocessing.get_context("spawn")
+    for name in names:
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as own_process:
+            result = own_process.submit(_time_in_this_process, problem, optima, name, repeats).result()
+        if "error" in result:
+            errors[name] = result["error"]
+        else:
+            timed[name] = result
+    seconds = {name: statistics.median(result["samples"]) for name, result in timed.items()}
     sklearn = [seconds[name] for name in (SK_NEWTON, SK_LBFGS) if name in seconds]
     fastest_sklearn = min(sklearn) if sklearn else None
     rows = []
-    for name, fit in fits.items():
-        weight, bias, iterations = outcome[name]
-        optimum_value = optima[fit.l2]
-        row = {"problem": problem.label, "method": name, "detail": fit.detail, "iterations": iterations,
-               "l2": fit.l2, "seconds": seconds[name], "min_seconds": min(samples[name]), "repeats": repeats,
-               "gap": problem.objective(weight, bias, fit.l2) - optimum_value}
-        if fit.l2 == L2 and SK_NEWTON in seconds:
+    for name, result in timed.items():
+        l2 = result["l2"]
+        row = {"problem": problem.label, "method": name, "detail": result["detail"], "iterations": result["iterations"],
+               "l2": l2, "seconds": seconds[name], "min_seconds": min(result["samples"]), "repeats": repeats,
+               "gap": problem.objective(result["weight"], result["bias"], l2) - optima[l2]}
+        if l2 == L2 and SK_NEWTON in seconds:
             row["vs_newton_cholesky"] = seconds[SK_NEWTON] / seconds[name]
-        if fit.l2 == L2 and fastest_sklearn is not None:
+        if l2 == L2 and fastest_sklearn is not None:
             row["vs_fastest_sklearn"] = fastest_sklearn / seconds[name]
-        if fit.l2 == 0.0 and STATSMODELS in seconds:
+        if l2 == 0.0 and STATSMODELS in seconds:
             row["vs_statsmodels"] = seconds[STATSMODELS] / seconds[name]
-        if (name == ESTIMATOR or name.startswith("ours: train()")) and fit.l2 == L2:
+        if (name == ESTIMATOR or name.startswith("ours: train()")) and l2 == L2:
             ok = row["gap"] <= GAP
             row["target_met"] = _verdict(row.get("vs_newton_cholesky") if ok else 0.0, TARGET)
             row["stretch_met"] = _verdict(row.get("vs_fastest_sklearn") if ok else 0.0, STRETCH)
@@ -265,13 +279,39 @@ def measure(problem: Problem, repeats: int, log=print) -> list[dict]:
     return rows
 
 
+def _method_names(optima: dict[float, float | None]) -> list[str]:
+    """The methods to time, in the tables' order (statsmodels and l2 = 0 only with an unpenalized optimum)."""
+    names = [SK_NEWTON, SK_LBFGS, ESTIMATOR, "ours: train(), float64", "ours: train(), float32",
+             "ours: own loop, LogisticRegression + training.optim.Newton (float64)"]
+    return names + ([STATSMODELS, "ours: train(), float64, l2 = 0"] if optima[0.0] is not None else [])
+
+
+def _time_in_this_process(problem: Problem, optima: dict[float, float | None], name: str, repeats: int) -> dict:
+    """In a fresh process: configure ``name``, fit once to warm up, then time ``repeats`` fits.
+    Returns {"samples", "weight", "bias", "iterations", "detail", "l2"} or {"error"}."""
+    fits, errors = _configure(problem, optima, only=name)
+    if name in errors:
+        return {"error": errors[name]}
+    fit = fits[name]
+    fit.fit()
+    samples = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        weight, bias, iterations = fit.fit()
+        samples.append(time.perf_counter() - begin)
+    return {"samples": samples, "weight": np.asarray(weight, dtype=np.float64),
+            "bias": np.asarray(bias, dtype=np.float64), "iterations": int(iterations), "detail": fit.detail,
+            "l2": fit.l2}
+
+
 def run(device: str, quick: bool, repeats: int, log=print, chosen: list[Problem] | None = None) -> dict:
     """``device`` is recorded only: this section runs on the CPU, where scikit-learn and statsmodels run.
     ``chosen``: the problems to time instead of ``problems_for(quick)``."""
     rows = []
     for problem in chosen if chosen is not None else problems_for(quick):
         started = time.perf_counter()
-        found = measure(problem, repeats if problem.x.shape[0] <= 10_000 else max(3, repeats - 2), log)
+        # Millisecond fits get more repeats: their medians move most between runs.
+        found = measure(problem, 3 * repeats if problem.x.shape[0] <= 10_000 else max(3, repeats - 2), log)
         for row in found:
             row["section_seconds"] = time.perf_counter() - started
         rows += found
