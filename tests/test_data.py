@@ -296,7 +296,7 @@ def test_the_two_features_demo_shows_a_clean_boundary_with_a_few_mistakes(tmp_pa
 
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "bool"]),
-       st.lists(st.integers(-3, 300), min_size=1, max_size=60))
+       st.lists(st.integers(-130, 300), min_size=1, max_size=300))
 def test_distinct_and_inverse_is_np_unique_with_return_inverse(dtype, values):
     from torch_logreg.data.labels import distinct_and_inverse
 
@@ -314,3 +314,6 @@ def test_distinct_and_inverse_of_floats_with_two_values_and_of_text():
     assert distinct.tolist() == [-1.0, 2.5] and inverse.tolist() == [1, 0, 1]
     distinct, inverse = distinct_and_inverse(np.array(["b", "a", "c", "a"], dtype=object))
     assert distinct.tolist() == ["a", "b", "c"] and inverse.tolist() == [1, 0, 2, 0]
+    y = np.tile(np.array([-128, 0, 127], dtype=np.int8), 100)  # y − min overflows int8
+    distinct, inverse = distinct_and_inverse(y)
+    assert distinct.tolist() == [-128, 0, 127] and inverse.tolist() == [0, 1, 2] * 100

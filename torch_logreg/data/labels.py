@@ -119,7 +119,7 @@ def distinct_and_inverse(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if low < high and np.all(is_high | (y == low)):
             return np.array([low, high], dtype=y.dtype), is_high.astype(np.intp)
         if y.dtype.kind in "iu" and int(high) - int(low) < 2 * y.size:
-            offset = (y - low).astype(np.intp)
+            offset = y.astype(np.intp) - int(low)  # in intp: y − low can overflow y's own type (int8)
             present = np.bincount(offset) > 0
             rank = np.cumsum(present) - 1
             return (np.flatnonzero(present) + low).astype(y.dtype), rank[offset]
