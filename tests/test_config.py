@@ -212,6 +212,8 @@ def test_the_dtype_check_sees_the_file_and_the_overrides_together(tmp_path):
     (["model.hidden=[16,8]", "model.activation=relu"],
      ["model.hidden=[16, 8] is ignored: model.name=logistic does not use it (used by mlp)",
       "model.activation=relu is ignored: model.name=logistic does not use it (used by mlp)"]),
+    (["model.name=mlp", "train.summary=true"],
+     ["train.summary=true is ignored: model.name=mlp does not use it (used by logistic)"]),
 ])
 def test_a_key_set_for_another_optimizer_or_model_gets_one_warning_line_each(overrides, warned):
     assert ignored_keys(load_config(None, overrides)) == warned

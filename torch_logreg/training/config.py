@@ -206,7 +206,7 @@ class TrainConfig(_Section):
                           "steps (0: run every iteration)", ge=0)
     print_cost: bool = key(True, "print \"Cost after iteration i\" at each log step")
     checkpoint_every: Int = key(500, "also checkpoint every N steps (0: only at the end and on interruption)", ge=0)
-    summary: bool = key(False, "print a statsmodels-style coefficient table at the end")
+    summary: bool = key(False, "print a statsmodels-style coefficient table at the end (logistic regression only)")
     threads: Int | None = key(None, "torch threads per process (null: torch's default; under torchrun, the cores "
                                     "÷ the workers on this machine)", ge=1, expected=">= 1 or null")
 
@@ -352,7 +352,8 @@ def valid_keys(config: Config | None = None) -> list[str]:
 
 def ignored_keys(config: Config) -> list[str]:
     """One warning line for each key that the user set (to other than its default) but that the chosen
-    optimizer or model does not use, e.g. ``optimizer.momentum`` with ``optimizer.name=gd``."""
+    optimizer or model does not use, e.g. ``optimizer.momentum`` with ``optimizer.name=gd``, or
+    ``train.summary`` with ``model.name=mlp`` (a network has no coefficient table)."""
     opt, model = config.optimizer.name, config.model.name
     used_by = {  # key -> (section that chooses, the choices that use it)
         "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
@@ -362,6 +363,7 @@ def ignored_keys(config: Config) -> list[str]:
         "optimizer.history_size": ("optimizer", ("lbfgs",)),
         "model.hidden": ("model", ("mlp",)),
         "model.activation": ("model", ("mlp",)),
+        "train.summary": ("model", ("logistic",)),  # a coefficient table needs [W, b] and a closed-form Hessian
     }
     lines = []
     for dotted, (chooser, users) in used_by.items():

@@ -551,7 +551,9 @@ class Trainer:
                               ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
             logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
                         f" ({extra})" if extra else "")
-        if self.config.train.summary:  # the coefficient table: logged, summary.csv, TensorBoard text
+        # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
+        # for a model without one, the start already warned that train.summary is ignored.
+        if self.config.train.summary and hasattr(self.model, "hessian"):
             from ..stats import report_run_summary  # local: only train.summary needs it
 
             report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
