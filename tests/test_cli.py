@@ -99,7 +99,7 @@ def test_a_value_not_finite_in_the_dtype_exits_2_and_creates_nothing(tmp_path, c
 def predicted(monkeypatch):
     calls = []
 
-    def fake_predict_file(checkpoint, data_path, out_path=None, *, threshold=0.5, header=True):
+    def fake_predict_file(checkpoint, data_path, out_path=None, *, threshold=0.5, header=True, overwrite=False):
         calls.append(dict(checkpoint=checkpoint, data=data_path, out=out_path, threshold=threshold, header=header))
         return "prediction,probability\nM,0.91\nB,0.12\nM,0.55\n"
 

@@ -27,7 +27,7 @@ EXIT_SIGINT = 130
 DEFAULT_PROG = "train.py"
 
 USAGE = """%(prog)s [--config PATH] [--run-dir DIR] [--resume DIR] [--overwrite] [--debug] [section.key=value ...]
-       %(prog)s predict --checkpoint RUN --data CSV [--out CSV] [--threshold T] [--no-header]
+       %(prog)s predict --checkpoint RUN --data CSV [--out CSV [--overwrite]] [--threshold T] [--no-header]
        %(prog)s evaluate --checkpoint RUN --data LABELLED.csv [--no-header]"""
 
 
@@ -174,13 +174,16 @@ def _predict(argv: list[str], prog: str) -> int:
     parser = _model_parser(f"{prog} predict", "Write the predicted label and the class probabilities for each row.",
                            "CSV (or .npy/.npz) of raw features; a label column is ignored")
     parser.add_argument("--out", metavar="CSV", default=None, help="output CSV (default: standard output)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out if it exists (never a run folder's own files)")
     parser.add_argument("--threshold", metavar="T", type=_probability, default=0.5,
                         help="binary models: predict the positive class when its probability is at least this "
                              "(default 0.5)")
     args = parser.parse_args(argv)
     from .inference import predict_file
 
-    text = predict_file(args.checkpoint, args.data, args.out, threshold=args.threshold, header=not args.no_header)
+    text = predict_file(args.checkpoint, args.data, args.out, threshold=args.threshold, header=not args.no_header,
+                        overwrite=args.overwrite)
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -26,7 +26,8 @@ __all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "rea
 # ---------------------------------------------------------------- the commands
 
 
-def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5, header: bool = True) -> str:
+def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5, header: bool = True,
+                 overwrite: bool = False) -> str:
     """CSV text: the predicted label (``prediction``), then ``probability`` (of the positive class)
     for a binary model or one ``p_<class>`` column per class for K classes; one line per row.
 
@@ -34,7 +35,7 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
     data file: predictions never replace their inputs.  ``threshold`` is for binary models.
     """
     if out_path is not None:
-        _check_out_path(Path(out_path), checkpoint, data_path)
+        _check_out_path(Path(out_path), checkpoint, data_path, overwrite)
     model = load_model(checkpoint)
     if not 0.0 <= threshold <= 1.0:
         raise UserInputError(f"the threshold must be in [0, 1], got {threshold}")
@@ -90,7 +91,10 @@ def _check_finite(proba: Tensor, data_path) -> None:
                         f"(the logit overflows float64)")
 
 
-def _check_out_path(out: Path, checkpoint, data_path) -> None:
+def _check_out_path(out: Path, checkpoint, data_path, overwrite: bool) -> None:
+    """An output never replaces a run folder's own files, nor any existing file unless ``overwrite``."""
+    from .training.run_dir import is_run_folder_file
+
     if out.is_dir():
         raise DataError(f"{out}: is a folder; --out takes the name of the CSV to write")
     checkpoint = Path(checkpoint)
@@ -98,3 +102,7 @@ def _check_out_path(out: Path, checkpoint, data_path) -> None:
     for given in inputs:
         if out.exists() and given.exists() and out.samefile(given):
             raise DataError(f"{out}: is an input of this command ({given}); write the predictions to another file")
+    if is_run_folder_file(out):
+        raise DataError(f"{out}: is one of a run folder's own files; write the predictions to another file")
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise DataError(f"{out}: already exists; pass --overwrite to replace it, or choose another --out")

@@ -43,7 +43,7 @@ from .config import Config, check_config, ignored_keys, save_config
 from .metrics import classification_metrics
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
-from .run_dir import prepare_run_dir
+from .run_dir import open_run_dir
 from .steps import make_step
 from .tb_logging import RunWriter
 
@@ -247,8 +247,9 @@ class Trainer:
             check_resume(checkpoint.get("config", {}), self.config_dict, checkpoint.get("data_fingerprint"),
                          self.fingerprint, int(checkpoint.get("iteration", 0)), cfg.iterations)
         # Only now, with the data and the model known to be good, is a run folder made or emptied.
-        self.run_dir = group.agree(lambda: prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite)
-                                   if self.save else None)
+        # The run folder's lock is held for the trainer's life: one writer per run folder.
+        self.run_dir, self.run_lock = group.agree(
+            lambda: open_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite) if self.save else (None, None))
         if group.active:
             self.run_dir = group.broadcast(self.run_dir)
 
@@ -322,6 +323,7 @@ class Trainer:
             if not bar.disable:
                 stack.enter_context(logging_redirect_tqdm())
             stack.callback(self._restore_signals, previous_handlers)
+            stack.callback(self._release_run_dir)
             stack.callback(self.writer.close)
             stack.callback(bar.close)
             last_logged_cost = None
@@ -351,6 +353,10 @@ class Trainer:
                 if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
                     self._save_checked(time.perf_counter() - start_time)
             return self._finish(time.perf_counter() - start_time)
+
+    def _release_run_dir(self) -> None:
+        if self.run_lock is not None:
+            self.run_lock.release()
 
     def _batch(self, it: int):
         if self.batch_size is None:
