@@ -279,14 +279,16 @@ def test_train_summary_on_separable_data_warns_instead_of_failing_the_run(caplog
     assert "no coefficient table" in caplog.text and "perfectly separated" in caplog.text
 
 
-def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path, caplog):
+def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path):
+    from torch_logreg import IgnoredKeyWarning, TorchLogregWarning
+
     config = load_config(None, ["model.name=mlp", "train.summary=true", "train.iterations=5",
                                 "train.print_cost=false"])
-    with caplog.at_level(logging.WARNING, logger="torch_logreg"):
+    with pytest.warns(IgnoredKeyWarning) as caught:
         result = train(config, run_dir=tmp_path / "run")
     said = "train.summary=true is ignored: model.name=mlp does not use it (used by logistic)"
-    warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
-    assert warnings == [f"warning: {said}"] and result.metrics["warnings"] == [said]
+    warnings = [str(w.message) for w in caught if issubclass(w.category, TorchLogregWarning)]
+    assert warnings == [said] and result.metrics["warnings"] == [said]
     assert not (tmp_path / "run" / "summary.csv").exists()
 
 

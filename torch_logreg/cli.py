@@ -18,8 +18,9 @@ import logging
 import math
 import os
 import sys
+import warnings
 
-from .errors import TrainingDiverged, UsageError, UserInputError
+from .errors import TorchLogregWarning, TrainingDiverged, UsageError, UserInputError
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
@@ -46,8 +47,28 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     debug = "--debug" in argv
     with contextlib.ExitStack() as stack:
         stack.callback(_restore_root_logger, logging.getLogger().handlers[:], logging.getLogger().level)
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+        _console_streams()
+        stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("always", TorchLogregWarning)  # the run says each of its warnings once already
+        warnings.showwarning = _show_warning
         return _run(argv, prog, debug)
+
+
+def _console_streams() -> None:
+    """Progress and results (INFO) on stdout; warnings and errors on stderr, where scripts and logs expect them."""
+    progress = logging.StreamHandler(sys.stdout)
+    progress.addFilter(lambda record: record.levelno < logging.WARNING)
+    problems = logging.StreamHandler(sys.stderr)
+    problems.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[progress, problems], force=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A project warning is one ``warning: ...`` line on stderr; any other keeps Python's own form."""
+    if issubclass(category, TorchLogregWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def _restore_root_logger(handlers, level) -> None:

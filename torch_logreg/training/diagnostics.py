@@ -89,19 +89,20 @@ def rising_cost_warning(iterations: list[int], costs: list[float], lr: float) ->
 
 
 def separation_warning(train_accuracy: float, weight_norms: list[float], costs: list[float]) -> str | None:
-    """With l2 = 0: every training row classified right, the weights still growing and the cost falling.
+    """With l2 = 0: every training row classified right means the data are separable, whatever their shape.
 
-    One weight vector that classifies every row right proves the data separable, so the
-    cost has no minimum: it falls toward 0 as the weights grow without bound.  A run
-    that has not yet classified every row says nothing rather than guess.
+    The final weights classify every row right, which proves the rows separable, so the cost has
+    no minimum: scaling those weights up lowers it toward 0 without end.  This holds however the
+    run ended: still growing, or stopped because the cost (or its gradient) rounded to 0 in the
+    working precision, as wide data (more features than rows) reach in a few steps.
     """
-    if train_accuracy < 1.0 or len(weight_norms) < 2:
+    if train_accuracy < 1.0 or not costs:
         return None
-    if weight_norms[-1] > weight_norms[-2] and costs[-1] < costs[-2]:
-        return (f"the training data are separable: every row is classified correctly and the weights keep growing "
-                f"(norm {weight_norms[-1]:.4g}) while the cost falls toward 0 ({costs[-1]:.3g}), so the optimum is at "
-                f"infinity; set model.l2 > 0 for finite weights")
-    return None
+    growing = len(weight_norms) >= 2 and weight_norms[-1] > weight_norms[-2] and costs[-1] < costs[-2]
+    how = "the weights keep growing" if growing else "the cost can fall further only as the weights grow"
+    return (f"the training data are separable: every row is classified correctly and {how} "
+            f"(norm {weight_norms[-1]:.4g}, cost {costs[-1]:.3g}), so the optimum is at infinity and the weights "
+            f"are not determined; set model.l2 > 0 for finite weights")
 
 
 def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float,

@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer, data_fingerprint
 from ..data.streaming import BlockBatches, is_stream, rows_apply
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..errors import (CheckpointError, ConfigError, ConvergenceWarning, DesignWarning, IgnoredKeyWarning,
+                      SeparationWarning, TorchLogregWarning, TrainingDiverged)
 from ..nn.classifier import Classifier, as_classifier
 from ..nn.gradcheck import check_gradients
 from ..nn.models import build_model
@@ -265,8 +267,10 @@ class Trainer:
                     group["lr"] = opt.lr
         design = [] if is_stream(self.x_train) else \
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
-        for line in [*ignored_keys(config), *design]:
-            self._warn(line)
+        for line in ignored_keys(config):
+            self._warn(line, IgnoredKeyWarning)
+        for line in design:
+            self._warn(line, DesignWarning)
         if self.save:
             save_config(config, self.run_dir / "config.yaml")
             if self.group.active:
@@ -301,10 +305,13 @@ class Trainer:
         before = path.read_text(encoding="utf-8") if path.is_file() else ""
         atomic_write_text(path, before + " ".join(command) + "\n")
 
-    def _warn(self, line: str) -> None:
+    def _warn(self, line: str, category: type[TorchLogregWarning]) -> None:
+        """Say ``line`` once, as a ``warnings.warn`` of ``category`` (stderr, filterable), and keep it for
+        metrics.json."""
         if line not in self.warnings:
             self.warnings.append(line)
-            logger.warning("warning: %s", line)
+            if self.group.rank == 0:  # under torchrun, rank 0 speaks for the group
+                warnings.warn(category(line), stacklevel=2)
 
     # ------------------------------------------------------------ the loop
 
@@ -578,17 +585,18 @@ class Trainer:
         opt, h = self.config.optimizer, self.history
         if opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
             self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol,
-                                                       stalled=self.optimizer.stalled))
+                                                       stalled=self.optimizer.stalled), ConvergenceWarning)
         elif opt.name not in ITERATE_TO_CONVERGENCE and self.config.train.tol and not self.tol_reached:
-            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change))
+            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change),
+                       ConvergenceWarning)
         if opt.name in ("gd", "sgd"):
             rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr)
             if rising:
-                self._warn(rising)
+                self._warn(rising, ConvergenceWarning)
         if not self.model.l2:
             separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
             if separable:
-                self._warn(separable)
+                self._warn(separable, SeparationWarning)
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration
