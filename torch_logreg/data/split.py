@@ -10,8 +10,10 @@ and the column.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -218,6 +220,10 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
     header = [cell.strip() for cell in header]
     if len(header) < 2:
         raise DataError(f"{name}: needs at least one feature column and a label column, found {len(header)} column")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise DataError(f"{name}: column {repeated[0]!r} appears {header.count(repeated[0])} times in the header; "
+                        f"each column needs its own name")
     if target is None:
         target_index = len(header) - 1
     elif target in header:
@@ -235,7 +241,13 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
                 raw_labels.append(cell.strip())
                 line_numbers.append(line_number)
                 continue
-            values.append(parse_number(cell, name, line_number, header[i]))
+            try:
+                values.append(parse_number(cell, name, line_number, header[i]))
+            except DataError as error:
+                if target is None:  # perhaps the label is not where the default looks for it
+                    raise DataError(f"{error}; the label is the last column ({header[target_index]!r}) by default, "
+                                    f"data.target=NAME chooses another") from None
+                raise
         rows.append(values)
     if not rows:
         raise DataError(f"{name}: the header has no rows under it")
@@ -244,11 +256,34 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
     return Table(x, y, feature_names, classes)
 
 
+# A number in a data file: a decimal or exponent form in ASCII digits, and nan/inf only to be refused by name.
+# Python's float() takes more (1_000, Unicode digits, "infinity" in any case): a file that needs those is
+# more likely wrong than meant, so they are refused too.
+NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+NON_FINITE = re.compile(r"\s*[+-]?(?:nan|inf|infinity)\s*", re.ASCII | re.IGNORECASE)
+
+
+def _columns_by_name(test: Table, names: list[str], path) -> Table:
+    """The test table's feature columns in the training file's order, matched by name as ``predict`` does."""
+    if test.feature_names == names:
+        return test
+    missing = [n for n in names if n not in test.feature_names]
+    extra = [n for n in test.feature_names if n not in names]
+    if missing or extra:
+        said = (f"missing column {missing[0]!r}" if missing else f"column {extra[0]!r} is not a training feature")
+        raise DataError(f"{path}: {said}; the test file needs the training file's {len(names)} feature columns "
+                        f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), in any order")
+    order = [test.feature_names.index(n) for n in names]
+    return dataclasses.replace(test, x=test.x[:, order], feature_names=list(names))
+
+
 def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
-    try:
-        value = float(cell)
-    except ValueError:
-        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()!r} is not a number") from None
+    """A CSV cell as a float, strictly (``NUMBER``); anything else names the file, line and column."""
+    if NUMBER.fullmatch(cell):
+        return float(cell)
+    if not NON_FINITE.fullmatch(cell):
+        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]!r} is not a number")
+    value = float(cell)
     if not math.isfinite(value):
         raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()} is not finite")
     return value
@@ -393,6 +428,7 @@ def load_split(data, seed: int) -> Split:
         name = str(data.path)
         if data.test_path:
             test = load_table(data.test_path, data.target, data.labels, classes=table.classes)
+            test = _columns_by_name(test, table.feature_names, data.test_path)
             return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
                               classes=table.classes)
     else:

@@ -28,6 +28,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
+from .yaml_loading import load_yaml_text
 from ..errors import ConfigError, ConfigTypeError
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
@@ -267,7 +268,7 @@ def read_yaml(path: Path) -> dict:
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     try:
-        values = yaml.safe_load(text)
+        values = load_yaml_text(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -534,7 +535,7 @@ def _parse_text(text: str, annotation):
             except ValueError:
                 pass
     try:
-        return yaml.safe_load(text)
+        return load_yaml_text(text)
     except yaml.YAMLError:
         return text  # !!python/... tags and broken YAML: the field's type error names the key
 

@@ -15,7 +15,6 @@ logits, ``cost``, ``predict_proba``, and, when the model has them,
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import signal
@@ -42,7 +41,7 @@ from ..saved_model import model_record
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import Config, check_config, ignored_keys, save_config
-from .metrics import classification_metrics
+from .metrics import classification_metrics, strict_json
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
 from .run_dir import open_run_dir
@@ -550,7 +549,7 @@ class Trainer:
             "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
         })
         if self.save:
-            atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            atomic_write_text(self.run_dir / "metrics.json", strict_json(metrics))
             # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
             self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
                                                  if key.startswith(("train_", "test_")) and key not in _LOGGED})
