@@ -550,3 +550,8 @@ def activation(name: str, z: Tensor) -> Tensor:
     if _PLAIN_AUTOGRAD.get():
         return _STOCK_ACTIVATIONS[name](z)
     return _apply(ACTIVATION_FUNCTIONS[name], z)
+
+
+# Convolution and pooling live in conv.py (a sibling, for length) and are part of this API, under
+# torch.nn.functional's names.
+from .conv import avg_pool2d, conv2d, flatten, max_pool2d  # noqa: E402,F401
