@@ -555,3 +555,4 @@ def activation(name: str, z: Tensor) -> Tensor:
 # Convolution and pooling live in conv.py (a sibling, for length) and are part of this API, under
 # torch.nn.functional's names.
 from .conv import avg_pool2d, conv2d, flatten, max_pool2d  # noqa: E402,F401
+from .style_losses import content_loss, gram_matrix, style_loss, total_variation  # noqa: E402,F401
