@@ -219,3 +219,22 @@ def test_wide_separable_data_get_the_separation_warning_whatever_the_shape():
         result = train(config("optimizer.name=gd", "optimizer.lr=0.5", "train.iterations=200"), data=split,
                        save=False)
     assert any("separable" in line for line in result.metrics["warnings"])
+
+
+@pytest.mark.parametrize("name, advice, not_said", [
+    ("newton", "takes no learning rate", "optimizer.lr"),
+    ("gd", "try a smaller optimizer.lr", "takes no learning rate"),
+])
+def test_a_divergence_gives_advice_that_fits_its_optimizer(name, advice, not_said):
+    """Data of 1e300 overflow every optimizer; only those with a learning rate are told to lower it."""
+    from torch_logreg.data.split import make_split
+    from torch_logreg.errors import TrainingDiverged
+
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(60, 2)) * 1e300)
+    y = torch.tensor((rng.normal(size=60) > 0).astype(int))
+    split = make_split(x[:40], y[:40], x[40:], y[40:], ["a", "b"], standardize=False)
+    with pytest.raises(TrainingDiverged) as raised:
+        train(config(f"optimizer.name={name}", "train.dtype=float64", "train.iterations=50"), data=split, save=False)
+    assert advice in str(raised.value) and not_said not in str(raised.value)
+    assert "standardize" in str(raised.value)

@@ -351,23 +351,26 @@ def valid_keys(config: Config | None = None) -> list[str]:
     return keys
 
 
+# Which choices use each key: key -> (section that chooses, the choices that use it).
+USED_BY = {
+    "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
+    "optimizer.momentum": ("optimizer", ("sgd",)),
+    "optimizer.hessian_rows": ("optimizer", ("newton",)),
+    "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
+    "optimizer.history_size": ("optimizer", ("lbfgs",)),
+    "model.hidden": ("model", ("mlp",)),
+    "model.activation": ("model", ("mlp",)),
+    "train.summary": ("model", ("logistic",)),  # a coefficient table needs [W, b] and a closed-form Hessian
+}
+
+
 def ignored_keys(config: Config) -> list[str]:
     """One warning line for each key that the user set (to other than its default) but that the chosen
     optimizer or model does not use, e.g. ``optimizer.momentum`` with ``optimizer.name=gd``, or
     ``train.summary`` with ``model.name=mlp`` (a network has no coefficient table)."""
     opt, model = config.optimizer.name, config.model.name
-    used_by = {  # key -> (section that chooses, the choices that use it)
-        "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
-        "optimizer.momentum": ("optimizer", ("sgd",)),
-        "optimizer.hessian_rows": ("optimizer", ("newton",)),
-        "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
-        "optimizer.history_size": ("optimizer", ("lbfgs",)),
-        "model.hidden": ("model", ("mlp",)),
-        "model.activation": ("model", ("mlp",)),
-        "train.summary": ("model", ("logistic",)),  # a coefficient table needs [W, b] and a closed-form Hessian
-    }
     lines = []
-    for dotted, (chooser, users) in used_by.items():
+    for dotted, (chooser, users) in USED_BY.items():
         section_name, name = dotted.split(".")
         section = getattr(config, section_name)
         chosen = {"optimizer": opt, "model": model}[chooser]

@@ -120,3 +120,20 @@ def tol_warning(tol: float, iterations: int, change: float | None) -> str:
     said = f"the last change was {change:.3g}" if change is not None else "no two log steps to compare"
     return (f"the cost did not settle to train.tol={tol:g} in {iterations} iterations ({said}); "
             f"raise train.iterations or optimizer.lr")
+
+
+def divergence_advice(optimizer_name: str, lr: float, uses_lr: bool, standardized: bool, largest_weight: float,
+                      double: bool) -> str:
+    """What to try when the cost or a gradient stopped being finite, for this optimizer and these weights."""
+    said = f"optimizer {optimizer_name}"
+    if largest_weight > 1e30:
+        said += f"; a weight reached {largest_weight:.3g}"
+    fixes = [] if standardized else ["standardize the features (data.standardize=true)"]
+    if uses_lr:
+        return f"{said}, lr {lr:g}; try a smaller optimizer.lr" + (f" or {fixes[0]}" if fixes else "")
+    fixes += ["add model.l2"] + ([] if double else ["train in train.dtype=float64"])
+    if len(fixes) == 1:
+        return f"{said}, which takes no learning rate: the data or the weights are beyond the run's floating-point " \
+               f"range; {fixes[0]}, or rescale the data"
+    return (f"{said}, which takes no learning rate: the data or the weights are beyond the run's floating-point "
+            f"range; {', '.join(fixes[:-1])} or {fixes[-1]}")

@@ -40,7 +40,7 @@ from ..nn.models import build_model
 from ..saved_model import model_record
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
-from .config import Config, check_config, ignored_keys, save_config
+from .config import USED_BY, Config, check_config, ignored_keys, save_config
 from .metrics import classification_metrics, strict_json
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
@@ -470,8 +470,12 @@ class Trainer:
         kept = f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}" \
             if self.last_good is not None and self.save else ""
         opt = self.config.optimizer
+        weights = [p.detach().abs().nan_to_num(posinf=float("inf")).max() for p in self.model.parameters()]
+        advice = diagnostics.divergence_advice(opt.name, opt.lr, opt.name in USED_BY["optimizer.lr"][1],
+                                               self.split.standardizer is not None,
+                                               float(max(weights)) if weights else 0.0, self.dtype == torch.float64)
         raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
-                               f"(optimizer {opt.name}, lr {opt.lr}; try a smaller optimizer.lr){kept}")
+                               f"({advice}){kept}")
 
     # ------------------------------------------------------------ state
 
