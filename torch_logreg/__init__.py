@@ -10,15 +10,33 @@ built-in sets, the split), ``training`` (config, loop, optimizers, checkpoints, 
 and ``kernels`` (the fused Triton kernel).  ``functional`` here is ``nn.functional``.
 """
 
-from .errors import (ConvergenceWarning, DesignWarning, IgnoredKeyWarning, SeparationWarning,
-                     TorchLogregWarning)
-from .inference import load_model, save_model
-from .nn import functional
-from .nn.gradcheck import GradientMismatchError, check_gradients
-from .nn.logistic import LogisticRegression
-from .nn.mlp import MLP
-from .training.config import Config, load_config
-from .training.trainer import TrainResult, train
+import importlib
+
+# Where each public name lives.  They load on first use (PEP 562), so ``import torch_logreg.cli`` starts
+# without importing torch: a Ctrl-C during start-up is then the command line's to report in one line.
+_PUBLIC = {
+    "functional": ".nn.functional", "LogisticRegression": ".nn.logistic", "MLP": ".nn.mlp",
+    "check_gradients": ".nn.gradcheck", "GradientMismatchError": ".nn.gradcheck",
+    "Config": ".training.config", "load_config": ".training.config",
+    "train": ".training.trainer", "TrainResult": ".training.trainer",
+    "load_model": ".inference", "save_model": ".inference",
+    "TorchLogregWarning": ".errors", "ConvergenceWarning": ".errors", "SeparationWarning": ".errors",
+    "DesignWarning": ".errors", "IgnoredKeyWarning": ".errors",
+}
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'torch_logreg' has no attribute {name!r}")
+    module = importlib.import_module(_PUBLIC[name], __name__)
+    value = module if name == "functional" else getattr(module, name)
+    globals()[name] = value  # once loaded, an ordinary attribute
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_PUBLIC})
+
 
 __all__ = [
     "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",
