@@ -300,3 +300,36 @@ def test_summary_runs_on_the_device_of_the_model(device, binary):
     here = summary(result.model.cpu(), x, y, standardizer=split.standardizer)
     for name in FIELDS:
         np.testing.assert_allclose(getattr(there, name), getattr(here, name), rtol=1e-9)
+
+
+@pytest.mark.parametrize("path", ["in-memory CSV", ".npy", "streamed .npy"])
+def test_train_summary_on_every_data_path_gives_a_table_or_says_why_not_at_the_start(tmp_path, path):
+    """summary × every way data reaches the trainer: a table from rows in memory; for streamed rows one
+    warning when the run starts (the table needs them all in memory), never an error after training."""
+    import numpy as np
+
+    from torch_logreg import IgnoredKeyWarning
+    from torch_logreg.data import load_breast_cancer
+
+    x, y, names = load_breast_cancer()
+    if path == "in-memory CSV":
+        data = tmp_path / "rows.csv"
+        data.write_text(",".join(names) + ",y\n" + "".join(",".join(map(repr, row)) + f",{int(label)}\n"
+                                                           for row, label in zip(x.tolist(), y.tolist())))
+        extra = ["data.target=y"]
+    else:
+        data = tmp_path / "rows.npy"
+        np.save(data, np.column_stack([x.numpy(), y.numpy()]))
+        extra = ["data.stream=true"] if path == "streamed .npy" else []
+    config = load_config(None, [f"data.path={data}", *extra, "optimizer.name=newton", "train.dtype=float64",
+                                "model.l2=1", "train.iterations=30", "train.summary=true", "train.print_cost=false",
+                                "train.device=cpu"])
+    if path == "streamed .npy":
+        with pytest.warns(IgnoredKeyWarning, match="data.stream=true"):
+            result = train(config, run_dir=tmp_path / "run")
+        assert not (tmp_path / "run" / "summary.csv").exists()
+        assert any("data.stream" in line for line in result.metrics["warnings"])
+    else:
+        train(config, run_dir=tmp_path / "run")
+        rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
+        assert len(rows) == 32  # header, const and 30 features
