@@ -40,7 +40,40 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
         found.append(f"identical columns in the training rows ({pairs}{', ...' if len(duplicates) > 5 else ''}): "
                      f"their weights are not determined separately (a singular design; drop one of each pair or "
                      f"set model.l2 > 0)")
+    if not duplicates and not constant:
+        dependent = linear_dependency(x)
+        if dependent is not None:
+            rank, n = dependent
+            found.append(f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
+                         f"combination of them is constant, so those weights are not determined (a singular design; "
+                         f"drop a column of the combination or set model.l2 > 0)")
     return found
+
+
+# The Gram matrix costs m·n² multiply-adds: up to this many it is computed, beyond it the check is skipped.
+RANK_CHECK_BUDGET = 2e9
+
+
+def linear_dependency(x: Tensor) -> tuple[int, int] | None:
+    """(rank, n + 1) when the columns of [x, 1] are linearly dependent, else None.
+
+    The eigenvalues of the Gram matrix of the centred, unit-scaled columns, against a relative
+    tolerance n·eps·λmax (as ``numpy.linalg.matrix_rank``): exact, and independent of any random draw.
+    Centring takes the intercept's direction out, so the rank counts it once.
+    """
+    m, n = x.shape
+    if m < 2 or m * n * n > RANK_CHECK_BUDGET or n > 4096:
+        return None
+    x64 = x.to(torch.float64)
+    centred = x64 - x64.mean(0)
+    scale = centred.norm(dim=0)
+    if bool((scale == 0).any()):
+        return None  # constant columns: warned about by name already
+    unit = centred / scale
+    eigenvalues = torch.linalg.eigvalsh(unit.T @ unit)
+    tolerance = n * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
+    rank = int((eigenvalues > tolerance).sum())
+    return (rank + 1, n + 1) if rank < min(n, m - 1) else None
 
 
 def _columns(names: list[str], indices: list[int]) -> str:
