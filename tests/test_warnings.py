@@ -238,3 +238,21 @@ def test_a_divergence_gives_advice_that_fits_its_optimizer(name, advice, not_sai
         train(config(f"optimizer.name={name}", "train.dtype=float64", "train.iterations=50"), data=split, save=False)
     assert advice in str(raised.value) and not_said not in str(raised.value)
     assert "standardize" in str(raised.value)
+
+
+@pytest.mark.parametrize("dtype, eps", [("float32", 2.0 ** -23), ("float64", 2.0 ** -52)])
+def test_a_rise_within_rounding_of_a_converged_cost_is_not_a_rise(dtype, eps):
+    from torch_logreg.training.diagnostics import rising_cost_warning
+
+    converged = 0.15499
+    within = converged * (1 + 8 * eps)  # the same optimum, summed in another order
+    assert rising_cost_warning([600, 700], [converged, within], 0.5, eps=eps) is None
+    beyond = converged * (1 + 1e4 * eps)
+    assert "the cost rose" in rising_cost_warning([600, 700], [converged, beyond], 0.5, eps=eps)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_run_at_convergence_gives_no_false_rising_cost_alarm(dtype):
+    result = train(config("model.l2=1", f"train.dtype={dtype}", "train.iterations=3000", "optimizer.lr=1"),
+                   save=False)
+    assert not any("the cost rose" in line for line in result.metrics["warnings"])

@@ -112,10 +112,17 @@ def _duplicate_columns(x: Tensor, skip: set[int]) -> list[tuple[int, int]]:
     return pairs
 
 
-def rising_cost_warning(iterations: list[int], costs: list[float], lr: float) -> str | None:
-    """The first rise of the full-batch cost between two log steps, if any."""
+# A rise smaller than this many units of the dtype's rounding, relative to the cost, is rounding: a cost
+# summed over m rows in float32 moves by a few 1e-7 between two evaluations of the same optimum.
+RISE_ULPS = 256
+
+
+def rising_cost_warning(iterations: list[int], costs: list[float], lr: float, eps: float = 2.0 ** -52) -> str | None:
+    """The first rise of the full-batch cost between two log steps beyond rounding, if any.  ``eps``: the
+    training dtype's machine epsilon (``torch.finfo(dtype).eps``)."""
+    tolerance = RISE_ULPS * eps
     for i in range(1, len(costs)):
-        if costs[i] > costs[i - 1] * (1 + 1e-12) + 1e-15:
+        if costs[i] > costs[i - 1] + tolerance * max(abs(costs[i - 1]), abs(costs[i]), 1e-300):
             return (f"the cost rose from {costs[i - 1]:.6g} at iteration {iterations[i - 1]} to {costs[i]:.6g} at "
                     f"iteration {iterations[i]}: the learning rate may be too large (optimizer.lr={lr:g})")
     return None

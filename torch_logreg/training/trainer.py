@@ -596,7 +596,8 @@ class Trainer:
             self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change),
                        ConvergenceWarning)
         if opt.name in ("gd", "sgd"):
-            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr)
+            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr,
+                                                     eps=torch.finfo(self.dtype).eps)
             if rising:
                 self._warn(rising, ConvergenceWarning)
         if not self.model.l2:
