@@ -109,7 +109,7 @@ def test_predict_writes_probabilities_and_labels_for_raw_rows(default_run, tmp_p
     raw_x, y, _ = load_breast_cancer()
     expected = load_model(run_dir).predict_proba(raw_x)
     assert len(rows) == 569
-    assert [float(r["probability"]) for r in rows] == pytest.approx(expected.tolist(), abs=1e-9)
+    assert [float(r[next(k for k in r if k.startswith("p_"))]) for r in rows] == pytest.approx(expected.tolist(), abs=1e-9)
     assert [int(r["prediction"]) for r in rows] == (expected > 0.5).int().tolist()
     accuracy = sum(int(r["prediction"]) == t for r, t in zip(rows, y.int().tolist())) / 569
     assert accuracy > 0.95

@@ -170,9 +170,9 @@ def test_binary_models_write_the_label_then_the_probability_and_take_a_threshold
     at_half = read_csv(predict_file(spam.path, data))
     at_0_7 = read_csv(predict_file(spam.path, data, threshold=0.7))
 
-    assert list(at_half[0]) == ["prediction", "probability"]
+    assert list(at_half[0]) == ["prediction", "p_spam"]  # the column names its class
     sigma = [1 / (1 + math.exp(-z)) for z in (2, -1, 0.5, 1)]  # 0.881, 0.269, 0.622, 0.731
-    assert [float(r["probability"]) for r in at_half] == pytest.approx(sigma, abs=1e-10)
+    assert [float(r[next(k for k in r if k.startswith("p_"))]) for r in at_half] == pytest.approx(sigma, abs=1e-10)
     assert [r["prediction"] for r in at_half] == ["spam", "ham", "spam", "spam"]
     assert [r["prediction"] for r in at_0_7] == ["spam", "ham", "ham", "spam"]
 
@@ -307,5 +307,5 @@ def test_the_example_rows_predict_with_a_model_trained_on_the_default_data(tmp_p
         header = next(csv.reader(handle))
     assert header == model.feature_names  # the 30 training columns, no label
     x = torch.tensor(np.loadtxt(example, delimiter=",", skiprows=1))
-    assert [float(r["probability"]) for r in rows] == pytest.approx(model.predict_proba(x).tolist(), abs=1e-9)
+    assert [float(r[next(k for k in r if k.startswith("p_"))]) for r in rows] == pytest.approx(model.predict_proba(x).tolist(), abs=1e-9)
     assert [r["prediction"] for r in rows] == ["1", "1", "0", "0", "0"]  # rows 1, 2, 20, 21, 22: M, M, B, B, B

@@ -28,8 +28,8 @@ __all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "rea
 
 def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5, header: bool = True,
                  overwrite: bool = False) -> str:
-    """CSV text: the predicted label (``prediction``), then ``probability`` (of the positive class)
-    for a binary model or one ``p_<class>`` column per class for K classes; one line per row.
+    """CSV text: the predicted label (``prediction``), then ``p_<class>``, the probability of the positive
+    class (the second of ``classes``), for a binary model or one ``p_<class>`` column per class for K classes; one line per row.
 
     Written atomically to ``out_path`` if given; ``out_path`` may not be the checkpoint or the
     data file: predictions never replace their inputs.  ``threshold`` is for binary models.
@@ -48,7 +48,9 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     binary = model.num_classes == 2
-    writer.writerow(["prediction", "probability"] if binary else ["prediction", *(f"p_{c}" for c in model.classes)])
+    # The binary column names its class (p_1, p_dog), as the K-class columns do.
+    writer.writerow(["prediction", f"p_{model.classes[1]}"] if binary else
+                    ["prediction", *(f"p_{c}" for c in model.classes)])
     for k, p in zip(predicted.tolist(), proba.tolist()):
         writer.writerow([model.classes[k], *(f"{v:.10g}" for v in ([p] if binary else p))])
     text = buffer.getvalue()
