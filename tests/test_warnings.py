@@ -256,3 +256,16 @@ def test_a_run_at_convergence_gives_no_false_rising_cost_alarm(dtype):
     result = train(config("model.l2=1", f"train.dtype={dtype}", "train.iterations=3000", "optimizer.lr=1"),
                    save=False)
     assert not any("the cost rose" in line for line in result.metrics["warnings"])
+
+
+def test_a_run_that_stops_early_says_when_and_which_test_it_met(tmp_path, capsys):
+    outcome = run_main(capsys, "optimizer.name=newton", "model.l2=1", "train.dtype=float64", "train.iterations=500",
+                       "train.device=cpu", "--run-dir", tmp_path / "run")
+    assert outcome.status == 0, outcome.err
+    said = [line for line in outcome.out.splitlines() if line.startswith("stopped early")]
+    assert len(said) == 1 and "of 500" in said[0] and "optimizer.grad_tol" in said[0]
+    resumed = run_main(capsys, "--resume", tmp_path / "run", "train.iterations=600")
+    assert resumed.status == 0, resumed.err
+    iteration = json.loads((tmp_path / "run" / "metrics.json").read_text())["iterations"]
+    assert resumed.out.splitlines()[0].startswith(f"resuming {tmp_path / 'run'} from iteration")
+    assert iteration >= int(said[0].split()[4])

@@ -19,7 +19,7 @@ _PUBLIC = {
     "check_gradients": ".nn.gradcheck", "GradientMismatchError": ".nn.gradcheck",
     "Config": ".training.config", "load_config": ".training.config",
     "train": ".training.trainer", "TrainResult": ".training.trainer",
-    "load_model": ".inference", "save_model": ".inference",
+    "load_model": ".inference", "save_model": ".inference", "read_table": ".data.split",
     "TorchLogregWarning": ".errors", "ConvergenceWarning": ".errors", "SeparationWarning": ".errors",
     "DesignWarning": ".errors", "IgnoredKeyWarning": ".errors",
 }
@@ -40,7 +40,7 @@ def __dir__():
 
 __all__ = [
     "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",
-    "Config", "load_config", "train", "TrainResult", "load_model", "save_model",
+    "Config", "load_config", "train", "TrainResult", "load_model", "save_model", "read_table",
     "TorchLogregWarning", "ConvergenceWarning", "SeparationWarning", "DesignWarning", "IgnoredKeyWarning",
 ]
 __version__ = "0.1.0"

@@ -286,6 +286,9 @@ class Trainer:
             self.writer = _NoWriter()
         self.stop_signal: int | None = None
         self.last_good: dict | None = None
+        if checkpoint is not None:  # the first thing a resumed run says
+            logger.info("resuming %s from iteration %d (of train.iterations=%d)", self.run_dir, self.iteration,
+                        cfg.iterations)
         logger.info("run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
                     self.run_dir, m, self.x_test.shape[0], n, num_classes, opt.name, self.device, self.step_kind)
 
@@ -361,7 +364,17 @@ class Trainer:
                     raise TrainingInterrupted(self.stop_signal or signal.SIGTERM, self.iteration, self.run_dir)
                 if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
                     self._save_checked(time.perf_counter() - start_time)
+            if converged and self.iteration < total:
+                self._say_why_it_stopped(total)
             return self._finish(time.perf_counter() - start_time)
+
+    def _say_why_it_stopped(self, total: int) -> None:
+        """A run that ends before train.iterations says so, and which test it met."""
+        if self.optimizer.stalled:
+            why = "no step lowers the cost in this precision any more (stalled)"
+        else:
+            why = f"the largest gradient entry {self.grad_max:.3g} is below optimizer.grad_tol={self.grad_tol:g}"
+        logger.info("stopped early at iteration %d of %d: %s", self.iteration, total, why)
 
     def _release_run_dir(self) -> None:
         if self.run_lock is not None:
