@@ -217,3 +217,10 @@ def test_a_csv_passed_as_a_checkpoint_is_not_a_checkpoint(tmp_path, capsys):
     assert done.status == 2
     message = assert_one_error_line(done.err, str(path), "not a checkpoint")
     assert "run code" not in message
+
+
+def test_a_model_too_large_to_allocate_names_the_key_and_the_bytes(tmp_path, capsys):
+    done = run_main(capsys, "model.name=mlp", "model.hidden=[20000000000]", *QUIET, "--run-dir", tmp_path / "run")
+    assert done.status == 2
+    assert_one_error_line(done.err, "model.hidden=[20000000000]", "2,560,000,000,004 bytes")
+    assert not (tmp_path / "run").exists()
