@@ -57,10 +57,10 @@ def test_event_files_hold_one_run_with_every_dashboard_series(default_run):
     assert cost[-1].value < cost[len(cost) // 2].value < cost[0].value
     tags = events.Tags()
     for tag in ("test/cost", "train/accuracy", "test/accuracy", "train/learning_rate", "train/grad_norm",
-                "params/bias", "test/auc", "test/f1", "train/log_loss"):
+                "weights/bias", "test/auc", "test/f1", "train/log_loss"):
         assert tag in tags["scalars"], tag
     assert not [tag for tag in tags["scalars"] if tag.startswith(("hparams/", "val/"))]  # no one-dot charts
-    assert "params/weight" in tags["histograms"] and "params/bias" not in tags["histograms"]
+    assert "weights/weight" in tags["histograms"] and "weights/bias" not in tags["histograms"]
     assert "test/pr_curve" in tags["tensors"]
     assert "test/confusion_matrix" in tags["images"]
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(events.PluginTagToContent("hparams"))

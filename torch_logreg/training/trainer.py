@@ -280,8 +280,6 @@ class Trainer:
             if command is not None:
                 self._append_command(command)
             self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
-            if checkpoint is None and len(list(self.model.parameters())) > 2:  # a network: its graph is worth a look
-                self.writer.graph(self.model, self.x_train[:2].to(self.dtype))
         else:
             self.writer = _NoWriter()
         self.stop_signal: int | None = None
