@@ -216,3 +216,14 @@ def test_a_lock_left_by_a_killed_process_does_not_block_the_next_run(finished_ru
         except RunDirError:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+@pytest.mark.parametrize("overrides, name", [
+    (["data.name=digits"], "digits-softmax-"), (["data.name=flower", "model.name=mlp"], "flower-mlp-"),
+    ([], "breast_cancer-logistic-"), (["--config", ROOT / "configs" / "flower_mlp.yaml"], "flower_mlp-")])
+def test_a_run_is_named_after_its_config_file_or_its_data_and_model(tmp_path, capsys, monkeypatch, overrides, name):
+    monkeypatch.chdir(tmp_path)
+    done = run_main(capsys, *overrides, "train.iterations=2", *QUIET)
+    assert done.status == 0, done.err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith(name)

@@ -131,7 +131,7 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
                         help="config overrides, e.g. optimizer.lr=0.1 train.iterations=500 train.device=cuda; "
                              "they may come before, between or after the flags")
     parser.add_argument("--config", metavar="PATH", default=None, help="YAML config (default: configs/default.yaml's values)")
-    parser.add_argument("--run-dir", metavar="DIR", default=None, help="run folder (default: runs/<config name>-<timestamp>)")
+    parser.add_argument("--run-dir", metavar="DIR", default=None, help="run folder (default: runs/<config file or data-model>-<timestamp>)")
     parser.add_argument("--resume", metavar="DIR", default=None, help="continue the run in DIR from its checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")

@@ -133,6 +133,16 @@ def prepare_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: 
     return folder
 
 
+def run_name(config_name: str, data, model_name: str, num_classes: int) -> str:
+    """A run's name: its config file's, or without one (``default``) its data's and model's, the distinguishing
+    part first (TensorBoard's run tables cut names short): ``digits-softmax``, ``flower-mlp``."""
+    if config_name != "default":
+        return config_name
+    source = Path(data.path).stem if getattr(data, "path", None) else data.name
+    model = "softmax" if model_name == "logistic" and num_classes > 2 else model_name
+    return f"{source}-{model}"
+
+
 def _new_default_folder(config_name: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = RUNS_ROOT / f"{config_name}-{stamp}"

@@ -44,7 +44,7 @@ from .config import USED_BY, Config, check_config, ignored_keys, save_config
 from .metrics import classification_metrics, strict_json
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
-from .run_dir import open_run_dir
+from .run_dir import open_run_dir, run_name
 from .steps import make_step
 from .tb_logging import RunWriter
 
@@ -101,7 +101,7 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
 
     Args:
         config: the resolved ``Config`` (``load_config``).
-        run_dir: the run folder; None makes ``runs/<config name>-<timestamp>``.
+        run_dir: the run folder; None makes ``runs/<name>-<timestamp>`` (``run_dir.run_name``).
         resume: continue the run in ``run_dir`` from its checkpoint.
         overwrite: replace a run already in ``run_dir``.
         model: a model to train instead of the one ``model.name`` builds: a ``Classifier``,
@@ -250,7 +250,8 @@ class Trainer:
         # Only now, with the data and the model known to be good, is a run folder made or emptied.
         # The run folder's lock is held for the trainer's life: one writer per run folder.
         self.run_dir, self.run_lock = group.agree(
-            lambda: open_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite) if self.save else (None, None))
+            lambda: open_run_dir(run_dir, run_name(config.name, config.data, config.model.name, num_classes),
+                                 resume=resume, overwrite=overwrite) if self.save else (None, None))
         if group.active:
             self.run_dir = group.broadcast(self.run_dir)
 
