@@ -216,3 +216,10 @@ def test_every_public_name_loads_and_what_the_readme_names_is_exported():
     assert callable(torch_logreg.read_table)
     with pytest.raises(AttributeError):
         torch_logreg.no_such_name  # noqa: B018
+
+
+def test_subpackages_load_on_first_use_as_attributes():
+    import torch_logreg
+
+    assert callable(torch_logreg.data.load_breast_cancer)
+    assert torch_logreg.stats.summary is not None

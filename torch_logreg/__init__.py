@@ -11,6 +11,7 @@ and ``kernels`` (the fused Triton kernel).  ``functional`` here is ``nn.function
 """
 
 import importlib
+import importlib.util
 
 # Where each public name lives.  They load on first use (PEP 562), so ``import torch_logreg.cli`` starts
 # without importing torch: a Ctrl-C during start-up is then the command line's to report in one line.
@@ -27,6 +28,8 @@ _PUBLIC = {
 
 def __getattr__(name: str):
     if name not in _PUBLIC:
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a subpackage: torch_logreg.data, .stats
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'torch_logreg' has no attribute {name!r}")
     module = importlib.import_module(_PUBLIC[name], __name__)
     value = module if name == "functional" else getattr(module, name)
