@@ -29,7 +29,7 @@ DEFAULT_PROG = "train.py"
 
 USAGE = """%(prog)s [--config PATH] [--run-dir DIR] [--resume DIR] [--overwrite] [--debug] [section.key=value ...]
        %(prog)s predict --checkpoint RUN --data CSV [--out CSV [--overwrite]] [--threshold T] [--no-header]
-       %(prog)s evaluate --checkpoint RUN --data LABELLED.csv [--no-header]"""
+       %(prog)s evaluate --checkpoint RUN (--data LABELLED.csv [--no-header] | --split test|train)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -180,11 +180,11 @@ def _probability(text: str) -> float:
     return value
 
 
-def _model_parser(prog: str, description: str, data_help: str) -> _Parser:
+def _model_parser(prog: str, description: str, data_help: str, data_required: bool = True) -> _Parser:
     """The flags that predict and evaluate share: a trained model, a data file and its header."""
     parser = _Parser(prog=prog, description=description)
     parser.add_argument("--checkpoint", metavar="RUN", required=True, help="a run folder or its checkpoint.pt")
-    parser.add_argument("--data", metavar="FILE", required=True, help=data_help)
+    parser.add_argument("--data", metavar="FILE", required=data_required, help=data_help)
     parser.add_argument("--no-header", action="store_true",
                         help="the CSV has no header row: its columns are the training features, in order")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -214,12 +214,18 @@ def _predict(argv: list[str], prog: str) -> int:
 
 
 def _evaluate(argv: list[str], prog: str) -> int:
-    parser = _model_parser(f"{prog} evaluate", "Print the metrics of a trained model on a labelled file.",
-                           "CSV (or .npy/.npz) of raw features and the label column")
+    parser = _model_parser(f"{prog} evaluate", "Print the metrics of a trained model on a labelled file, or on "
+                           "its run's own held-out rows (--split test).",
+                           "CSV (or .npy/.npz) of raw features and the label column", data_required=False)
+    parser.add_argument("--split", choices=("test", "train"), default=None,
+                        help="score the run's own test (held-out) or training rows, rebuilt from its config and seed")
     args = parser.parse_args(argv)
-    from .inference import evaluate_file
+    if (args.data is None) == (args.split is None):
+        raise UsageError("evaluate takes --data FILE or --split test|train (one of them)")
+    from .inference import evaluate_file, evaluate_split
 
-    metrics = evaluate_file(args.checkpoint, args.data, header=not args.no_header)
+    metrics = (evaluate_split(args.checkpoint, args.split) if args.split else
+               evaluate_file(args.checkpoint, args.data, header=not args.no_header))
     for name, value in metrics.items():
         print(f"{name}: {value:.6g}" if isinstance(value, float) else f"{name}: {value}")
     return 0

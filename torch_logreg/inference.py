@@ -20,7 +20,7 @@ from .checkpoint import CHECKPOINT_NAME, atomic_write_text
 from .training.metrics import classification_metrics
 
 __all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "read_rows", "predict_file",
-           "evaluate_file"]
+           "evaluate_file", "evaluate_split"]
 
 
 # ---------------------------------------------------------------- the commands
@@ -73,6 +73,39 @@ def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
     proba = model.predict_proba(x)
     _check_finite(proba, data_path)
     return {"rows": len(y), **_metrics(y, proba, model.num_classes)}
+
+
+def evaluate_split(checkpoint, which: str) -> dict:
+    """The model's metrics on its own run's ``test`` (held-out) or ``train`` rows, plus ``rows``.
+
+    The split is rebuilt from the checkpoint's config and seed, as training made it; the data files
+    must be the ones it was trained on (the checkpoint's fingerprint), or the rows would be others.
+    """
+    from .checkpoint import load_checkpoint
+    from .data.split import data_fingerprint, load_split
+    from .training.config import config_from_dict
+
+    if which not in ("train", "test"):
+        raise UserInputError(f"--split is train or test, got {which!r}")
+    state = load_checkpoint(checkpoint)
+    config = config_from_dict(state["config"])
+    if config.data.stream:
+        raise UserInputError("--split needs the rows in memory; evaluate a streamed run's test file with --data")
+    now = data_fingerprint(config.data)
+    for key, recorded in (state.get("data_fingerprint") or {}).items():
+        if any((now.get(key) or {}).get(part) != value for part, value in recorded.items()):
+            raise DataError(f"data.{key} ({getattr(config.data, key)}) changed since the run trained on it, so "
+                            f"its {which} rows cannot be rebuilt; evaluate on a file with --data")
+    split = load_split(config.data, config.seed)
+    model = load_model(checkpoint)
+    x, y = (split.x_test, split.y_test) if which == "test" else (split.x_train, split.y_train)
+    if len(y) == 0:
+        raise DataError(f"the run has no {which} rows (data.test_fraction=0 and no data.test_path)")
+    inner = model.model  # the split's rows are standardized already, as the inner model takes them
+    dtype = next(inner.parameters()).dtype
+    with torch.no_grad():
+        proba = inner.predict_proba(x.to(dtype))
+    return {"rows": len(y), **_metrics(y.long(), proba, model.num_classes)}
 
 
 # ---------------------------------------------------------------- metrics
