@@ -83,11 +83,14 @@ def test_a_markerless_folder_with_anything_else_in_it_is_not_a_run(finished_run,
     (finished_run / MARKER_NAME).unlink()
     (finished_run / "my_analysis.ipynb").write_text("{}")
     before = snapshot(finished_run)
-    for flags in (["--resume", finished_run], ["--run-dir", finished_run, "--overwrite"]):
-        done = run_main(capsys, "train.iterations=3", *QUIET, *flags)
-        assert done.status == 2
-        assert_one_error_line(done.err, "'my_analysis.ipynb'", "torch_logreg did not write")
+    done = run_main(capsys, "train.iterations=3", *QUIET, "--run-dir", finished_run, "--overwrite")
+    assert done.status == 2
+    assert_one_error_line(done.err, "'my_analysis.ipynb'", "torch_logreg did not write")
     assert snapshot(finished_run) == before
+    # resuming deletes nothing: the user's file beside the run stays, untouched
+    done = run_main(capsys, "--resume", finished_run, "train.iterations=3")
+    assert done.status == 0, done.err
+    assert (finished_run / "my_analysis.ipynb").read_text() == "{}"
 
 
 run_file_names = st.sampled_from(sorted(RUN_FILES - {LOCK_NAME}) + ["events.out.tfevents.1.host.1.0"])

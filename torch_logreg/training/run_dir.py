@@ -10,7 +10,8 @@ Three guarantees live here:
   when every entry in them is a file a run writes (``checkpoint.pt``, ``config.yaml``,
   ``metrics.json``, ``command.txt``, TensorBoard event files …) and there are no
   subfolders: they get the marker the first time they are resumed or overwritten.
-  A folder with anything else in it is never treated as a run.
+  A folder with anything else in it is never emptied (``resume``, which deletes
+  nothing, may continue a run beside the user's files).
 * **One writer per folder.**  A run holds an OS lock (``fcntl.flock``) on
   ``.torch_logreg_lock`` inside it for its whole life; a second writer is refused with
   the holder's process id.  The kernel drops the lock when its process dies, so a
@@ -104,7 +105,7 @@ def open_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: boo
     if resume:
         if not (run_dir / CHECKPOINT_NAME).is_file():
             raise RunDirError(f"{run_dir}: no {CHECKPOINT_NAME} to resume from")
-        _check_is_a_run(run_dir, "resume")
+        # Resuming deletes nothing, so files of the user's beside the run (predictions, notes) may stay.
         lock = RunLock(run_dir)
         remove_stale_temp_files(run_dir)
         _write_marker(run_dir)
