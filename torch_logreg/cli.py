@@ -29,7 +29,8 @@ DEFAULT_PROG = "train.py"
 
 USAGE = """%(prog)s [--config PATH] [--run-dir DIR] [--resume DIR] [--overwrite] [--debug] [section.key=value ...]
        %(prog)s predict --checkpoint RUN --data CSV [--out CSV [--overwrite]] [--threshold T] [--no-header]
-       %(prog)s evaluate --checkpoint RUN (--data LABELLED.csv [--no-header] | --split test|train)"""
+       %(prog)s evaluate --checkpoint RUN --data LABELLED.csv [--no-header]
+       %(prog)s evaluate --checkpoint RUN --split test|train"""
 
 
 class _Parser(argparse.ArgumentParser):
