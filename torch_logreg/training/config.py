@@ -29,6 +29,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.fields import FieldInfo
 
 from ..errors import ConfigError, ConfigTypeError
+from ..nn.models import MODELS, model_name_help, models_using, models_with_coefficient_table
+from .optimizers import OPTIMIZERS, optimizers_using
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
 # PyYAML (YAML 1.1) reads 1e-3 and 1e3 as strings; a float field takes them as numbers.
@@ -148,11 +150,13 @@ class DataConfig(_Section):
         kind="bytes or a size")
 
 
+ModelName = Literal[tuple(MODELS)]  # type: ignore[valid-type]  # the model registry's names
+
+
 class ModelConfig(_Section):
     _section = "model"
 
-    name: Literal["logistic", "mlp"] = key(
-        "logistic", "`logistic` (one neuron for 2 classes, softmax over K), or `mlp` (`model.hidden` layers)")
+    name: ModelName = key("logistic", model_name_help())
     init: Literal["zeros", "uniform", "xavier", "he"] | None = key(
         None, "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
               "null: `zeros` for `logistic`, `uniform` for `mlp`")
@@ -170,12 +174,14 @@ class ModelConfig(_Section):
         kind="null, balanced or a mapping")
 
 
+OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]  # the registry's names
+
+
 class OptimizerConfig(_Section):
     _section = "optimizer"
 
-    name: Literal["gd", "sgd", "adam", "lbfgs", "newton"] = key(
-        "gd", "`gd` (w := w − α·dw, by hand), `sgd` (+`optimizer.momentum`), `adam`, `lbfgs`, "
-              "`newton` (closed-form Hessian, line search)")
+    name: OptimizerName = key(
+        "gd", ", ".join(spec.help for spec in OPTIMIZERS.values()))
     lr: Float = key(0.5, "α, the learning rate (not used by `newton`)", gt=0)
     momentum: Float = key(0.0, "`sgd` only", ge=0)
     hessian_rows: Literal["auto"] | Annotated[int, Field(ge=0)] = key(
@@ -356,14 +362,10 @@ def ignored_keys(config: Config) -> list[str]:
     ``train.summary`` with ``model.name=mlp`` (a network has no coefficient table)."""
     opt, model = config.optimizer.name, config.model.name
     used_by = {  # key -> (section that chooses, the choices that use it)
-        "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
-        "optimizer.momentum": ("optimizer", ("sgd",)),
-        "optimizer.hessian_rows": ("optimizer", ("newton",)),
-        "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
-        "optimizer.history_size": ("optimizer", ("lbfgs",)),
-        "model.hidden": ("model", ("mlp",)),
-        "model.activation": ("model", ("mlp",)),
-        "train.summary": ("model", ("logistic",)),  # a coefficient table needs [W, b] and a closed-form Hessian
+        **{f"optimizer.{name}": ("optimizer", optimizers_using(name))
+           for name in ("lr", "momentum", "hessian_rows", "tolerance_change", "history_size")},
+        **{f"model.{name}": ("model", models_using(name)) for name in ("hidden", "activation")},
+        "train.summary": ("model", models_with_coefficient_table()),  # [W, b] and a closed-form Hessian
     }
     lines = []
     for dotted, (chooser, users) in used_by.items():
