@@ -98,7 +98,7 @@ def test_newton_takes_its_data_as_torch_optim_takes_a_closure():
 
 def test_every_registered_optimizer_declares_its_capabilities():
     """The trainer and steps read only the registry: every optimizer it builds carries its capabilities."""
-    from torch_logreg.training.optim import capabilities
+    from torch_logreg.training.capabilities import capabilities
     from torch_logreg.training.optimizers import OPTIMIZERS, make_optimizer
 
     for name, spec in OPTIMIZERS.items():

@@ -5,7 +5,7 @@
 - ``assemble.py``: putting a run together, one plain function per job (data, model, optimizer...).
 - ``run_state.py``: a run's checkpointed state; ``classification_report.py``: the end of a run.
 - ``steps.py``: one step: autograd, hand-written, CUDA graph, fused kernel.
-- ``optim.py``: gd, Newton, L-BFGS, and the ``Capabilities`` an optimizer declares.
+- ``optim.py``: gd, Newton, L-BFGS; ``capabilities.py``: what an optimizer declares it can do.
 - ``optimizers.py``: the registry of the optimizers a config names, with their capabilities.
 - ``run_dir.py``: the run folder, never silently reusing one that holds a run.
 - ``resume.py``: what a resumed run may change.

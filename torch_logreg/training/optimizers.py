@@ -15,7 +15,8 @@ from typing import Callable
 import torch
 
 from . import optim
-from .optim import LBFGS, PLAIN_TORCH, Capabilities, GradientDescent, Newton, default_grad_tol
+from .capabilities import PLAIN_TORCH, Capabilities
+from .optim import LBFGS, GradientDescent, Newton, default_grad_tol
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .optim import capabilities
+from .capabilities import capabilities
 
 logger = logging.getLogger(__name__)
 

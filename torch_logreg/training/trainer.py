@@ -39,7 +39,8 @@ from .assemble import DTYPES  # noqa: F401  (importable from here, as before)
 from .assemble import NoWriter as _NoWriter
 from .assemble import (agree_on_start, append_command, check_model_offers, check_x_dtype, resolve_device,
                        resolve_dtypes, run_folder, training_data, training_model, training_optimizer)
-from .optim import capabilities, default_grad_tol
+from .capabilities import capabilities
+from .optim import default_grad_tol
 from .resume import check_resume
 from .run_state import RunState, _deep_clone  # noqa: F401
 from .steps import make_step
