@@ -261,3 +261,18 @@ def test_the_readme_config_table_is_the_one_generated_from_the_schema():
     table = section[start:section.index("\n\n", start) + 1]
     assert table == config_table_markdown(), "paste torch_logreg.training.config.config_table_markdown() into the README"
     assert [row.split("|")[1].strip().strip("`") for row in table.splitlines()[2:]] == valid_keys()
+
+
+def test_which_model_keys_apply_follows_from_the_models_own_declarations(monkeypatch):
+    """A model declares the ``model.*`` keys only it reads: ignored_keys and the hparams rules follow."""
+    from torch_logreg.nn import models
+    from torch_logreg.nn.mlp import MLP
+    from torch_logreg.training.tb_logging import applicable_hparams
+
+    class WideMLP(MLP):
+        name = "wide_mlp"
+
+    monkeypatch.setitem(models.MODELS, "wide_mlp", WideMLP)
+    assert models.models_using("hidden") == ("mlp", "wide_mlp")
+    assert "used by mlp, wide_mlp" in ignored_keys(load_config(None, ["model.hidden=[8]"]))[0]
+    assert "model.hidden" not in applicable_hparams(Config().to_dict())

@@ -46,6 +46,8 @@ class LogisticRegression(Classifier):
 
     name = "logistic"
     default_init = "zeros"
+    help = "`logistic` (one neuron for 2 classes, softmax over K)"
+    coefficient_table = True
 
     def __init__(self, in_features: int, num_classes: int = 2, l2: float = 0.0, init: str = "zeros",
                  check_grad: bool = False, device=None, dtype=None):
@@ -83,6 +85,13 @@ class LogisticRegression(Classifier):
     def penalty(self, rows) -> Tensor:
         """(l2 / 2·rows)·‖W‖²."""
         return LF.l2_penalty(self.weight, self.l2, rows)
+
+    def penalized_parameters(self) -> list[Tensor]:
+        return [self.weight]
+
+    def one_neuron_parameters(self) -> tuple[Tensor, Tensor] | None:
+        """(W, b) for two classes (one neuron); None for softmax's K."""
+        return (self.weight, self.bias) if self.out_features == 1 else None
 
     # ------------------------------------------------------------ fast paths
 

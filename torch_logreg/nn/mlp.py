@@ -97,6 +97,9 @@ class MLP(Classifier):
 
     name = "mlp"
     default_init = "uniform"
+    layered = True
+    help = "`mlp` (`model.hidden` layers)"
+    config_keys = ("hidden", "activation")
 
     def __init__(self, in_features: int, hidden: Sequence[int] = (4,), num_classes: int = 2,
                  activation: str = "tanh", l2: float = 0.0, init: str = "uniform", check_grad: bool = False,
@@ -171,6 +174,9 @@ class MLP(Classifier):
         ``MLPClassifier(alpha=l2)`` (which adds alpha/(2m)·Σ‖W‖² to its mean loss).
         """
         return sum(LF.l2_penalty(layer.weight, self.l2, rows) for layer in self.layers)
+
+    def penalized_parameters(self) -> list[Tensor]:
+        return [layer.weight for layer in self.layers]
 
     # ------------------------------------------------------------ fast path
 

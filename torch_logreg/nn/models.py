@@ -20,6 +20,22 @@ MODELS: dict[str, type[Classifier]] = {
 }
 
 
+def models_using(key: str) -> tuple[str, ...]:
+    """The models that read ``model.<key>`` (one of some models' ``config_keys``), in registry order."""
+    return tuple(name for name, model in MODELS.items() if key in model.config_keys)
+
+
+def models_with_coefficient_table() -> tuple[str, ...]:
+    """The models whose coefficients ``train.summary`` can tabulate."""
+    return tuple(name for name, model in MODELS.items() if model.coefficient_table)
+
+
+def model_name_help() -> str:
+    """``model.name``'s description, from each model's ``help``."""
+    parts = [model.help for model in MODELS.values()]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + ", or " + parts[-1]
+
+
 def build_model(model_config, in_features: int, num_classes: int) -> Classifier:
     """The model that ``model.name`` names, for data with ``in_features`` and ``num_classes``.
 

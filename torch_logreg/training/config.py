@@ -30,6 +30,8 @@ from pydantic.fields import FieldInfo
 
 from .yaml_loading import load_yaml_text
 from ..errors import ConfigError, ConfigTypeError
+from ..nn.models import MODELS, model_name_help, models_using, models_with_coefficient_table
+from .optimizers import OPTIMIZERS, optimizers_using
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
 # PyYAML (YAML 1.1) reads 1e-3 and 1e3 as strings; a float field takes them as numbers.
@@ -149,11 +151,13 @@ class DataConfig(_Section):
         kind="bytes or a size")
 
 
+ModelName = Literal[tuple(MODELS)]  # type: ignore[valid-type]  # the model registry's names
+
+
 class ModelConfig(_Section):
     _section = "model"
 
-    name: Literal["logistic", "mlp"] = key(
-        "logistic", "`logistic` (one neuron for 2 classes, softmax over K), or `mlp` (`model.hidden` layers)")
+    name: ModelName = key("logistic", model_name_help())
     init: Literal["zeros", "uniform", "xavier", "he"] | None = key(
         None, "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
               "null: `zeros` for `logistic`, `uniform` for `mlp`")
@@ -171,12 +175,14 @@ class ModelConfig(_Section):
         kind="null, balanced or a mapping")
 
 
+OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]  # the registry's names
+
+
 class OptimizerConfig(_Section):
     _section = "optimizer"
 
-    name: Literal["gd", "sgd", "adam", "lbfgs", "newton"] = key(
-        "gd", "`gd` (w := w − α·dw, by hand), `sgd` (+`optimizer.momentum`), `adam`, `lbfgs`, "
-              "`newton` (closed-form Hessian, line search)")
+    name: OptimizerName = key(
+        "gd", ", ".join(spec.help for spec in OPTIMIZERS.values()))
     lr: Float = key(0.5, "α, the learning rate (not used by `newton`)", gt=0)
     momentum: Float = key(0.0, "`sgd` only", ge=0)
     hessian_rows: Literal["auto"] | Annotated[int, Field(ge=0)] = key(
@@ -352,16 +358,15 @@ def valid_keys(config: Config | None = None) -> list[str]:
 
 
 # Which choices use each key: key -> (section that chooses, the choices that use it).
-USED_BY = {
-    "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
-    "optimizer.momentum": ("optimizer", ("sgd",)),
-    "optimizer.hessian_rows": ("optimizer", ("newton",)),
-    "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
-    "optimizer.history_size": ("optimizer", ("lbfgs",)),
-    "model.hidden": ("model", ("mlp",)),
-    "model.activation": ("model", ("mlp",)),
-    "train.summary": ("model", ("logistic",)),  # a coefficient table needs [W, b] and a closed-form Hessian
-}
+def used_by() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """key -> (the section that chooses, the choices that use it), from the registries' declarations
+    as they are now (a model registered later counts)."""
+    return {
+        **{f"optimizer.{name}": ("optimizer", optimizers_using(name))
+           for name in ("lr", "momentum", "hessian_rows", "tolerance_change", "history_size")},
+        **{f"model.{name}": ("model", models_using(name)) for name in ("hidden", "activation")},
+        "train.summary": ("model", models_with_coefficient_table()),  # [W, b] and a closed-form Hessian
+    }
 
 
 def ignored_keys(config: Config) -> list[str]:
@@ -370,7 +375,7 @@ def ignored_keys(config: Config) -> list[str]:
     ``train.summary`` with ``model.name=mlp`` (a network has no coefficient table)."""
     opt, model = config.optimizer.name, config.model.name
     lines = []
-    for dotted, (chooser, users) in USED_BY.items():
+    for dotted, (chooser, users) in used_by().items():
         section_name, name = dotted.split(".")
         section = getattr(config, section_name)
         chosen = {"optimizer": opt, "model": model}[chooser]
