@@ -29,6 +29,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.fields import FieldInfo
 
 from ..errors import ConfigError, ConfigTypeError
+from .strict_yaml import strict_load
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
 # PyYAML (YAML 1.1) reads 1e-3 and 1e3 as strings; a float field takes them as numbers.
@@ -267,11 +268,12 @@ def read_yaml(path: Path) -> dict:
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     try:
-        values = yaml.safe_load(text)
+        values = strict_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        line = getattr(error, "line", None) or (mark.line + 1 if mark else None)
+        where = f" line {line}" if line else ""
+        problem = (getattr(error, "problem", None) or str(error).splitlines()[0])[:200]
         raise ConfigError(f"{path}:{where}: not a plain YAML config ({problem})") from None
     if values is None:
         return {}
@@ -534,7 +536,7 @@ def _parse_text(text: str, annotation):
             except ValueError:
                 pass
     try:
-        return yaml.safe_load(text)
+        return strict_load(text)
     except yaml.YAMLError:
         return text  # !!python/... tags and broken YAML: the field's type error names the key
 
