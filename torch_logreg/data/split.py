@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +26,7 @@ from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
 from .datasets.synthetic import make_synthetic
 from .labels import encode_labels, shown_label
+from .numbers import parse_cells
 
 BREAST_CANCER_CSV = "breast_cancer.csv"
 BUILT_IN = ("breast_cancer", "synthetic", "digits", "flower", "spirals")
@@ -100,6 +100,7 @@ class Table:
     feature_names: list[str]
     classes: list
     image_shape: tuple[int, int] | None = None
+    label_name: str | None = None  # a CSV's label column, so that a test file's is found by name
 
 
 # ---------------------------------------------------------------- built-in sets
@@ -225,33 +226,23 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
     else:
         raise DataError(f"{name}: no target column {target!r}; columns are {', '.join(header)}")
     feature_names = [h for i, h in enumerate(header) if i != target_index]
-    rows, raw_labels, line_numbers = [], [], []
+    twice = next((h for i, h in enumerate(header) if h in header[:i]), None)
+    if twice is not None:
+        raise DataError(f"{name}: column {twice!r} appears twice in the header; a model needs one name per column")
+    cells, raw_labels, line_numbers = [], [], []
     for line_number, row in rows_in:
         if len(row) != len(header):
             raise DataError(f"{name}: line {line_number} has {len(row)} fields, the header has {len(header)}")
-        values = []
-        for i, cell in enumerate(row):
-            if i == target_index:
-                raw_labels.append(cell.strip())
-                line_numbers.append(line_number)
-                continue
-            values.append(parse_number(cell, name, line_number, header[i]))
-        rows.append(values)
-    if not rows:
+        raw_labels.append(row.pop(target_index).strip())
+        line_numbers.append(line_number)
+        cells += row
+    if not line_numbers:
         raise DataError(f"{name}: the header has no rows under it")
-    x = torch.tensor(rows, dtype=torch.float64)
+    n = len(feature_names)
+    values = parse_cells(cells, name, lambda i: (line_numbers[i // n], feature_names[i % n]))
+    x = torch.from_numpy(values.reshape(len(line_numbers), n))
     y, classes = encode_labels(raw_labels, name, labels, classes, lambda row: f" on line {line_numbers[row]}")
-    return Table(x, y, feature_names, classes)
-
-
-def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
-    try:
-        value = float(cell)
-    except ValueError:
-        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()!r} is not a number") from None
-    if not math.isfinite(value):
-        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()} is not finite")
-    return value
+    return Table(x, y, feature_names, classes, label_name=header[target_index])
 
 
 # ---------------------------------------------------------------- arrays
@@ -392,7 +383,13 @@ def load_split(data, seed: int) -> Split:
         table = load_table(data.path, data.target, data.labels)
         name = str(data.path)
         if data.test_path:
-            test = load_table(data.test_path, data.target, data.labels, classes=table.classes)
+            target = data.target or (table.label_name if _has_header(data.test_path) else None)
+            test = load_table(data.test_path, target, data.labels, classes=table.classes)
+            if _has_header(data.path) and _has_header(data.test_path):
+                test = columns_by_name(test, table.feature_names, data.test_path)
+            elif test.x.shape[1] != table.x.shape[1]:
+                raise DataError(f"{data.test_path}: has {test.x.shape[1]} feature columns, "
+                                f"{data.path} has {table.x.shape[1]}")
             return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
                               classes=table.classes)
     else:
@@ -401,6 +398,30 @@ def load_split(data, seed: int) -> Split:
     parts = split_train_test(table.x, table.y, data.test_fraction, seed, name, table.classes)
     return make_split(*parts, table.feature_names, data.standardize, classes=table.classes,
                       image_shape=table.image_shape)
+
+
+def columns_by_name(test: Table, names: list[str], path) -> Table:
+    """``test`` with its feature columns in the order of ``names`` (the training file's), matched
+    by name as ``predict`` matches them; a missing or extra feature column is a DataError."""
+    if test.feature_names == names:
+        return test
+    missing = [name for name in names if name not in test.feature_names]
+    extra = [name for name in test.feature_names if name not in names]
+    if missing or extra:
+        parts = ([f"missing feature column(s) {_names(missing)}"] if missing else []) + \
+            ([f"extra column(s) {_names(extra)}"] if extra else [])
+        raise DataError(f"{path}: {' and '.join(parts)}; the training file's features are {_names(names)}")
+    order = [test.feature_names.index(name) for name in names]
+    return Table(test.x[:, order], test.y, list(names), test.classes, test.image_shape)
+
+
+def _has_header(path) -> bool:
+    """Whether a data file names its columns (a CSV); arrays (.npy, .npz) have positions only."""
+    return Path(path).suffix.lower() not in (".npy", ".npz")
+
+
+def _names(names: list[str], shown: int = 6) -> str:
+    return ", ".join(map(repr, names[:shown])) + (f" (and {len(names) - shown} more)" if len(names) > shown else "")
 
 
 # ---------------------------------------------------------------- fingerprint
