@@ -11,6 +11,7 @@ import torch
 
 from torch_logreg import LogisticRegression, MLP, load_config, load_model, train
 from torch_logreg.data import Standardizer, make_split
+from torch_logreg.errors import IgnoredKeyWarning, TorchLogregWarning
 from torch_logreg.stats import (NORMAL_QUANTILE_975, PerfectSeparationError, SingularHessianError, Summary,
                                 summary)
 
@@ -270,23 +271,23 @@ def test_train_summary_logs_the_table_and_writes_summary_csv_and_tensorboard_tex
     assert result.metrics["converged"]
 
 
-def test_train_summary_on_separable_data_warns_instead_of_failing_the_run(caplog):
+def test_train_summary_on_separable_data_warns_instead_of_failing_the_run():
     config = load_config(None, ["data.name=synthetic", "data.noise=0", "optimizer.name=newton",
                                 "train.dtype=float64", "train.summary=true", "train.iterations=20",
                                 "train.print_cost=false"])
-    with caplog.at_level(logging.WARNING, logger="torch_logreg"):
+    with pytest.warns(TorchLogregWarning) as caught:
         train(config, save=False)
-    assert "no coefficient table" in caplog.text and "perfectly separated" in caplog.text
+    text = "\n".join(str(w.message) for w in caught)
+    assert "no coefficient table" in text and "perfectly separated" in text
 
 
-def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path, caplog):
+def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path):
     config = load_config(None, ["model.name=mlp", "train.summary=true", "train.iterations=5",
                                 "train.print_cost=false"])
-    with caplog.at_level(logging.WARNING, logger="torch_logreg"):
+    with pytest.warns(IgnoredKeyWarning) as caught:
         result = train(config, run_dir=tmp_path / "run")
     said = "train.summary=true is ignored: model.name=mlp does not use it (used by logistic)"
-    warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
-    assert warnings == [f"warning: {said}"] and result.metrics["warnings"] == [said]
+    assert [str(w.message) for w in caught] == [said] and result.metrics["warnings"] == [said]
     assert not (tmp_path / "run" / "summary.csv").exists()
 
 

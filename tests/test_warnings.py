@@ -9,6 +9,7 @@ import torch
 
 from reliability_helpers import run_main
 from torch_logreg.data import load_breast_cancer
+from torch_logreg.errors import ConvergenceWarning, TorchLogregWarning
 from torch_logreg.training.config import load_config
 from torch_logreg.training.trainer import train
 
@@ -72,15 +73,15 @@ def test_newton_converges_to_full_float64_precision_and_stops(tmp_path):
     assert ((coefficients - best).abs().max() / best.abs().max()).item() < 1e-10
 
 
-def test_newton_that_runs_out_of_iterations_warns_with_the_gradient_and_what_to_try(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="torch_logreg"):
+def test_newton_that_runs_out_of_iterations_warns_with_the_gradient_and_what_to_try(tmp_path):
+    with pytest.warns(ConvergenceWarning) as caught:
         result = train(config("optimizer.name=newton", "train.iterations=2", "train.dtype=float64"), tmp_path / "r")
-    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    lines = [str(w.message) for w in caught if issubclass(w.category, TorchLogregWarning)]
     assert len(lines) == 1 and "newton did not converge in 2 iterations" in lines[0]
     assert "standardize" in lines[0] and "train.iterations" in lines[0] and "model.l2" in lines[0]
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["converged"] is False and metrics["grad_norm"] > 1e-8
-    assert metrics["warnings"] == [lines[0].removeprefix("warning: ")]
+    assert metrics["warnings"] == lines
     assert result.metrics == metrics
 
 
@@ -181,3 +182,60 @@ def test_the_console_ends_with_the_metrics_beside_accuracy(tmp_path, capsys):
     assert outcome.status == 0
     lines = outcome.out.splitlines()
     assert any(line.startswith("test accuracy:") and "auc" in line and "f1" in line for line in lines)
+
+
+# ---------------------------------------------------------------- where warnings go
+
+
+def test_each_warning_is_a_python_warning_of_a_project_class_and_kept_in_metrics(tmp_path):
+    import warnings
+
+    from torch_logreg import (ConvergenceWarning as Exported, DesignWarning, IgnoredKeyWarning,
+                              SeparationWarning)
+
+    assert Exported is ConvergenceWarning
+    for category in (ConvergenceWarning, SeparationWarning, DesignWarning, IgnoredKeyWarning):
+        assert issubclass(category, TorchLogregWarning) and issubclass(category, UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(config(f"data.path={separable(tmp_path)}", "optimizer.name=newton", "train.dtype=float64",
+                              "train.iterations=200", "optimizer.momentum=0.9"), save=False)
+    said = {w.category: str(w.message) for w in caught if issubclass(w.category, TorchLogregWarning)}
+    assert SeparationWarning in said and IgnoredKeyWarning in said
+    assert sorted(said.values()) == sorted(result.metrics["warnings"])
+
+
+def test_a_warning_filtered_into_an_error_stops_the_run(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="newton did not converge"):
+            train(config("optimizer.name=newton", "train.iterations=1", "train.dtype=float64"), save=False)
+
+
+def test_the_command_line_prints_warnings_on_stderr_as_one_line_each(tmp_path, capsys):
+    from reliability_helpers import run_main
+
+    done = run_main(capsys, *CPU, "optimizer.name=newton", "train.iterations=2", "train.dtype=float64",
+                    "train.print_cost=true", "--run-dir", tmp_path / "run")
+    assert done.status == 0, done.err
+    assert done.err.splitlines() == [line for line in done.err.splitlines() if line.startswith("warning: ")]
+    assert "newton did not converge in 2 iterations" in done.err and "Traceback" not in done.err
+    assert "did not converge" not in done.out and "warning" not in done.out
+    assert "Cost after iteration 0" in done.out and "test accuracy" in done.out
+
+
+def test_metrics_json_is_strict_json_with_a_reason_for_each_null(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2))
+    y = (x[:, 0] > 0).astype(int)
+    train_csv = write_csv(tmp_path / "train.csv", x, y)
+    test_csv = write_csv(tmp_path / "test.csv", x[y == 1][:10], y[y == 1][:10])  # one class only
+    result = train(config(f"data.path={train_csv}", f"data.test_path={test_csv}", "train.iterations=20"),
+                   tmp_path / "run")
+    text = (tmp_path / "run" / "metrics.json").read_text()
+    metrics = json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in metrics.json"))
+    assert metrics["test_auc"] is None and "one class" in metrics["null_reasons"]["test_auc"]
+    assert metrics["train_auc"] is not None and "train_auc" not in metrics["null_reasons"]
+    assert result.metrics == metrics

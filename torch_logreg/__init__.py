@@ -10,6 +10,8 @@ built-in sets, the split), ``training`` (config, loop, optimizers, checkpoints, 
 and ``kernels`` (the fused Triton kernel).  ``functional`` here is ``nn.functional``.
 """
 
+from .errors import (ConvergenceWarning, DesignWarning, IgnoredKeyWarning, SeparationWarning,
+                     TorchLogregWarning)
 from .inference import load_model, save_model
 from .nn import functional
 from .nn.gradcheck import GradientMismatchError, check_gradients
@@ -21,5 +23,6 @@ from .training.trainer import TrainResult, train
 __all__ = [
     "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",
     "Config", "load_config", "train", "TrainResult", "load_model", "save_model",
+    "TorchLogregWarning", "ConvergenceWarning", "SeparationWarning", "DesignWarning", "IgnoredKeyWarning",
 ]
 __version__ = "0.1.0"

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import math
 import os
 import sys
 
+from .console import command_line_output
 from .errors import TrainingDiverged, UsageError, UserInputError
 
 EXIT_USAGE = 2
@@ -45,16 +45,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     with contextlib.ExitStack() as stack:
-        stack.callback(_restore_root_logger, logging.getLogger().handlers[:], logging.getLogger().level)
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+        command_line_output(stack)  # progress on stdout; warnings and errors on stderr
         return _run(argv, prog, debug)
-
-
-def _restore_root_logger(handlers, level) -> None:
-    """Give a caller of ``main`` in the same process its logging back (a test, a notebook)."""
-    root = logging.getLogger()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _run(argv: list[str], prog: str, debug: bool) -> int:

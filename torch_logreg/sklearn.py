@@ -42,6 +42,7 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
     raise ImportError("torch_logreg.sklearn needs scikit-learn: pip install 'torch_logreg[sklearn]'") from error
 
 from .data.labels import distinct_and_inverse
+from .errors import TorchLogregWarning
 from .data.split import make_split
 from .saved_model import default_feature_names
 from .training.config import check_config, load_config
@@ -79,7 +80,8 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         # No test rows: scikit-learn holds data out itself (cross_val_score, GridSearchCV).
         split = make_split(x, y_tensor, x[:0], y_tensor[:0], names, standardize=False, classes=labels)
         run_dir = _new_run_dir(self.log_dir, type(self).__name__) if self.log_dir is not None else None
-        with _quiet_logging(self.verbose):
+        with _quiet_logging(self.verbose), warnings.catch_warnings():
+            warnings.simplefilter("ignore", TorchLogregWarning)  # said once, below, from the metrics
             result = train(config, run_dir=run_dir, save=run_dir is not None, report=run_dir is not None, data=split,
                            sample_weight=weights)
         self.model_ = result.model.cpu().eval()
@@ -159,7 +161,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
                                              f"{self.optimizer} did not converge in {self.n_iter_} iterations: the "
                                              f"largest gradient entry is {metrics['grad_norm']:.3g}; raise max_iter"))
         for line in lines:
-            warnings.warn(line, UserWarning, stacklevel=3)
+            warnings.warn(TorchLogregWarning(line), stacklevel=3)
 
 
 class LogisticRegressionClassifier(_TorchClassifier):

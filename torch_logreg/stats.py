@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,7 @@ import torch
 from torch import Tensor
 
 from .data.split import Standardizer
-from .errors import UserInputError
+from .errors import TorchLogregWarning, UserInputError
 from .stats_table import summary_csv, summary_markdown, summary_text
 
 logger = logging.getLogger(__name__)
@@ -275,7 +276,7 @@ def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir,
         table = summary(model, x, split.y_train, standardizer=split.standardizer, feature_names=split.feature_names,
                         sample_weight=sample_weight, converged=converged, classes=split.classes)
     except (TypeError, PerfectSeparationError, SingularHessianError) as error:
-        logger.warning("warning: no coefficient table (train.summary): %s", error)
+        warnings.warn(TorchLogregWarning(f"no coefficient table (train.summary): {error}"), stacklevel=2)
         return None
     logger.info("%s", table)
     if run_dir is not None:

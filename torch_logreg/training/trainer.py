@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer, data_fingerprint
 from ..data.streaming import BlockBatches, is_stream, rows_apply
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..errors import (CheckpointError, ConfigError, ConvergenceWarning, DesignWarning, IgnoredKeyWarning,
+                      SeparationWarning, TorchLogregWarning, TrainingDiverged)
 from ..nn.classifier import Classifier, as_classifier
 from ..nn.gradcheck import check_gradients
 from ..nn.models import build_model
@@ -40,7 +42,7 @@ from ..saved_model import model_record
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import Config, check_config, ignored_keys, save_config
-from .metrics import classification_metrics
+from .metrics import classification_metrics, with_reasons
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
 from .run_dir import prepare_run_dir
@@ -264,8 +266,10 @@ class Trainer:
                     group["lr"] = opt.lr
         design = [] if is_stream(self.x_train) else \
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
-        for line in [*ignored_keys(config), *design]:
-            self._warn(line)
+        for line in ignored_keys(config):
+            self._warn(line, IgnoredKeyWarning)
+        for line in design:
+            self._warn(line, DesignWarning)
         if self.save:
             save_config(config, self.run_dir / "config.yaml")
             if self.group.active:
@@ -300,10 +304,12 @@ class Trainer:
         before = path.read_text(encoding="utf-8") if path.is_file() else ""
         atomic_write_text(path, before + " ".join(command) + "\n")
 
-    def _warn(self, line: str) -> None:
+    def _warn(self, line: str, category: type[TorchLogregWarning]) -> None:
+        """Keep ``line`` for metrics.json and give it as a Python warning (rank 0 only: every rank has it)."""
         if line not in self.warnings:
             self.warnings.append(line)
-            logger.warning("warning: %s", line)
+            if self.group.rank == 0:
+                warnings.warn(category(line), stacklevel=2)
 
     # ------------------------------------------------------------ the loop
 
@@ -518,7 +524,7 @@ class Trainer:
         k = split.num_classes
         splits = {"train": (self.x_train, self.y_train), **({"test": (self.x_test, self.y_test)} if self.has_test
                                                              else {})}
-        metrics, shard_test_proba = {}, None
+        metrics, shard_test_proba, one_class = {}, None, {}
         for name, (x, y) in splits.items():
             metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = h[f"{name}_cost"][-1], h[f"{name}_accuracy"][-1]
             if not self.report:
@@ -529,6 +535,7 @@ class Trainer:
                 shard_test_proba = proba  # the pictures: under torchrun, rank 0's test rows
             if self.group.active:  # every worker's rows, in one process's order
                 y, proba = self.group.gather_rows(y), self.group.gather_rows(proba)
+            one_class[name] = bool(y.numel()) and bool((y == y.reshape(-1)[0]).all())
             metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
                             if key != f"{name}_accuracy"})
         metrics.update({
@@ -536,19 +543,22 @@ class Trainer:
             "classes": list(split.classes), "warnings": list(self.warnings),
             "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
         })
+        metrics = with_reasons(metrics, one_class)  # strict JSON: null, and why, for NaN or infinity
         if self.save:
-            atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n")
             # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
             self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
-                                                 if key.startswith(("train_", "test_")) and key not in _LOGGED})
+                                                 if key.startswith(("train_", "test_")) and key not in _LOGGED
+                                                 and value is not None})
             if self.has_test and self.report:
                 self._final_pictures(shard_test_proba)
             self.writer.final(self.iteration, self.config_dict,
-                              {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
+                              {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))
+                                  and value is not None},
                                "train/grad_norm": self.grad_max})
         for split_name in splits if self.report else ():
             extra = ", ".join(f"{name} {metrics[f'{split_name}_{name}']:.4f}" for name in
-                              ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
+                              ("auc", "f1", "macro_f1", "log_loss") if metrics.get(f"{split_name}_{name}") is not None)
             logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
                         f" ({extra})" if extra else "")
         # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
@@ -572,17 +582,18 @@ class Trainer:
         opt, h = self.config.optimizer, self.history
         if opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
             self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol,
-                                                       stalled=self.optimizer.stalled))
+                                                       stalled=self.optimizer.stalled), ConvergenceWarning)
         elif opt.name not in ITERATE_TO_CONVERGENCE and self.config.train.tol and not self.tol_reached:
-            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change))
+            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change),
+                       ConvergenceWarning)
         if opt.name in ("gd", "sgd"):
             rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr)
             if rising:
-                self._warn(rising)
+                self._warn(rising, ConvergenceWarning)
         if not self.model.l2:
             separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
             if separable:
-                self._warn(separable)
+                self._warn(separable, SeparationWarning)
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration
