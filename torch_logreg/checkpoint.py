@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoint_fields import check_fields
 from .errors import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -99,19 +100,27 @@ def load_checkpoint(path: str | Path) -> dict:
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save's zip archive, or its legacy pickle
+        raise CheckpointError(f"{path}: not a checkpoint (not a file written by torch.save: "
+                              f"{'it is empty' if not head else 'it starts with ' + repr(head)})")
     try:
         with warnings.catch_warnings():
             # A foreign pickle draws a protocol warning before it is refused; the refusal says enough.
             warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
             state = torch.load(path, map_location="cpu", weights_only=True)  # explicit: env vars cannot unset it
     except pickle.UnpicklingError as error:
+        if "nsupported" not in str(error) and "GLOBAL" not in str(error):  # damaged, not dangerous
+            raise CheckpointError(f"{path}: not a readable checkpoint ({_unsupported(error)})") from None
         raise CheckpointError(f"{path}: refused to load: it holds Python objects beyond tensors and plain values, "
                               f"which could run code ({_unsupported(error)})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - a damaged file fails in many ways inside torch.load
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path}: not a torch_logreg checkpoint (no 'model' entry)")
+    check_fields(state, path)
     return state
 
 

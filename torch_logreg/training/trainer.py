@@ -41,6 +41,7 @@ from ..nn.models import build_model
 from ..saved_model import model_record
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
+from ..checkpoint_fields import check_resumable, check_weights_fit
 from .config import Config, check_config, ignored_keys, save_config
 from .metrics import classification_metrics, with_reasons
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
@@ -176,6 +177,8 @@ class Trainer:
             checkpoint = group.agree(load_checkpoint, run_dir) if run_dir is not None else None
         if group.active and checkpoint is not None:
             checkpoint = group.broadcast(checkpoint)  # rank 0's: the other machines need not see its disk
+        if checkpoint is not None:
+            check_resumable(checkpoint, Path(run_dir or ".") / CHECKPOINT_NAME)
         # The CPU generator draws the initial weights (every model is built on the CPU): seeding
         # it alone skips torch.manual_seed's lazy CUDA/XPU/MTIA seeding, ~0.5 ms of a 5 ms fit.
         torch.default_generator.manual_seed(config.seed)
@@ -489,6 +492,7 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
+        check_weights_fit(self.model, state["model"], self.run_dir / CHECKPOINT_NAME)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(_deep_clone(state["optimizer"]))
