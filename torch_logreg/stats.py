@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from .data.split import Standardizer
+from .design_rank import describe, rank_deficiency
 from .errors import TorchLogregWarning, UserInputError
 from .stats_table import summary_csv, summary_markdown, summary_text
 
@@ -144,11 +145,17 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     if len(names) != n:
         raise ValueError(f"feature_names must name the model's {n} features, got {len(names)}")
     classes = list(range(k)) if classes is None else list(classes)
+    _check_labels_and_weights(x, y, weights, k)
     x_model = standardizer.transform(x) if standardizer is not None else x
     targets = fitted.loss.targets(y, torch.float64)
     total_weight = float(len(x)) if weights is None else float(weights.sum())
 
     if not fitted.l2:
+        deficiency = rank_deficiency(x_model, weights)
+        if deficiency is not None:
+            raise SingularHessianError(f"{describe(deficiency, names)}, so some coefficients are not determined by "
+                                       f"the data (statsmodels refuses a singular design too); drop those columns "
+                                       f"or fit with model.l2 > 0")
         _refuse_separable(fitted, x_model, y, weights)
     hessian = fitted.hessian(x_model, sample_weight=weights) * total_weight  # (P, P), summed log-likelihood
     cov_theta = _inverse_on_identifiable(hessian, fitted.null_directions())
@@ -185,6 +192,26 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
         converged=converged, l2=fitted.l2, standardized=standardizer is not None, weighted=weights is not None,
         notes=notes,
     )
+
+
+def _check_labels_and_weights(x: Tensor, y: Tensor, weights: Tensor | None, k: int) -> None:
+    """As the estimator checks them: finite x, y class indices 0..K−1, sample weights finite, >= 0, not all 0."""
+    if not bool(torch.isfinite(x).all()):
+        raise UserInputError("summary: x holds NaN or infinite values")
+    bad = ~((y == y.round()) & (y >= 0) & (y < k))
+    if bool(bad.any()):
+        row = int(bad.nonzero()[0])
+        hint = " (labels in {-1, 1}? map -1 to 0)" if float(y[row]) == -1 and k == 2 else ""
+        raise UserInputError(f"summary: y must hold class indices 0..{k - 1}, one per row; row {row} holds "
+                             f"{float(y[row]):g}{hint}")
+    if weights is not None:
+        bad = ~torch.isfinite(weights) | (weights < 0)
+        if bool(bad.any()):
+            row = int(bad.nonzero()[0])
+            raise UserInputError(f"summary: sample_weight must be finite and >= 0; row {row} holds "
+                                 f"{float(weights[row]):g}")
+        if not bool((weights > 0).any()):
+            raise UserInputError("summary: every sample_weight is 0")
 
 
 def _wraps_classifier(model) -> bool:

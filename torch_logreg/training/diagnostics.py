@@ -5,6 +5,8 @@ doubt.  Each check is cheap and runs once: the design checks before training,
 the rest on values the loop reads at its log steps anyway.
 
 * a constant or nearly constant column, and duplicated columns (a singular design);
+* with l2 = 0, any other linear dependency among the columns, or fewer rows than
+  coefficients (``design_rank``: eigenvalues of the scaled Gram matrix, no random draw);
 * a cost that rises between two log steps (gd, sgd: the learning rate);
 * separable data with l2 = 0 (the optimum is at infinity);
 * newton and lbfgs that reach ``train.iterations`` without converging, and any
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from ..design_rank import describe, rank_deficiency
 
 # The design checks read x in blocks of this many rows, so a boolean copy of x never exists.
 _CHECK_ROWS = 1 << 16
@@ -41,6 +45,16 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
                      f"their weights are not determined separately (a singular design; drop one of each pair or "
                      f"set model.l2 > 0)")
     return found
+
+
+def rank_warnings(x: Tensor, names: list[str], sample_weight: Tensor | None = None) -> list[str]:
+    """With l2 = 0: a warning when [1, x] lacks full column rank (``design_rank``, no random draw)."""
+    deficiency = rank_deficiency(x, sample_weight)
+    if deficiency is None:
+        return []
+    drop = "drop the dependent columns" if deficiency.involved else "use fewer features or more rows"
+    return [f"{describe(deficiency, names)}: their weights are not determined by the data (a singular design; "
+            f"{drop}, or set model.l2 > 0)"]
 
 
 def _columns(names: list[str], indices: list[int]) -> str:
@@ -88,20 +102,30 @@ def rising_cost_warning(iterations: list[int], costs: list[float], lr: float) ->
     return None
 
 
-def separation_warning(train_accuracy: float, weight_norms: list[float], costs: list[float]) -> str | None:
-    """With l2 = 0: every training row classified right, the weights still growing and the cost falling.
+def separates(logits: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> bool:
+    """Whether the model's logits put every training row (of weight > 0) strictly on its class's side.
 
-    One weight vector that classifies every row right proves the data separable, so the
-    cost has no minimum: it falls toward 0 as the weights grow without bound.  A run
-    that has not yet classified every row says nothing rather than guess.
-    """
-    if train_accuracy < 1.0 or len(weight_norms) < 2:
-        return None
-    if weight_norms[-1] > weight_norms[-2] and costs[-1] < costs[-2]:
-        return (f"the training data are separable: every row is classified correctly and the weights keep growing "
-                f"(norm {weight_norms[-1]:.4g}) while the cost falls toward 0 ({costs[-1]:.3g}), so the optimum is at "
-                f"infinity; set model.l2 > 0 for finite weights")
-    return None
+    logits (N,) or (N, 1) for two classes, (N, K) for K; y (N,) class indices.  Exact and cheap:
+    one weight vector that separates the rows proves them separable, whatever the shape of x
+    (10,000 columns and 40 rows included), so with l2 = 0 the cost has no minimum."""
+    y = y.reshape(-1).long().to(logits.device)
+    if logits.ndim == 1 or logits.shape[1] == 1:
+        z = logits.reshape(-1)
+        margin = torch.where(y == 1, z, -z)
+    else:
+        true = logits.gather(1, y[:, None]).squeeze(1)
+        margin = true - logits.scatter(1, y[:, None], -torch.inf).max(1).values
+    if sample_weight is not None:
+        margin = margin[sample_weight.reshape(-1).to(margin.device) > 0]
+    return bool((margin > 0).all())
+
+
+def separated_warning(weight_norm: float, cost: float) -> str:
+    """The separation warning, from ``separates``'s proof rather than from how the run went."""
+    return (f"the training data are separable: the final weights classify every training row correctly with a "
+            f"positive margin (weight norm {weight_norm:.4g}, cost {cost:.3g}), so with l2 = 0 the cost has no "
+            f"minimum and the optimum is at infinity: the weights grow without bound and the fit cannot converge; "
+            f"set model.l2 > 0 for finite weights")
 
 
 def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float,

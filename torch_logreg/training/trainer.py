@@ -261,6 +261,7 @@ class Trainer:
         self.history: dict[str, list] = {k: [] for k in ("iteration", *_HISTORY)}
         self.seconds_before = 0.0
         self.warnings: list[str] = []
+        self.separated = False  # set at the end: the final weights separate the training rows (l2 = 0)
         self.grad_max = float("nan")
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -269,10 +270,14 @@ class Trainer:
                     group["lr"] = opt.lr
         design = [] if is_stream(self.x_train) else \
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
+        if not design and not is_stream(self.x_train) and not group.active and not self.model.l2 \
+                and hasattr(self.model, "hessian"):  # a linear model's weights, undetermined by the data
+            design += diagnostics.rank_warnings(self.x_train, split.feature_names, self.w_train)
         for line in ignored_keys(config):
             self._warn(line, IgnoredKeyWarning)
         for line in design:
             self._warn(line, DesignWarning)
+        self.singular_design = bool(design)
         if self.save:
             save_config(config, self.run_dir / "config.yaml")
             if self.group.active:
@@ -544,6 +549,7 @@ class Trainer:
                             if key != f"{name}_accuracy"})
         metrics.update({
             "iterations": self.iteration, "converged": self._converged(), "grad_norm": self.grad_max,
+            "separated": self.separated, "singular_design": self.singular_design,
             "classes": list(split.classes), "warnings": list(self.warnings),
             "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
         })
@@ -576,6 +582,8 @@ class Trainer:
                            list(split.feature_names))
 
     def _converged(self) -> bool:
+        if self.separated:  # l2 = 0 on separable rows: there is no optimum to reach
+            return False
         if self.config.optimizer.name in ITERATE_TO_CONVERGENCE:
             return bool(self.optimizer.converged) or self.grad_max < self.grad_tol
         if self.config.train.tol:
@@ -584,7 +592,10 @@ class Trainer:
 
     def _final_warnings(self) -> None:
         opt, h = self.config.optimizer, self.history
-        if opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
+        self.separated = self._separated()
+        if self.separated:
+            self._warn(diagnostics.separated_warning(h["weight_norm"][-1], h["train_cost"][-1]), SeparationWarning)
+        elif opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
             self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol,
                                                        stalled=self.optimizer.stalled), ConvergenceWarning)
         elif opt.name not in ITERATE_TO_CONVERGENCE and self.config.train.tol and not self.tol_reached:
@@ -594,10 +605,14 @@ class Trainer:
             rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr)
             if rising:
                 self._warn(rising, ConvergenceWarning)
-        if not self.model.l2:
-            separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
-            if separable:
-                self._warn(separable, SeparationWarning)
+
+    def _separated(self) -> bool:
+        """With l2 = 0: whether the final model separates every worker's training rows (``diagnostics.separates``)."""
+        if self.model.l2:
+            return False
+        with torch.no_grad():
+            logits = rows_apply(self.model, self.x_train.to(dtype=self.dtype))
+        return not self.group.any(not diagnostics.separates(logits, self.y_train, self.w_train))
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration
