@@ -2,6 +2,7 @@
 
 import csv
 import io
+import math
 import logging
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from torch_logreg import LogisticRegression, MLP, load_config, load_model, train
 from torch_logreg.data import Standardizer, make_split
-from torch_logreg.errors import IgnoredKeyWarning, TorchLogregWarning
+from torch_logreg.errors import IgnoredKeyWarning, TorchLogregWarning, UserInputError
 from torch_logreg.stats import (NORMAL_QUANTILE_975, PerfectSeparationError, SingularHessianError, Summary,
                                 summary)
 
@@ -299,3 +300,78 @@ def test_summary_runs_on_the_device_of_the_model(device, binary):
     here = summary(result.model.cpu(), x, y, standardizer=split.standardizer)
     for name in FIELDS:
         np.testing.assert_allclose(getattr(there, name), getattr(here, name), rtol=1e-9)
+
+
+# ------------------------------------------------------------------ no number with doubt
+
+
+def test_a_column_equal_to_minus_another_is_refused_like_statsmodels(binary):
+    x, y, result, split = binary
+    x_dependent = np.column_stack([x, -x[:, 0]])
+    dependent, _ = fit(x_dependent, y, 2, standardize=True)
+    assert any("linearly dependent" in w for w in dependent.metrics["warnings"])
+    assert dependent.metrics["singular_design"] is True
+    with pytest.raises(SingularHessianError, match=r"rank 4 of its 5 columns: 'f0', 'f3' are linearly dependent"):
+        summary(dependent.model, x_dependent, y, standardizer=dependent.standardizer,
+                feature_names=["f0", "f1", "f2", "f3"])
+    with pytest.raises(np.linalg.LinAlgError):  # statsmodels refuses it too
+        sm.Logit(y, sm.add_constant(x_dependent)).fit(disp=0, method="newton")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rank_is_decided_without_a_random_draw(seed):
+    from torch_logreg.design_rank import rank_deficiency
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(50, 4)) * [1, 1e4, 1e-4, 1] + [0, 1e6, 0, 0]
+    assert rank_deficiency(torch.tensor(x)) is None
+    combined = np.column_stack([x, 2 * x[:, 1] - 3e4 * x[:, 2] + 7])
+    found = rank_deficiency(torch.tensor(combined))
+    assert found is not None and found.rank == 5 and found.involved == [2, 3, 5]
+
+
+def test_a_collinear_but_full_rank_design_is_not_called_singular():
+    from torch_logreg.data import load_breast_cancer
+    from torch_logreg.design_rank import rank_deficiency
+
+    x, _, _ = load_breast_cancer()  # radius, perimeter and area: collinear, not dependent
+    assert rank_deficiency(x) is None
+
+
+def test_a_design_with_l2_is_not_warned_about(binary):
+    x, y, _, _ = binary
+    penalized, _ = fit(np.column_stack([x, -x[:, 0]]), y, 2, standardize=True, l2=1.0)
+    assert not [w for w in penalized.metrics["warnings"] if "dependent" in w]
+
+
+@pytest.mark.parametrize("labels,named", [([-1.0, 1.0], r"row \d+ holds -1 \(labels in \{-1, 1\}"),
+                                          ([0.0, 0.5], r"row \d+ holds 0.5"), ([0.0, 2.0], "holds 2")])
+def test_summary_validates_labels_as_the_estimator_does(binary, labels, named):
+    x, y, result, split = binary
+    bad = np.where(y == 1, labels[1], labels[0])
+    with pytest.raises(UserInputError, match=f"y must hold class indices 0..1.*{named}"):
+        summary(result.model, x, bad, standardizer=split.standardizer)
+
+
+@pytest.mark.parametrize("value,named", [(-1.0, "row 3 holds -1"), (math.nan, "row 3 holds nan"),
+                                         (math.inf, "row 3 holds inf")])
+def test_summary_refuses_negative_or_non_finite_sample_weights(binary, value, named):
+    x, y, result, split = binary
+    weights = np.ones(len(y))
+    weights[3] = value
+    with pytest.raises(UserInputError, match=f"sample_weight must be finite and >= 0; {named}"):
+        summary(result.model, x, y, standardizer=split.standardizer, sample_weight=weights)
+
+
+def test_wide_separable_data_warn_and_do_not_claim_convergence():
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(60, 10_000)))
+    y = torch.tensor((rng.random(60) > 0.5).astype(float))
+    split = make_split(x[:40], y[:40], x[40:], y[40:], [f"x{j}" for j in range(10_000)], standardize=True)
+    config = load_config(None, ["train.print_cost=false", "train.device=cpu", "train.dtype=float32",
+                                "optimizer.name=gd", "optimizer.lr=1", "train.iterations=2000"])
+    with pytest.warns(TorchLogregWarning):
+        result = train(config, data=split, save=False)
+    assert result.metrics["separated"] is True and result.metrics["converged"] is False
+    assert [w for w in result.metrics["warnings"] if "separable" in w and "model.l2" in w]
+    assert [w for w in result.metrics["warnings"] if "40 rows" in w and "10001 coefficients" in w]

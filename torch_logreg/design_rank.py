@@ -66,7 +66,7 @@ def rank_deficiency(x: Tensor, sample_weight: Tensor | None = None) -> RankDefic
         return None
     rank = 1 + int((values > RELATIVE_TOL * values[-1]).sum())
     null = vectors[:, 0].abs()
-    involved = ((null > 1e-3 * null.max()).nonzero().reshape(-1) + 1).tolist()
+    involved = ((null > 1e-6 * null.max()).nonzero().reshape(-1) + 1).tolist()
     return RankDeficiency(rank, n + 1, involved)
 
 
