@@ -149,3 +149,49 @@ def test_streaming_keeps_the_peak_resident_set_far_below_the_file(tmp_path):
     print(f"peak resident set (VmHWM): baseline {baseline / 2**20:.0f} MiB, streaming a {size / 2**20:.0f} MiB file "
           f"{streamed / 2**20:.0f} MiB")
     assert streamed - baseline < 0.5 * size  # in memory, the float64 copies alone take 2 × size
+
+
+# ---------------------------------------------------------------- errors that name the true cause
+
+
+@pytest.mark.parametrize("where", ["train", "test"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_streamed_value_names_file_row_and_column(tmp_path, where, value):
+    from torch_logreg.errors import DataError
+
+    train_path = write_table(tmp_path / "train.npy", 1001, 4)
+    test_path = write_table(tmp_path / "test.npy", 300, 4, seed=1)
+    bad = train_path if where == "train" else test_path
+    table = np.load(bad)
+    table[777 if where == "train" else 277, 2] = value
+    np.save(bad, table)
+    config = load_config(None, [*BASE, *STREAM, f"data.path={train_path}", f"data.test_path={test_path}"])
+    row = 777 if where == "train" else 277
+    with pytest.raises(DataError, match=rf"{bad.name}: row index {row}, column index 2 \(from 0\): -?(nan|inf) is "
+                                        "not finite"):
+        train(config, save=False)
+
+
+@pytest.mark.parametrize("layout", ["csv", "npy", "stream", "shards"])
+def test_train_summary_works_on_every_data_path(tmp_path, layout):
+    path = write_table(tmp_path / "data.npy", 1001, 3)
+    extra = []
+    if layout == "csv":
+        table = np.load(path)
+        csv_path = tmp_path / "data.csv"
+        np.savetxt(csv_path, table, delimiter=",", header="a,b,c,y", comments="", fmt="%.17g")
+        path = csv_path
+    elif layout == "stream":
+        extra = STREAM
+    elif layout == "shards":
+        folder = tmp_path / "shards"
+        folder.mkdir()
+        table = np.load(path)
+        np.save(folder / "part-0.npy", table[:500])
+        np.save(folder / "part-1.npy", table[500:])
+        path, extra = folder, STREAM
+    config = load_config(None, ["train.print_cost=false", "train.device=cpu", "optimizer.name=newton",
+                                "train.dtype=float64", "train.summary=true", f"data.path={path}", *extra])
+    result = train(config, tmp_path / "run")
+    rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4 and result.metrics["converged"]

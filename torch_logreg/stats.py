@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from .data.split import Standardizer
+from .data.streaming import is_stream, raw_rows
 from .design_rank import describe, rank_deficiency
 from .errors import TorchLogregWarning, UserInputError
 from .stats_table import summary_csv, summary_markdown, summary_text
@@ -296,9 +297,16 @@ def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir,
 
     A model or data that has no table (an MLP, separable data, a singular design) logs a warning instead.
     """
-    x = split.x_train.to(torch.float64)
-    if split.standardizer is not None:  # the split holds standardized rows; the table is in raw units
-        x = x * split.standardizer.std.to(x) + split.standardizer.mean.to(x)
+    if is_stream(split.x_train):  # streamed rows: read them once more, raw, if they fit in memory
+        x = raw_rows(split.x_train)
+        if x is None:
+            warnings.warn(TorchLogregWarning("no coefficient table (train.summary): the streamed training rows do "
+                                             "not fit in memory, and the table needs them all at once"), stacklevel=2)
+            return None
+    else:
+        x = split.x_train.to(torch.float64)
+        if split.standardizer is not None:  # the split holds standardized rows; the table is in raw units
+            x = x * split.standardizer.std.to(x) + split.standardizer.mean.to(x)
     try:
         table = summary(model, x, split.y_train, standardizer=split.standardizer, feature_names=split.feature_names,
                         sample_weight=sample_weight, converged=converged, classes=split.classes)

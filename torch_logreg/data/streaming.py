@@ -261,6 +261,16 @@ def _prefetched(blocks, depth: int = 1):
     thread.join()
 
 
+def raw_rows(stream: RowStream) -> Tensor | None:
+    """The stream's rows, unstandardized, as one (m, n) float64 tensor on the CPU, or None when
+    that would take more than half the available memory (``stats``' table needs them all at once)."""
+    m, n = stream.shape
+    if m * n * 8 > available_memory() // 2:
+        return None
+    raw = RowStream(stream.files, stream.mask, stream.block_rows, torch.float64, torch.device("cpu"))
+    return torch.cat(list(raw.blocks())) if m else torch.zeros(0, n, dtype=torch.float64)
+
+
 def is_stream(x) -> bool:
     return isinstance(x, RowStream)
 
@@ -301,9 +311,19 @@ def block_rows_for(data, files: list[NpyFile]) -> int:
 
 
 def label_column(files: list[NpyFile], block_rows: int) -> np.ndarray:
-    """The label column (m,) of every file: the first pass."""
-    everything = RowStream(files, np.ones(sum(f.rows for f in files), dtype=bool), block_rows)
-    return np.concatenate([labels.copy() for _, labels in everything.columns_blocks()])  # views of reused buffers
+    """The label column (m,) of every file: the first pass, which reads every row, so it also
+    checks that every feature is finite (as the in-memory reader does), naming file, row and column."""
+    labels = []
+    for file in files:
+        row = 0
+        for features, block_labels in RowStream([file], np.ones(file.rows, dtype=bool), block_rows).columns_blocks():
+            if file.dtype.kind == "f" and not np.isfinite(features).all():
+                at, column = np.argwhere(~np.isfinite(features))[0]
+                raise DataError(f"{file.path}: row index {row + at}, column index {column} (from 0): "
+                                f"{features[at, column]} is not finite")
+            labels.append(block_labels.copy())  # a view of a reused buffer
+            row += len(features)
+    return np.concatenate(labels)
 
 
 def streamed_statistics(stream: RowStream, group) -> tuple[Tensor, Tensor]:
