@@ -50,24 +50,35 @@ def rank_deficiency(x: Tensor, sample_weight: Tensor | None = None) -> RankDefic
     weights = None if sample_weight is None else sample_weight.to(device=x.device, dtype=torch.float64).reshape(-1)
     blocks = lambda: zip(x.split(_BLOCK_ROWS), (None,) * m if weights is None else weights.split(_BLOCK_ROWS))  # noqa
     total = float(m) if weights is None else float(weights.sum())
-    mean = sum(block.to(torch.float64).sum(0) if w is None else w @ block.to(torch.float64)
-               for block, w in blocks()) / total
+    # Columns divided by their largest |value| first, so that the squares cannot overflow (features of 1e300).
+    size = torch.stack([block.abs().amax(0).to(torch.float64) for block, _ in blocks()]).amax(0)
+    size = torch.where((size > 0) & torch.isfinite(size), size, torch.ones_like(size))
+    mean = sum(_rows(block, size).sum(0) if w is None else w @ _rows(block, size) for block, w in blocks()) / total
     gram = torch.zeros(n, n, dtype=torch.float64, device=x.device)
     for block, w in blocks():
-        centered = block.to(torch.float64) - mean
+        centered = _rows(block, size) - mean
         gram += (centered if w is None else centered * w[:, None]).T @ centered
+    if not bool(torch.isfinite(gram).all()):
+        return None  # non-finite features: the data checks name them
     scale = gram.diagonal().sqrt()
-    constant = scale <= 1e-12 * mean.abs().clamp_min(1)  # a column the bias already spans
+    constant = scale <= 1e-12 * mean.abs().clamp_min(1) * total ** 0.5  # a column the bias already spans
     if bool(constant.any()):
         return RankDeficiency(n + 1 - int(constant.sum()), n + 1, [0, *(constant.nonzero().reshape(-1) + 1).tolist()])
     scaled = gram / scale[:, None] / scale[None, :]
-    values, vectors = torch.linalg.eigh((scaled + scaled.T) / 2)
+    try:
+        values, vectors = torch.linalg.eigh((scaled + scaled.T) / 2)
+    except torch.linalg.LinAlgError:
+        return None
     if float(values[0]) > RELATIVE_TOL * float(values[-1]):
         return None
     rank = 1 + int((values > RELATIVE_TOL * values[-1]).sum())
     null = vectors[:, 0].abs()
     involved = ((null > 1e-6 * null.max()).nonzero().reshape(-1) + 1).tolist()
     return RankDeficiency(rank, n + 1, involved)
+
+
+def _rows(block: Tensor, size: Tensor) -> Tensor:
+    return block.to(torch.float64) / size
 
 
 def describe(deficiency: RankDeficiency, names: list[str]) -> str:

@@ -15,6 +15,8 @@ the rest on values the loop reads at its log steps anyway.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -126,6 +128,34 @@ def separated_warning(weight_norm: float, cost: float) -> str:
             f"positive margin (weight norm {weight_norm:.4g}, cost {cost:.3g}), so with l2 = 0 the cost has no "
             f"minimum and the optimum is at infinity: the weights grow without bound and the fit cannot converge; "
             f"set model.l2 > 0 for finite weights")
+
+
+def divergence_advice(optimizer_name: str, lr: float, steps_by_lr: bool, line_search: bool, weight_max: float,
+                      data_max: float | None, l2: float, dtype: torch.dtype) -> str:
+    """What to try when the cost or a gradient stopped being finite, for this optimizer and these scales.
+
+    ``steps_by_lr``: the optimizer's step is lr times a direction (gd, sgd, adam), so a smaller
+    lr is the first thing to try.  Newton takes no lr and lbfgs's line search picks its own step:
+    for them the cause lies in the scale of the data or of the weights, or in the precision."""
+    largest = torch.finfo(dtype).max
+    causes = []
+    if weight_max > largest ** 0.5:
+        causes.append(f"the weights reached {weight_max:.3g}, too large for {dtype} arithmetic (its largest number "
+                      f"is {largest:.3g}): start from smaller weights" + ("" if l2 else " or set model.l2 > 0"))
+    if data_max is not None and not math.isfinite(data_max):
+        causes.append(f"the features overflow {dtype} (their largest is beyond {largest:.3g}): rescale them"
+                      + (" or train in train.dtype=float64" if dtype != torch.float64 else ""))
+    elif data_max is not None and data_max > 1e6:
+        causes.append(f"the features reach {data_max:.3g}: standardize them (data.standardize=true) or rescale them")
+    if steps_by_lr:  # after a cause in the data or weights, which a smaller lr would not cure
+        causes.append(f"{'else ' if causes else ''}try a smaller optimizer.lr (now {lr:g})")
+    else:
+        how = "picks its step by a line search" if line_search else "takes no learning rate"
+        causes.insert(0, f"{optimizer_name} {how}, so a smaller optimizer.lr will not help")
+        if len(causes) == 1:
+            causes.append("check the scale of the features (data.standardize=true) and of the weights, set "
+                          "model.l2 > 0" + (", or train in train.dtype=float64" if dtype != torch.float64 else ""))
+    return "; ".join(causes)
 
 
 def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float,

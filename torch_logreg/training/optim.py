@@ -407,7 +407,10 @@ def _cost_and_gradient(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: f
 
 
 def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
-    """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge."""
+    """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge.  A non-finite
+    H or g (overflow) gives a NaN direction, which the trainer's divergence check then names."""
+    if not bool(torch.isfinite(matrix).all() & torch.isfinite(rhs).all()):
+        return torch.full_like(rhs, float("nan"))
     factor, info = torch.linalg.cholesky_ex(matrix)
     ridge, scale = 0.0, None
     for _ in range(12):

@@ -471,9 +471,18 @@ class Trainer:
                 save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
         kept = f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}" \
             if self.last_good is not None and self.save else ""
-        opt = self.config.optimizer
         raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
-                               f"(optimizer {opt.name}, lr {opt.lr}; try a smaller optimizer.lr){kept}")
+                               f"(optimizer {self.config.optimizer.name}; {self._divergence_advice()}){kept}")
+
+    def _divergence_advice(self) -> str:
+        opt, defaults = self.config.optimizer, getattr(self.optimizer, "defaults", {})
+        with torch.no_grad():
+            weights = [p.detach().abs().max() for p in self.model.parameters() if p.numel()]
+            weight_max = float(torch.stack(weights).nan_to_num(nan=0.0).max()) if weights else 0.0
+            data_max = None if is_stream(self.x_train) or not self.x_train.numel() else float(self.x_train.abs().max())
+        return diagnostics.divergence_advice(opt.name, opt.lr, "lr" in defaults and not defaults.get("line_search_fn"),
+                                             bool(defaults.get("line_search_fn")), weight_max, data_max,
+                                             self.model.l2, self.dtype)
 
     # ------------------------------------------------------------ state
 
@@ -497,7 +506,7 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
-        check_weights_fit(self.model, state["model"], self.run_dir / CHECKPOINT_NAME)
+        check_weights_fit(self.model, state["model"], Path(self.run_dir or ".") / CHECKPOINT_NAME)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(_deep_clone(state["optimizer"]))
