@@ -270,7 +270,7 @@ class Trainer:
                     group["lr"] = opt.lr
         design = [] if is_stream(self.x_train) else \
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
-        if not design and not is_stream(self.x_train) and not group.active and not self.model.l2 \
+        if not design and not is_stream(self.x_train) and not self.group.active and not self.model.l2 \
                 and hasattr(self.model, "hessian"):  # a linear model's weights, undetermined by the data
             design += diagnostics.rank_warnings(self.x_train, split.feature_names, self.w_train)
         for line in ignored_keys(config):
