@@ -32,11 +32,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer, data_fingerprint
-from ..data.streaming import BlockBatches, is_stream, rows_apply
+from ..data.streaming import BlockBatches, device_memory, is_stream, rows_apply
 from ..errors import (CheckpointError, ConfigError, ConvergenceWarning, DesignWarning, IgnoredKeyWarning,
                       SeparationWarning, TorchLogregWarning, TrainingDiverged)
 from ..nn.classifier import Classifier, as_classifier
 from ..nn.gradcheck import check_gradients
+from ..nn.model_size import check_model_fits
 from ..nn.models import build_model
 from ..saved_model import model_record
 from . import diagnostics, distributed
@@ -193,8 +194,12 @@ class Trainer:
 
         if model is None:
             try:
+                check_model_fits(build_model, config.model, n, num_classes, self.dtype, self.device,
+                                 device_memory(self.device))
                 model = build_model(config.model, n, num_classes)
             except ValueError as error:  # the model's own check of its arguments names the key
+                if isinstance(error, ConfigError):
+                    raise
                 raise ConfigError(f"config: {error}") from None
         self.model = as_classifier(model, n, num_classes).to(device=self.device, dtype=self.dtype)
         if config.model.init is None and "init" in self.model.constructor_args():
