@@ -6,7 +6,10 @@
 
 import sys
 
-from torch_logreg.cli import main
-
 if __name__ == "__main__":
+    try:  # Ctrl-C this early (Python still starting) is one line too, like every later one
+        from torch_logreg.cli import main
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
     sys.exit(main())

@@ -8,17 +8,22 @@ are the document's own API and its per-example loop.
 The subpackages: ``nn`` (the models and their math, ``nn.functional``), ``data`` (files,
 built-in sets, the split), ``training`` (config, loop, optimizers, checkpoints, logging)
 and ``kernels`` (the fused Triton kernel).  ``functional`` here is ``nn.functional``.
+
+The names below are imported on first use (PEP 562), so that ``import torch_logreg.cli``
+does not import torch: the command line then answers Ctrl-C during its start-up itself.
 """
+
+import importlib
 
 from .errors import (ConvergenceWarning, DesignWarning, IgnoredKeyWarning, SeparationWarning,
                      TorchLogregWarning)
-from .inference import load_model, save_model
-from .nn import functional
-from .nn.gradcheck import GradientMismatchError, check_gradients
-from .nn.logistic import LogisticRegression
-from .nn.mlp import MLP
-from .training.config import Config, load_config
-from .training.trainer import TrainResult, train
+
+_LAZY = {
+    "load_model": ".inference", "save_model": ".inference", "functional": ".nn",
+    "check_gradients": ".nn.gradcheck", "GradientMismatchError": ".nn.gradcheck",
+    "LogisticRegression": ".nn.logistic", "MLP": ".nn.mlp", "Config": ".training.config",
+    "load_config": ".training.config", "TrainResult": ".training.trainer", "train": ".training.trainer",
+}
 
 __all__ = [
     "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",
@@ -26,3 +31,23 @@ __all__ = [
     "TorchLogregWarning", "ConvergenceWarning", "SeparationWarning", "DesignWarning", "IgnoredKeyWarning",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif not name.startswith("__"):
+        try:  # a subpackage or module: torch_logreg.data, torch_logreg.stats, ...
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise  # the module exists; something it imports is missing
+            raise AttributeError(f"module 'torch_logreg' has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module 'torch_logreg' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
