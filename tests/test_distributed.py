@@ -291,3 +291,26 @@ def test_a_missing_shard_disagreeing_configs_and_restarts_without_a_run_folder_e
     for rank, line in enumerate((rank0[2], rank1[2])):  # a restart would not find a timestamped folder
         assert line == f"rank {rank}: torchrun --max-restarts needs an explicit --run-dir: a restarted worker " \
                        f"continues from that folder's checkpoint"
+
+
+def test_a_non_finite_value_in_streamed_data_names_file_row_and_column_on_every_worker(files, tmp_path):
+    table = np.load(files["odd"])
+    table[123, 2] = np.nan
+    bad = tmp_path / "bad.npy"
+    np.save(bad, table)
+    done = torchrun(["train.py", *BASE, f"data.path={bad}", "data.stream=true", "train.iterations=1", "--run-dir",
+                     str(tmp_path / "run")], timeout=120)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert lines and all(f"{bad}: row index 123, column index 2 (from 0): nan is not finite" in line
+                         for line in lines), done.stderr
+    for line in lines:  # one rank named once per line, the error said once
+        assert line.count("rank ") == 1 and line.count("is not finite") == 1, line
+
+
+def test_a_config_error_before_the_workers_meet_is_one_line_per_rank_with_its_rank(files, tmp_path):
+    done = torchrun(["train.py", *BASE, f"data.path={files['odd']}", "optimizer.lr=-1", "--run-dir",
+                     str(tmp_path / "run")], timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert sorted(line.split(":")[1].strip() for line in lines) == ["rank 0", "rank 1"], done.stderr
+    assert all(line.count("optimizer.lr") >= 1 and line.count("rank ") == 1 for line in lines)

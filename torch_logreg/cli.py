@@ -18,7 +18,7 @@ import math
 import os
 import sys
 
-from .console import command_line_output
+from .console import command_line_output, rank_prefix
 from .errors import TrainingDiverged, UsageError, UserInputError
 
 EXIT_USAGE = 2
@@ -84,7 +84,12 @@ def _program_name(argv0: str) -> str:
 def _fail(error, status: int) -> int:
     """Print ``error: <message>`` as exactly one line on stderr; return the exit status."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    print(f"error: {'; '.join(lines)}", file=sys.stderr)
+    text = "; ".join(lines)
+    prefix = rank_prefix()  # under torchrun: whose error this is, once
+    if prefix and not text.startswith(prefix):
+        text = prefix + text
+    sys.stderr.write(f"error: {text}\n")  # one write: the workers' lines do not interleave
+    sys.stderr.flush()
     return status
 
 

@@ -42,7 +42,9 @@ def warning_line(message) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(warning_line(message), file=sys.stderr if file is None else file)
+    stream = sys.stderr if file is None else file
+    stream.write(warning_line(message) + "\n")  # one write: the workers' lines do not interleave
+    stream.flush()
 
 
 def command_line_output(stack: contextlib.ExitStack) -> None:
