@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from torch_logreg.data.numbers import is_number, parse_cells
 from torch_logreg.data.split import load_split, load_table
@@ -130,3 +130,19 @@ def test_any_generated_yaml_is_a_config_or_one_clean_error(tmp_path_factory, tex
         load_config(path)
     except UserInputError as error:
         assert "\n" not in str(error) and len(str(error)) < 600
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(alphabet="01.e-_x, \"\nna\u00a0", max_size=5), min_size=2, max_size=5))
+def test_any_generated_csv_trains_or_gives_one_error_line_on_the_command_line(tmp_path_factory, capsys, cells):
+    from reliability_helpers import QUIET, run_main
+
+    folder = tmp_path_factory.mktemp("cli")
+    rows = "".join(f'"{cell.replace(chr(34), "")}",{i % 2}\n' for i, cell in enumerate(cells))
+    (folder / "d.csv").write_text("a,y\n" + rows + "0,0\n1,1\n")
+    done = run_main(capsys, *QUIET, f"data.path={folder / 'd.csv'}", "data.test_path=" + str(folder / "d.csv"),
+                    "train.iterations=1", "--run-dir", folder / "run")
+    assert "Traceback" not in done.err
+    if done.status != 0:
+        errors = done.err.splitlines()
+        assert done.status == 2 and len(errors) == 1 and errors[0].startswith("error: ") and "d.csv" in errors[0]

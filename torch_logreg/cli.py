@@ -147,10 +147,9 @@ def _train(argv: list[str], prog: str) -> int:
 
 
 def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    from .data.numbers import is_number  # read as strictly as a CSV cell: no 0_5, no Unicode digits
+
+    value = float(text) if is_number(text) else math.nan
     if not 0 <= value <= 1:  # NaN fails too
         raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
     return value
