@@ -5,9 +5,10 @@ import math
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
-
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from reliability_helpers import QUIET, assert_one_error_line, run_main
+
 from torch_logreg import load_model
 from torch_logreg.checkpoint import load_checkpoint
 from torch_logreg.errors import CheckpointError, UserInputError

@@ -1,14 +1,13 @@
 """A model too large to allocate is one line naming the key and the bytes, before anything is allocated."""
 
 import pytest
-
+import torch
 from reliability_helpers import QUIET, assert_one_error_line, run_main
+
+from torch_logreg.errors import ConfigError
 from torch_logreg.nn.model_size import check_model_fits
 from torch_logreg.nn.models import build_model
 from torch_logreg.training.config import load_config
-from torch_logreg.errors import ConfigError
-
-import torch
 
 
 @pytest.mark.parametrize("hidden", ["[20000000000]", "[16, 30000000000]", "[4000000000, 4000000000]"])

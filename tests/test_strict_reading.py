@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from torch_logreg.data.numbers import is_number, parse_cells
 from torch_logreg.data.split import load_split, load_table
 from torch_logreg.errors import ConfigError, DataError, UserInputError
 from torch_logreg.training.config import DataConfig, load_config
-from torch_logreg.training.strict_yaml import strict_load
 
 
 def write(path, text):

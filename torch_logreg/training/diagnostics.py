@@ -55,8 +55,9 @@ def rank_warnings(x: Tensor, names: list[str], sample_weight: Tensor | None = No
     if deficiency is None:
         return []
     drop = "drop the dependent columns" if deficiency.involved else "use fewer features or more rows"
-    return [f"{describe(deficiency, names)}: their weights are not determined by the data (a singular design; "
-            f"{drop}, or set model.l2 > 0)"]
+    line = (f"{describe(deficiency, names)}: their weights are not determined by the data (a singular design; "
+            f"{drop}, or set model.l2 > 0)")
+    return [line]
 
 
 def _columns(names: list[str], indices: list[int]) -> str:
