@@ -314,3 +314,23 @@ def test_a_config_error_before_the_workers_meet_is_one_line_per_rank_with_its_ra
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert sorted(line.split(":")[1].strip() for line in lines) == ["rank 0", "rank 1"], done.stderr
     assert all(line.count("optimizer.lr") >= 1 and line.count("rank ") == 1 for line in lines)
+
+
+@pytest.mark.parametrize("layout", [["data.path={shards}"], ["data.path={odd}", "data.stream=true"]],
+                         ids=["shards", "streamed"])
+def test_train_summary_under_torchrun_is_the_table_of_every_workers_rows(files, tmp_path, layout):
+    overrides = [*BASE, "optimizer.name=newton", "train.summary=true", "data.test_path={test}", "model.l2=0.1",
+                 *layout]
+    overrides = [item.format(shards=files["shards"], odd=files["odd"], test=files["test"]) for item in overrides]
+    done = torchrun(["train.py", *overrides, "--run-dir", str(tmp_path / "two")], timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = subprocess.run([sys.executable, "train.py", *overrides, "--run-dir", str(tmp_path / "one")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert one.returncode == 0, one.stderr[-3000:]
+    two_rows = (tmp_path / "two" / "summary.csv").read_text().splitlines()
+    one_rows = (tmp_path / "one" / "summary.csv").read_text().splitlines()
+    assert len(two_rows) == len(one_rows) == 7  # header, const, 5 features
+    for mine, theirs in zip(two_rows[1:], one_rows[1:]):
+        ours = [float(v) for v in mine.split(",")[2:]]
+        reference = [float(v) for v in theirs.split(",")[2:]]
+        assert ours == pytest.approx(reference, rel=1e-6, abs=1e-9)

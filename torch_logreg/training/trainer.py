@@ -591,7 +591,8 @@ class Trainer:
             from ..stats import report_run_summary  # local: only train.summary needs it
 
             report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
-                               run_dir=self.run_dir, writer=self.writer, step=self.iteration)
+                               run_dir=self.run_dir if self.save else None, writer=self.writer, step=self.iteration,
+                               group=self.group)
         return TrainResult(self.model, self.history, self.run_dir, metrics, split.standardizer, list(split.classes),
                            list(split.feature_names))
 
