@@ -47,6 +47,23 @@ BROKEN = {
 }
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "lbfgs"])
+def test_optimizer_state_of_the_wrong_shape_is_named(tmp_path, capsys, optimizer):
+    folder = tmp_path / "run"
+    overrides = [*QUIET, f"optimizer.name={optimizer}", "optimizer.momentum=0.9" if optimizer == "sgd" else
+                 "optimizer.lr=0.01", "train.iterations=3"]
+    train(load_config(None, overrides), folder)
+    state = torch.load(folder / "checkpoint.pt", weights_only=True)
+    states = state["optimizer"]["state"]
+    key, entry = next(iter(states.items()))
+    name = next(name for name, value in entry.items() if torch.is_tensor(value) and value.dim() > 0)
+    entry[name] = torch.zeros(7, 3)
+    torch.save(state, folder / "checkpoint.pt")
+    done = run_main(capsys, "--resume", folder, "train.iterations=6")
+    assert done.status == 2
+    assert_one_error_line(done.err, str(folder), f"'optimizer.state.{key}.{name}'")
+
+
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_a_checkpoint_of_wrong_types_is_one_line_naming_the_field(tmp_path, capsys, run, good_state, case):
     import shutil

@@ -107,3 +107,19 @@ def check_weights_fit(model: torch.nn.Module, weights: dict, path) -> None:
         if expected.get(key) != found.get(key):
             raise CheckpointError(f"{path}: field 'model.{key}' is {found.get(key, 'missing')} in the checkpoint, "
                                   f"{expected.get(key, 'absent')} in the model this config builds")
+
+
+def check_optimizer_fits(optimizer: torch.optim.Optimizer, path) -> None:
+    """After ``load_state_dict``: each tensor of a parameter's optimizer state (Adam's moments, SGD's
+    momentum, L-BFGS's flat vectors) is a real tensor of that parameter's shape or of all the
+    parameters flattened, so that a wrong one is named here, not deep inside the first step."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    total = sum(p.numel() for p in params)
+    for index, param in enumerate(params):
+        for key, value in optimizer.state.get(param, {}).items():
+            values = value if isinstance(value, list) else [value]
+            for tensor in (v for v in values if torch.is_tensor(v) and v.dim() > 0):
+                if not tensor.is_floating_point() or (tuple(tensor.shape) != tuple(param.shape)
+                                                      and tensor.numel() not in (1, total)):
+                    raise CheckpointError(f"{path}: field 'optimizer.state.{index}.{key}' is {_shown(tensor)}, "
+                                          f"the parameter it belongs to has shape {tuple(param.shape)}")

@@ -42,7 +42,7 @@ from ..nn.models import build_model
 from ..saved_model import model_record
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
-from ..checkpoint_fields import check_resumable, check_weights_fit
+from ..checkpoint_fields import check_optimizer_fits, check_resumable, check_weights_fit
 from .config import Config, check_config, ignored_keys, save_config
 from .metrics import classification_metrics, with_reasons
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
@@ -515,6 +515,7 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(_deep_clone(state["optimizer"]))
+            check_optimizer_fits(self.optimizer, Path(self.run_dir or ".") / CHECKPOINT_NAME)
             self.iteration = int(state["iteration"])
             torch.set_rng_state(state["rng"]["torch"])
             if "cuda" in state["rng"] and self.device.type == "cuda":
@@ -524,8 +525,11 @@ class Trainer:
             keep = sum(1 for it in history["iteration"] if it < self.iteration)
             self.history = {k: list(history.get(k, [])[:keep]) for k in self.history}
             self.seconds_before = float(state.get("seconds", 0.0))
+        except CheckpointError:
+            raise
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
-            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({error})") from None
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({first})") from None
 
     def _save(self, seconds: float) -> None:
         if self.save:
