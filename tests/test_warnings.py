@@ -239,3 +239,17 @@ def test_metrics_json_is_strict_json_with_a_reason_for_each_null(tmp_path):
     assert metrics["test_auc"] is None and "one class" in metrics["null_reasons"]["test_auc"]
     assert metrics["train_auc"] is not None and "train_auc" not in metrics["null_reasons"]
     assert result.metrics == metrics
+
+
+def test_predict_without_out_prints_the_csv_alone_on_stdout(tmp_path, capsys):
+    from reliability_helpers import run_main
+
+    x, y, names = load_breast_cancer()
+    run = tmp_path / "run"
+    train(config("optimizer.name=newton", "train.iterations=2", "train.dtype=float64"), run)  # it warns
+    data = write_csv(tmp_path / "rows.csv", x[:4].numpy(), y[:4].numpy(), names)
+    done = run_main(capsys, "predict", "--checkpoint", run, "--data", data)
+    assert done.status == 0 and done.err == ""
+    lines = done.out.splitlines()
+    assert lines[0] == "prediction,probability" and len(lines) == 5
+    assert all(len(line.split(",")) == 2 for line in lines)

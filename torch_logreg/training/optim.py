@@ -16,10 +16,12 @@ dtype by ``default_grad_tol``), and the trainer stops there.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import torch
 from torch import Tensor
 
+from ..errors import IgnoredKeyWarning
 from ..nn import functional as LF
 
 logger = logging.getLogger(__name__)
@@ -457,7 +459,8 @@ def make_optimizer(name: str, model, lr: float, momentum: float = 0.0, *, hessia
     params = list(model.parameters())
     grad_tol = grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype)
     if name == "newton" and (size := sum(p.numel() for p in params)) > NEWTON_MAX_FEATURES + 1:
-        logger.warning("newton: %d parameters is too many for an n×n solve; using lbfgs", size)
+        warnings.warn(IgnoredKeyWarning(f"optimizer.name=newton: {size} parameters is too many for an n×n solve; "
+                                        f"using lbfgs"), stacklevel=2)
         name = "lbfgs"
     if name == "gd":
         return GradientDescent(params, lr=lr)
