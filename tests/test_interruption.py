@@ -61,7 +61,7 @@ def test_a_signal_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp
 
     assert done.returncode == expected_status, done.stderr
     name = signal.Signals(signum).name
-    assert f"{name}: finishing this step, then saving a checkpoint" in done.stdout
+    assert f"{name}: finishing this step, then saving a checkpoint" in done.stderr  # a notice, beside "stopped:"
     assert "Traceback" not in done.stderr
     stopped_at = load_checkpoint(run)["iteration"]
     assert done.stderr.strip().splitlines()[-1] == (
