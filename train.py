@@ -7,9 +7,9 @@
 import sys
 
 if __name__ == "__main__":
-    try:  # Ctrl-C this early (Python still starting) is one line too, like every later one
+    try:
         from torch_logreg.cli import main
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C before the command line could take over: still one line
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(main())

@@ -2,8 +2,8 @@
 
 import csv
 import io
-import math
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +12,6 @@ import torch
 
 from torch_logreg import LogisticRegression, MLP, load_config, load_model, train
 from torch_logreg.data import Standardizer, make_split
-from torch_logreg.errors import IgnoredKeyWarning, TorchLogregWarning, UserInputError
 from torch_logreg.stats import (NORMAL_QUANTILE_975, PerfectSeparationError, SingularHessianError, Summary,
                                 summary)
 
@@ -272,23 +271,25 @@ def test_train_summary_logs_the_table_and_writes_summary_csv_and_tensorboard_tex
     assert result.metrics["converged"]
 
 
-def test_train_summary_on_separable_data_warns_instead_of_failing_the_run():
+def test_train_summary_on_separable_data_warns_instead_of_failing_the_run(caplog):
     config = load_config(None, ["data.name=synthetic", "data.noise=0", "optimizer.name=newton",
                                 "train.dtype=float64", "train.summary=true", "train.iterations=20",
                                 "train.print_cost=false"])
-    with pytest.warns(TorchLogregWarning) as caught:
+    with caplog.at_level(logging.WARNING, logger="torch_logreg"):
         train(config, save=False)
-    text = "\n".join(str(w.message) for w in caught)
-    assert "no coefficient table" in text and "perfectly separated" in text
+    assert "no coefficient table" in caplog.text and "perfectly separated" in caplog.text
 
 
 def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path):
+    from torch_logreg import IgnoredKeyWarning, TorchLogregWarning
+
     config = load_config(None, ["model.name=mlp", "train.summary=true", "train.iterations=5",
                                 "train.print_cost=false"])
     with pytest.warns(IgnoredKeyWarning) as caught:
         result = train(config, run_dir=tmp_path / "run")
     said = "train.summary=true is ignored: model.name=mlp does not use it (used by logistic)"
-    assert [str(w.message) for w in caught] == [said] and result.metrics["warnings"] == [said]
+    warnings = [str(w.message) for w in caught if issubclass(w.category, TorchLogregWarning)]
+    assert warnings == [said] and result.metrics["warnings"] == [said]
     assert not (tmp_path / "run" / "summary.csv").exists()
 
 
@@ -302,76 +303,83 @@ def test_summary_runs_on_the_device_of_the_model(device, binary):
         np.testing.assert_allclose(getattr(there, name), getattr(here, name), rtol=1e-9)
 
 
-# ------------------------------------------------------------------ no number with doubt
+@pytest.mark.parametrize("path", ["in-memory CSV", ".npy", "streamed .npy"])
+def test_train_summary_on_every_data_path_gives_a_table_or_says_why_not_at_the_start(tmp_path, path):
+    """summary × every way data reaches the trainer: a table from rows in memory; for streamed rows one
+    warning when the run starts (the table needs them all in memory), never an error after training."""
+    import numpy as np
 
-
-def test_a_column_equal_to_minus_another_is_refused_like_statsmodels(binary):
-    x, y, result, split = binary
-    x_dependent = np.column_stack([x, -x[:, 0]])
-    dependent, _ = fit(x_dependent, y, 2, standardize=True)
-    assert any("linearly dependent" in w for w in dependent.metrics["warnings"])
-    assert dependent.metrics["singular_design"] is True
-    with pytest.raises(SingularHessianError, match=r"rank 4 of its 5 columns: 'f0', 'f3' are linearly dependent"):
-        summary(dependent.model, x_dependent, y, standardizer=dependent.standardizer,
-                feature_names=["f0", "f1", "f2", "f3"])
-    with pytest.raises(np.linalg.LinAlgError):  # statsmodels refuses it too
-        sm.Logit(y, sm.add_constant(x_dependent)).fit(disp=0, method="newton")
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_rank_is_decided_without_a_random_draw(seed):
-    from torch_logreg.design_rank import rank_deficiency
-
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(50, 4)) * [1, 1e4, 1e-4, 1] + [0, 1e6, 0, 0]
-    assert rank_deficiency(torch.tensor(x)) is None
-    combined = np.column_stack([x, 2 * x[:, 1] - 3e4 * x[:, 2] + 7])
-    found = rank_deficiency(torch.tensor(combined))
-    assert found is not None and found.rank == 5 and found.involved == [2, 3, 5]
-
-
-def test_a_collinear_but_full_rank_design_is_not_called_singular():
+    from torch_logreg import IgnoredKeyWarning
     from torch_logreg.data import load_breast_cancer
-    from torch_logreg.design_rank import rank_deficiency
 
-    x, _, _ = load_breast_cancer()  # radius, perimeter and area: collinear, not dependent
-    assert rank_deficiency(x) is None
-
-
-def test_a_design_with_l2_is_not_warned_about(binary):
-    x, y, _, _ = binary
-    penalized, _ = fit(np.column_stack([x, -x[:, 0]]), y, 2, standardize=True, l2=1.0)
-    assert not [w for w in penalized.metrics["warnings"] if "dependent" in w]
-
-
-@pytest.mark.parametrize("labels,named", [([-1.0, 1.0], r"row \d+ holds -1 \(labels in \{-1, 1\}"),
-                                          ([0.0, 0.5], r"row \d+ holds 0.5"), ([0.0, 2.0], "holds 2")])
-def test_summary_validates_labels_as_the_estimator_does(binary, labels, named):
-    x, y, result, split = binary
-    bad = np.where(y == 1, labels[1], labels[0])
-    with pytest.raises(UserInputError, match=f"y must hold class indices 0..1.*{named}"):
-        summary(result.model, x, bad, standardizer=split.standardizer)
-
-
-@pytest.mark.parametrize("value,named", [(-1.0, "row 3 holds -1"), (math.nan, "row 3 holds nan"),
-                                         (math.inf, "row 3 holds inf")])
-def test_summary_refuses_negative_or_non_finite_sample_weights(binary, value, named):
-    x, y, result, split = binary
-    weights = np.ones(len(y))
-    weights[3] = value
-    with pytest.raises(UserInputError, match=f"sample_weight must be finite and >= 0; {named}"):
-        summary(result.model, x, y, standardizer=split.standardizer, sample_weight=weights)
+    x, y, names = load_breast_cancer()
+    if path == "in-memory CSV":
+        data = tmp_path / "rows.csv"
+        data.write_text(",".join(names) + ",y\n" + "".join(",".join(map(repr, row)) + f",{int(label)}\n"
+                                                           for row, label in zip(x.tolist(), y.tolist())))
+        extra = ["data.target=y"]
+    else:
+        data = tmp_path / "rows.npy"
+        np.save(data, np.column_stack([x.numpy(), y.numpy()]))
+        extra = ["data.stream=true"] if path == "streamed .npy" else []
+    config = load_config(None, [f"data.path={data}", *extra, "optimizer.name=newton", "train.dtype=float64",
+                                "model.l2=1", "train.iterations=30", "train.summary=true", "train.print_cost=false",
+                                "train.device=cpu"])
+    if path == "streamed .npy":
+        with pytest.warns(IgnoredKeyWarning, match="data.stream=true"):
+            result = train(config, run_dir=tmp_path / "run")
+        assert not (tmp_path / "run" / "summary.csv").exists()
+        assert any("data.stream" in line for line in result.metrics["warnings"])
+    else:
+        train(config, run_dir=tmp_path / "run")
+        rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
+        assert len(rows) == 32  # header, const and 30 features
 
 
-def test_wide_separable_data_warn_and_do_not_claim_convergence():
-    rng = np.random.default_rng(0)
-    x = torch.tensor(rng.normal(size=(60, 10_000)))
-    y = torch.tensor((rng.random(60) > 0.5).astype(float))
-    split = make_split(x[:40], y[:40], x[40:], y[40:], [f"x{j}" for j in range(10_000)], standardize=True)
-    config = load_config(None, ["train.print_cost=false", "train.device=cpu", "train.dtype=float32",
-                                "optimizer.name=gd", "optimizer.lr=1", "train.iterations=2000"])
-    with pytest.warns(TorchLogregWarning):
+def _fitted_on_breast_cancer(columns=4):
+    from torch_logreg.data import load_breast_cancer
+    from torch_logreg.data.split import make_split
+
+    x, y, names = load_breast_cancer()
+    x = x[:, :columns].clone()
+    return x, y, names[:columns], make_split
+
+
+def test_an_exact_linear_dependency_is_warned_in_training_and_refused_by_summary():
+    """A column equal to minus another, l2 = 0: statsmodels refuses the singular design; so do we, and the
+    training run says so instead of printing standard errors near 1e7 with p = 1."""
+    from torch_logreg import DesignWarning
+    from torch_logreg.stats import SingularHessianError, summary
+
+    x, y, names, make_split = _fitted_on_breast_cancer()
+    x = torch.cat([x, -x[:, :1]], 1)
+    split = make_split(x[:400], y[:400], x[400:], y[400:], [*names, "minus_first"], standardize=True)
+    config = load_config(None, ["optimizer.name=newton", "train.dtype=float64", "train.print_cost=false",
+                                "train.device=cpu", "train.iterations=50"])
+    with pytest.warns(DesignWarning, match="linearly dependent"):
         result = train(config, data=split, save=False)
-    assert result.metrics["separated"] is True and result.metrics["converged"] is False
-    assert [w for w in result.metrics["warnings"] if "separable" in w and "model.l2" in w]
-    assert [w for w in result.metrics["warnings"] if "40 rows" in w and "10001 coefficients" in w]
+    with pytest.raises(SingularHessianError):
+        summary(result.model, split.x_train, split.y_train)
+
+
+@pytest.mark.parametrize("labels, weights, said", [
+    ("minus one", None, "{-1, 1}"), ("half", None, "holds 0.5"), (None, "negative", "sample_weight must be")])
+def test_summary_validates_labels_and_weights_as_fit_does(labels, weights, said):
+    from torch_logreg.stats import summary
+
+    x, y, names, make_split = _fitted_on_breast_cancer()
+    split = make_split(x, y, x[:0], y[:0], names, standardize=True)
+    config = load_config(None, ["optimizer.name=newton", "train.dtype=float64", "model.l2=1",
+                                "train.print_cost=false", "train.device=cpu", "train.iterations=30"])
+    result = train(config, data=split, save=False)
+    y_given = split.y_train.clone().double()
+    if labels == "minus one":
+        y_given = 2 * y_given - 1
+    elif labels == "half":
+        y_given[3] = 0.5
+    w = None
+    if weights == "negative":
+        w = torch.ones(len(y_given), dtype=torch.float64)
+        w[5] = -1
+    with pytest.raises(ValueError, match=re.escape(said)):
+        summary(result.model, split.x_train, y_given, sample_weight=w)

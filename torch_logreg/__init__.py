@@ -8,46 +8,42 @@ are the document's own API and its per-example loop.
 The subpackages: ``nn`` (the models and their math, ``nn.functional``), ``data`` (files,
 built-in sets, the split), ``training`` (config, loop, optimizers, checkpoints, logging)
 and ``kernels`` (the fused Triton kernel).  ``functional`` here is ``nn.functional``.
-
-The names below are imported on first use (PEP 562), so that ``import torch_logreg.cli``
-does not import torch: the command line then answers Ctrl-C during its start-up itself.
 """
 
 import importlib
+import importlib.util
 
-from .errors import (ConvergenceWarning, DesignWarning, IgnoredKeyWarning, SeparationWarning,
-                     TorchLogregWarning)
-
-_LAZY = {
-    "load_model": ".inference", "save_model": ".inference", "functional": ".nn",
+# Where each public name lives.  They load on first use (PEP 562), so ``import torch_logreg.cli`` starts
+# without importing torch: a Ctrl-C during start-up is then the command line's to report in one line.
+_PUBLIC = {
+    "functional": ".nn.functional", "LogisticRegression": ".nn.logistic", "MLP": ".nn.mlp",
     "check_gradients": ".nn.gradcheck", "GradientMismatchError": ".nn.gradcheck",
-    "LogisticRegression": ".nn.logistic", "MLP": ".nn.mlp", "Config": ".training.config",
-    "load_config": ".training.config", "TrainResult": ".training.trainer", "train": ".training.trainer",
+    "Config": ".training.config", "load_config": ".training.config",
+    "train": ".training.trainer", "TrainResult": ".training.trainer",
+    "load_model": ".inference", "save_model": ".inference", "read_table": ".data.split",
+    "TorchLogregWarning": ".errors", "ConvergenceWarning": ".errors", "SeparationWarning": ".errors",
+    "DesignWarning": ".errors", "IgnoredKeyWarning": ".errors",
 }
-
-__all__ = [
-    "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",
-    "Config", "load_config", "train", "TrainResult", "load_model", "save_model",
-    "TorchLogregWarning", "ConvergenceWarning", "SeparationWarning", "DesignWarning", "IgnoredKeyWarning",
-]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    elif not name.startswith("__"):
-        try:  # a subpackage or module: torch_logreg.data, torch_logreg.stats, ...
-            value = importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as error:
-            if error.name != f"{__name__}.{name}":
-                raise  # the module exists; something it imports is missing
-            raise AttributeError(f"module 'torch_logreg' has no attribute {name!r}") from None
-    else:
+    if name not in _PUBLIC:
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a subpackage: torch_logreg.data, .stats
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'torch_logreg' has no attribute {name!r}")
-    globals()[name] = value
+    module = importlib.import_module(_PUBLIC[name], __name__)
+    value = module if name == "functional" else getattr(module, name)
+    globals()[name] = value  # once loaded, an ordinary attribute
     return value
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+def __dir__():
+    return sorted({*globals(), *_PUBLIC})
+
+
+__all__ = [
+    "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",
+    "Config", "load_config", "train", "TrainResult", "load_model", "save_model", "read_table",
+    "TorchLogregWarning", "ConvergenceWarning", "SeparationWarning", "DesignWarning", "IgnoredKeyWarning",
+]
+__version__ = "0.1.0"

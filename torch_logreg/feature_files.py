@@ -20,8 +20,7 @@ from torch import Tensor
 
 from .errors import DataError
 from .saved_model import StandardizedModel
-from .data.numbers import is_number, parse_cells
-from .data.split import csv_rows, existing_file, finite_features, load_npy, load_npz
+from .data.split import csv_rows, existing_file, finite_features, load_npy, load_npz, parse_number
 
 _TRUE, _FALSE = {"true", "True", "TRUE"}, {"false", "False", "FALSE"}
 
@@ -89,27 +88,23 @@ def _read_csv(lines, path: Path, model: StandardizedModel, header: bool, need_la
         names = [*model.feature_names, "label"]
         rows_in, where = itertools.chain([first], rows_in), f"line {first[0]}"
     width = len(first[1])
-    cells, labels, line_numbers = [], [], []
+    values, labels, places = [], [], []
     for line_number, row in rows_in:
         if len(row) != width:
             raise DataError(f"{path}: line {line_number} has {len(row)} fields, {where} has {width}")
-        cells += [row[i] for i in columns]
-        line_numbers.append(line_number)
+        values.append([parse_number(row[i], str(path), line_number, names[i]) for i in columns])
         if label is not None:
             labels.append(row[label].strip())
-    if not line_numbers:
+            places.append(f"line {line_number}")
+    if not values:
         raise DataError(f"{path}: the header has no rows under it")
-    n = len(columns)
-    values = parse_cells(cells, str(path), lambda i: (line_numbers[i // n], names[columns[i % n]]))
-    places = [f"line {line_number}" for line_number in line_numbers] if label is not None else []
-    x = torch.from_numpy(values.reshape(len(line_numbers), n))
-    return x, labels if label is not None else None, places
+    return torch.tensor(values, dtype=torch.float64), labels if label is not None else None, places
 
 
 def _header_layout(names: list[str], path: Path, model: StandardizedModel, need_labels: bool):
     """(the column of each training feature, the label's column or None) from a header row."""
     features = model.feature_names
-    if all(is_number(name) for name in names) and not set(names) & set(features):
+    if all(_is_number(name) for name in names) and not set(names) & set(features):
         raise DataError(f"{path}: line 1 holds numbers, not column names; for a file without a header, "
                         f"pass --no-header (header=False) and give the {len(features)} features in training order")
     twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
@@ -152,6 +147,14 @@ def _listing(names: list[str]) -> str:
     return f"{len(names)} columns: {shown}"
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 # ---------------------------------------------------------------- labels
 
 
@@ -185,7 +188,7 @@ def _label_key(value) -> tuple:
         text = value.strip()
         if text in _TRUE or text in _FALSE:
             return "bool", text in _TRUE
-        if not is_number(text):
+        if not _is_number(text):
             return "text", text
         value = float(text)
     if isinstance(value, bool):

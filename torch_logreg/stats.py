@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,9 +33,7 @@ import torch
 from torch import Tensor
 
 from .data.split import Standardizer
-from .data.streaming import is_stream, raw_rows
-from .design_rank import describe, rank_deficiency
-from .errors import TorchLogregWarning, UserInputError
+from .errors import UserInputError
 from .stats_table import summary_csv, summary_markdown, summary_text
 
 logger = logging.getLogger(__name__)
@@ -142,21 +139,16 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     weights = None if sample_weight is None else _as_float64(sample_weight, device).reshape(-1)
     if weights is not None and len(weights) != len(x):
         raise ValueError(f"sample_weight has {len(weights)} rows, x has {len(x)}")
+    _check_labels_and_weights(y, weights, k)
     names = [f"x{j + 1}" for j in range(n)] if feature_names is None else [str(name) for name in feature_names]
     if len(names) != n:
         raise ValueError(f"feature_names must name the model's {n} features, got {len(names)}")
     classes = list(range(k)) if classes is None else list(classes)
-    _check_labels_and_weights(x, y, weights, k)
     x_model = standardizer.transform(x) if standardizer is not None else x
     targets = fitted.loss.targets(y, torch.float64)
     total_weight = float(len(x)) if weights is None else float(weights.sum())
 
     if not fitted.l2:
-        deficiency = rank_deficiency(x_model, weights)
-        if deficiency is not None:
-            raise SingularHessianError(f"{describe(deficiency, names)}, so some coefficients are not determined by "
-                                       f"the data (statsmodels refuses a singular design too); drop those columns "
-                                       f"or fit with model.l2 > 0")
         _refuse_separable(fitted, x_model, y, weights)
     hessian = fitted.hessian(x_model, sample_weight=weights) * total_weight  # (P, P), summed log-likelihood
     cov_theta = _inverse_on_identifiable(hessian, fitted.null_directions())
@@ -195,26 +187,6 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     )
 
 
-def _check_labels_and_weights(x: Tensor, y: Tensor, weights: Tensor | None, k: int) -> None:
-    """As the estimator checks them: finite x, y class indices 0..K−1, sample weights finite, >= 0, not all 0."""
-    if not bool(torch.isfinite(x).all()):
-        raise UserInputError("summary: x holds NaN or infinite values")
-    bad = ~((y == y.round()) & (y >= 0) & (y < k))
-    if bool(bad.any()):
-        row = int(bad.nonzero()[0])
-        hint = " (labels in {-1, 1}? map -1 to 0)" if float(y[row]) == -1 and k == 2 else ""
-        raise UserInputError(f"summary: y must hold class indices 0..{k - 1}, one per row; row {row} holds "
-                             f"{float(y[row]):g}{hint}")
-    if weights is not None:
-        bad = ~torch.isfinite(weights) | (weights < 0)
-        if bool(bad.any()):
-            row = int(bad.nonzero()[0])
-            raise UserInputError(f"summary: sample_weight must be finite and >= 0; row {row} holds "
-                                 f"{float(weights[row]):g}")
-        if not bool((weights > 0).any()):
-            raise UserInputError("summary: every sample_weight is 0")
-
-
 def _wraps_classifier(model) -> bool:
     return hasattr(model, "model") and hasattr(model, "mean") and hasattr(model, "std") and hasattr(model, "classes")
 
@@ -236,6 +208,22 @@ def _refuse_separable(model, x: Tensor, y: Tensor, weights: Tensor | None) -> No
             "fit with model.l2 > 0 for a penalized table")
 
 
+def _check_labels_and_weights(y: Tensor, weights: Tensor | None, k: int) -> None:
+    """y must be class indices 0..K−1 and the weights finite and ≥ 0 with a positive sum, as in ``fit``."""
+    bad = ~((y == y.round()) & (y >= 0) & (y <= k - 1))
+    if bool(bad.any()):
+        value = float(y[bad][0])
+        hint = " (labels in {-1, 1}: pass (y + 1) / 2)" if value == -1 and k == 2 else ""
+        raise ValueError(f"y must hold class indices 0..{k - 1}; row {int(bad.nonzero()[0])} holds {value:g}{hint}")
+    if weights is not None:
+        wrong = ~torch.isfinite(weights) | (weights < 0)
+        if bool(wrong.any()):
+            row = int(wrong.nonzero()[0])
+            raise ValueError(f"sample_weight must be finite and >= 0; row {row} holds {float(weights[row]):g}")
+        if not float(weights.sum()) > 0:
+            raise ValueError("sample_weight sums to 0: no row counts")
+
+
 def _inverse_on_identifiable(hessian: Tensor, null: Tensor | None) -> Tensor:
     """H⁻¹ on the complement of ``null`` (P, r) orthonormal directions: Q (QᵀHQ)⁻¹ Qᵀ.  -> (P, P)."""
     size = hessian.shape[0]
@@ -248,7 +236,12 @@ def _inverse_on_identifiable(hessian: Tensor, null: Tensor | None) -> Tensor:
     restricted = basis.T @ hessian @ basis
     restricted = (restricted + restricted.T) / 2
     factor, info = torch.linalg.cholesky_ex(restricted)
-    if int(info) != 0:
+    # Cholesky succeeds on an exactly singular H once rounding makes it barely positive, and then gives
+    # standard errors near 1e7 and p = 1: check the rank on the unit-diagonal scaling, against n·eps.
+    diagonal = restricted.diagonal().clamp_min(torch.finfo(restricted.dtype).tiny).rsqrt()
+    eigenvalues = torch.linalg.eigvalsh(diagonal[:, None] * restricted * diagonal[None, :])
+    tolerance = len(eigenvalues) * torch.finfo(restricted.dtype).eps * float(eigenvalues[-1].abs())
+    if int(info) != 0 or float(eigenvalues[0]) <= tolerance:
         raise SingularHessianError(
             "the Hessian of the log-likelihood is singular: some coefficients are not determined by the data "
             "(a constant or duplicated column, or more coefficients than the data support); drop those columns "
@@ -292,38 +285,19 @@ def _null_log_likelihood(y: Tensor, weights: Tensor | None, k: int, total_weight
     return float((present * (present / total_weight).log()).sum())
 
 
-def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir, writer, step: int,
-                       group=None) -> Summary | None:
+def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir, writer, step: int) -> Summary | None:
     """``train.summary=true``: log the table, write ``summary.csv`` in the run folder, log it to TensorBoard as text.
 
     A model or data that has no table (an MLP, separable data, a singular design) logs a warning instead.
-    Under torchrun (``group``) the table is of every worker's rows, gathered; rank 0 reports it.
     """
-    if is_stream(split.x_train):  # streamed rows: read them once more, raw, if they fit in memory
-        x = raw_rows(split.x_train)
-    else:
-        x = split.x_train.to(torch.float64)
-        if split.standardizer is not None:  # the split holds standardized rows; the table is in raw units
-            x = x * split.standardizer.std.to(x) + split.standardizer.mean.to(x)
-    y = split.y_train
-    active = group is not None and group.active
-    if (group.any(x is None) if active else x is None):
-        if not active or group.rank == 0:
-            warnings.warn(TorchLogregWarning("no coefficient table (train.summary): the streamed training rows do "
-                                             "not fit in memory, and the table needs them all at once"), stacklevel=2)
-        return None
-    if active:  # one table of every worker's rows, not of rank 0's share
-        device = getattr(group, "device", torch.device("cpu"))  # NCCL gathers CUDA tensors only
-        gather = lambda t: group.gather_rows(t.to(device)).cpu()  # noqa: E731
-        x, y = gather(x), gather(y)
-        sample_weight = None if sample_weight is None else gather(sample_weight)
-        if group.rank != 0:
-            return None
+    x = split.x_train.to(torch.float64)
+    if split.standardizer is not None:  # the split holds standardized rows; the table is in raw units
+        x = x * split.standardizer.std.to(x) + split.standardizer.mean.to(x)
     try:
-        table = summary(model, x, y, standardizer=split.standardizer, feature_names=split.feature_names,
+        table = summary(model, x, split.y_train, standardizer=split.standardizer, feature_names=split.feature_names,
                         sample_weight=sample_weight, converged=converged, classes=split.classes)
     except (TypeError, PerfectSeparationError, SingularHessianError) as error:
-        warnings.warn(TorchLogregWarning(f"no coefficient table (train.summary): {error}"), stacklevel=2)
+        logger.warning("warning: no coefficient table (train.summary): %s", error)
         return None
     logger.info("%s", table)
     if run_dir is not None:

@@ -16,7 +16,6 @@ import torch
 from torch import Tensor
 
 from ..errors import DataError
-from .numbers import is_number
 
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
@@ -100,7 +99,10 @@ def _text_classes(distinct: list, inverse: np.ndarray, name: str, place: Place) 
 
 
 def _number(text: str) -> float | None:
-    return float(text) if is_number(text) else None  # strict: "1_0" is text, not 10
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def distinct_and_inverse(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

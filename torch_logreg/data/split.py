@@ -10,7 +10,10 @@ and the column.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
+import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -26,7 +29,6 @@ from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
 from .datasets.synthetic import make_synthetic
 from .labels import encode_labels, shown_label
-from .numbers import parse_cells
 
 BREAST_CANCER_CSV = "breast_cancer.csv"
 BUILT_IN = ("breast_cancer", "synthetic", "digits", "flower", "spirals")
@@ -100,7 +102,6 @@ class Table:
     feature_names: list[str]
     classes: list
     image_shape: tuple[int, int] | None = None
-    label_name: str | None = None  # a CSV's label column, so that a test file's is found by name
 
 
 # ---------------------------------------------------------------- built-in sets
@@ -219,6 +220,10 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
     header = [cell.strip() for cell in header]
     if len(header) < 2:
         raise DataError(f"{name}: needs at least one feature column and a label column, found {len(header)} column")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise DataError(f"{name}: column {repeated[0]!r} appears {header.count(repeated[0])} times in the header; "
+                        f"each column needs its own name")
     if target is None:
         target_index = len(header) - 1
     elif target in header:
@@ -226,23 +231,62 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
     else:
         raise DataError(f"{name}: no target column {target!r}; columns are {', '.join(header)}")
     feature_names = [h for i, h in enumerate(header) if i != target_index]
-    twice = next((h for i, h in enumerate(header) if h in header[:i]), None)
-    if twice is not None:
-        raise DataError(f"{name}: column {twice!r} appears twice in the header; a model needs one name per column")
-    cells, raw_labels, line_numbers = [], [], []
+    rows, raw_labels, line_numbers = [], [], []
     for line_number, row in rows_in:
         if len(row) != len(header):
             raise DataError(f"{name}: line {line_number} has {len(row)} fields, the header has {len(header)}")
-        raw_labels.append(row.pop(target_index).strip())
-        line_numbers.append(line_number)
-        cells += row
-    if not line_numbers:
+        values = []
+        for i, cell in enumerate(row):
+            if i == target_index:
+                raw_labels.append(cell.strip())
+                line_numbers.append(line_number)
+                continue
+            try:
+                values.append(parse_number(cell, name, line_number, header[i]))
+            except DataError as error:
+                if target is None:  # perhaps the label is not where the default looks for it
+                    raise DataError(f"{error}; the label is the last column ({header[target_index]!r}) by default, "
+                                    f"data.target=NAME chooses another") from None
+                raise
+        rows.append(values)
+    if not rows:
         raise DataError(f"{name}: the header has no rows under it")
-    n = len(feature_names)
-    values = parse_cells(cells, name, lambda i: (line_numbers[i // n], feature_names[i % n]))
-    x = torch.from_numpy(values.reshape(len(line_numbers), n))
+    x = torch.tensor(rows, dtype=torch.float64)
     y, classes = encode_labels(raw_labels, name, labels, classes, lambda row: f" on line {line_numbers[row]}")
-    return Table(x, y, feature_names, classes, label_name=header[target_index])
+    return Table(x, y, feature_names, classes)
+
+
+# A number in a data file: a decimal or exponent form in ASCII digits, and nan/inf only to be refused by name.
+# Python's float() takes more (1_000, Unicode digits, "infinity" in any case): a file that needs those is
+# more likely wrong than meant, so they are refused too.
+NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+NON_FINITE = re.compile(r"\s*[+-]?(?:nan|inf|infinity)\s*", re.ASCII | re.IGNORECASE)
+
+
+def _columns_by_name(test: Table, names: list[str], path) -> Table:
+    """The test table's feature columns in the training file's order, matched by name as ``predict`` does."""
+    if test.feature_names == names:
+        return test
+    missing = [n for n in names if n not in test.feature_names]
+    extra = [n for n in test.feature_names if n not in names]
+    if missing or extra:
+        said = (f"missing column {missing[0]!r}" if missing else f"column {extra[0]!r} is not a training feature")
+        raise DataError(f"{path}: {said}; the test file needs the training file's {len(names)} feature columns "
+                        f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), in any order")
+    order = [test.feature_names.index(n) for n in names]
+    return dataclasses.replace(test, x=test.x[:, order], feature_names=list(names))
+
+
+def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
+    """A CSV cell as a float, strictly (``NUMBER``); anything else names the file, line and column."""
+    if NUMBER.fullmatch(cell):
+        return float(cell)
+    if not NON_FINITE.fullmatch(cell):
+        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]!r} is not a number")
+    value = float(cell)
+    if not math.isfinite(value):
+        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()} is not finite")
+    return value
 
 
 # ---------------------------------------------------------------- arrays
@@ -383,13 +427,8 @@ def load_split(data, seed: int) -> Split:
         table = load_table(data.path, data.target, data.labels)
         name = str(data.path)
         if data.test_path:
-            target = data.target or (table.label_name if _has_header(data.test_path) else None)
-            test = load_table(data.test_path, target, data.labels, classes=table.classes)
-            if _has_header(data.path) and _has_header(data.test_path):
-                test = columns_by_name(test, table.feature_names, data.test_path)
-            elif test.x.shape[1] != table.x.shape[1]:
-                raise DataError(f"{data.test_path}: has {test.x.shape[1]} feature columns, "
-                                f"{data.path} has {table.x.shape[1]}")
+            test = load_table(data.test_path, data.target, data.labels, classes=table.classes)
+            test = _columns_by_name(test, table.feature_names, data.test_path)
             return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
                               classes=table.classes)
     else:
@@ -400,67 +439,53 @@ def load_split(data, seed: int) -> Split:
                       image_shape=table.image_shape)
 
 
-def columns_by_name(test: Table, names: list[str], path) -> Table:
-    """``test`` with its feature columns in the order of ``names`` (the training file's), matched
-    by name as ``predict`` matches them; a missing or extra feature column is a DataError."""
-    if test.feature_names == names:
-        return test
-    missing = [name for name in names if name not in test.feature_names]
-    extra = [name for name in test.feature_names if name not in names]
-    if missing or extra:
-        parts = ([f"missing feature column(s) {_names(missing)}"] if missing else []) + \
-            ([f"extra column(s) {_names(extra)}"] if extra else [])
-        raise DataError(f"{path}: {' and '.join(parts)}; the training file's features are {_names(names)}")
-    order = [test.feature_names.index(name) for name in names]
-    return Table(test.x[:, order], test.y, list(names), test.classes, test.image_shape)
-
-
-def _has_header(path) -> bool:
-    """Whether a data file names its columns (a CSV); arrays (.npy, .npz) have positions only."""
-    return Path(path).suffix.lower() not in (".npy", ".npz")
-
-
-def _names(names: list[str], shown: int = 6) -> str:
-    return ", ".join(map(repr, names[:shown])) + (f" (and {len(names) - shown} more)" if len(names) > shown else "")
-
-
 # ---------------------------------------------------------------- fingerprint
 
 FINGERPRINT_BLOCK = 64 * 1024
+# The full hash reads the file in chunks of this size: memory stays flat whatever the file's size.
+HASH_CHUNK = 8 << 20
 
 
 def data_fingerprint(data) -> dict:
     """{"path": {...}, "test_path": {...}} for the files a DataConfig uses; {} for built-in data.
 
-    Each file gets its size and a SHA-256 of its first, middle and last 64 KiB (the whole
-    file when smaller), so a resume can tell a changed file cheaply, however large.
+    Each file gets its size and a BLAKE2b hash of every byte, so a resume refuses a file in which
+    anything changed (one flipped label at the same size included).  It also keeps the SHA-256 of
+    the first, middle and last 64 KiB that checkpoints before the full hash recorded, so those
+    still resume.
     """
     return {key: file_fingerprint(getattr(data, key)) for key in ("path", "test_path") if getattr(data, key)}
 
 
 def folder_fingerprint(path: Path) -> dict:
-    """A folder of .npy shards: each shard's name and ``file_fingerprint``, in one digest."""
-    digest = hashlib.sha256()
+    """A folder of .npy shards: each shard's name and ``file_fingerprint``, in one digest per kind."""
+    sampled, full = hashlib.sha256(), hashlib.blake2b()
     size = 0
     for shard in sorted(path.glob("*.npy")):
         print_ = file_fingerprint(shard)
         size += print_["size"]
-        digest.update(f"{shard.name}:{print_['size']}:{print_['sampled_sha256']};".encode())
-    return {"size": size, "sampled_sha256": digest.hexdigest()}
+        sampled.update(f"{shard.name}:{print_['size']}:{print_['sampled_sha256']};".encode())
+        full.update(f"{shard.name}:{print_['size']}:{print_['blake2b']};".encode())
+    return {"size": size, "sampled_sha256": sampled.hexdigest(), "blake2b": full.hexdigest()}
 
 
 def file_fingerprint(path: str | Path) -> dict:
-    """{"size": bytes, "sampled_sha256": hex} of the first, middle and last 64 KiB blocks."""
+    """{"size": bytes, "blake2b": hash of every byte, "sampled_sha256": hash of three 64 KiB blocks}."""
     if Path(path).is_dir():
         return folder_fingerprint(Path(path))
     path = existing_file(path)
     size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
+    sampled, full = hashlib.sha256(str(size).encode()), hashlib.blake2b()
     with open(path, "rb") as handle:
         if size <= 3 * FINGERPRINT_BLOCK:
-            digest.update(handle.read())
+            sampled.update(handle.read())
         else:
             for start in (0, (size - FINGERPRINT_BLOCK) // 2, size - FINGERPRINT_BLOCK):
                 handle.seek(start)
-                digest.update(handle.read(FINGERPRINT_BLOCK))
-    return {"size": size, "sampled_sha256": digest.hexdigest()}
+                sampled.update(handle.read(FINGERPRINT_BLOCK))
+        handle.seek(0)
+        buffer = bytearray(HASH_CHUNK)
+        view = memoryview(buffer)
+        while read := handle.readinto(buffer):
+            full.update(view[:read])
+    return {"size": size, "blake2b": full.hexdigest(), "sampled_sha256": sampled.hexdigest()}

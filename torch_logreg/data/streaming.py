@@ -64,13 +64,6 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def device_memory(device: torch.device) -> int:
-    """Bytes free on ``device``: a CUDA device's free memory, else the host's available memory."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    return available_memory()
-
-
 def memory_limit(data) -> int:
     """``data.memory_limit`` in bytes; null is half the available memory."""
     value = getattr(data, "memory_limit", None)
@@ -268,16 +261,6 @@ def _prefetched(blocks, depth: int = 1):
     thread.join()
 
 
-def raw_rows(stream: RowStream) -> Tensor | None:
-    """The stream's rows, unstandardized, as one (m, n) float64 tensor on the CPU, or None when
-    that would take more than half the available memory (``stats``' table needs them all at once)."""
-    m, n = stream.shape
-    if m * n * 8 > available_memory() // 2:
-        return None
-    raw = RowStream(stream.files, stream.mask, stream.block_rows, torch.float64, torch.device("cpu"))
-    return torch.cat(list(raw.blocks())) if m else torch.zeros(0, n, dtype=torch.float64)
-
-
 def is_stream(x) -> bool:
     return isinstance(x, RowStream)
 
@@ -318,19 +301,25 @@ def block_rows_for(data, files: list[NpyFile]) -> int:
 
 
 def label_column(files: list[NpyFile], block_rows: int) -> np.ndarray:
-    """The label column (m,) of every file: the first pass, which reads every row, so it also
-    checks that every feature is finite (as the in-memory reader does), naming file, row and column."""
-    labels = []
-    for file in files:
-        row = 0
-        for features, block_labels in RowStream([file], np.ones(file.rows, dtype=bool), block_rows).columns_blocks():
-            if file.dtype.kind == "f" and not np.isfinite(features).all():
-                at, column = np.argwhere(~np.isfinite(features))[0]
-                raise DataError(f"{file.path}: row index {row + at}, column index {column} (from 0): "
-                                f"{features[at, column]} is not finite")
-            labels.append(block_labels.copy())  # a view of a reused buffer
-            row += len(features)
+    """The label column of every row of ``files``, in one pass that also checks every feature is finite,
+    naming the file, row and column of the first that is not, as the in-memory reader does (streamed
+    data would otherwise reach training and be reported as a divergence)."""
+    everything = RowStream(files, np.ones(sum(f.rows for f in files), dtype=bool), block_rows)
+    labels, row = [], 0
+    for features, block_labels in everything.columns_blocks():
+        if not np.isfinite(features).all():
+            _refuse_non_finite(everything, features, row)
+        labels.append(block_labels.copy())  # views of reused buffers
+        row += len(block_labels)
     return np.concatenate(labels)
+
+
+def _refuse_non_finite(stream: RowStream, features: np.ndarray, first_row: int) -> None:
+    block_row, column = np.argwhere(~np.isfinite(features))[0]
+    row = first_row + int(block_row)
+    index = int(np.searchsorted(stream.starts, row, side="right")) - 1
+    raise DataError(f"{stream.files[index].path}: row index {row - int(stream.starts[index])}, column index "
+                    f"{int(column)} (from 0): {features[block_row, column]} is not finite")
 
 
 def streamed_statistics(stream: RowStream, group) -> tuple[Tensor, Tensor]:

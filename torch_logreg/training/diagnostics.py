@@ -5,8 +5,6 @@ doubt.  Each check is cheap and runs once: the design checks before training,
 the rest on values the loop reads at its log steps anyway.
 
 * a constant or nearly constant column, and duplicated columns (a singular design);
-* with l2 = 0, any other linear dependency among the columns, or fewer rows than
-  coefficients (``design_rank``: eigenvalues of the scaled Gram matrix, no random draw);
 * a cost that rises between two log steps (gd, sgd: the learning rate);
 * separable data with l2 = 0 (the optimum is at infinity);
 * newton and lbfgs that reach ``train.iterations`` without converging, and any
@@ -15,12 +13,8 @@ the rest on values the loop reads at its log steps anyway.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
-
-from ..design_rank import describe, rank_deficiency
 
 # The design checks read x in blocks of this many rows, so a boolean copy of x never exists.
 _CHECK_ROWS = 1 << 16
@@ -46,18 +40,40 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
         found.append(f"identical columns in the training rows ({pairs}{', ...' if len(duplicates) > 5 else ''}): "
                      f"their weights are not determined separately (a singular design; drop one of each pair or "
                      f"set model.l2 > 0)")
+    if not duplicates and not constant:
+        dependent = linear_dependency(x)
+        if dependent is not None:
+            rank, n = dependent
+            found.append(f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
+                         f"combination of them is constant, so those weights are not determined (a singular design; "
+                         f"drop a column of the combination or set model.l2 > 0)")
     return found
 
 
-def rank_warnings(x: Tensor, names: list[str], sample_weight: Tensor | None = None) -> list[str]:
-    """With l2 = 0: a warning when [1, x] lacks full column rank (``design_rank``, no random draw)."""
-    deficiency = rank_deficiency(x, sample_weight)
-    if deficiency is None:
-        return []
-    drop = "drop the dependent columns" if deficiency.involved else "use fewer features or more rows"
-    line = (f"{describe(deficiency, names)}: their weights are not determined by the data (a singular design; "
-            f"{drop}, or set model.l2 > 0)")
-    return [line]
+# The Gram matrix costs m·n² multiply-adds: up to this many it is computed, beyond it the check is skipped.
+RANK_CHECK_BUDGET = 2e9
+
+
+def linear_dependency(x: Tensor) -> tuple[int, int] | None:
+    """(rank, n + 1) when the columns of [x, 1] are linearly dependent, else None.
+
+    The eigenvalues of the Gram matrix of the centred, unit-scaled columns, against a relative
+    tolerance n·eps·λmax (as ``numpy.linalg.matrix_rank``): exact, and independent of any random draw.
+    Centring takes the intercept's direction out, so the rank counts it once.
+    """
+    m, n = x.shape
+    if m < 2 or m * n * n > RANK_CHECK_BUDGET or n > 4096:
+        return None
+    x64 = x.to(torch.float64)
+    centred = x64 - x64.mean(0)
+    scale = centred.norm(dim=0)
+    if bool((scale == 0).any()):
+        return None  # constant columns: warned about by name already
+    unit = centred / scale
+    eigenvalues = torch.linalg.eigvalsh(unit.T @ unit)
+    tolerance = n * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
+    rank = int((eigenvalues > tolerance).sum())
+    return (rank + 1, n + 1) if rank < min(n, m - 1) else None
 
 
 def _columns(names: list[str], indices: list[int]) -> str:
@@ -96,67 +112,37 @@ def _duplicate_columns(x: Tensor, skip: set[int]) -> list[tuple[int, int]]:
     return pairs
 
 
-def rising_cost_warning(iterations: list[int], costs: list[float], lr: float) -> str | None:
-    """The first rise of the full-batch cost between two log steps, if any."""
+# A rise smaller than this many units of the dtype's rounding, relative to the cost, is rounding: a cost
+# summed over m rows in float32 moves by a few 1e-7 between two evaluations of the same optimum.
+RISE_ULPS = 256
+
+
+def rising_cost_warning(iterations: list[int], costs: list[float], lr: float, eps: float = 2.0 ** -52) -> str | None:
+    """The first rise of the full-batch cost between two log steps beyond rounding, if any.  ``eps``: the
+    training dtype's machine epsilon (``torch.finfo(dtype).eps``)."""
+    tolerance = RISE_ULPS * eps
     for i in range(1, len(costs)):
-        if costs[i] > costs[i - 1] * (1 + 1e-12) + 1e-15:
+        if costs[i] > costs[i - 1] + tolerance * max(abs(costs[i - 1]), abs(costs[i]), 1e-300):
             return (f"the cost rose from {costs[i - 1]:.6g} at iteration {iterations[i - 1]} to {costs[i]:.6g} at "
                     f"iteration {iterations[i]}: the learning rate may be too large (optimizer.lr={lr:g})")
     return None
 
 
-def separates(logits: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> bool:
-    """Whether the model's logits put every training row (of weight > 0) strictly on its class's side.
+def separation_warning(train_accuracy: float, weight_norms: list[float], costs: list[float]) -> str | None:
+    """With l2 = 0: every training row classified right means the data are separable, whatever their shape.
 
-    logits (N,) or (N, 1) for two classes, (N, K) for K; y (N,) class indices.  Exact and cheap:
-    one weight vector that separates the rows proves them separable, whatever the shape of x
-    (10,000 columns and 40 rows included), so with l2 = 0 the cost has no minimum."""
-    y = y.reshape(-1).long().to(logits.device)
-    if logits.ndim == 1 or logits.shape[1] == 1:
-        z = logits.reshape(-1)
-        margin = torch.where(y == 1, z, -z)
-    else:
-        true = logits.gather(1, y[:, None]).squeeze(1)
-        margin = true - logits.scatter(1, y[:, None], -torch.inf).max(1).values
-    if sample_weight is not None:
-        margin = margin[sample_weight.reshape(-1).to(margin.device) > 0]
-    return bool((margin > 0).all())
-
-
-def separated_warning(weight_norm: float, cost: float) -> str:
-    """The separation warning, from ``separates``'s proof rather than from how the run went."""
-    return (f"the training data are separable: the final weights classify every training row correctly with a "
-            f"positive margin (weight norm {weight_norm:.4g}, cost {cost:.3g}), so with l2 = 0 the cost has no "
-            f"minimum and the optimum is at infinity: the weights grow without bound and the fit cannot converge; "
-            f"set model.l2 > 0 for finite weights")
-
-
-def divergence_advice(optimizer_name: str, lr: float, steps_by_lr: bool, line_search: bool, weight_max: float,
-                      data_max: float | None, l2: float, dtype: torch.dtype) -> str:
-    """What to try when the cost or a gradient stopped being finite, for this optimizer and these scales.
-
-    ``steps_by_lr``: the optimizer's step is lr times a direction (gd, sgd, adam), so a smaller
-    lr is the first thing to try.  Newton takes no lr and lbfgs's line search picks its own step:
-    for them the cause lies in the scale of the data or of the weights, or in the precision."""
-    largest = torch.finfo(dtype).max
-    causes = []
-    if weight_max > largest ** 0.5:
-        causes.append(f"the weights reached {weight_max:.3g}, too large for {dtype} arithmetic (its largest number "
-                      f"is {largest:.3g}): start from smaller weights" + ("" if l2 else " or set model.l2 > 0"))
-    if data_max is not None and not math.isfinite(data_max):
-        causes.append(f"the features overflow {dtype} (their largest is beyond {largest:.3g}): rescale them"
-                      + (" or train in train.dtype=float64" if dtype != torch.float64 else ""))
-    elif data_max is not None and data_max > 1e6:
-        causes.append(f"the features reach {data_max:.3g}: standardize them (data.standardize=true) or rescale them")
-    if steps_by_lr:  # after a cause in the data or weights, which a smaller lr would not cure
-        causes.append(f"{'else ' if causes else ''}try a smaller optimizer.lr (now {lr:g})")
-    else:
-        how = "picks its step by a line search" if line_search else "takes no learning rate"
-        causes.insert(0, f"{optimizer_name} {how}, so a smaller optimizer.lr will not help")
-        if len(causes) == 1:
-            causes.append("check the scale of the features (data.standardize=true) and of the weights, set "
-                          "model.l2 > 0" + (", or train in train.dtype=float64" if dtype != torch.float64 else ""))
-    return "; ".join(causes)
+    The final weights classify every row right, which proves the rows separable, so the cost has
+    no minimum: scaling those weights up lowers it toward 0 without end.  This holds however the
+    run ended: still growing, or stopped because the cost (or its gradient) rounded to 0 in the
+    working precision, as wide data (more features than rows) reach in a few steps.
+    """
+    if train_accuracy < 1.0 or not costs:
+        return None
+    growing = len(weight_norms) >= 2 and weight_norms[-1] > weight_norms[-2] and costs[-1] < costs[-2]
+    how = "the weights keep growing" if growing else "the cost can fall further only as the weights grow"
+    return (f"the training data are separable: every row is classified correctly and {how} "
+            f"(norm {weight_norms[-1]:.4g}, cost {costs[-1]:.3g}), so the optimum is at infinity and the weights "
+            f"are not determined; set model.l2 > 0 for finite weights")
 
 
 def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float,
@@ -174,3 +160,20 @@ def tol_warning(tol: float, iterations: int, change: float | None) -> str:
     said = f"the last change was {change:.3g}" if change is not None else "no two log steps to compare"
     return (f"the cost did not settle to train.tol={tol:g} in {iterations} iterations ({said}); "
             f"raise train.iterations or optimizer.lr")
+
+
+def divergence_advice(optimizer_name: str, lr: float, uses_lr: bool, standardized: bool, largest_weight: float,
+                      double: bool) -> str:
+    """What to try when the cost or a gradient stopped being finite, for this optimizer and these weights."""
+    said = f"optimizer {optimizer_name}"
+    if largest_weight > 1e30:
+        said += f"; a weight reached {largest_weight:.3g}"
+    fixes = [] if standardized else ["standardize the features (data.standardize=true)"]
+    if uses_lr:
+        return f"{said}, lr {lr:g}; try a smaller optimizer.lr" + (f" or {fixes[0]}" if fixes else "")
+    fixes += ["add model.l2"] + ([] if double else ["train in train.dtype=float64"])
+    if len(fixes) == 1:
+        return f"{said}, which takes no learning rate: the data or the weights are beyond the run's floating-point " \
+               f"range; {fixes[0]}, or rescale the data"
+    return (f"{said}, which takes no learning rate: the data or the weights are beyond the run's floating-point "
+            f"range; {', '.join(fixes[:-1])} or {fixes[-1]}")

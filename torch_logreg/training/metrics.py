@@ -118,29 +118,29 @@ def _log_loss(p_true: torch.Tensor) -> float:
     return float(-torch.log(p_true.clamp(eps, 1 - eps).double()).mean())
 
 
-def with_reasons(metrics: dict, one_class: dict[str, bool] | None = None) -> dict:
-    """``metrics`` as strict JSON holds them: each non-finite number becomes None, and
-    ``null_reasons`` maps its key to why (an AUC of rows of one class, a cost that overflowed).
-
-    ``one_class``: for "train"/"test", whether those rows hold a single class.
-    """
-    out, reasons = {}, dict(metrics.get("null_reasons", {}))
-    for key, value in metrics.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            split = key.split("_", 1)[0]
-            if key.endswith("_auc") and (one_class or {}).get(split):
-                reasons[key] = f"the {split} rows hold one class only: an AUC needs rows of both"
-            else:
-                reasons[key] = f"the value is not finite ({value})"
-            value = None
-        out[key] = value
-    if reasons:
-        out["null_reasons"] = reasons
-    return out
-
-
 def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-__all__ = ["classification_metrics", "roc_auc", "with_reasons", "BINARY_METRICS", "MULTICLASS_METRICS"]
+__all__ = ["classification_metrics", "roc_auc", "BINARY_METRICS", "MULTICLASS_METRICS"]
+
+
+def strict_json(metrics: dict) -> str:
+    """``metrics`` as strict JSON (no bare NaN or Infinity, which most JSON readers refuse).
+
+    A value that is not finite becomes ``null``, and ``undefined`` says why, per key:
+    an AUC on rows of one class has no value, any other non-finite number is named as it was.
+    """
+    import json
+
+    clean, reasons = {}, {}
+    for key, value in metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            clean[key] = None
+            reasons[key] = ("undefined: the rows hold only one class" if key.endswith("_auc")
+                            else f"not finite ({value})")
+        else:
+            clean[key] = value
+    if reasons:
+        clean["undefined"] = reasons
+    return json.dumps(clean, indent=2, allow_nan=False) + "\n"

@@ -16,12 +16,10 @@ dtype by ``default_grad_tol``), and the trainer stops there.
 from __future__ import annotations
 
 import logging
-import warnings
 
 import torch
 from torch import Tensor
 
-from ..errors import IgnoredKeyWarning
 from ..nn import functional as LF
 
 logger = logging.getLogger(__name__)
@@ -409,9 +407,10 @@ def _cost_and_gradient(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: f
 
 
 def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
-    """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge.  A non-finite
-    H or g (overflow) gives a NaN direction, which the trainer's divergence check then names."""
-    if not bool(torch.isfinite(matrix).all() & torch.isfinite(rhs).all()):
+    """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge.  An H or g that is
+    not finite (data or weights beyond the dtype's range) has no step: the NaN step it gets instead lets
+    the trainer stop and report the divergence, where LAPACK would fail on the NaNs with an internal error."""
+    if not bool(torch.isfinite(matrix).all()) or not bool(torch.isfinite(rhs).all()):
         return torch.full_like(rhs, float("nan"))
     factor, info = torch.linalg.cholesky_ex(matrix)
     ridge, scale = 0.0, None
@@ -459,8 +458,7 @@ def make_optimizer(name: str, model, lr: float, momentum: float = 0.0, *, hessia
     params = list(model.parameters())
     grad_tol = grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype)
     if name == "newton" and (size := sum(p.numel() for p in params)) > NEWTON_MAX_FEATURES + 1:
-        warnings.warn(IgnoredKeyWarning(f"optimizer.name=newton: {size} parameters is too many for an n×n solve; "
-                                        f"using lbfgs"), stacklevel=2)
+        logger.warning("newton: %d parameters is too many for an n×n solve; using lbfgs", size)
         name = "lbfgs"
     if name == "gd":
         return GradientDescent(params, lr=lr)

@@ -15,7 +15,6 @@ logits, ``cost``, ``predict_proba``, and, when the model has them,
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import signal
@@ -32,22 +31,20 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer, data_fingerprint
-from ..data.streaming import BlockBatches, device_memory, is_stream, rows_apply
+from ..data.streaming import BlockBatches, is_stream, rows_apply
 from ..errors import (CheckpointError, ConfigError, ConvergenceWarning, DesignWarning, IgnoredKeyWarning,
                       SeparationWarning, TorchLogregWarning, TrainingDiverged)
 from ..nn.classifier import Classifier, as_classifier
 from ..nn.gradcheck import check_gradients
-from ..nn.model_size import check_model_fits
 from ..nn.models import build_model
 from ..saved_model import model_record
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
-from ..checkpoint_fields import check_optimizer_fits, check_resumable, check_weights_fit
-from .config import Config, check_config, ignored_keys, save_config
-from .metrics import classification_metrics, with_reasons
+from .config import USED_BY, Config, check_config, ignored_keys, save_config
+from .metrics import classification_metrics, strict_json
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
-from .run_dir import prepare_run_dir
+from .run_dir import open_run_dir, run_name
 from .steps import make_step
 from .tb_logging import RunWriter
 
@@ -104,7 +101,7 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
 
     Args:
         config: the resolved ``Config`` (``load_config``).
-        run_dir: the run folder; None makes ``runs/<config name>-<timestamp>``.
+        run_dir: the run folder; None makes ``runs/<name>-<timestamp>`` (``run_dir.run_name``).
         resume: continue the run in ``run_dir`` from its checkpoint.
         overwrite: replace a run already in ``run_dir``.
         model: a model to train instead of the one ``model.name`` builds: a ``Classifier``,
@@ -178,8 +175,6 @@ class Trainer:
             checkpoint = group.agree(load_checkpoint, run_dir) if run_dir is not None else None
         if group.active and checkpoint is not None:
             checkpoint = group.broadcast(checkpoint)  # rank 0's: the other machines need not see its disk
-        if checkpoint is not None:
-            check_resumable(checkpoint, Path(run_dir or ".") / CHECKPOINT_NAME)
         # The CPU generator draws the initial weights (every model is built on the CPU): seeding
         # it alone skips torch.manual_seed's lazy CUDA/XPU/MTIA seeding, ~0.5 ms of a 5 ms fit.
         torch.default_generator.manual_seed(config.seed)
@@ -194,12 +189,8 @@ class Trainer:
 
         if model is None:
             try:
-                check_model_fits(build_model, config.model, n, num_classes, self.dtype, self.device,
-                                 device_memory(self.device))
                 model = build_model(config.model, n, num_classes)
             except ValueError as error:  # the model's own check of its arguments names the key
-                if isinstance(error, ConfigError):
-                    raise
                 raise ConfigError(f"config: {error}") from None
         self.model = as_classifier(model, n, num_classes).to(device=self.device, dtype=self.dtype)
         if config.model.init is None and "init" in self.model.constructor_args():
@@ -257,8 +248,10 @@ class Trainer:
             check_resume(checkpoint.get("config", {}), self.config_dict, checkpoint.get("data_fingerprint"),
                          self.fingerprint, int(checkpoint.get("iteration", 0)), cfg.iterations)
         # Only now, with the data and the model known to be good, is a run folder made or emptied.
-        self.run_dir = group.agree(lambda: prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite)
-                                   if self.save else None)
+        # The run folder's lock is held for the trainer's life: one writer per run folder.
+        self.run_dir, self.run_lock = group.agree(
+            lambda: open_run_dir(run_dir, run_name(config.name, config.data, config.model.name, num_classes),
+                                 resume=resume, overwrite=overwrite) if self.save else (None, None))
         if group.active:
             self.run_dir = group.broadcast(self.run_dir)
 
@@ -266,7 +259,6 @@ class Trainer:
         self.history: dict[str, list] = {k: [] for k in ("iteration", *_HISTORY)}
         self.seconds_before = 0.0
         self.warnings: list[str] = []
-        self.separated = False  # set at the end: the final weights separate the training rows (l2 = 0)
         self.grad_max = float("nan")
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -275,14 +267,13 @@ class Trainer:
                     group["lr"] = opt.lr
         design = [] if is_stream(self.x_train) else \
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
-        if not design and not is_stream(self.x_train) and not self.group.active and not self.model.l2 \
-                and hasattr(self.model, "hessian"):  # a linear model's weights, undetermined by the data
-            design += diagnostics.rank_warnings(self.x_train, split.feature_names, self.w_train)
         for line in ignored_keys(config):
             self._warn(line, IgnoredKeyWarning)
+        if config.train.summary and is_stream(self.x_train):  # said now, not after the whole run
+            self._warn("train.summary=true is ignored with data.stream=true: the coefficient table needs every "
+                       "training row in memory at once; run without data.stream for it", IgnoredKeyWarning)
         for line in design:
             self._warn(line, DesignWarning)
-        self.singular_design = bool(design)
         if self.save:
             save_config(config, self.run_dir / "config.yaml")
             if self.group.active:
@@ -290,12 +281,13 @@ class Trainer:
             if command is not None:
                 self._append_command(command)
             self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
-            if checkpoint is None and len(list(self.model.parameters())) > 2:  # a network: its graph is worth a look
-                self.writer.graph(self.model, self.x_train[:2].to(self.dtype))
         else:
             self.writer = _NoWriter()
         self.stop_signal: int | None = None
         self.last_good: dict | None = None
+        if checkpoint is not None:  # the first thing a resumed run says
+            logger.info("resuming %s from iteration %d (of train.iterations=%d)", self.run_dir, self.iteration,
+                        cfg.iterations)
         logger.info("run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
                     self.run_dir, m, self.x_test.shape[0], n, num_classes, opt.name, self.device, self.step_kind)
 
@@ -318,10 +310,11 @@ class Trainer:
         atomic_write_text(path, before + " ".join(command) + "\n")
 
     def _warn(self, line: str, category: type[TorchLogregWarning]) -> None:
-        """Keep ``line`` for metrics.json and give it as a Python warning (rank 0 only: every rank has it)."""
+        """Say ``line`` once, as a ``warnings.warn`` of ``category`` (stderr, filterable), and keep it for
+        metrics.json."""
         if line not in self.warnings:
             self.warnings.append(line)
-            if self.group.rank == 0:
+            if self.group.rank == 0:  # under torchrun, rank 0 speaks for the group
                 warnings.warn(category(line), stacklevel=2)
 
     # ------------------------------------------------------------ the loop
@@ -341,6 +334,7 @@ class Trainer:
             if not bar.disable:
                 stack.enter_context(logging_redirect_tqdm())
             stack.callback(self._restore_signals, previous_handlers)
+            stack.callback(self._release_run_dir)
             stack.callback(self.writer.close)
             stack.callback(bar.close)
             last_logged_cost = None
@@ -369,7 +363,21 @@ class Trainer:
                     raise TrainingInterrupted(self.stop_signal or signal.SIGTERM, self.iteration, self.run_dir)
                 if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
                     self._save_checked(time.perf_counter() - start_time)
+            if converged and self.iteration < total:
+                self._say_why_it_stopped(total)
             return self._finish(time.perf_counter() - start_time)
+
+    def _say_why_it_stopped(self, total: int) -> None:
+        """A run that ends before train.iterations says so, and which test it met."""
+        if self.optimizer.stalled:
+            why = "no step lowers the cost in this precision any more (stalled)"
+        else:
+            why = f"the largest gradient entry {self.grad_max:.3g} is below optimizer.grad_tol={self.grad_tol:g}"
+        logger.info("stopped early at iteration %d of %d: %s", self.iteration, total, why)
+
+    def _release_run_dir(self) -> None:
+        if self.run_lock is not None:
+            self.run_lock.release()
 
     def _batch(self, it: int):
         if self.batch_size is None:
@@ -476,18 +484,13 @@ class Trainer:
                 save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
         kept = f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}" \
             if self.last_good is not None and self.save else ""
+        opt = self.config.optimizer
+        weights = [p.detach().abs().nan_to_num(posinf=float("inf")).max() for p in self.model.parameters()]
+        advice = diagnostics.divergence_advice(opt.name, opt.lr, opt.name in USED_BY["optimizer.lr"][1],
+                                               self.split.standardizer is not None,
+                                               float(max(weights)) if weights else 0.0, self.dtype == torch.float64)
         raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
-                               f"(optimizer {self.config.optimizer.name}; {self._divergence_advice()}){kept}")
-
-    def _divergence_advice(self) -> str:
-        opt, defaults = self.config.optimizer, getattr(self.optimizer, "defaults", {})
-        with torch.no_grad():
-            weights = [p.detach().abs().max() for p in self.model.parameters() if p.numel()]
-            weight_max = float(torch.stack(weights).nan_to_num(nan=0.0).max()) if weights else 0.0
-            data_max = None if is_stream(self.x_train) or not self.x_train.numel() else float(self.x_train.abs().max())
-        return diagnostics.divergence_advice(opt.name, opt.lr, "lr" in defaults and not defaults.get("line_search_fn"),
-                                             bool(defaults.get("line_search_fn")), weight_max, data_max,
-                                             self.model.l2, self.dtype)
+                               f"({advice}){kept}")
 
     # ------------------------------------------------------------ state
 
@@ -511,11 +514,9 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
-        check_weights_fit(self.model, state["model"], Path(self.run_dir or ".") / CHECKPOINT_NAME)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(_deep_clone(state["optimizer"]))
-            check_optimizer_fits(self.optimizer, Path(self.run_dir or ".") / CHECKPOINT_NAME)
             self.iteration = int(state["iteration"])
             torch.set_rng_state(state["rng"]["torch"])
             if "cuda" in state["rng"] and self.device.type == "cuda":
@@ -525,11 +526,8 @@ class Trainer:
             keep = sum(1 for it in history["iteration"] if it < self.iteration)
             self.history = {k: list(history.get(k, [])[:keep]) for k in self.history}
             self.seconds_before = float(state.get("seconds", 0.0))
-        except CheckpointError:
-            raise
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({first})") from None
+            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({error})") from None
 
     def _save(self, seconds: float) -> None:
         if self.save:
@@ -551,7 +549,7 @@ class Trainer:
         k = split.num_classes
         splits = {"train": (self.x_train, self.y_train), **({"test": (self.x_test, self.y_test)} if self.has_test
                                                              else {})}
-        metrics, shard_test_proba, one_class = {}, None, {}
+        metrics, shard_test_proba = {}, None
         for name, (x, y) in splits.items():
             metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = h[f"{name}_cost"][-1], h[f"{name}_accuracy"][-1]
             if not self.report:
@@ -562,47 +560,39 @@ class Trainer:
                 shard_test_proba = proba  # the pictures: under torchrun, rank 0's test rows
             if self.group.active:  # every worker's rows, in one process's order
                 y, proba = self.group.gather_rows(y), self.group.gather_rows(proba)
-            one_class[name] = bool(y.numel()) and bool((y == y.reshape(-1)[0]).all())
             metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
                             if key != f"{name}_accuracy"})
         metrics.update({
             "iterations": self.iteration, "converged": self._converged(), "grad_norm": self.grad_max,
-            "separated": self.separated, "singular_design": self.singular_design,
             "classes": list(split.classes), "warnings": list(self.warnings),
             "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
         })
-        metrics = with_reasons(metrics, one_class)  # strict JSON: null, and why, for NaN or infinity
         if self.save:
-            atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+            atomic_write_text(self.run_dir / "metrics.json", strict_json(metrics))
             # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
             self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
-                                                 if key.startswith(("train_", "test_")) and key not in _LOGGED
-                                                 and value is not None})
+                                                 if key.startswith(("train_", "test_")) and key not in _LOGGED})
             if self.has_test and self.report:
                 self._final_pictures(shard_test_proba)
             self.writer.final(self.iteration, self.config_dict,
-                              {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))
-                                  and value is not None},
+                              {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
                                "train/grad_norm": self.grad_max})
         for split_name in splits if self.report else ():
             extra = ", ".join(f"{name} {metrics[f'{split_name}_{name}']:.4f}" for name in
-                              ("auc", "f1", "macro_f1", "log_loss") if metrics.get(f"{split_name}_{name}") is not None)
+                              ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
             logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
                         f" ({extra})" if extra else "")
         # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
         # for a model without one, the start already warned that train.summary is ignored.
-        if self.config.train.summary and hasattr(self.model, "hessian"):
+        if self.config.train.summary and hasattr(self.model, "hessian") and not is_stream(split.x_train):
             from ..stats import report_run_summary  # local: only train.summary needs it
 
             report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
-                               run_dir=self.run_dir if self.save else None, writer=self.writer, step=self.iteration,
-                               group=self.group)
+                               run_dir=self.run_dir, writer=self.writer, step=self.iteration)
         return TrainResult(self.model, self.history, self.run_dir, metrics, split.standardizer, list(split.classes),
                            list(split.feature_names))
 
     def _converged(self) -> bool:
-        if self.separated:  # l2 = 0 on separable rows: there is no optimum to reach
-            return False
         if self.config.optimizer.name in ITERATE_TO_CONVERGENCE:
             return bool(self.optimizer.converged) or self.grad_max < self.grad_tol
         if self.config.train.tol:
@@ -611,27 +601,21 @@ class Trainer:
 
     def _final_warnings(self) -> None:
         opt, h = self.config.optimizer, self.history
-        self.separated = self._separated()
-        if self.separated:
-            self._warn(diagnostics.separated_warning(h["weight_norm"][-1], h["train_cost"][-1]), SeparationWarning)
-        elif opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
+        if opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
             self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol,
                                                        stalled=self.optimizer.stalled), ConvergenceWarning)
         elif opt.name not in ITERATE_TO_CONVERGENCE and self.config.train.tol and not self.tol_reached:
             self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change),
                        ConvergenceWarning)
         if opt.name in ("gd", "sgd"):
-            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr)
+            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr,
+                                                     eps=torch.finfo(self.dtype).eps)
             if rising:
                 self._warn(rising, ConvergenceWarning)
-
-    def _separated(self) -> bool:
-        """With l2 = 0: whether the final model separates every worker's training rows (``diagnostics.separates``)."""
-        if self.model.l2:
-            return False
-        with torch.no_grad():
-            logits = rows_apply(self.model, self.x_train.to(dtype=self.dtype))
-        return not self.group.any(not diagnostics.separates(logits, self.y_train, self.w_train))
+        if not self.model.l2:
+            separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
+            if separable:
+                self._warn(separable, SeparationWarning)
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration
