@@ -22,7 +22,8 @@ def config(*overrides):
 
 
 @pytest.mark.parametrize("optimizer,why", [("newton", "newton takes no learning rate"),
-                                           ("lbfgs", "lbfgs picks its step by a line search")])
+                                           ("lbfgs", "lbfgs picks its step by a line search, so its step size is "
+                                                     "not the cause")])
 def test_newton_and_lbfgs_on_huge_weights_are_not_told_to_lower_the_lr(optimizer, why):
     model = LogisticRegression(3).double()
     with torch.no_grad():
@@ -30,7 +31,7 @@ def test_newton_and_lbfgs_on_huge_weights_are_not_told_to_lower_the_lr(optimizer
     with pytest.raises(TrainingDiverged) as raised:
         train(config(f"optimizer.name={optimizer}"), save=False, data=split(), model=model)
     message = str(raised.value)
-    assert why in message and "will not help" in message and "try a smaller" not in message
+    assert why in message and "optimizer.lr" not in message
     assert "the weights reached 1e+308" in message and "model.l2 > 0" in message
 
 

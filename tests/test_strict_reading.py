@@ -6,7 +6,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from torch_logreg.data.numbers import is_number, parse_cells
+from torch_logreg.data.split import NON_FINITE, NUMBER
 from torch_logreg.data.split import load_split, load_table
 from torch_logreg.errors import ConfigError, DataError, UserInputError
 from torch_logreg.training.config import DataConfig, load_config
@@ -41,7 +41,7 @@ def test_decimal_and_exponent_forms_are_numbers(tmp_path, cell, value):
 
 def test_training_refuses_two_columns_of_one_name(tmp_path):
     path = write(tmp_path / "d.csv", "a,a,y\n1,2,0\n3,4,1\n")
-    with pytest.raises(DataError, match="column 'a' appears twice"):
+    with pytest.raises(DataError, match="column 'a' appears 2 times in the header"):
         load_table(path)
 
 
@@ -52,7 +52,7 @@ def test_a_test_file_is_matched_by_column_name(tmp_path):
     assert split.x_test.tolist() == [[5.0, 50.0], [6.0, 60.0]]
 
 
-@pytest.mark.parametrize("header,named", [("a,y", "missing feature column.*'b'"), ("a,b,c,y", "extra column.*'c'")])
+@pytest.mark.parametrize("header,named", [("a,y", "missing column 'b'"), ("a,b,c,y", "column 'c' is not a training feature")])
 def test_a_test_file_with_missing_or_extra_features_is_refused(tmp_path, header, named):
     train = write(tmp_path / "train.csv", "a,b,y\n1,10,0\n2,20,1\n")
     width = header.count(",") + 1
@@ -65,8 +65,10 @@ def test_a_test_file_with_missing_or_extra_features_is_refused(tmp_path, header,
 @given(st.text(max_size=12))
 def test_strict_numbers_are_what_the_grammar_says(text):
     import re
-    grammar = r"[ \t]*([+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity))[ \t]*"
-    assert is_number(text) == bool(re.fullmatch(grammar, text, flags=re.IGNORECASE if text.strip().isascii() else 0))
+
+    is_number = lambda cell: bool(NUMBER.fullmatch(cell) or NON_FINITE.fullmatch(cell))  # noqa: E731
+    grammar = r"[ \t\n\r\f\v]*([+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity))[ \t\n\r\f\v]*"
+    assert is_number(text) == bool(re.fullmatch(grammar, text, flags=re.IGNORECASE | re.ASCII))
 
 
 @settings(max_examples=200, deadline=None)
@@ -83,23 +85,18 @@ def test_any_bad_cell_is_one_clean_error_never_a_traceback(tmp_path_factory, cel
     assert torch.isfinite(table.x).all()
 
 
-def test_parse_cells_is_one_pass_over_many_cells():
-    cells = [str(v) for v in np.linspace(-5, 5, 10_000)]
-    assert parse_cells(cells, "f", lambda i: (i, "a")).shape == (10_000,)
-
-
 # ---------------------------------------------------------------- YAML
 
 
 def test_a_key_given_twice_names_the_key_and_both_lines(tmp_path):
     path = write(tmp_path / "c.yaml", "optimizer:\n  lr: 0.1\n  name: gd\n  lr: 0.2\n")
-    with pytest.raises(ConfigError, match=r"c.yaml: line 4: .*'lr' is given twice, on lines 2 and 4"):
+    with pytest.raises(ConfigError, match=r"c.yaml: line 4: .*'lr' is given twice \(lines 2 and 4\)"):
         load_config(path)
 
 
 def test_a_section_given_twice_is_refused(tmp_path):
     path = write(tmp_path / "c.yaml", "optimizer:\n  lr: 0.1\ntrain:\n  seed: 1\noptimizer:\n  lr: 0.2\n")
-    with pytest.raises(ConfigError, match="'optimizer' is given twice, on lines 1 and 5"):
+    with pytest.raises(ConfigError, match=r"'optimizer' is given twice \(lines 1 and 5\)"):
         load_config(path)
 
 
@@ -110,7 +107,7 @@ def test_nested_aliases_are_refused_in_bounded_space(tmp_path):
     path = write(tmp_path / "c.yaml", text)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert "anchor" in str(caught.value) and len(str(caught.value)) < 300
+    assert "alias" in str(caught.value) and len(str(caught.value)) < 300
 
 
 def test_an_alias_in_an_override_is_not_expanded():

@@ -64,6 +64,13 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def device_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: a CUDA device's free memory, else the host's available memory."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return available_memory()
+
+
 def memory_limit(data) -> int:
     """``data.memory_limit`` in bytes; null is half the available memory."""
     value = getattr(data, "memory_limit", None)

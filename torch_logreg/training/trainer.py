@@ -31,16 +31,18 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer, data_fingerprint
-from ..data.streaming import BlockBatches, is_stream, rows_apply
+from ..data.streaming import BlockBatches, device_memory, is_stream, rows_apply
 from ..errors import (CheckpointError, ConfigError, ConvergenceWarning, DesignWarning, IgnoredKeyWarning,
                       SeparationWarning, TorchLogregWarning, TrainingDiverged)
 from ..nn.classifier import Classifier, as_classifier
 from ..nn.gradcheck import check_gradients
+from ..nn.model_size import check_model_fits
 from ..nn.models import build_model
 from ..saved_model import model_record
 from . import diagnostics, distributed
+from ..checkpoint_fields import check_optimizer_fits, check_resumable, check_weights_fit
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
-from .config import USED_BY, Config, check_config, ignored_keys, save_config
+from .config import Config, check_config, ignored_keys, save_config
 from .metrics import classification_metrics, strict_json
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
@@ -188,9 +190,13 @@ class Trainer:
         n, num_classes = split.n_features, split.num_classes
 
         if model is None:
-            try:
+            try:  # sized on the meta device first: nothing is allocated for a model that cannot fit
+                check_model_fits(build_model, config.model, n, num_classes, self.dtype, self.device,
+                                 device_memory(self.device))
                 model = build_model(config.model, n, num_classes)
             except ValueError as error:  # the model's own check of its arguments names the key
+                if isinstance(error, ConfigError):
+                    raise
                 raise ConfigError(f"config: {error}") from None
         self.model = as_classifier(model, n, num_classes).to(device=self.device, dtype=self.dtype)
         if config.model.init is None and "init" in self.model.constructor_args():
@@ -484,13 +490,18 @@ class Trainer:
                 save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
         kept = f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}" \
             if self.last_good is not None and self.save else ""
-        opt = self.config.optimizer
-        weights = [p.detach().abs().nan_to_num(posinf=float("inf")).max() for p in self.model.parameters()]
-        advice = diagnostics.divergence_advice(opt.name, opt.lr, opt.name in USED_BY["optimizer.lr"][1],
-                                               self.split.standardizer is not None,
-                                               float(max(weights)) if weights else 0.0, self.dtype == torch.float64)
         raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
-                               f"({advice}){kept}")
+                               f"(optimizer {self.config.optimizer.name}; {self._divergence_advice()}){kept}")
+
+    def _divergence_advice(self) -> str:
+        opt, defaults = self.config.optimizer, getattr(self.optimizer, "defaults", {})
+        with torch.no_grad():
+            weights = [p.detach().abs().max() for p in self.model.parameters() if p.numel()]
+            weight_max = float(torch.stack(weights).nan_to_num(nan=0.0).max()) if weights else 0.0
+            data_max = None if is_stream(self.x_train) or not self.x_train.numel() else float(self.x_train.abs().max())
+        return diagnostics.divergence_advice(opt.name, opt.lr, "lr" in defaults and not defaults.get("line_search_fn"),
+                                             bool(defaults.get("line_search_fn")), weight_max, data_max,
+                                             self.model.l2, self.dtype)
 
     # ------------------------------------------------------------ state
 
@@ -514,9 +525,13 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
+        where = Path(self.run_dir or ".") / CHECKPOINT_NAME
+        check_resumable(state, where)
+        check_weights_fit(self.model, state["model"], where)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(_deep_clone(state["optimizer"]))
+            check_optimizer_fits(self.optimizer, where)
             self.iteration = int(state["iteration"])
             torch.set_rng_state(state["rng"]["torch"])
             if "cuda" in state["rng"] and self.device.type == "cuda":
@@ -526,8 +541,11 @@ class Trainer:
             keep = sum(1 for it in history["iteration"] if it < self.iteration)
             self.history = {k: list(history.get(k, [])[:keep]) for k in self.history}
             self.seconds_before = float(state.get("seconds", 0.0))
+        except CheckpointError:
+            raise
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
-            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({error})") from None
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({first})") from None
 
     def _save(self, seconds: float) -> None:
         if self.save:
