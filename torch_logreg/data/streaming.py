@@ -268,6 +268,16 @@ def _prefetched(blocks, depth: int = 1):
     thread.join()
 
 
+def raw_rows(stream: RowStream) -> Tensor | None:
+    """The stream's rows, unstandardized, as one (m, n) float64 tensor on the CPU, or None when
+    that would take more than half the available memory (``stats``' table needs them all at once)."""
+    m, n = stream.shape
+    if m * n * 8 > available_memory() // 2:
+        return None
+    raw = RowStream(stream.files, stream.mask, stream.block_rows, torch.float64, torch.device("cpu"))
+    return torch.cat(list(raw.blocks())) if m else torch.zeros(0, n, dtype=torch.float64)
+
+
 def is_stream(x) -> bool:
     return isinstance(x, RowStream)
 

@@ -275,9 +275,6 @@ class Trainer:
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
         for line in ignored_keys(config):
             self._warn(line, IgnoredKeyWarning)
-        if config.train.summary and is_stream(self.x_train):  # said now, not after the whole run
-            self._warn("train.summary=true is ignored with data.stream=true: the coefficient table needs every "
-                       "training row in memory at once; run without data.stream for it", IgnoredKeyWarning)
         for line in design:
             self._warn(line, DesignWarning)
         if self.save:
@@ -602,11 +599,12 @@ class Trainer:
                         f" ({extra})" if extra else "")
         # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
         # for a model without one, the start already warned that train.summary is ignored.
-        if self.config.train.summary and hasattr(self.model, "hessian") and not is_stream(split.x_train):
+        if self.config.train.summary and hasattr(self.model, "hessian"):
             from ..stats import report_run_summary  # local: only train.summary needs it
 
             report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
-                               run_dir=self.run_dir, writer=self.writer, step=self.iteration)
+                               run_dir=self.run_dir if self.save else None, writer=self.writer, step=self.iteration,
+                               group=self.group)
         return TrainResult(self.model, self.history, self.run_dir, metrics, split.standardizer, list(split.classes),
                            list(split.feature_names))
 
