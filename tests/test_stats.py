@@ -378,3 +378,19 @@ def test_summary_validates_labels_and_weights_as_fit_does(labels, weights, said)
         w[5] = -1
     with pytest.raises(ValueError, match=re.escape(said)):
         summary(result.model, split.x_train, y_given, sample_weight=w)
+
+
+def test_wide_separable_data_warn_and_do_not_claim_convergence():
+    """10,000 features, 40 rows, l2 = 0, gd in float32: the rows are separated, so the run warns and says
+    converged=false, although the cost underflows and the gradient with it."""
+    from torch_logreg import SeparationWarning
+
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(60, 10_000)))
+    y = torch.tensor((rng.random(60) > 0.5).astype(float))
+    split = make_split(x[:40], y[:40], x[40:], y[40:], [f"x{j}" for j in range(10_000)], standardize=True)
+    config = load_config(None, ["train.print_cost=false", "train.device=cpu", "train.dtype=float32",
+                                "optimizer.name=gd", "optimizer.lr=1", "train.iterations=2000"])
+    with pytest.warns(SeparationWarning, match="model.l2"):
+        result = train(config, data=split, save=False)
+    assert result.metrics["separated"] is True and result.metrics["converged"] is False

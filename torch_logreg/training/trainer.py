@@ -265,6 +265,7 @@ class Trainer:
         self.history: dict[str, list] = {k: [] for k in ("iteration", *_HISTORY)}
         self.seconds_before = 0.0
         self.warnings: list[str] = []
+        self.separated = False  # set at the end: the final weights separate the training rows (l2 = 0)
         self.grad_max = float("nan")
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -578,7 +579,8 @@ class Trainer:
             metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
                             if key != f"{name}_accuracy"})
         metrics.update({
-            "iterations": self.iteration, "converged": self._converged(), "grad_norm": self.grad_max,
+            "iterations": self.iteration, "converged": self._converged(), "separated": self.separated,
+            "grad_norm": self.grad_max,
             "classes": list(split.classes), "warnings": list(self.warnings),
             "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
         })
@@ -609,6 +611,8 @@ class Trainer:
                            list(split.feature_names))
 
     def _converged(self) -> bool:
+        if self.separated:  # l2 = 0 on separated rows: there is no optimum to have reached
+            return False
         if self.config.optimizer.name in ITERATE_TO_CONVERGENCE:
             return bool(self.optimizer.converged) or self.grad_max < self.grad_tol
         if self.config.train.tol:
@@ -632,6 +636,7 @@ class Trainer:
             separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
             if separable:
                 self._warn(separable, SeparationWarning)
+            self.separated = separable is not None
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration
