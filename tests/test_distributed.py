@@ -291,3 +291,46 @@ def test_a_missing_shard_disagreeing_configs_and_restarts_without_a_run_folder_e
     for rank, line in enumerate((rank0[2], rank1[2])):  # a restart would not find a timestamped folder
         assert line == f"rank {rank}: torchrun --max-restarts needs an explicit --run-dir: a restarted worker " \
                        f"continues from that folder's checkpoint"
+
+
+def test_a_non_finite_value_in_streamed_data_names_file_row_and_column_on_every_worker(files, tmp_path):
+    table = np.load(files["odd"])
+    table[123, 2] = np.nan
+    bad = tmp_path / "bad.npy"
+    np.save(bad, table)
+    done = torchrun(["train.py", *BASE, f"data.path={bad}", "data.stream=true", "train.iterations=1", "--run-dir",
+                     str(tmp_path / "run")], timeout=120)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert lines and all(f"{bad}: row index 123, column index 2 (from 0): nan is not finite" in line
+                         for line in lines), done.stderr
+    for line in lines:  # one rank named once per line, the error said once
+        assert line.count("rank ") == 1 and line.count("is not finite") == 1, line
+
+
+def test_a_config_error_before_the_workers_meet_is_one_line_per_rank_with_its_rank(files, tmp_path):
+    done = torchrun(["train.py", *BASE, f"data.path={files['odd']}", "optimizer.lr=-1", "--run-dir",
+                     str(tmp_path / "run")], timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert sorted(line.split(":")[1].strip() for line in lines) == ["rank 0", "rank 1"], done.stderr
+    assert all(line.count("optimizer.lr") >= 1 and line.count("rank ") == 1 for line in lines)
+
+
+@pytest.mark.parametrize("layout", [["data.path={shards}"], ["data.path={odd}", "data.stream=true"]],
+                         ids=["shards", "streamed"])
+def test_train_summary_under_torchrun_is_the_table_of_every_workers_rows(files, tmp_path, layout):
+    overrides = [*BASE, "optimizer.name=newton", "train.summary=true", "data.test_path={test}", "model.l2=0.1",
+                 *layout]
+    overrides = [item.format(shards=files["shards"], odd=files["odd"], test=files["test"]) for item in overrides]
+    done = torchrun(["train.py", *overrides, "--run-dir", str(tmp_path / "two")], timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = subprocess.run([sys.executable, "train.py", *overrides, "--run-dir", str(tmp_path / "one")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert one.returncode == 0, one.stderr[-3000:]
+    two_rows = (tmp_path / "two" / "summary.csv").read_text().splitlines()
+    one_rows = (tmp_path / "one" / "summary.csv").read_text().splitlines()
+    assert len(two_rows) == len(one_rows) == 7  # header, const, 5 features
+    for mine, theirs in zip(two_rows[1:], one_rows[1:]):
+        ours = [float(v) for v in mine.split(",")[2:]]
+        reference = [float(v) for v in theirs.split(",")[2:]]
+        assert ours == pytest.approx(reference, rel=1e-6, abs=1e-9)

@@ -59,7 +59,7 @@ def test_a_diverging_run_names_the_first_bad_iteration_and_keeps_the_last_good_c
 
     assert done.status == 3
     message = assert_one_error_line(done.err, f"diverged at iteration {first_bad}", "not finite",
-                                    f"lr {float(settings['optimizer.lr'])}", str(run / "checkpoint.pt"))
+                                    f"smaller optimizer.lr (now {float(settings['optimizer.lr']):g})", str(run / "checkpoint.pt"))
     state = load_checkpoint(run)
     assert state["iteration"] < first_bad
     assert f"last good state (iteration {state['iteration']})" in message

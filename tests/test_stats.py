@@ -271,13 +271,16 @@ def test_train_summary_logs_the_table_and_writes_summary_csv_and_tensorboard_tex
     assert result.metrics["converged"]
 
 
-def test_train_summary_on_separable_data_warns_instead_of_failing_the_run(caplog):
+def test_train_summary_on_separable_data_warns_instead_of_failing_the_run():
+    from torch_logreg import TorchLogregWarning
+
     config = load_config(None, ["data.name=synthetic", "data.noise=0", "optimizer.name=newton",
                                 "train.dtype=float64", "train.summary=true", "train.iterations=20",
                                 "train.print_cost=false"])
-    with caplog.at_level(logging.WARNING, logger="torch_logreg"):
+    with pytest.warns(TorchLogregWarning) as caught:
         train(config, save=False)
-    assert "no coefficient table" in caplog.text and "perfectly separated" in caplog.text
+    text = "\n".join(str(w.message) for w in caught)
+    assert "no coefficient table" in text and "perfectly separated" in text
 
 
 def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path):
@@ -305,11 +308,9 @@ def test_summary_runs_on_the_device_of_the_model(device, binary):
 
 @pytest.mark.parametrize("path", ["in-memory CSV", ".npy", "streamed .npy"])
 def test_train_summary_on_every_data_path_gives_a_table_or_says_why_not_at_the_start(tmp_path, path):
-    """summary × every way data reaches the trainer: a table from rows in memory; for streamed rows one
-    warning when the run starts (the table needs them all in memory), never an error after training."""
+    """summary × every way data reaches the trainer: a table, streamed rows included (read once more, raw)."""
     import numpy as np
 
-    from torch_logreg import IgnoredKeyWarning
     from torch_logreg.data import load_breast_cancer
 
     x, y, names = load_breast_cancer()
@@ -325,15 +326,9 @@ def test_train_summary_on_every_data_path_gives_a_table_or_says_why_not_at_the_s
     config = load_config(None, [f"data.path={data}", *extra, "optimizer.name=newton", "train.dtype=float64",
                                 "model.l2=1", "train.iterations=30", "train.summary=true", "train.print_cost=false",
                                 "train.device=cpu"])
-    if path == "streamed .npy":
-        with pytest.warns(IgnoredKeyWarning, match="data.stream=true"):
-            result = train(config, run_dir=tmp_path / "run")
-        assert not (tmp_path / "run" / "summary.csv").exists()
-        assert any("data.stream" in line for line in result.metrics["warnings"])
-    else:
-        train(config, run_dir=tmp_path / "run")
-        rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
-        assert len(rows) == 32  # header, const and 30 features
+    train(config, run_dir=tmp_path / "run")  # streamed rows are read once more, raw, when they fit in memory
+    rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
+    assert len(rows) == 32  # header, const and 30 features
 
 
 def _fitted_on_breast_cancer(columns=4):
@@ -383,3 +378,19 @@ def test_summary_validates_labels_and_weights_as_fit_does(labels, weights, said)
         w[5] = -1
     with pytest.raises(ValueError, match=re.escape(said)):
         summary(result.model, split.x_train, y_given, sample_weight=w)
+
+
+def test_wide_separable_data_warn_and_do_not_claim_convergence():
+    """10,000 features, 40 rows, l2 = 0, gd in float32: the rows are separated, so the run warns and says
+    converged=false, although the cost underflows and the gradient with it."""
+    from torch_logreg import SeparationWarning
+
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(60, 10_000)))
+    y = torch.tensor((rng.random(60) > 0.5).astype(float))
+    split = make_split(x[:40], y[:40], x[40:], y[40:], [f"x{j}" for j in range(10_000)], standardize=True)
+    config = load_config(None, ["train.print_cost=false", "train.device=cpu", "train.dtype=float32",
+                                "optimizer.name=gd", "optimizer.lr=1", "train.iterations=2000"])
+    with pytest.warns(SeparationWarning, match="model.l2"):
+        result = train(config, data=split, save=False)
+    assert result.metrics["separated"] is True and result.metrics["converged"] is False

@@ -40,7 +40,7 @@ def test_result_holds_model_history_and_metrics(tmp_path):
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     per_split = ("cost", "accuracy", "auc", "f1", "precision", "recall", "log_loss")
     assert set(metrics) == {f"{split}_{name}" for split in ("train", "test") for name in per_split} | {
-        "iterations", "converged", "grad_norm", "classes", "warnings", "seconds", "device"}
+        "iterations", "converged", "separated", "grad_norm", "classes", "warnings", "seconds", "device"}
     assert metrics["iterations"] == 300 and metrics["device"] == "cpu" and metrics["classes"] == [0, 1]
     assert metrics["converged"] is False and metrics["warnings"] == []  # gd runs the iterations asked for, quietly
     assert 0.9 < metrics["test_accuracy"] <= 1.0

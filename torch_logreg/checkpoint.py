@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoint_fields import check_fields
 from .errors import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -123,6 +124,7 @@ def load_checkpoint(path: str | Path) -> dict:
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path}: not a torch_logreg checkpoint (no 'model' entry)")
     _check_fields(state, path)
+    check_fields(state, path)  # what each field holds: tensors' dtypes, rng states, history lists
     return state
 
 

@@ -114,7 +114,12 @@ def _program_name(argv0: str) -> str:
 def _fail(error, status: int) -> int:
     """Print ``error: <message>`` as exactly one line on stderr; return the exit status."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    print(f"error: {'; '.join(lines)}", file=sys.stderr)
+    text = "; ".join(lines)
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and "RANK" in os.environ:  # torchrun: whose error, once
+        prefix = f"rank {os.environ['RANK']}: "
+        text = text if text.startswith(prefix) else prefix + text
+    sys.stderr.write(f"error: {text}\n")  # one write: the workers' lines do not interleave
+    sys.stderr.flush()
     return status
 
 

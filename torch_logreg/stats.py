@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,8 @@ import torch
 from torch import Tensor
 
 from .data.split import Standardizer
-from .errors import UserInputError
+from .data.streaming import is_stream, raw_rows
+from .errors import TorchLogregWarning, UserInputError
 from .stats_table import summary_csv, summary_markdown, summary_text
 
 logger = logging.getLogger(__name__)
@@ -285,19 +287,38 @@ def _null_log_likelihood(y: Tensor, weights: Tensor | None, k: int, total_weight
     return float((present * (present / total_weight).log()).sum())
 
 
-def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir, writer, step: int) -> Summary | None:
+def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir, writer, step: int,
+                       group=None) -> Summary | None:
     """``train.summary=true``: log the table, write ``summary.csv`` in the run folder, log it to TensorBoard as text.
 
     A model or data that has no table (an MLP, separable data, a singular design) logs a warning instead.
+    Under torchrun (``group``) the table is of every worker's rows, gathered; rank 0 reports it.
     """
-    x = split.x_train.to(torch.float64)
-    if split.standardizer is not None:  # the split holds standardized rows; the table is in raw units
-        x = x * split.standardizer.std.to(x) + split.standardizer.mean.to(x)
+    if is_stream(split.x_train):  # streamed rows: read them once more, raw, if they fit in memory
+        x = raw_rows(split.x_train)
+    else:
+        x = split.x_train.to(torch.float64)
+        if split.standardizer is not None:  # the split holds standardized rows; the table is in raw units
+            x = x * split.standardizer.std.to(x) + split.standardizer.mean.to(x)
+    y = split.y_train
+    active = group is not None and group.active
+    if (group.any(x is None) if active else x is None):
+        if not active or group.rank == 0:
+            warnings.warn(TorchLogregWarning("no coefficient table (train.summary): the streamed training rows do "
+                                             "not fit in memory, and the table needs them all at once"), stacklevel=2)
+        return None
+    if active:  # one table of every worker's rows, not of rank 0's share
+        device = getattr(group, "device", torch.device("cpu"))  # NCCL gathers CUDA tensors only
+        gather = lambda t: group.gather_rows(t.to(device)).cpu()  # noqa: E731
+        x, y = gather(x), gather(y)
+        sample_weight = None if sample_weight is None else gather(sample_weight)
+        if group.rank != 0:
+            return None
     try:
-        table = summary(model, x, split.y_train, standardizer=split.standardizer, feature_names=split.feature_names,
+        table = summary(model, x, y, standardizer=split.standardizer, feature_names=split.feature_names,
                         sample_weight=sample_weight, converged=converged, classes=split.classes)
     except (TypeError, PerfectSeparationError, SingularHessianError) as error:
-        logger.warning("warning: no coefficient table (train.summary): %s", error)
+        warnings.warn(TorchLogregWarning(f"no coefficient table (train.summary): {error}"), stacklevel=2)
         return None
     logger.info("%s", table)
     if run_dir is not None:

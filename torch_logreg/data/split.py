@@ -102,6 +102,7 @@ class Table:
     feature_names: list[str]
     classes: list
     image_shape: tuple[int, int] | None = None
+    label_name: str | None = None  # a CSV's label column, so that a test file's is found by name
 
 
 # ---------------------------------------------------------------- built-in sets
@@ -253,7 +254,7 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
         raise DataError(f"{name}: the header has no rows under it")
     x = torch.tensor(rows, dtype=torch.float64)
     y, classes = encode_labels(raw_labels, name, labels, classes, lambda row: f" on line {line_numbers[row]}")
-    return Table(x, y, feature_names, classes)
+    return Table(x, y, feature_names, classes, label_name=header[target_index])
 
 
 # A number in a data file: a decimal or exponent form in ASCII digits, and nan/inf only to be refused by name.
@@ -275,6 +276,11 @@ def _columns_by_name(test: Table, names: list[str], path) -> Table:
                         f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), in any order")
     order = [test.feature_names.index(n) for n in names]
     return dataclasses.replace(test, x=test.x[:, order], feature_names=list(names))
+
+
+def _has_header(path) -> bool:
+    """Whether a data file names its columns (a CSV); arrays (.npy, .npz) have positions only."""
+    return Path(path).suffix.lower() not in (".npy", ".npz")
 
 
 def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
@@ -431,8 +437,14 @@ def load_split(data, seed: int) -> Split:
         table = load_table(data.path, data.target, data.labels)
         name = str(data.path)
         if data.test_path:
-            test = load_table(data.test_path, data.target, data.labels, classes=table.classes)
-            test = _columns_by_name(test, table.feature_names, data.test_path)
+            named = _has_header(data.path) and _has_header(data.test_path)  # arrays have positions only
+            target = data.target or (table.label_name if _has_header(data.test_path) else None)
+            test = load_table(data.test_path, target, data.labels, classes=table.classes)
+            if named:
+                test = _columns_by_name(test, table.feature_names, data.test_path)
+            elif test.x.shape[1] != table.x.shape[1]:
+                raise DataError(f"{data.test_path}: has {test.x.shape[1]} feature columns, "
+                                f"{data.path} has {table.x.shape[1]}")
             return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
                               classes=table.classes)
     else:

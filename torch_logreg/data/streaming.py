@@ -64,6 +64,13 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def device_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: a CUDA device's free memory, else the host's available memory."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return available_memory()
+
+
 def memory_limit(data) -> int:
     """``data.memory_limit`` in bytes; null is half the available memory."""
     value = getattr(data, "memory_limit", None)
@@ -259,6 +266,16 @@ def _prefetched(blocks, depth: int = 1):
             raise item
         yield item
     thread.join()
+
+
+def raw_rows(stream: RowStream) -> Tensor | None:
+    """The stream's rows, unstandardized, as one (m, n) float64 tensor on the CPU, or None when
+    that would take more than half the available memory (``stats``' table needs them all at once)."""
+    m, n = stream.shape
+    if m * n * 8 > available_memory() // 2:
+        return None
+    raw = RowStream(stream.files, stream.mask, stream.block_rows, torch.float64, torch.device("cpu"))
+    return torch.cat(list(raw.blocks())) if m else torch.zeros(0, n, dtype=torch.float64)
 
 
 def is_stream(x) -> bool:

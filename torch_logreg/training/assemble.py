@@ -13,7 +13,9 @@ from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer
 from ..errors import ConfigError
 from ..checkpoint import atomic_write_text, load_checkpoint
+from ..data.streaming import device_memory
 from ..nn.classifier import Classifier, as_classifier
+from ..nn.model_size import check_model_fits
 from ..nn.models import build_model
 from . import distributed
 from .config import Config
@@ -82,9 +84,12 @@ def training_model(config: Config, model, split: Split, device, dtype) -> Classi
     resolved ``model.init`` is written back into the config, as recorded."""
     n, num_classes = split.n_features, split.num_classes
     if model is None:
-        try:
+        try:  # sized on the meta device first: nothing is allocated for a model that cannot fit
+            check_model_fits(build_model, config.model, n, num_classes, dtype, device, device_memory(device))
             model = build_model(config.model, n, num_classes)
         except ValueError as error:  # the model's own check of its arguments names the key
+            if isinstance(error, ConfigError):
+                raise
             raise ConfigError(f"config: {error}") from None
     model = as_classifier(model, n, num_classes).to(device=device, dtype=dtype)
     if config.model.init is None and "init" in model.constructor_args():

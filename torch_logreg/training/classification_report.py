@@ -59,7 +59,8 @@ class ClassificationReport:
             metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
                             if key != f"{name}_accuracy"})
         metrics.update({
-            "iterations": self.iteration, "converged": self._converged(), "grad_norm": self.grad_max,
+            "iterations": self.iteration, "converged": self._converged(), "separated": self.separated,
+            "grad_norm": self.grad_max,
             "classes": list(split.classes), "warnings": list(self.warnings),
             "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
         })
@@ -80,15 +81,18 @@ class ClassificationReport:
                         f" ({extra})" if extra else "")
         # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
         # for a model without one, the start already warned that train.summary is ignored.
-        if self.config.train.summary and hasattr(self.model, "hessian") and not is_stream(split.x_train):
+        if self.config.train.summary and hasattr(self.model, "hessian"):
             from ..stats import report_run_summary  # local: only train.summary needs it
 
             report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
-                               run_dir=self.run_dir, writer=self.writer, step=self.iteration)
+                               run_dir=self.run_dir if self.save else None, writer=self.writer, step=self.iteration,
+                               group=self.group)
         return TrainResult(self.model, self.history, self.run_dir, metrics, split.standardizer, list(split.classes),
                            list(split.feature_names))
 
     def _converged(self) -> bool:
+        if self.separated:  # l2 = 0 on separated rows: there is no optimum to have reached
+            return False
         if self.capabilities.iterates_to_convergence:
             return bool(self.optimizer.converged) or self.grad_max < self.grad_tol
         if self.config.train.tol:
@@ -112,6 +116,7 @@ class ClassificationReport:
             separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
             if separable:
                 self._warn(separable, SeparationWarning)
+            self.separated = separable is not None
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration

@@ -13,6 +13,8 @@ the rest on values the loop reads at its log steps anyway.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -65,12 +67,19 @@ def linear_dependency(x: Tensor) -> tuple[int, int] | None:
     if m < 2 or m * n * n > RANK_CHECK_BUDGET or n > 4096:
         return None
     x64 = x.to(torch.float64)
+    size = x64.abs().amax(0)  # each column over its largest |value| first: features of 1e300 cannot overflow
+    if not bool(torch.isfinite(size).all()):
+        return None  # non-finite features: the data checks name them
+    x64 = x64 / torch.where(size > 0, size, torch.ones_like(size))
     centred = x64 - x64.mean(0)
     scale = centred.norm(dim=0)
     if bool((scale == 0).any()):
         return None  # constant columns: warned about by name already
     unit = centred / scale
-    eigenvalues = torch.linalg.eigvalsh(unit.T @ unit)
+    try:
+        eigenvalues = torch.linalg.eigvalsh(unit.T @ unit)
+    except torch.linalg.LinAlgError:
+        return None
     tolerance = n * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
     rank = int((eigenvalues > tolerance).sum())
     return (rank + 1, n + 1) if rank < min(n, m - 1) else None
@@ -162,18 +171,30 @@ def tol_warning(tol: float, iterations: int, change: float | None) -> str:
             f"raise train.iterations or optimizer.lr")
 
 
-def divergence_advice(optimizer_name: str, lr: float, uses_lr: bool, standardized: bool, largest_weight: float,
-                      double: bool) -> str:
-    """What to try when the cost or a gradient stopped being finite, for this optimizer and these weights."""
-    said = f"optimizer {optimizer_name}"
-    if largest_weight > 1e30:
-        said += f"; a weight reached {largest_weight:.3g}"
-    fixes = [] if standardized else ["standardize the features (data.standardize=true)"]
-    if uses_lr:
-        return f"{said}, lr {lr:g}; try a smaller optimizer.lr" + (f" or {fixes[0]}" if fixes else "")
-    fixes += ["add model.l2"] + ([] if double else ["train in train.dtype=float64"])
-    if len(fixes) == 1:
-        return f"{said}, which takes no learning rate: the data or the weights are beyond the run's floating-point " \
-               f"range; {fixes[0]}, or rescale the data"
-    return (f"{said}, which takes no learning rate: the data or the weights are beyond the run's floating-point "
-            f"range; {', '.join(fixes[:-1])} or {fixes[-1]}")
+def divergence_advice(optimizer_name: str, lr: float, steps_by_lr: bool, line_search: bool, weight_max: float,
+                      data_max: float | None, l2: float, dtype: torch.dtype) -> str:
+    """What to try when the cost or a gradient stopped being finite, for this optimizer and these scales.
+
+    ``steps_by_lr``: the optimizer's step is lr times a direction (gd, sgd, adam), so a smaller
+    lr is the first thing to try.  Newton takes no lr and lbfgs's line search picks its own step:
+    for them the cause lies in the scale of the data or of the weights, or in the precision."""
+    largest = torch.finfo(dtype).max
+    causes = []
+    if weight_max > largest ** 0.5:
+        causes.append(f"the weights reached {weight_max:.3g}, too large for {dtype} arithmetic (its largest number "
+                      f"is {largest:.3g}): start from smaller weights" + ("" if l2 else " or set model.l2 > 0"))
+    if data_max is not None and not math.isfinite(data_max):
+        causes.append(f"the features overflow {dtype} (their largest is beyond {largest:.3g}): rescale them"
+                      + (" or train in train.dtype=float64" if dtype != torch.float64 else ""))
+    elif data_max is not None and data_max > 1e6:
+        causes.append(f"the features reach {data_max:.3g}: standardize them (data.standardize=true) or rescale them")
+    if steps_by_lr:  # after a cause in the data or weights, which a smaller lr would not cure
+        causes.append(f"{'else ' if causes else ''}try a smaller optimizer.lr (now {lr:g})")
+    else:
+        how = "picks its step by a line search, so its step size is not the cause" if line_search \
+            else "takes no learning rate"
+        causes.insert(0, f"{optimizer_name} {how}")
+        if len(causes) == 1:
+            causes.append("check the scale of the features (data.standardize=true) and of the weights, set "
+                          "model.l2 > 0" + (", or train in train.dtype=float64" if dtype != torch.float64 else ""))
+    return "; ".join(causes)

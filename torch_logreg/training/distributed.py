@@ -49,6 +49,14 @@ class WorkerError(UserInputError):
     """One worker's start-up failed; the message names the rank (and, from the data, the file)."""
 
 
+def _unprefixed(text: str, rank: int) -> str:
+    """A worker's message without its own "rank r: " prefix, or the "stopped, because ..." of a nested
+    phase: the line that quotes it names the rank once."""
+    text = text.removeprefix(f"rank {rank}: ")
+    return text.split(" failed: ", 1)[1] if text.startswith("stopped, because rank ") and " failed: " in text \
+        else text
+
+
 def launched() -> bool:
     """True under torchrun (or any launcher that sets torch.distributed's environment)."""
     return all(key in os.environ for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"))
@@ -179,10 +187,13 @@ class Group(Solo):
         if not failed:
             return result
         if error is not None:
+            if isinstance(error, WorkerError):  # a nested phase's: already agreed and prefixed, once
+                raise error
             if isinstance(error, (UserInputError, OSError)):
                 raise WorkerError(f"rank {self.rank}: {message}") from None
             raise error
         rank, text = failed[0]
+        text = _unprefixed(text, rank)
         raise WorkerError(f"rank {self.rank}: stopped, because rank {rank} failed: {text}")
 
     def check_same_config(self, config_dict: dict) -> None:

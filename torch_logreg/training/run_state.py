@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import torch
 
+from pathlib import Path
+
 from ..checkpoint import CHECKPOINT_NAME, save_checkpoint
+from ..checkpoint_fields import check_optimizer_fits, check_resumable, check_weights_fit
 from ..errors import CheckpointError
 from ..saved_model import model_record
 
@@ -34,9 +37,13 @@ class RunState:
         }
 
     def _restore(self, state: dict) -> None:
+        where = Path(self.run_dir or ".") / CHECKPOINT_NAME
+        check_resumable(state, where)
+        check_weights_fit(self.model, state["model"], where)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(_deep_clone(state["optimizer"]))
+            check_optimizer_fits(self.optimizer, where)
             self.iteration = int(state["iteration"])
             torch.set_rng_state(state["rng"]["torch"])
             if "cuda" in state["rng"] and self.device.type == "cuda":
@@ -46,8 +53,11 @@ class RunState:
             keep = sum(1 for it in history["iteration"] if it < self.iteration)
             self.history = {k: list(history.get(k, [])[:keep]) for k in self.history}
             self.seconds_before = float(state.get("seconds", 0.0))
+        except CheckpointError:
+            raise
         except (KeyError, RuntimeError, ValueError, TypeError) as error:
-            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({error})") from None
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({first})") from None
 
     def _save(self, seconds: float) -> None:
         if self.save:

@@ -202,6 +202,7 @@ class Trainer(RunState, ClassificationReport):
         self.history: dict[str, list] = {k: [] for k in ("iteration", *_HISTORY)}
         self.seconds_before = 0.0
         self.warnings: list[str] = []
+        self.separated = False  # set at the end: the final weights separate the training rows (l2 = 0)
         self.grad_max = float("nan")
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -213,9 +214,6 @@ class Trainer(RunState, ClassificationReport):
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
         for line in ignored_keys(self.config):
             self._warn(line, IgnoredKeyWarning)
-        if self.config.train.summary and is_stream(self.x_train):  # said now, not after the whole run
-            self._warn("train.summary=true is ignored with data.stream=true: the coefficient table needs every "
-                       "training row in memory at once; run without data.stream for it", IgnoredKeyWarning)
         for line in design:
             self._warn(line, DesignWarning)
 
@@ -419,13 +417,18 @@ class Trainer(RunState, ClassificationReport):
                 save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
         kept = f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}" \
             if self.last_good is not None and self.save else ""
-        opt = self.config.optimizer
-        weights = [p.detach().abs().nan_to_num(posinf=float("inf")).max() for p in self.model.parameters()]
-        advice = diagnostics.divergence_advice(opt.name, opt.lr, self.capabilities.has_lr,
-                                               self.split.standardizer is not None,
-                                               float(max(weights)) if weights else 0.0, self.dtype == torch.float64)
         raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
-                               f"({advice}){kept}")
+                               f"(optimizer {self.config.optimizer.name}; {self._divergence_advice()}){kept}")
+
+    def _divergence_advice(self) -> str:
+        opt, capabilities = self.config.optimizer, self.capabilities
+        with torch.no_grad():
+            weights = [p.detach().abs().max() for p in self.model.parameters() if p.numel()]
+            weight_max = float(torch.stack(weights).nan_to_num(nan=0.0).max()) if weights else 0.0
+            data_max = None if is_stream(self.x_train) or not self.x_train.numel() else float(self.x_train.abs().max())
+        return diagnostics.divergence_advice(opt.name, opt.lr, capabilities.has_lr and not capabilities.needs_closure,
+                                             capabilities.needs_closure, weight_max, data_max, self.model.l2,
+                                             self.dtype)
 
     # ------------------------------------------------------------ signals
 

@@ -29,10 +29,11 @@ class ConfigLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             try:
+                given_before = key in seen
                 first = seen.setdefault(key, line)
             except TypeError:  # an unhashable key: SafeLoader's own error names it
                 break
-            if first != line:
+            if given_before:  # also twice on one line: {a: 1, a: 2}
                 raise ConstructorError(None, None, f"key {str(key)[:80]!r} is given twice (lines {first} and {line})",
                                        key_node.start_mark)
         return super().construct_mapping(node, deep)
