@@ -326,7 +326,7 @@ def test_newton_uses_every_row_once_the_sample_misjudges_the_curvature(caplog):
     y[::7] = 1.0
 
     newton, weight, bias = _newton(5, l2=1e-3, hessian_rows=100, seed=2)
-    with caplog.at_level("INFO", logger="torch_logreg.training.optim"):
+    with caplog.at_level("INFO", logger="torch_logreg.training.newton"):
         for _ in range(40):
             newton.step_on(x, y)
 
