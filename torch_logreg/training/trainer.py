@@ -1,15 +1,17 @@
-"""The training loop: steps, logs, checkpoints, resumes, and stops cleanly on a signal.
+"""Training a classifier of rows: the objective that ``loop.minimize`` runs, put together from a config.
 
-Every ``log_every`` iterations (and at the end) it reads the costs, accuracies and
-gradient in one host sync, writes them to TensorBoard, and checks they are
-finite. Between log steps nothing is read back, so on a GPU the steps queue up
-without waiting. A run that turns non-finite is replayed from the last log step,
-checking every step, to name the exact iteration; the last good state is kept.
+``train`` builds a ``Trainer`` (data, model, optimizer, run folder: the plain functions of
+``assemble``) and hands it to the loop.  As an objective it steps on a batch, and every
+``log_every`` iterations (and at the end) reads the costs, accuracies and gradient in one
+host sync, writes them to TensorBoard, and checks they are finite.  A run that turns
+non-finite is replayed from the last log step, checking every step, to name the exact
+iteration; the last good state is kept.  What a checkpoint holds is ``run_state``; the end
+of the run (metrics, warnings, pictures) is ``classification_report``.
 
-The loop knows the model only through its interface (``nn.Classifier``):
+The trainer knows the model only through its interface (``nn.Classifier``):
 logits, ``cost``, ``predict_proba``, and, when the model has them,
-``cost_and_grads`` (the fast path) and ``hessian`` (Newton).  ``newton`` and
-``lbfgs`` stop once converged; gd, sgd and adam run the iterations asked for.
+``cost_and_grads`` (the fast path) and ``hessian`` (Newton); the optimizer through its
+``capabilities``.
 """
 
 from __future__ import annotations
@@ -19,18 +21,14 @@ import logging
 import math
 import signal
 import sys
-import threading
-import time
 import warnings
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..data.split import Split, data_fingerprint
-from ..data.streaming import BlockBatches, is_stream, rows_apply
-from ..errors import (ConfigError, DesignWarning, IgnoredKeyWarning, TorchLogregWarning,
+from ..data.streaming import is_stream, rows_apply
+from ..errors import (DesignWarning, IgnoredKeyWarning, TorchLogregWarning,
                       TrainingDiverged)
 from ..nn.gradcheck import check_gradients
 from . import diagnostics, distributed
@@ -45,6 +43,9 @@ from .capabilities import capabilities
 from .optim import default_grad_tol
 from .resume import check_resume
 from .run_state import RunState, _deep_clone  # noqa: F401
+from .batches import Batches
+from .class_weights import class_weights
+from .loop import LoopEnd, Schedule, minimize
 from .steps import make_step
 from .tb_logging import RunWriter
 
@@ -148,7 +149,6 @@ class Trainer(RunState, ClassificationReport):
                                                  resume, overwrite)
         self._start_state(checkpoint)
         self._open_writer(command, checkpoint)
-        self.stop_signal: int | None = None
         self.last_good: dict | None = None
         split = self.split
         if checkpoint is not None:  # the first thing a resumed run says
@@ -171,16 +171,11 @@ class Trainer(RunState, ClassificationReport):
         # Every worker's rows count: the batches are drawn from one process's row numbers.
         self.m_total = split.shard.train_total if split.shard is not None else m
         self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < self.m_total else None
-        self.stream_batches = None  # mini-batches of streamed data: blocks, then rows within a block
-        if is_stream(self.x_train) and self.batch_size is not None:
-            if group.active:
-                raise ConfigError("streamed data (data.stream, or larger than data.memory_limit) under torchrun "
-                                  "trains full-batch: use gd, newton or lbfgs without train.batch_size")
-            self.stream_batches = BlockBatches(self.x_train, self.batch_size, self.config.seed)
         # The L2 term's divisor, m (or Σs) of the whole training set, also in mini-batch steps.
         self.l2_rows = None if self.batch_size is None else \
             group.total(m if self.w_train is None else float(self.w_train.sum()))
-        self._epoch_cache: tuple[int, torch.Tensor] | None = None
+        self.batches = Batches(self.x_train, self.y_train, self.w_train, self.m_total, self.batch_size,
+                               self.config.seed, split.shard, group.active)
 
     def _choose_step(self, x_dtype) -> None:
         """The optimizer (from the registry) and the fastest step that computes its update."""
@@ -254,51 +249,34 @@ class Trainer(RunState, ClassificationReport):
 
     def run(self) -> TrainResult:
         cfg = self.config.train
-        total, log_every = cfg.iterations, cfg.log_every
-        stops_when_converged = self.capabilities.iterates_to_convergence
-        start_time = time.perf_counter()
-        previous_handlers = self._catch_signals()
-        bar = tqdm(total=total, initial=self.iteration, unit="it", leave=False,
-                   disable=not (cfg.print_cost and sys.stderr.isatty() and total >= 1000 and self.group.rank == 0))
-        self.tol_change: float | None = None
-        self.tol_reached = False
-        with contextlib.ExitStack() as stack:
-            # With a bar on screen, log lines go through tqdm.write so they do not tear it.
-            if not bar.disable:
-                stack.enter_context(logging_redirect_tqdm())
-            stack.callback(self._restore_signals, previous_handlers)
-            stack.callback(self._release_run_dir)
-            stack.callback(self.writer.close)
-            stack.callback(bar.close)
-            last_logged_cost = None
-            converged = False
-            while True:
-                it = self.iteration
-                if it % log_every == 0 or it == total or converged:
-                    cost = self._log(it)
-                    bar.update(it - bar.n)
-                    if last_logged_cost is not None:
-                        self.tol_change = abs(last_logged_cost - cost)
-                    if cfg.tol and self.tol_change is not None and self.tol_change < cfg.tol:
-                        self.tol_reached = True
-                        logger.info("converged at iteration %d: the cost changed by less than train.tol=%g", it, cfg.tol)
-                        break
-                    last_logged_cost = cost
-                if it >= total or converged:
-                    break
-                x, y, s = self._batch(it)
-                self.step(x, y, s)
-                self.iteration = it + 1
-                converged = stops_when_converged and (self.optimizer.converged or self.optimizer.stalled)
-                # Under torchrun every worker stops after the same step, once any of them was signalled.
-                if self.group.any(self.stop_signal is not None):
-                    self._save_checked(time.perf_counter() - start_time)
-                    raise TrainingInterrupted(self.stop_signal or signal.SIGTERM, self.iteration, self.run_dir)
-                if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
-                    self._save_checked(time.perf_counter() - start_time)
-            if converged and self.iteration < total:
-                self._say_why_it_stopped(total)
-            return self._finish(time.perf_counter() - start_time)
+        schedule = Schedule(cfg.iterations, cfg.log_every, cfg.tol, cfg.checkpoint_every,
+                            progress=cfg.print_cost and self.group.rank == 0)
+        try:
+            return minimize(self, schedule, agree=self.group.any)
+        finally:
+            self.writer.close()
+            self._release_run_dir()
+
+    # ------------------------------------------------------------ the objective the loop minimizes
+
+    def step_at(self, it: int) -> None:
+        self.step(*self._batch(it))
+
+    def converged(self) -> bool:
+        return self.capabilities.iterates_to_convergence and (self.optimizer.converged or self.optimizer.stalled)
+
+    def checkpoint(self, seconds: float) -> None:
+        self._save_checked(seconds)
+
+    def interrupted(self, signum: int, seconds: float) -> None:
+        self._save_checked(seconds)
+        raise TrainingInterrupted(signum, self.iteration, self.run_dir)
+
+    def finish(self, seconds: float, end: LoopEnd) -> TrainResult:
+        self.tol_reached, self.tol_change = end.tol_reached, end.tol_change
+        if end.converged:
+            self._say_why_it_stopped(self.config.train.iterations)
+        return self._finish(seconds)
 
     def _say_why_it_stopped(self, total: int) -> None:
         """A run that ends before train.iterations says so, and which test it met."""
@@ -313,23 +291,7 @@ class Trainer(RunState, ClassificationReport):
             self.run_lock.release()
 
     def _batch(self, it: int):
-        if self.batch_size is None:
-            return self.x_train, self.y_train, self.w_train
-        if self.stream_batches is not None:
-            x, rows = self.stream_batches.batch(it)
-            return x, self.y_train[rows], None if self.w_train is None else self.w_train[rows]
-        m, size = self.m_total, self.batch_size
-        per_epoch = math.ceil(m / size)
-        epoch, index = divmod(it, per_epoch)
-        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
-            # Each epoch's order depends only on (seed, epoch): a resumed run draws the same batches.
-            gen = torch.Generator(device=self.device).manual_seed(self.config.seed * 1_000_003 + epoch)
-            self._epoch_cache = (epoch, torch.randperm(m, generator=gen, device=self.device))
-        rows = self._epoch_cache[1][index * size:(index + 1) * size]
-        if self.split.shard is not None:  # this worker's slice of the one process's batch
-            rows = distributed.local_batch(rows, self.split.shard.train_start, self.x_train.shape[0])
-        weights = None if self.w_train is None else self.w_train[rows]
-        return self.x_train[rows], self.y_train[rows], weights
+        return self.batches.batch(it)
 
     # ------------------------------------------------------------ logging
 
@@ -370,7 +332,7 @@ class Trainer(RunState, ClassificationReport):
         predicted = self.model.loss.predict(rows_apply(self.model, x.to(dtype=self.dtype)))
         return self.group.global_mean((predicted.to(y.dtype) == y).to(self.dtype))
 
-    def _log(self, it: int) -> float:
+    def log(self, it: int) -> float:
         values = self._evaluate()
         params_finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
         if not params_finite or not all(math.isfinite(v) for v in values.values()):
@@ -429,38 +391,3 @@ class Trainer(RunState, ClassificationReport):
         return diagnostics.divergence_advice(opt.name, opt.lr, capabilities.has_lr and not capabilities.needs_closure,
                                              capabilities.needs_closure, weight_max, data_max, self.model.l2,
                                              self.dtype)
-
-    # ------------------------------------------------------------ signals
-
-    def _catch_signals(self):
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def request_stop(signum, frame):
-            if self.stop_signal is not None:  # a second signal: stop now
-                raise KeyboardInterrupt
-            logger.warning("%s: finishing this step, then saving a checkpoint", signal.Signals(signum).name)
-            self.stop_signal = signum
-
-        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    @staticmethod
-    def _restore_signals(previous) -> None:
-        for sig, handler in (previous or {}).items():
-            signal.signal(sig, handler)
-
-
-def class_weights(class_weight, classes: list, y_train: torch.Tensor, sample_weight=None) -> torch.Tensor:
-    """(K,) weight per class: ``"balanced"`` is m / (K·count_k), as scikit-learn's, counting each row by its
-    sample weight (so weight 2 is a repeated row); a mapping names labels."""
-    k = len(classes)
-    if class_weight == "balanced":
-        weights = None if sample_weight is None else sample_weight.double()
-        counts = torch.bincount(y_train.long(), weights=weights, minlength=k).double()
-        return counts.sum() / (k * counts)
-    by_name = {str(key): float(value) for key, value in class_weight.items()}
-    unknown = [key for key in by_name if key not in {str(c) for c in classes}]
-    if unknown:
-        raise ConfigError(f"model.class_weight: {unknown[0]!r} is not a class of the data "
-                          f"(classes: {', '.join(map(str, classes))})")
-    return torch.tensor([by_name.get(str(c), 1.0) for c in classes], dtype=torch.float64)
