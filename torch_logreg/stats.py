@@ -119,29 +119,11 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     when the data do not determine every coefficient, and ``TypeError`` for a model
     without a closed-form Hessian over [W, b].
     """
-    if _wraps_classifier(model):  # load_model's StandardizedModel: raw features in
-        std = model.std.to(torch.float64)
-        if standardizer is None and not (bool((model.mean == 0).all()) and bool((std == 1).all())):
-            standardizer = Standardizer(model.mean, model.std)
-        feature_names = model.feature_names if feature_names is None else feature_names
-        classes = model.classes if classes is None else classes
-        model = model.model
-    if not all(hasattr(model, name) for name in ("hessian", "weight", "bias", "loss")):
-        raise TypeError(f"summary needs a logistic regression (a model with a closed-form Hessian over [W, b]); "
-                        f"got {type(model).__name__}")
+    model, standardizer, feature_names, classes = _unwrapped(model, standardizer, feature_names, classes)
     fitted = copy.deepcopy(model).to(torch.float64)  # the statistics in float64 whatever the training dtype
     device = fitted.weight.device
     n, k = fitted.in_features, fitted.num_classes
-    x = _as_float64(x, device)
-    if x.ndim != 2 or x.shape[1] != n:
-        raise ValueError(f"x must have shape (m, {n}), got {tuple(x.shape)}")
-    y = _as_float64(y, device).reshape(-1)
-    if len(y) != len(x):
-        raise ValueError(f"y has {len(y)} rows, x has {len(x)}")
-    weights = None if sample_weight is None else _as_float64(sample_weight, device).reshape(-1)
-    if weights is not None and len(weights) != len(x):
-        raise ValueError(f"sample_weight has {len(weights)} rows, x has {len(x)}")
-    _check_labels_and_weights(y, weights, k)
+    x, y, weights = _checked_rows(x, y, sample_weight, n, k, device)
     names = [f"x{j + 1}" for j in range(n)] if feature_names is None else [str(name) for name in feature_names]
     if len(names) != n:
         raise ValueError(f"feature_names must name the model's {n} features, got {len(names)}")
@@ -165,16 +147,7 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     log_likelihood = -float(fitted.loss.cost(fitted(x_model), targets, weights)) * total_weight
     ll_null = _null_log_likelihood(y.long(), weights, k, total_weight)
     equations = classes[1:]  # binary: the positive class; K: each class against classes[0]
-    notes = []
-    if fitted.l2:
-        notes.append(f"penalized fit (l2={fitted.l2:g}): standard errors from the penalized Hessian "
-                     f"(inverse of −∇²ℓ + l2·I on the weights)")
-    if standardizer is not None:
-        notes.append("coefficients in raw feature units, mapped from the fit on standardized features")
-    if k > 2:
-        notes.append(f"each equation is a class against {classes[0]!r} (statsmodels' MNLogit parameterization)")
-    if weights is not None:
-        notes.append(f"sample weights: the log-likelihood is Σ s·log p over {len(x)} rows, Σs = {total_weight:g}")
+    notes = _notes(fitted.l2, standardizer is not None, k, classes, None if weights is None else (len(x), total_weight))
 
     as_numpy = lambda t: t.detach().cpu().numpy()  # noqa: E731
     return Summary(
@@ -187,6 +160,53 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
         converged=converged, l2=fitted.l2, standardized=standardizer is not None, weighted=weights is not None,
         notes=notes,
     )
+
+
+def _unwrapped(model, standardizer, feature_names, classes):
+    """(the logistic regression, standardizer, feature names, classes): a ``StandardizedModel`` (``load_model``)
+    gives its own where the caller gave none; a model without a closed-form Hessian is a TypeError."""
+    if _wraps_classifier(model):  # load_model's StandardizedModel: raw features in
+        std = model.std.to(torch.float64)
+        if standardizer is None and not (bool((model.mean == 0).all()) and bool((std == 1).all())):
+            standardizer = Standardizer(model.mean, model.std)
+        feature_names = model.feature_names if feature_names is None else feature_names
+        classes = model.classes if classes is None else classes
+        model = model.model
+    if not all(hasattr(model, name) for name in ("hessian", "weight", "bias", "loss")):
+        raise TypeError(f"summary needs a logistic regression (a model with a closed-form Hessian over [W, b]); "
+                        f"got {type(model).__name__}")
+    return model, standardizer, feature_names, classes
+
+
+def _checked_rows(x, y, sample_weight, n: int, k: int, device):
+    """x (m, n), y (m,) and the weights (m,) or None, in float64 on ``device``, their shapes and labels checked."""
+    x = _as_float64(x, device)
+    if x.ndim != 2 or x.shape[1] != n:
+        raise ValueError(f"x must have shape (m, {n}), got {tuple(x.shape)}")
+    y = _as_float64(y, device).reshape(-1)
+    if len(y) != len(x):
+        raise ValueError(f"y has {len(y)} rows, x has {len(x)}")
+    weights = None if sample_weight is None else _as_float64(sample_weight, device).reshape(-1)
+    if weights is not None and len(weights) != len(x):
+        raise ValueError(f"sample_weight has {len(weights)} rows, x has {len(x)}")
+    _check_labels_and_weights(y, weights, k)
+    return x, y, weights
+
+
+def _notes(l2: float, standardized: bool, k: int, classes: list, weighted: tuple[int, float] | None) -> list[str]:
+    """The lines under the table that say how to read it; ``weighted`` is (rows, Σs) of a weighted fit."""
+    notes = []
+    if l2:
+        notes.append(f"penalized fit (l2={l2:g}): standard errors from the penalized Hessian "
+                     f"(inverse of −∇²ℓ + l2·I on the weights)")
+    if standardized:
+        notes.append("coefficients in raw feature units, mapped from the fit on standardized features")
+    if k > 2:
+        notes.append(f"each equation is a class against {classes[0]!r} (statsmodels' MNLogit parameterization)")
+    if weighted is not None:
+        rows, total_weight = weighted
+        notes.append(f"sample weights: the log-likelihood is Σ s·log p over {rows} rows, Σs = {total_weight:g}")
+    return notes
 
 
 def _wraps_classifier(model) -> bool:
