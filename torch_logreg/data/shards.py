@@ -265,35 +265,39 @@ def _reduced(tensor: Tensor, group) -> Tensor:
 # ---------------------------------------------------------------- streamed
 
 
+def _open_shards(path) -> list:
+    """The ``.npy`` file (or a folder's shards) as ``streaming.NpyFile``s, all with the same columns."""
+    files = [streaming.NpyFile(f) for f in npy_files(path)]
+    for file in files[1:]:
+        if file.columns != files[0].columns:
+            raise DataError(f"{file.path}: has {file.columns} columns, the other shards {files[0].columns} "
+                            f"(features + label)")
+    return files
+
+
+def _worker_rows(files, path, group) -> np.ndarray:
+    """(rows,) bool: this worker's rows, whole shards of a folder, else a contiguous slice of one file."""
+    mask = np.zeros(sum(f.rows for f in files), dtype=bool)
+    starts = np.cumsum([0] + [f.rows for f in files])
+    if Path(path).is_dir():
+        first, last = _bounds(len(files), group.rank, group.world_size)
+        mask[starts[first]:starts[last]] = True
+    else:
+        mask[slice(*_bounds(len(mask), group.rank, group.world_size))] = True
+    return mask
+
+
 def load_streamed(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:
     """The split as ``streaming.RowStream``s: a label pass, the split, then (unless given) a statistics pass."""
 
-    def open_files(path):
-        files = [streaming.NpyFile(f) for f in npy_files(path)]
-        for file in files[1:]:
-            if file.columns != files[0].columns:
-                raise DataError(f"{file.path}: has {file.columns} columns, the other shards {files[0].columns} "
-                                f"(features + label)")
-        return files
-
-    def my_mask(files, path) -> np.ndarray:
-        mask = np.zeros(sum(f.rows for f in files), dtype=bool)
-        starts = np.cumsum([0] + [f.rows for f in files])
-        if Path(path).is_dir():
-            first, last = _bounds(len(files), group.rank, group.world_size)
-            mask[starts[first]:starts[last]] = True
-        else:
-            mask[slice(*_bounds(len(mask), group.rank, group.world_size))] = True
-        return mask
-
     def first_passes():
-        files = open_files(data.path)
+        files = _open_shards(data.path)
         block = streaming.block_rows_for(data, files)
         raw = streaming.label_column(files, block)
-        mine = my_mask(files, data.path)
+        mine = _worker_rows(files, data.path, group)
         if data.test_path:
-            test_files = open_files(data.test_path)
-            test_mine = my_mask(test_files, data.test_path)
+            test_files = _open_shards(data.test_path)
+            test_mine = _worker_rows(test_files, data.test_path, group)
             test_raw = streaming.label_column(test_files, block)
             return files, block, raw, mine, test_files, test_raw, test_mine
         return files, block, raw, mine, None, None, None
