@@ -56,6 +56,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import one_pass
+
 _PLAIN_AUTOGRAD = contextvars.ContextVar("torch_logreg_plain_autograd", default=False)
 
 
@@ -263,15 +265,22 @@ def cost_and_grads(
     since a training loop needs it only on the steps it logs.
 
     This is ``linear_forward`` / ``linear_backward`` for one neuron in vector form
-    (addmv, mv): on small data every op saved is a microsecond a step.  On the CPU,
-    very large x is processed in ``row_blocks`` (``CPU_GRADIENT_BLOCK_BYTES``) whose sums
-    add up to the same J, dW, db.
+    (addmv, mv): on small data every op saved is a microsecond a step.  On the CPU, float32
+    and float64 x without autograd is read once (``one_pass.grads``: cache-sized row blocks);
+    otherwise very large x goes in ``row_blocks`` (``CPU_GRADIENT_BLOCK_BYTES``).  Either way
+    the blocks' sums add up to the same J, dW, db.
     Tests hold it against the autograd Functions.
     """
     m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     w = weight.reshape(-1)  # (n,)
     value = dweight = dbias = None
-    for x_block, y_block, s_block in _blocks_with_weights(x, y, sample_weight):
+    if need_grads and one_pass.supports(x, weight, bias):  # the CPU step: x read once, in cached blocks
+        z, dweight, dbias = one_pass.grads(x, weight, bias, logistic_cost_backward, y, m, sample_weight)
+        value = logistic_cost_forward(z.view(-1), y, m, sample_weight) if with_cost else None
+        blocks = []
+    else:
+        blocks = _blocks_with_weights(x, y, sample_weight)
+    for x_block, y_block, s_block in blocks:
         z = block_logits(x_block, w, bias)  # (rows,)
         if with_cost:
             part = logistic_cost_forward(z, y_block, m, s_block)
@@ -335,10 +344,13 @@ def softmax_cost_and_grads(
     ``linear_forward``, ``softmax_cost_backward`` and ``linear_backward`` in one pass.
     """
     m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
-    z = linear_forward(x, weight, bias)
+    if one_pass.supports(x, weight, bias):  # the CPU step: x read once, in cached blocks
+        z, dweight, dbias = one_pass.grads(x, weight, bias, softmax_cost_backward, y, m, sample_weight)
+    else:
+        z = linear_forward(x, weight, bias)
+        dz = softmax_cost_backward(z, y, m, sample_weight)
+        _, dweight, dbias = linear_backward(dz, x, weight, need_x=False)
     value = softmax_cost_forward(z, y, m, sample_weight) if with_cost else None
-    dz = softmax_cost_backward(z, y, m, sample_weight)
-    _, dweight, dbias = linear_backward(dz, x, weight, need_x=False)
     if l2:
         dweight = dweight.add_(l2_backward(weight, l2, l2_m))
         if with_cost:
