@@ -8,11 +8,10 @@ themselves, with the whole count m as divisor) and its share dz_bᵀ x_b are for
 x_b is still in cache.  The shares are written to rows of a (blocks, K, n) buffer and summed
 once at the end, so the result does not depend on timing; J comes from the whole z afterwards.
 
-The block products go through NumPy's BLAS on x's own memory (no copy): on the AMD EPYC
-these figures were measured on, torch's MKL gemv on a cache-resident block ran at about a
-fifth of the speed of OpenBLAS's (benchmarks/step_time.py).  The caller runs under
-``torch_logreg.threads.blas_limited`` in ``train`` and the estimators, so OpenBLAS stays on
-the calling thread and leaves no spinning workers behind for torch's pool.
+The block products go through NumPy's BLAS on x's own memory (no copy): on an AMD EPYC,
+torch's MKL gemv on a cache-resident block took about twice as long as NumPy's OpenBLAS
+(``benchmarks/gemv_blocks.py``).  They run under ``threads.blas_on_calling_thread``: OpenBLAS
+stays on the calling thread and leaves no spinning workers behind for torch's OpenMP threads.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
+
+from ..threads import blas_on_calling_thread
 
 # About half of the 2 MB L2 cache of each core (AMD EPYC, benchmarks/step_time.py: 512 KB–2 MB
 # blocks were within noise of each other, one 40 MB block 2× slower).
@@ -59,16 +60,17 @@ def grads(x: Tensor, weight: Tensor, bias: Tensor, backward, y: Tensor, m, sampl
     dz_all = torch.empty(rows_total, k, dtype=x.dtype)
     bias = bias.detach()
     one = k == 1
-    for index in range(blocks):
-        start = index * rows
-        stop = min(start + rows, rows_total)
-        x_block = xn[start:stop]
-        np.dot(x_block, wt, out=zn[start:stop])
-        z_block = z[start:stop].add_(bias)
-        s_block = None if sample_weight is None else sample_weight[start:stop]
-        dz = backward(z_block.view(-1) if one else z_block, y[start:stop], m, s_block)
-        dz_block = dz_all[start:stop]
-        dz_block.copy_(dz.view_as(dz_block))
-        np.dot(dz_block.numpy().T, x_block, out=shares[index])  # dz_bᵀ x_b while x_b is in cache
+    with blas_on_calling_thread():
+        for index in range(blocks):
+            start = index * rows
+            stop = min(start + rows, rows_total)
+            x_block = xn[start:stop]
+            np.dot(x_block, wt, out=zn[start:stop])
+            z_block = z[start:stop].add_(bias)
+            s_block = None if sample_weight is None else sample_weight[start:stop]
+            dz = backward(z_block.view(-1) if one else z_block, y[start:stop], m, s_block)
+            dz_block = dz_all[start:stop]
+            dz_block.copy_(dz.view_as(dz_block))
+            np.dot(dz_block.numpy().T, x_block, out=shares[index])  # dz_bᵀ x_b while x_b is in cache
     dweight = torch.from_numpy(shares.sum(0) if blocks > 1 else shares[0])
     return z, dweight, dz_all.sum(0)
