@@ -1,8 +1,23 @@
-"""``threads.blas_on_calling_thread``: NumPy's BLAS at one thread inside, as it was after."""
+"""``threads``: NumPy's BLAS at one thread inside the one pass, torch at one thread for small data;
+both as they were after."""
 
+import contextlib
+
+import pytest
 import threadpoolctl
+import torch
 
 from torch_logreg import threads
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    saved = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def blas_thread_counts() -> list[int]:
@@ -31,3 +46,35 @@ def test_the_count_comes_back_when_the_block_raises():
         except KeyError:
             pass
         assert set(blas_thread_counts()) == {2}
+
+
+@pytest.mark.parametrize("threads_key, x, inside", [
+    (None, torch.zeros(569, 30), 1),  # small data: one thread
+    (2, torch.zeros(569, 30), 2),  # the user's train.threads is kept
+    (None, torch.zeros(0, 30, device="meta"), 2),  # not on the CPU
+])
+def test_torch_runs_on_one_thread_for_small_cpu_data_unless_the_user_chose(threads_key, x, inside):
+    with torch_threads(2):
+        with threads.torch_threads_for(x, threads_key):
+            assert torch.get_num_threads() == inside
+        assert torch.get_num_threads() == 2
+
+
+def test_large_x_keeps_torchs_threads(monkeypatch):
+    monkeypatch.setattr(threads, "SMALL_X_BYTES", 569 * 30 * 4)
+    with torch_threads(2), threads.torch_threads_for(torch.zeros(569, 30), None):
+        assert torch.get_num_threads() == 2
+
+
+def test_train_on_the_default_data_runs_on_one_thread_and_gives_the_count_back(tmp_path, monkeypatch):
+    from torch_logreg import train
+    from torch_logreg.training.config import load_config
+    from torch_logreg.training.trainer import Trainer
+
+    seen = []
+    real_run = Trainer.run
+    monkeypatch.setattr(Trainer, "run", lambda self: seen.append(torch.get_num_threads()) or real_run(self))
+    config = load_config(None, ["train.iterations=2", "train.print_cost=false", "train.device=cpu"])
+    with torch_threads(2):
+        train(config, save=False)
+        assert seen == [1] and torch.get_num_threads() == 2

@@ -1,4 +1,5 @@
-"""NumPy's BLAS held to the calling thread while torch_logreg calls it between torch ops.
+"""Thread pools while torch_logreg computes: NumPy's BLAS on the calling thread between torch ops,
+and torch on one thread for small data.
 
 ``nn.one_pass`` alternates NumPy products (OpenBLAS, in the NumPy wheels) with torch ops,
 block after block.  A multi-threaded OpenBLAS hands each product to worker threads, which
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+
+import torch
 
 _lock = threading.Lock()
 _libraries = None  # threadpoolctl's controllers of the BLAS libraries loaded when first asked
@@ -60,3 +63,28 @@ def blas_on_calling_thread():
                 for library, count in zip(_libraries, _saved):
                     if count != 1:
                         library.set_num_threads(count)
+
+
+# x below this many bytes trains with torch on the calling thread (train.threads unset): each op on
+# it is then a fraction of a millisecond, less than what a parallel region loses whenever another
+# thread holds a core (OpenBLAS's or OpenMP's spinning workers, another process), and a gd step,
+# Newton's Hessian and its solve on such x gain little from a second thread on a quiet machine.
+SMALL_X_BYTES = 32 << 20
+
+
+@contextlib.contextmanager
+def torch_threads_for(x, threads: int | None):
+    """Run the block with torch on one thread when ``threads`` (``train.threads``) is None and x (m, n)
+    is a CPU tensor under ``SMALL_X_BYTES``; torch's thread count is restored after.  Otherwise (a
+    count the user chose, large or streamed x, a GPU) change nothing."""
+    small = (threads is None and isinstance(x, torch.Tensor) and x.device.type == "cpu"
+             and x.numel() * x.element_size() < SMALL_X_BYTES)
+    saved = torch.get_num_threads()
+    if not small or saved == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)

@@ -38,6 +38,7 @@ from ..nn.classifier import Classifier, as_classifier
 from ..nn.gradcheck import check_gradients
 from ..nn.models import build_model
 from ..saved_model import model_record
+from .. import threads
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
 from .config import USED_BY, Config, check_config, ignored_keys, save_config
@@ -125,7 +126,8 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
         trainer = Trainer(config, run_dir, model=model, data=data, sample_weight=sample_weight, resume=resume,
                           overwrite=overwrite, save=save, report=report, command=command, checkpoint=checkpoint,
                           group=group, device=device)
-        return trainer.run()
+        with threads.torch_threads_for(trainer.x_train, config.train.threads):
+            return trainer.run()
 
 
 @contextlib.contextmanager
