@@ -8,8 +8,10 @@ fits take turns: scikit-learn's ``LogisticRegression(solver="newton-cholesky")``
 variants, each right after a scikit-learn fit:
 
 * ``before``: ``nn.one_pass`` calls NumPy's products with OpenBLAS at its default thread count
-  (``threads.blas_on_calling_thread`` replaced by a no-op for the duration);
-* ``after``: as shipped, OpenBLAS on the calling thread inside the one pass.
+  and ``train`` keeps torch's threads (``threads.blas_on_calling_thread`` and
+  ``threads.torch_threads_for`` replaced by no-ops for the duration);
+* ``after``: as shipped: OpenBLAS on the calling thread inside the one pass, and torch on one
+  thread for x under ``threads.SMALL_X_BYTES``.
 
 Prints per size the median and min ms of each, the ratio newton-cholesky ÷ ours (> 1: ours is
 faster), and the CPU time each kind of thread spent during our fit, from /proc/self/task:
@@ -24,14 +26,22 @@ import os
 import threading
 
 import numpy as np  # NumPy and scikit-learn first, as the user's process has them
-
-BLAS_THREADS = {int(t) for t in os.listdir("/proc/self/task")} - {threading.get_native_id()} \
-    if os.path.isdir("/proc/self/task") else set()
-import scipy.linalg  # noqa: F401  (scikit-learn's solver uses SciPy's OpenBLAS, whose threads start here)
+import scipy.linalg
 from sklearn.linear_model import LogisticRegression
 
-BLAS_THREADS |= ({int(t) for t in os.listdir("/proc/self/task")} - {threading.get_native_id()}
-                 if os.path.isdir("/proc/self/task") else set())
+
+def _blas_threads() -> set[int]:
+    """Thread ids of NumPy's and SciPy's OpenBLAS workers: every thread there is once each has run a
+    multi-threaded product, before torch starts any."""
+    square = np.ones((256, 256))
+    square @ square
+    scipy.linalg.blas.dgemm(1.0, square, square)
+    if not os.path.isdir("/proc/self/task"):
+        return set()
+    return {int(t) for t in os.listdir("/proc/self/task")} - {threading.get_native_id()}
+
+
+BLAS_THREADS = _blas_threads()
 
 import argparse
 import contextlib
@@ -43,6 +53,7 @@ from pathlib import Path
 
 import torch
 
+from torch_logreg import threads
 from torch_logreg.nn import one_pass
 from torch_logreg.sklearn import LogisticRegressionClassifier
 
@@ -89,17 +100,19 @@ def measure(size: Size, repeats: int) -> dict:
     def ours():
         LogisticRegressionClassifier(optimizer="newton").fit(x, y)
 
-    def free_blas():
+    def before():
         with contextlib.ExitStack() as stack:
-            saved = one_pass.blas_on_calling_thread
-            one_pass.blas_on_calling_thread = contextlib.nullcontext
-            stack.callback(setattr, one_pass, "blas_on_calling_thread", saved)
+            stand_ins = ((one_pass, "blas_on_calling_thread", contextlib.nullcontext),
+                         (threads, "torch_threads_for", lambda x, count: contextlib.nullcontext()))
+            for module, name, stand_in in stand_ins:
+                stack.callback(setattr, module, name, getattr(module, name))
+                setattr(module, name, stand_in)
             ours()
 
-    variants = {"before (OpenBLAS free)": free_blas, "after (OpenBLAS held)": ours}
+    variants = {"before": before, "after": ours}
     seconds = {name: [] for name in ["newton-cholesky", *variants]}
     cpu = {name: [] for name in variants}
-    sklearn_fit(), ours(), free_blas()  # warm-up
+    sklearn_fit(), ours(), before()  # warm-up
     for _ in range(repeats):
         for name, fit in variants.items():
             begin = time.perf_counter()
@@ -115,25 +128,28 @@ def measure(size: Size, repeats: int) -> dict:
            "newton-cholesky ms": sk * 1e3, "newton-cholesky min ms": min(seconds["newton-cholesky"]) * 1e3}
     for name in variants:
         median = statistics.median(seconds[name])
-        row[name] = {"ms": median * 1e3, "min ms": min(seconds[name]) * 1e3, "vs newton-cholesky": sk / median,
+        row[name] = {"ms": median * 1e3, "min ms": min(seconds[name]) * 1e3,
+                     "vs newton-cholesky": sk / median,
                      "cpu ms": {kind: statistics.median(c[kind] for c in cpu[name]) for kind in cpu[name][0]}}
     return row
 
 
 def table(rows: list[dict]) -> list[str]:
     lines = [("| size | newton-cholesky ms | ours before ms | before ÷ | ours after ms | after ÷ | "
-              "CPU ms of our fit after: main / BLAS workers / torch threads (before) |"), "|---|---|---|---|---|---|---|"]
+              "CPU ms of our fit after: main / BLAS workers / torch threads (before) |"),
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
-        before, after = row["before (OpenBLAS free)"], row["after (OpenBLAS held)"]
+        before, after = row["before"], row["after"]
         cpu = " / ".join(f"{after['cpu ms'][k]:.0f} ({before['cpu ms'][k]:.0f})" for k in after["cpu ms"])
         lines.append(f"| {row['size']} | {row['newton-cholesky ms']:.2f} | {before['ms']:.2f} | "
-                     f"{before['vs newton-cholesky']:.2f}× | {after['ms']:.2f} | {after['vs newton-cholesky']:.2f}× "
-                     f"| {cpu} |")
+                     f"{before['vs newton-cholesky']:.2f}× | {after['ms']:.2f} | "
+                     f"{after['vs newton-cholesky']:.2f}× | {cpu} |")
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.threads_time", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.threads_time",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="569x30,100000x100,1000000x2")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/local")
