@@ -193,10 +193,9 @@ def relu_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tenso
 # Rows per block on the CPU for the Hessian: about 4 MB of x, so that its (rows, n)
 # scratch product stays that small and in cache for xᵀ diag(c) x.
 CPU_BLOCK_BYTES = 4 << 20
-# The gradient's blocks are far larger: its temporaries are m-vectors (z, dz), and on the
-# Intel Xeon this project runs on, gemv and mv over all of x matched or beat cache-sized
-# blocks (100k×100: 1.75 against 2.28 ms; 2M×128: 81 against 90 ms; 1M×128: 44 against
-# 42 ms).  The cache-sized blocks were tuned on an AMD EPYC, where they were 2× faster.
+# The gradient's full-batch CPU step reads x once in cache-sized blocks (``one_pass``); these
+# larger blocks serve what is left: the cost alone (log steps) and gradients that autograd
+# records.  Their temporaries are m-vectors (z, dz), so a block only bounds their size.
 CPU_GRADIENT_BLOCK_BYTES = 64 << 20
 
 
@@ -214,9 +213,10 @@ def row_blocks(x: Tensor, *others: Tensor, block_bytes: int | None = None) -> li
 def block_logits(x_block: Tensor, w: Tensor, bias: Tensor) -> Tensor:
     """z = x·w + b for one neuron and one block of rows, by gemv.  x_block: (k, n), w: (n,) -> (k,).
 
-    A multiply and a row sum (kept for AMD EPYC, where MKL's gemv read streamed blocks
-    ~3× slower) ran 1.4–2.5× slower than gemv on the Intel Xeon this project now runs
-    on, at every width tried (benchmarks/step_time.py), so gemv it is.
+    Torch's gemv (MKL in the PyTorch wheels) is fast on an Intel Xeon and about half
+    OpenBLAS's speed on an AMD EPYC (``benchmarks/gemv_blocks.py``); the training step's
+    gradient goes through ``one_pass`` and NumPy's BLAS instead, so only the cost alone and
+    the Hessian come here.
     """
     return torch.addmv(bias, x_block, w)
 
