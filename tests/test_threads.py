@@ -52,6 +52,7 @@ def test_the_count_comes_back_when_the_block_raises():
     (None, torch.zeros(569, 30), 1),  # small data: one thread
     (2, torch.zeros(569, 30), 2),  # the user's train.threads is kept
     (None, torch.zeros(0, 30, device="meta"), 2),  # not on the CPU
+    (None, None, 2),  # x not known yet
 ])
 def test_torch_runs_on_one_thread_for_small_cpu_data_unless_the_user_chose(threads_key, x, inside):
     with torch_threads(2):
@@ -77,4 +78,26 @@ def test_train_on_the_default_data_runs_on_one_thread_and_gives_the_count_back(t
     config = load_config(None, ["train.iterations=2", "train.print_cost=false", "train.device=cpu"])
     with torch_threads(2):
         train(config, save=False)
+        assert seen == [1] and torch.get_num_threads() == 2
+
+
+def test_the_estimators_fit_builds_its_trainer_on_one_thread_too(monkeypatch):
+    # The estimator hands train() its data, so the checks and snapshots before the loop are
+    # small work too.
+    from sklearn.datasets import load_breast_cancer
+
+    from torch_logreg.sklearn import LogisticRegressionClassifier
+    from torch_logreg.training.trainer import Trainer
+
+    seen = []
+    real_init = Trainer.__init__
+
+    def init(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "__init__", init)
+    x, y = load_breast_cancer(return_X_y=True)
+    with torch_threads(2):
+        LogisticRegressionClassifier(optimizer="newton").fit(x, y)
         assert seen == [1] and torch.get_num_threads() == 2
