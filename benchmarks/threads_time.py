@@ -155,12 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/local")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
+    info = describe("cpu")  # the commit and load as the run starts
     rows = []
     for part in args.sizes.split(","):
         size = Size(*(int(v) for v in part.lower().split("x")))
         rows.append(measure(size, args.repeats))
         print("\n".join(table(rows)[-1:]), flush=True)
-    info = describe("cpu")
     lines = ["# Our Newton fit in a process that runs scikit-learn", "",
              (f"`python -m benchmarks.threads_time --sizes {args.sizes} --repeats {args.repeats}` at "
               f"{info['git_commit']}; torch threads {torch.get_num_threads()}; load average at the start "
