@@ -145,7 +145,44 @@ def test_numpy_baseline_prints_one_json_line(capsys):
     assert result["seconds"] > 0 and result["repeats"] == 2
 
 
-@pytest.mark.parametrize("module", [loop_time, mlp_time, solve_time, step_time, profile_ops])
+@pytest.mark.parametrize("module", [loop_time, mlp_time, solve_time, step_time, profile_ops, "compare",
+                                    "compare_worker", "gemv_blocks", "threads_time"])
 def test_benchmarks_call_no_trainer_internals(module):
-    source = Path(module.__file__).read_text()
+    path = Path(module.__file__) if not isinstance(module, str) else ROOT / "benchmarks" / f"{module}.py"
+    source = path.read_text()
     assert "Trainer" not in source and "trainer." not in source
+
+
+def test_compare_times_a_ref_against_the_work_tree_in_one_table(tmp_path, capsys):
+    from benchmarks import compare
+
+    assert compare.main(["HEAD", "--sizes", "300x4", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    (written,) = tmp_path.glob("compare-*.json")
+    rows = json.loads(written.read_text())["rows"]
+    assert [(row["size"], row["ref"]) for row in rows] == [("300×4", "HEAD")]
+    assert rows[0]["ratio"] > 0 and "ref/work tree" in capsys.readouterr().out
+
+
+def test_compare_refuses_what_is_not_a_commit(capsys):
+    from benchmarks import compare
+
+    assert compare.main(["no-such-ref-anywhere"]) == 2
+    assert "'no-such-ref-anywhere' is not a commit" in capsys.readouterr().err
+
+
+def test_gemv_blocks_prints_each_product_and_the_sweep(capsys):
+    from benchmarks import gemv_blocks
+
+    gemv_blocks.main(["--n", "8", "--rows", "3000", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "numpy dot(x, w)" in out and "torch mv(x, w)" in out and "one pass, 1024 KB blocks" in out
+
+
+def test_threads_time_writes_before_and_after_against_newton_cholesky(tmp_path):
+    from benchmarks import threads_time
+
+    assert threads_time.main(["--sizes", "300x4", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    (written,) = tmp_path.glob("threads-*.json")
+    (row,) = json.loads(written.read_text())["rows"]
+    assert row["before"]["vs newton-cholesky"] > 0 and row["after"]["vs newton-cholesky"] > 0
+    assert set(row["after"]["cpu ms"]) == {"main", "BLAS workers", "torch threads"}

@@ -56,6 +56,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import one_pass
+
 _PLAIN_AUTOGRAD = contextvars.ContextVar("torch_logreg_plain_autograd", default=False)
 
 
@@ -191,10 +193,9 @@ def relu_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tenso
 # Rows per block on the CPU for the Hessian: about 4 MB of x, so that its (rows, n)
 # scratch product stays that small and in cache for xᵀ diag(c) x.
 CPU_BLOCK_BYTES = 4 << 20
-# The gradient's blocks are far larger: its temporaries are m-vectors (z, dz), and on the
-# Intel Xeon this project runs on, gemv and mv over all of x matched or beat cache-sized
-# blocks (100k×100: 1.75 against 2.28 ms; 2M×128: 81 against 90 ms; 1M×128: 44 against
-# 42 ms).  The cache-sized blocks were tuned on an AMD EPYC, where they were 2× faster.
+# The gradient's full-batch CPU step reads x once in cache-sized blocks (``one_pass``); these
+# larger blocks serve what is left: the cost alone (log steps) and gradients that autograd
+# records.  Their temporaries are m-vectors (z, dz), so a block only bounds their size.
 CPU_GRADIENT_BLOCK_BYTES = 64 << 20
 
 
@@ -212,9 +213,10 @@ def row_blocks(x: Tensor, *others: Tensor, block_bytes: int | None = None) -> li
 def block_logits(x_block: Tensor, w: Tensor, bias: Tensor) -> Tensor:
     """z = x·w + b for one neuron and one block of rows, by gemv.  x_block: (k, n), w: (n,) -> (k,).
 
-    A multiply and a row sum (kept for AMD EPYC, where MKL's gemv read streamed blocks
-    ~3× slower) ran 1.4–2.5× slower than gemv on the Intel Xeon this project now runs
-    on, at every width tried (benchmarks/step_time.py), so gemv it is.
+    Torch's gemv (MKL in the PyTorch wheels) is fast on an Intel Xeon and about half
+    OpenBLAS's speed on an AMD EPYC (``benchmarks/gemv_blocks.py``); the training step's
+    gradient goes through ``one_pass`` and NumPy's BLAS instead, so only the cost alone and
+    the Hessian come here.
     """
     return torch.addmv(bias, x_block, w)
 
@@ -263,15 +265,22 @@ def cost_and_grads(
     since a training loop needs it only on the steps it logs.
 
     This is ``linear_forward`` / ``linear_backward`` for one neuron in vector form
-    (addmv, mv): on small data every op saved is a microsecond a step.  On the CPU,
-    very large x is processed in ``row_blocks`` (``CPU_GRADIENT_BLOCK_BYTES``) whose sums
-    add up to the same J, dW, db.
+    (addmv, mv): on small data every op saved is a microsecond a step.  On the CPU, float32
+    and float64 x without autograd is read once (``one_pass.grads``: cache-sized row blocks);
+    otherwise very large x goes in ``row_blocks`` (``CPU_GRADIENT_BLOCK_BYTES``).  Either way
+    the blocks' sums add up to the same J, dW, db.
     Tests hold it against the autograd Functions.
     """
     m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     w = weight.reshape(-1)  # (n,)
     value = dweight = dbias = None
-    for x_block, y_block, s_block in _blocks_with_weights(x, y, sample_weight):
+    if need_grads and one_pass.supports(x, weight, bias):  # the CPU step: x read once, in cached blocks
+        z, dweight, dbias = one_pass.grads(x, weight, bias, logistic_cost_backward, y, m, sample_weight)
+        value = logistic_cost_forward(z.view(-1), y, m, sample_weight) if with_cost else None
+        blocks = []
+    else:
+        blocks = _blocks_with_weights(x, y, sample_weight)
+    for x_block, y_block, s_block in blocks:
         z = block_logits(x_block, w, bias)  # (rows,)
         if with_cost:
             part = logistic_cost_forward(z, y_block, m, s_block)
@@ -335,10 +344,13 @@ def softmax_cost_and_grads(
     ``linear_forward``, ``softmax_cost_backward`` and ``linear_backward`` in one pass.
     """
     m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
-    z = linear_forward(x, weight, bias)
+    if one_pass.supports(x, weight, bias):  # the CPU step: x read once, in cached blocks
+        z, dweight, dbias = one_pass.grads(x, weight, bias, softmax_cost_backward, y, m, sample_weight)
+    else:
+        z = linear_forward(x, weight, bias)
+        dz = softmax_cost_backward(z, y, m, sample_weight)
+        _, dweight, dbias = linear_backward(dz, x, weight, need_x=False)
     value = softmax_cost_forward(z, y, m, sample_weight) if with_cost else None
-    dz = softmax_cost_backward(z, y, m, sample_weight)
-    _, dweight, dbias = linear_backward(dz, x, weight, need_x=False)
     if l2:
         dweight = dweight.add_(l2_backward(weight, l2, l2_m))
         if with_cost:

@@ -214,8 +214,9 @@ class TrainConfig(_Section):
     print_cost: bool = key(True, "print \"Cost after iteration i\" at each log step")
     checkpoint_every: Int = key(500, "also checkpoint every N steps (0: only at the end and on interruption)", ge=0)
     summary: bool = key(False, "print a statsmodels-style coefficient table at the end (logistic regression only)")
-    threads: Int | None = key(None, "torch threads per process (null: torch's default; under torchrun, the cores "
-                                    "÷ the workers on this machine)", ge=1, expected=">= 1 or null")
+    threads: Int | None = key(None, "torch threads per process (null: torch's default, and one thread while "
+                                    "training on CPU data under 32 MB; under torchrun, the cores ÷ the workers on "
+                                    "this machine)", ge=1, expected=">= 1 or null")
 
 
 class Config(_Section):

@@ -31,6 +31,7 @@ from ..data.streaming import is_stream, rows_apply
 from ..errors import (DesignWarning, IgnoredKeyWarning, TorchLogregWarning,
                       TrainingDiverged)
 from ..nn.gradcheck import check_gradients
+from .. import threads
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, save_checkpoint
 from .config import Config, check_config, ignored_keys, save_config
@@ -96,10 +97,13 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
     device = resolve_device(config.train.device)
     with _console_logging(config.train.print_cost), distributed.session(device, config.train.threads) as (group,
                                                                                                         device):
-        trainer = Trainer(config, run_dir, model=model, data=data, sample_weight=sample_weight, resume=resume,
-                          overwrite=overwrite, save=save, report=report, command=command, checkpoint=checkpoint,
-                          group=group, device=device)
-        return trainer.run()
+        given_x = None if data is None else data.x_train  # known before the Trainer: from the start
+        with threads.torch_threads_for(given_x, config.train.threads):
+            trainer = Trainer(config, run_dir, model=model, data=data, sample_weight=sample_weight,
+                              resume=resume, overwrite=overwrite, save=save, report=report, command=command,
+                              checkpoint=checkpoint, group=group, device=device)
+            with threads.torch_threads_for(trainer.x_train, config.train.threads):
+                return trainer.run()
 
 
 @contextlib.contextmanager

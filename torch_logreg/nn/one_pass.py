@@ -1,0 +1,76 @@
+"""The full-batch gradient of ``functional.cost_and_grads`` / ``softmax_cost_and_grads`` reading x once.
+
+For x (m, n), the step needs z = x Wᵀ + b, then dz, then dW = dzᵀ x.  Computed as two
+whole-x products it reads x from memory twice.  Here x goes in row blocks of about
+``BLOCK_BYTES`` (a share of a core's L2 cache): each block's logits z_b = x_b Wᵀ + b,
+its dz_b (``functional.logistic_cost_backward`` / ``softmax_cost_backward``, the formulas
+themselves, with the whole count m as divisor) and its share dz_bᵀ x_b are formed while
+x_b is still in cache.  The shares are written to rows of a (blocks, K, n) buffer and summed
+once at the end, so the result does not depend on timing; J comes from the whole z afterwards.
+
+The block products go through NumPy's BLAS on x's own memory (no copy): on an AMD EPYC,
+torch's MKL gemv on a cache-resident block took about twice as long as NumPy's OpenBLAS
+(``benchmarks/gemv_blocks.py``).  They run under ``threads.blas_on_calling_thread``: OpenBLAS
+stays on the calling thread and leaves no spinning workers behind for torch's OpenMP threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..threads import blas_on_calling_thread
+
+# About half of the 2 MB L2 cache of each core (AMD EPYC, benchmarks/step_time.py: 512 KB–2 MB
+# blocks were within noise of each other, one 40 MB block 2× slower).
+BLOCK_BYTES = 1 << 20
+_DTYPES = (torch.float32, torch.float64)
+
+
+def supports(x: Tensor, *tensors: Tensor) -> bool:
+    """Whether x (m, n) should take the one-pass path: a CPU float32/float64 matrix of more than one
+    block, and no autograd recording.  x of one block stays in cache from step to step, and torch's
+    own two products beat the NumPy calls' fixed cost there (569×30: about half the time)."""
+    if x.device.type != "cpu" or x.dtype not in _DTYPES or x.dim() != 2 or x.shape[0] <= block_rows(x):
+        return False
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in (x, *tensors)))
+
+
+def block_rows(x: Tensor, block_bytes: int | None = None) -> int:
+    """Rows per block: about ``block_bytes`` (default ``BLOCK_BYTES``) of x, at least one row."""
+    return max(1, (BLOCK_BYTES if block_bytes is None else block_bytes) // (x.shape[1] * x.element_size()))
+
+
+def grads(x: Tensor, weight: Tensor, bias: Tensor, backward, y: Tensor, m, sample_weight: Tensor | None,
+          block_bytes: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """(z (m, K), dW (K, n), db (K,)) with x read once.  ``backward(z_b, y_b, m, s_b)`` is the loss's dz formula.
+
+    weight (K, n), bias (K,): K = 1 is the one-neuron model (z is then (m, 1) and ``backward`` gets (k,) vectors).
+    """
+    rows_total, n = x.shape
+    k = weight.shape[0]
+    rows = block_rows(x, block_bytes)
+    blocks = -(-rows_total // rows)
+    xn = x.detach().numpy()
+    wt = weight.detach().T.contiguous().numpy()  # (n, K)
+    z = torch.empty(rows_total, k, dtype=x.dtype)
+    zn = z.numpy()
+    shares = np.empty((blocks, k, n), dtype=xn.dtype)
+    dz_all = torch.empty(rows_total, k, dtype=x.dtype)
+    bias = bias.detach()
+    one = k == 1
+    with blas_on_calling_thread():
+        for index in range(blocks):
+            start = index * rows
+            stop = min(start + rows, rows_total)
+            x_block = xn[start:stop]
+            np.dot(x_block, wt, out=zn[start:stop])
+            z_block = z[start:stop].add_(bias)
+            s_block = None if sample_weight is None else sample_weight[start:stop]
+            dz = backward(z_block.view(-1) if one else z_block, y[start:stop], m, s_block)
+            dz_block = dz_all[start:stop]
+            dz_block.copy_(dz.view_as(dz_block))
+            np.dot(dz_block.numpy().T, x_block, out=shares[index])  # dz_bᵀ x_b while x_b is in cache
+    dweight = torch.from_numpy(shares.sum(0) if blocks > 1 else shares[0])
+    return z, dweight, dz_all.sum(0)
