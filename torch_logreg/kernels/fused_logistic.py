@@ -90,6 +90,20 @@ def _sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
+def _check_arguments(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, out: FusedOutputs | None) -> None:
+    """A ValueError naming the argument whose shape, dtype or device the kernel cannot take."""
+    if not supports(x):
+        raise ValueError(f"fused kernel does not support x {tuple(x.shape)} {x.dtype} on {x.device}; see supports()")
+    m, n = x.shape
+    for name, tensor, shape in (("y", y, (m,)), ("weight", weight, (1, n)), ("bias", bias, (1,))):
+        if tensor.shape != shape or tensor.dtype != torch.float32 or tensor.device != x.device:
+            raise ValueError(f"{name} must be float32 {shape} on {x.device}, got {tensor.dtype} {tuple(tensor.shape)}")
+    if out is not None:
+        for buffer, shape in zip(out, ((), (1, n), (1,))):
+            if buffer.shape != shape or buffer.dtype != torch.float32 or buffer.device != x.device:
+                raise ValueError(f"out buffers must be FusedOutputs.allocate({n}, {x.device})")
+
+
 def fused_cost_and_grads(
     x: Tensor,
     y: Tensor,
@@ -114,17 +128,8 @@ def fused_cost_and_grads(
             the returned tensors are then these buffers.
         block_m, num_warps, programs_per_sm: override ``LAUNCH_SETTINGS`` (benchmarking).
     """
-    if not supports(x):
-        raise ValueError(f"fused kernel does not support x {tuple(x.shape)} {x.dtype} on {x.device}; see supports()")
+    _check_arguments(x, y, weight, bias, out)
     m, n = x.shape
-    for name, tensor, shape in (("y", y, (m,)), ("weight", weight, (1, n)), ("bias", bias, (1,))):
-        if tensor.shape != shape or tensor.dtype != torch.float32 or tensor.device != x.device:
-            raise ValueError(f"{name} must be float32 {shape} on {x.device}, got {tensor.dtype} {tuple(tensor.shape)}")
-    if out is not None:
-        for buffer, shape in zip(out, ((), (1, n), (1,))):
-            if buffer.shape != shape or buffer.dtype != torch.float32 or buffer.device != x.device:
-                raise ValueError(f"out buffers must be FusedOutputs.allocate({n}, {x.device})")
-
     default_block_m, default_warps, default_programs = LAUNCH_SETTINGS[x.dtype]
     block_n = triton.next_power_of_2(n)
     block_m = block_m or min(default_block_m, _TILE_VALUES // block_n)
