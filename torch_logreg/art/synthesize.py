@@ -127,7 +127,7 @@ def stylize_image(network: FeatureNetwork, config: ArtConfig, styles: list, cont
     Returns (image (1, 3, H, W) in [0, 1] before clamping, progress).  ``image``/``progress`` resume a run.
     """
     progress = progress or Progress()
-    on_evaluation = on_evaluation or (lambda image, losses, progress: None)
+    report = on_evaluation or (lambda image, losses, progress: None)
     dtype = getattr(torch, config.dtype)
     network.to(dtype)
     generator = torch.Generator().manual_seed(config.seed)
@@ -135,6 +135,11 @@ def stylize_image(network: FeatureNetwork, config: ArtConfig, styles: list, cont
     weights = Weights(config.content_weight if content is not None else 0.0, config.style_weight, config.tv_weight)
     sizes = scale_sizes(config.size, config.scales)
     started = time.perf_counter() - progress.seconds
+
+    def on_evaluation(image, losses, progress):
+        progress.seconds = time.perf_counter() - started  # so that a checkpoint carries the time spent
+        report(image, losses, progress)
+
     for index in range(progress.scale, len(sizes)):
         progress.scale = index
         target = images.to_tensor(content, sizes[index]).to(dtype) if content is not None else None
