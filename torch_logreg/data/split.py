@@ -280,7 +280,11 @@ def _columns_by_name(test: Table, names: list[str], path) -> Table:
 def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
     """A CSV cell as a float, strictly (``NUMBER``); anything else names the file, line and column."""
     if NUMBER.fullmatch(cell):
-        return float(cell)
+        value = float(cell)
+        if math.isfinite(value):
+            return value
+        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]} is not finite "
+                        f"(it overflows to {value})")
     if not NON_FINITE.fullmatch(cell):
         raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]!r} is not a number")
     value = float(cell)
