@@ -45,11 +45,11 @@ def vgg_weights(tmp_path):
 @pytest.mark.parametrize("network", ["random", "vgg19"])
 def test_image_gradient_by_hand_equals_autograd_in_float64(network, vgg_weights):
     """Style, content and TV together, back through the hand-written convolutions (and pooling for VGG)."""
-    net = (random_multiscale_network(0, width=8) if network == "random" else vgg19_network(vgg_weights, "avg"))
+    net = random_multiscale_network(0, width=8) if network == "random" else vgg19_network(vgg_weights, "avg")
     net.to(torch.float64)
     size = 24 if network == "random" else 32
-    objective = Objective(net, Weights(content=2.0, style=100.0, tv=0.5), [picture(size, 1), picture(size, 2)],
-                          [1.0, 3.0], content=picture(size, 3))
+    objective = Objective(net, Weights(content=2.0, style=100.0, tv=0.5),
+                          [picture(size, 1), picture(size, 2)], [1.0, 3.0], content=picture(size, 3))
     image = picture(size, 4)
     _, _, hand = objective.loss_and_grad(image)
     torch.testing.assert_close(hand, autograd_gradient(objective, image), atol=1e-10, rtol=1e-7)
@@ -91,7 +91,8 @@ def test_vgg19_features_equal_conv2d_applied_directly(vgg_weights):
 
 @pytest.mark.parametrize("change, named", [
     (lambda s: s.pop("features.10.weight"), "key features.10.weight is missing"),
-    (lambda s: s.__setitem__("features.2.weight", torch.zeros(64, 64, 5, 5)), "key features.2.weight has shape"),
+    (lambda s: s.__setitem__("features.2.weight", torch.zeros(64, 64, 5, 5)),
+     "key features.2.weight has shape"),
     (lambda s: s.__setitem__("features.37.weight", torch.zeros(1)), "unexpected key features.37.weight"),
 ])
 def test_a_wrong_layout_names_the_first_key_that_does_not_fit(tmp_path, change, named):

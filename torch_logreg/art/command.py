@@ -17,10 +17,12 @@ def art_parser(prog: str, parser_class) -> argparse.ArgumentParser:
                     "gradient by hand.\nflower.jpg and china.jpg are built in (scikit-learn's sample "
                     "photographs, CC BY 2.0).",
         epilog="config keys, as art.key=value (default, meaning):\n" + keys)
-    parser.add_argument("overrides", nargs="*", metavar="art.key=value", help="e.g. art.size=256 art.iterations=300")
+    parser.add_argument("overrides", nargs="*", metavar="art.key=value",
+                        help="e.g. art.size=256 art.iterations=300")
     parser.add_argument("--style", default=None, help="style image(s), comma-separated for a blend "
                                                       "(default: flower.jpg)")
-    parser.add_argument("--content", default=None, help="content image: style transfer (default: none, a texture)")
+    parser.add_argument("--content", default=None,
+                        help="content image: style transfer (default: none, a texture)")
     parser.add_argument("--run-dir", metavar="DIR", default=None, help="run folder (default: runs/art-…)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")

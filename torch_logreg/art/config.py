@@ -35,9 +35,12 @@ class ArtConfig(_Section):
     iterations: Int = key(200, "function evaluations (L-BFGS, as neural-style counts them) or Adam steps per "
                                "scale", ge=0)
     optimizer: Literal["lbfgs", "adam"] = key("lbfgs", "`lbfgs` (strong-Wolfe line search) or `adam`")
-    lr: Float = key(0.02, "`adam`'s learning rate (pixel values are in [0, 1]); L-BFGS takes steps of 1", gt=0)
-    content_weight: Float = key(1.0, "weight of the content loss ½‖F − P‖²/|F| (style transfer only)", ge=0)
-    style_weight: Float = key(1000.0, "weight of the style loss: the mean over style layers of Σ‖G − A‖²", ge=0)
+    lr: Float = key(0.02, "`adam`'s learning rate (pixel values are in [0, 1]); L-BFGS takes steps of 1",
+                    gt=0)
+    content_weight: Float = key(1.0, "weight of the content loss ½‖F − P‖²/|F| (style transfer only)",
+                                ge=0)
+    style_weight: Float = key(1000.0, "weight of the style loss: the mean over style layers of Σ‖G − A‖²",
+                              ge=0)
     tv_weight: Float = key(0.0, "weight of the squared total variation per pixel (smooths the result)", ge=0)
     init: Literal["noise", "content"] | None = key(
         None, "start from `noise` or the `content` image (null: content when there is one, else noise)")
@@ -50,16 +53,18 @@ class ArtConfig(_Section):
         expected="null or a list of numbers > 0, one per style image", kind="a list of numbers")
     scales: Int = key(1, "coarse-to-fine: solve at size/2^(scales−1), upsample, refine; each scale runs "
                          "`iterations`", ge=1, le=4)
-    save_every: Int = key(50, "log the image to TensorBoard (and checkpoint) every N iterations (0: at the end)",
+    save_every: Int = key(50, "log the image to TensorBoard (and checkpoint) every N iterations (0: at the "
+                              "end)",
                           ge=0)
     print_every: Int = key(10, "print the losses every N iterations", ge=1)
-    seed: Int = key(0, "the random filters and the noise start", ge=0, lt=SEED_LIMIT, expected="in [0, 2**32)")
-    check_grad: bool = key(False, "compare the first hand-written image gradient with autograd's; stop if they "
-                                  "differ")
-    network: Literal["random", "vgg19", "cnn"] = key(
-        "random", "`random` (one layer of random multi-scale filters), `vgg19` (`art.weights`: a torchvision "
-                  "VGG-19 state_dict), `cnn` (`art.weights`: a project CNN run folder or checkpoint)")
-    weights: Text | None = key(None, "the weights file for `vgg19` and `cnn`; nothing is downloaded")
+    seed: Int = key(0, "the random filters and the noise start", ge=0, lt=SEED_LIMIT,
+                    expected="in [0, 2**32)")
+    check_grad: bool = key(False, "compare the first hand-written image gradient with autograd's; stop if "
+                                  "they differ")
+    network: Literal["random", "vgg19"] = key(
+        "random", "`random` (one layer of random multi-scale filters) or `vgg19` (`art.weights`: a "
+                  "torchvision VGG-19 state_dict)")
+    weights: Text | None = key(None, "the weights file for `vgg19`; nothing is downloaded")
     pooling: Literal["avg", "max"] = key("avg", "`vgg19`'s pooling: `avg` (Gatys et al.) or `max`")
     width: Int = key(64, "`random`: filters per scale", ge=1, le=1024)
     dtype: Literal["float32", "float64"] = key("float32", "`float32` or `float64`")

@@ -27,8 +27,9 @@ def open_picture(name: str) -> Image.Image:
         try:
             from sklearn.datasets import load_sample_image
         except ImportError:
-            raise DataError(f"{name}: the built-in photographs come with scikit-learn, which is not installed "
-                            f"(pip install scikit-learn), and there is no file of that name") from None
+            raise DataError(f"{name}: the built-in photographs come with scikit-learn, which is not "
+                            f"installed (pip install scikit-learn), and there is no file of that "
+                            f"name") from None
         return Image.fromarray(load_sample_image(name))
     if not path.is_file():
         raise DataError(f"{name}: no such image file" + (" (a folder)" if path.is_dir() else ""))
@@ -42,7 +43,7 @@ def open_picture(name: str) -> Image.Image:
 
 
 def to_tensor(picture: Image.Image, longest_side: int | None = None) -> torch.Tensor:
-    """The picture as (1, 3, H, W) in [0, 1], resized (Lanczos) so that its longest side is ``longest_side``."""
+    """The picture as (1, 3, H, W) in [0, 1], resized (Lanczos) to a longest side of ``longest_side``."""
     picture = picture.convert("RGB")
     if longest_side is not None:
         picture = picture.resize(fitted(picture.size, longest_side), Image.Resampling.LANCZOS)
@@ -67,7 +68,8 @@ def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
-    array = (image.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
+    array = image.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+    array = (array * 255).round().astype(np.uint8)
     return Image.fromarray(array)
 
 
@@ -84,7 +86,8 @@ def save_png(image: torch.Tensor, path: Path) -> None:
 
 def side_by_side(images: list[torch.Tensor], height: int, gap: int = 4) -> torch.Tensor:
     """The pictures scaled to one height, left to right on white: (1, 3, height, total width)."""
-    scaled = [resize(image, height, max(1, round(image.shape[-1] * height / image.shape[-2]))) for image in images]
+    scaled = [resize(image, height, max(1, round(image.shape[-1] * height / image.shape[-2])))
+              for image in images]
     parts = []
     for index, image in enumerate(scaled):
         if index:

@@ -37,8 +37,8 @@ class Conv:
 
     def backward(self, grad_y: Tensor, input_size) -> Tensor:
         pair = lambda v: (v, v)
-        return conv.conv2d_backward_input(grad_y, self.weight, input_size, pair(self.stride), pair(self.padding),
-                                          (1, 1))
+        return conv.conv2d_backward_input(grad_y, self.weight, input_size, pair(self.stride),
+                                          pair(self.padding), (1, 1))
 
     def stock(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
@@ -103,13 +103,14 @@ class FeatureNetwork:
         self.branches, self.style_layers, self.content_layers = branches, style_layers, content_layers
         self.mean, self.std = mean.reshape(1, -1, 1, 1), std.reshape(1, -1, 1, 1)  # input normalisation
 
-    def to(self, dtype: torch.dtype) -> FeatureNetwork:
+    def to(self, dtype: torch.dtype | None = None, device=None) -> FeatureNetwork:
+        """The weights and the input normalisation in ``dtype`` and/or on ``device``, in place."""
         for branch in self.branches:
             for layer in branch.layers:
                 if isinstance(layer, Conv):
-                    layer.weight = layer.weight.to(dtype)
-                    layer.bias = None if layer.bias is None else layer.bias.to(dtype)
-        self.mean, self.std = self.mean.to(dtype), self.std.to(dtype)
+                    layer.weight = layer.weight.to(device=device, dtype=dtype)
+                    layer.bias = None if layer.bias is None else layer.bias.to(device=device, dtype=dtype)
+        self.mean, self.std = self.mean.to(device=device, dtype=dtype), self.std.to(device=device, dtype=dtype)
         return self
 
     def features(self, image: Tensor) -> tuple[dict[str, Tensor], list]:

@@ -39,8 +39,8 @@ def floats_per_pixel(config: ArtConfig) -> float:
 
 
 def needed_bytes(config: ArtConfig, style_pictures, content_picture) -> int:
-    """A generous estimate of the largest evaluation's memory: every picture at its size, features and grads."""
-    sides = [(content_picture, config.size)] if content_picture is not None else [(style_pictures[0], config.size)]
+    """A generous estimate of the largest evaluation's memory: every picture at its size, features, grads."""
+    sides = [(content_picture if content_picture is not None else style_pictures[0], config.size)]
     sides += [(picture, round(config.size * config.style_scale)) for picture in style_pictures]
     pixels = max(w * h for w, h in (images.fitted(picture.size, side) for picture, side in sides))
     itemsize = 8 if config.dtype == "float64" else 4
@@ -51,5 +51,5 @@ def check_memory(config: ArtConfig, style_pictures, content_picture) -> None:
     needed, available = needed_bytes(config, style_pictures, content_picture), available_bytes()
     if needed > available:
         raise ConfigError(f"art.size={config.size} (art.style_scale={config.style_scale}) needs about "
-                          f"{needed / 2**30:.1f} GiB for the feature maps, more than the {available / 2**30:.1f} "
-                          f"GiB of memory available; choose a smaller art.size")
+                          f"{needed / 2**30:.1f} GiB for the feature maps, more than the "
+                          f"{available / 2**30:.1f} GiB of memory available; choose a smaller art.size")

@@ -1,4 +1,4 @@
-"""The feature network a config names: ``random`` (default), ``vgg19`` or ``cnn``, from ``art.weights``."""
+"""The feature network a config names: ``random`` (default) or ``vgg19`` from ``art.weights``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,4 @@ def build_network(config: ArtConfig) -> FeatureNetwork:
         return random_multiscale_network(config.seed, width=config.width)
     if config.weights is None:
         raise ConfigError(f"art.network={config.network} needs art.weights=PATH (nothing is downloaded)")
-    if config.network == "vgg19":
-        return vgg19_network(config.weights, config.pooling)
-    from .cnn_features import cnn_network
-
-    return cnn_network(config.weights)
+    return vgg19_network(config.weights, config.pooling)

@@ -63,7 +63,8 @@ class Objective:
             for name, target in self.grams.items():
                 gram = losses.gram_forward(features[name])
                 style = style + losses.style_loss_forward(gram, target)
-                grads[name] = losses.gram_backward(losses.style_loss_backward(gram, target), features[name]) * per_layer
+                grad_gram = losses.style_loss_backward(gram, target)
+                grads[name] = losses.gram_backward(grad_gram, features[name]) * per_layer
             for name, target in self.content.items():
                 size = target.numel()
                 content = content + losses.content_loss_forward(features[name], target) / size
@@ -81,10 +82,12 @@ class Objective:
     def stock_loss(self, image: Tensor) -> Tensor:
         """J(x) from plain PyTorch ops (``F.conv2d``, matmul), for autograd to differentiate."""
         features = self.network.stock_features(image)
-        style = sum(((_stock_gram(features[name]) - target) ** 2).sum() for name, target in self.grams.items())
+        style = sum(((_stock_gram(features[name]) - target) ** 2).sum()
+                    for name, target in self.grams.items())
         total = self.weights.style * style / len(self.grams)
         for name, target in self.content.items():
-            total = total + self.weights.content * 0.5 * ((features[name] - target) ** 2).sum() / target.numel()
+            content = 0.5 * ((features[name] - target) ** 2).sum() / target.numel()
+            total = total + self.weights.content * content
         if self.weights.tv > 0:
             tv = (torch.diff(image, dim=2) ** 2).sum() + (torch.diff(image, dim=3) ** 2).sum()
             total = total + self.weights.tv * tv / (image.shape[-1] * image.shape[-2])

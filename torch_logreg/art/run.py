@@ -80,7 +80,8 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
             progress = Progress(scale=state["scale"], iteration=state["iteration"], step=state["step"],
                                 initial=state["initial"], seconds=state["seconds"])
             image, adam_state = checkpoint["model"]["image"], state.get("adam")
-            logger.info("resuming %s at scale %d, iteration %d", folder, progress.scale + 1, progress.iteration)
+            logger.info("resuming %s at scale %d, iteration %d", folder, progress.scale + 1,
+                        progress.iteration)
         writer = RunWriter(folder, purge_step=progress.step + 1 if resume else None)
         stack.callback(writer.close)
         stop = _SignalCatcher()
@@ -112,20 +113,21 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
         shown = [images.to_tensor(content_picture, config.size)] if content_picture is not None else []
         shown += [images.to_tensor(picture, config.size) for picture in style_pictures] + [result]
         images.save_png(images.side_by_side(shown, result.shape[-2]), folder / "content_style_result.png")
+        fell = progress.initial.get("style", 0) / max(progress.final.get("style", 0), 1e-300)
         metrics = {"initial": progress.initial, "final": progress.final, "iterations": progress.step,
-                   "seconds": round(progress.seconds, 3),
-                   "style_loss_fell": progress.initial.get("style", 0) / max(progress.final.get("style", 0), 1e-300)}
+                   "seconds": round(progress.seconds, 3), "style_loss_fell": fell}
         atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         writer.writer.add_image("art/image", images.to_hwc_uint8(result), progress.step, dataformats="HWC")
-        logger.info("style loss %.4g -> %.4g (%.0f× lower), %d iterations in %.1f s", progress.initial["style"]
-                    if progress.initial else float("nan"), progress.final.get("style", float("nan")),
-                    metrics["style_loss_fell"], progress.step, progress.seconds)
+        logger.info("style loss %.4g -> %.4g (%.0f× lower), %d iterations in %.1f s",
+                    progress.initial.get("style", float("nan")), progress.final.get("style", float("nan")),
+                    fell, progress.step, progress.seconds)
     return folder
 
 
 def _pictures(style: list[str], content: str | None, config: ArtConfig):
     if config.style_blend is not None and len(config.style_blend) != len(style):
-        raise ConfigError(f"art.style_blend has {len(config.style_blend)} weights for {len(style)} style images")
+        raise ConfigError(f"art.style_blend has {len(config.style_blend)} weights for {len(style)} style "
+                          f"images")
     style_pictures = [images.open_picture(name) for name in style]
     content_picture = images.open_picture(content) if content is not None else None
     check_memory(config, style_pictures, content_picture)
@@ -175,7 +177,8 @@ class _SignalCatcher:
         def request_stop(signum, frame):
             if self.signum is not None:
                 raise KeyboardInterrupt
-            logger.warning("%s: finishing this evaluation, then saving the image", signal.Signals(signum).name)
+            logger.warning("%s: finishing this evaluation, then saving the image",
+                           signal.Signals(signum).name)
             self.signum = signum
 
         self.previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}

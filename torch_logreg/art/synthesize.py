@@ -54,7 +54,8 @@ def scale_sizes(size: int, scales: int) -> list[int]:
     return [max(16, size // 2 ** (scales - 1 - index)) for index in range(scales)]
 
 
-def start_image(config: ArtConfig, shape, content: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+def start_image(config: ArtConfig, shape, content: torch.Tensor | None,
+                generator: torch.Generator) -> torch.Tensor:
     """Noise (mid-grey ± 0.1, Gaussian) or the content image."""
     init = config.init or ("content" if content is not None else "noise")
     if init == "content" and content is not None:
@@ -72,8 +73,8 @@ def check_gradient(objective: Objective, image: torch.Tensor, hand: torch.Tensor
     logger.info("check_grad: hand-written vs autograd image gradient, largest difference %.3e (largest entry "
                 "%.3e)", difference, scale)
     if not difference <= limit:
-        raise GradientCheckFailed(f"art.check_grad: the hand-written image gradient differs from autograd's by "
-                                  f"{difference:.3e} (tolerance {limit:.3e})")
+        raise GradientCheckFailed(f"art.check_grad: the hand-written image gradient differs from autograd's "
+                                  f"by {difference:.3e} (tolerance {limit:.3e})")
     return difference
 
 
@@ -98,8 +99,8 @@ def optimize(objective: Objective, image: torch.Tensor, config: ArtConfig, progr
             checked = True
         losses = {"total": float(total), **{name: float(value) for name, value in parts.items()}}
         if not torch.isfinite(total):
-            raise TrainingDiverged(f"the loss became {losses['total']} at iteration {progress.iteration}; lower "
-                                   f"art.lr or the weights")
+            raise TrainingDiverged(f"the loss became {losses['total']} at iteration {progress.iteration}; "
+                                   f"lower art.lr or the weights")
         image.grad = grad
         progress.iteration += 1
         progress.step += 1
@@ -122,7 +123,7 @@ def optimize(objective: Objective, image: torch.Tensor, config: ArtConfig, progr
 
 def stylize_image(network: FeatureNetwork, config: ArtConfig, styles: list, content, *,
                   on_evaluation=None, progress: Progress | None = None, image=None, adam_state=None):
-    """Synthesize at each scale, coarse to fine; ``styles`` and ``content`` are PIL pictures (content may be None).
+    """Synthesize at each scale, coarse to fine; ``styles``, ``content`` are PIL pictures (content: or None).
 
     Returns (image (1, 3, H, W) in [0, 1] before clamping, progress).  ``image``/``progress`` resume a run.
     """
@@ -132,7 +133,8 @@ def stylize_image(network: FeatureNetwork, config: ArtConfig, styles: list, cont
     network.to(dtype)
     generator = torch.Generator().manual_seed(config.seed)
     blend = config.style_blend or [1.0] * len(styles)
-    weights = Weights(config.content_weight if content is not None else 0.0, config.style_weight, config.tv_weight)
+    weights = Weights(config.content_weight if content is not None else 0.0, config.style_weight,
+                      config.tv_weight)
     sizes = scale_sizes(config.size, config.scales)
     started = time.perf_counter() - progress.seconds
 

@@ -115,7 +115,9 @@ class ContentLossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_loss: Tensor):
         features, target = ctx.saved_tensors
-        return (content_loss_backward(features, target) * grad_loss if ctx.needs_input_grad[0] else None), None
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        return content_loss_backward(features, target) * grad_loss, None
 
 
 def total_variation_forward(image: Tensor) -> Tensor:
