@@ -1,6 +1,9 @@
 """Texture synthesis and style transfer: hand-written image gradients, the VGG-19 loader, the command."""
 
 import json
+import logging
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -9,12 +12,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from torch_logreg.art import images, stylize
+from torch_logreg.art import run as art_run
 from torch_logreg.art.config import art_config
-from torch_logreg.art.layers import Conv
+from torch_logreg.art.layers import Branch, Conv, FeatureNetwork, Pool, ReLU
 from torch_logreg.art.objective import Objective, Weights, autograd_gradient
 from torch_logreg.art.random_net import random_multiscale_network
+from torch_logreg.art.synthesize import GradientCheckFailed
 from torch_logreg.art.vgg19 import WeightsError, expected_shapes, vgg19_network
-from torch_logreg.cli import main
+from torch_logreg.checkpoint import load_checkpoint
+from torch_logreg.cli import EXIT_DIVERGED, main
 from torch_logreg.errors import ConfigError, DataError
 
 pytest.importorskip("sklearn")  # the built-in photographs
@@ -42,34 +48,62 @@ def vgg_weights(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("network", ["random", "vgg19"])
-def test_image_gradient_by_hand_equals_autograd_in_float64(network, vgg_weights):
-    """Style, content and TV together, back through the hand-written convolutions (and pooling for VGG)."""
-    net = random_multiscale_network(0, width=8) if network == "random" else vgg19_network(vgg_weights, "avg")
-    net.to(torch.float64)
-    size = 24 if network == "random" else 32
-    objective = Objective(net, Weights(content=2.0, style=100.0, tv=0.5),
-                          [picture(size, 1), picture(size, 2)], [1.0, 3.0], content=picture(size, 3))
-    image = picture(size, 4)
+def tiny_network(pooling="avg") -> FeatureNetwork:
+    """conv 3×3 → ReLU → pool → conv 3×3 (stride 2) → ReLU: every kind of layer, at a size a test affords."""
+    gen = torch.Generator().manual_seed(0)
+    layers = [Conv(torch.randn(4, 3, 3, 3, generator=gen), torch.randn(4, generator=gen), 1, 1), ReLU(),
+              Pool(pooling, 2), Conv(torch.randn(5, 4, 3, 3, generator=gen), None, 2, 1), ReLU()]
+    return FeatureNetwork([Branch(layers, {"relu1": 1, "relu2": 4})], ["relu1", "relu2"], ["relu2"],
+                          mean=torch.tensor([0.5, 0.4, 0.3]), std=torch.tensor([0.2, 0.25, 0.3]))
+
+
+NETWORKS = {"random": lambda: random_multiscale_network(0, width=8), "avg": lambda: tiny_network("avg"),
+            "max": lambda: tiny_network("max")}
+
+
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_image_gradient_by_hand_equals_autograd_in_float64(network):
+    """Style (a blend of two), content and TV together, back through the hand-written layers."""
+    net = NETWORKS[network]().to(torch.float64)
+    objective = Objective(net, Weights(content=2.0, style=100.0, tv=0.5), [picture(24, 1), picture(24, 2)],
+                          [1.0, 3.0], content=picture(24, 3))
+    image = picture(24, 4)
     _, _, hand = objective.loss_and_grad(image)
     torch.testing.assert_close(hand, autograd_gradient(objective, image), atol=1e-10, rtol=1e-7)
 
 
-def test_max_pooling_gradient_by_hand_equals_autograd(vgg_weights):
-    net = vgg19_network(vgg_weights, "max").to(torch.float64)
-    objective = Objective(net, Weights(1.0, 10.0, 0.0), [picture(32, 1)], [1.0], content=picture(32, 2))
+def test_vgg19_image_gradient_by_hand_equals_autograd_in_float64(vgg_weights):
+    net = vgg19_network(vgg_weights, "avg").to(torch.float64)
+    objective = Objective(net, Weights(2.0, 100.0, 0.0), [picture(32, 1)], [1.0], content=picture(32, 2))
     image = picture(32, 3)
     torch.testing.assert_close(objective.loss_and_grad(image)[2], autograd_gradient(objective, image),
                                atol=1e-10, rtol=1e-7)
 
 
-def test_a_broken_layer_backward_is_caught_by_the_check(monkeypatch):
-    net = random_multiscale_network(0, width=4).to(torch.float64)
-    objective = Objective(net, Weights(0.0, 1.0, 0.0), [picture(1)], [1.0])
-    image = picture(seed=2)
-    right = Conv.backward
-    monkeypatch.setattr(Conv, "backward", lambda self, grad, size: 0.5 * right(self, grad, size))
+@pytest.mark.parametrize("layer", [Conv, ReLU, Pool])
+def test_a_broken_layer_backward_is_caught_by_the_check(monkeypatch, layer):
+    objective = Objective(tiny_network().to(torch.float64), Weights(1.0, 1.0, 0.0), [picture(16, 1)], [1.0],
+                          content=picture(16, 2))
+    image = picture(16, 3)
+    right = layer.backward
+    monkeypatch.setattr(layer, "backward", lambda self, grad, saved: 0.9 * right(self, grad, saved))
     assert not torch.allclose(objective.loss_and_grad(image)[2], autograd_gradient(objective, image))
+
+
+def test_check_grad_compares_the_first_step_with_autograd_and_stops_a_broken_backward(monkeypatch, tmp_path,
+                                                                                         capsys, caplog):
+    caplog.set_level(logging.INFO, logger="torch_logreg.art")
+    stylize(size=24, iterations=2, width=4, check_grad=True)
+    assert "check_grad: hand-written vs autograd image gradient, largest difference" in caplog.text
+    right = ReLU.backward
+    monkeypatch.setattr(ReLU, "backward", lambda self, grad, saved: 0.9 * right(self, grad, saved))
+    with pytest.raises(GradientCheckFailed, match="differs from autograd's"):
+        stylize(size=24, iterations=2, width=4, check_grad=True)
+    stylize(size=24, iterations=2, width=4)  # unchecked, the broken backward goes unnoticed
+    assert main(["art", "art.size=24", "art.width=4", "art.check_grad=true", "--run-dir",
+                 str(tmp_path / "run")]) == EXIT_DIVERGED
+    err = capsys.readouterr().err
+    assert err.startswith("error: art.check_grad: ") and err.count("\n") == 1
 
 
 def test_vgg19_features_equal_conv2d_applied_directly(vgg_weights):
@@ -124,9 +158,40 @@ def test_style_transfer_from_python_with_every_option():
     assert 0 <= float(image.min()) and float(image.max()) <= 1
 
 
-def test_adam_resume_continues_from_the_checkpoint(tmp_path):
+def test_sigint_saves_the_image_and_resume_takes_the_steps_of_an_uninterrupted_run(tmp_path, capsys,
+                                                                                     monkeypatch):
+    """A real SIGINT at evaluation 4 of 8 (Adam, so that the steps are exact): result.png and a checkpoint,
+    exit 130 with the command that continues; --resume then ends on the uninterrupted run's image, bit for bit."""
+    args = ["art", "art.size=24", "art.width=4", "art.optimizer=adam", "art.iterations=8", "art.save_every=0"]
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    assert main([*args, "--run-dir", str(whole)]) == 0
+
+    log = art_run._log
+
+    def interrupt_at_4(writer, image, losses, progress, config):
+        log(writer, image, losses, progress, config)
+        if progress.step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(art_run, "_log", interrupt_at_4)
+    assert main([*args, "--run-dir", str(stopped)]) == 128 + signal.SIGINT
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (f"stopped: interrupted by SIGINT at iteration 4; result.png and a "
+                                            f"checkpoint saved in {stopped}, continue with: train.py art "
+                                            f"--run-dir {stopped} --resume")
+    assert (stopped / "result.png").is_file() and not (stopped / "metrics.json").exists()
+    assert load_checkpoint(stopped)["art"]["iteration"] == 3  # the 4th evaluation's update is still to come
+    monkeypatch.setattr(art_run, "_log", log)
+
+    assert main(["art", "--run-dir", str(stopped), "--resume"]) == 0
+    assert json.loads((stopped / "metrics.json").read_text())["iterations"] == 8
+    assert torch.equal(load_checkpoint(stopped)["model"]["image"], load_checkpoint(whole)["model"]["image"])
+    assert (stopped / "result.png").read_bytes() == (whole / "result.png").read_bytes()
+
+
+def test_resume_goes_on_with_more_iterations(tmp_path):
     folder = tmp_path / "run"
-    args = ["art", "art.size=24", "art.optimizer=adam", "art.save_every=3", "--run-dir", str(folder)]
+    args = ["art", "art.size=24", "art.width=4", "art.save_every=3", "--run-dir", str(folder)]
     assert main([*args, "art.iterations=3"]) == 0
     assert main(["art", "--run-dir", str(folder), "--resume", "art.iterations=6"]) == 0
     assert json.loads((folder / "metrics.json").read_text())["iterations"] == 6

@@ -110,11 +110,11 @@ def _run(argv: list[str], prog: str, debug: bool) -> int:
 
 def _art(argv: list[str], prog: str) -> int:
     from .art.command import art_main
-    from .training.trainer import TrainingInterrupted
+    from .art.run import ArtInterrupted
 
     try:
         return art_main(argv, prog, _Parser)
-    except TrainingInterrupted as stop:
+    except ArtInterrupted as stop:
         print(f"stopped: {stop.command_line}", file=sys.stderr)
         return 128 + stop.signum
 

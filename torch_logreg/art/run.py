@@ -5,7 +5,7 @@ The run folder (``training.run_dir``: marker, lock, never overwritten silently) 
 iterations, seconds), ``content_style_result.png`` and TensorBoard events: ``art/total``,
 ``art/style``, ``art/content``, ``art/tv`` per evaluation and ``art/image`` every ``save_every``.
 SIGINT or SIGTERM finish the evaluation in progress, save the image and a checkpoint, and raise
-``TrainingInterrupted``; ``resume=True`` goes on from there (L-BFGS restarts its history, Adam keeps
+``ArtInterrupted``; ``resume=True`` goes on from there (L-BFGS restarts its history, Adam keeps
 its moments).
 """
 
@@ -29,7 +29,6 @@ from ..checkpoint import (
 from ..errors import CheckpointError, ConfigError
 from ..training.run_dir import open_run_dir
 from ..training.tb_logging import RunWriter
-from ..training.trainer import TrainingInterrupted
 from . import images
 from .config import ArtConfig, art_config
 from .memory import check_memory
@@ -37,6 +36,17 @@ from .networks import build_network
 from .synthesize import Progress, StopRequested, stylize_image
 
 logger = logging.getLogger(__name__)
+
+
+class ArtInterrupted(Exception):
+    """SIGINT or SIGTERM stopped the run; ``result.png`` and a checkpoint hold the image as it was."""
+
+    def __init__(self, signum: int, iteration: int, run_dir: Path, prog: str | None = None):
+        stopped = (f"interrupted by {signal.Signals(signum).name} at iteration {iteration}; result.png and a "
+                   f"checkpoint saved in {run_dir}")
+        super().__init__(f"{stopped}, continue with run(..., run_dir={str(run_dir)!r}, resume=True)")
+        self.command_line = f"{stopped}, continue with: {prog or 'train.py'} art --run-dir {run_dir} --resume"
+        self.signum, self.iteration, self.run_dir = signum, iteration, run_dir
 
 
 def stylize(content=None, style="flower.jpg", **options) -> torch.Tensor:
@@ -86,7 +96,8 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
         stack.callback(writer.close)
         stop = _SignalCatcher()
         stack.enter_context(stop)
-        save = lambda image, progress: _save_checkpoint(folder, image, progress, config, style, content)
+        def save(image, progress, pending=False):
+            _save_checkpoint(folder, image, progress, config, style, content, pending)
 
         def on_evaluation(image, losses, progress):
             _log(writer, image, losses, progress, config)
@@ -94,9 +105,9 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
                 progress.initial = dict(losses)
             progress.final = dict(losses)
             if config.save_every and progress.iteration % config.save_every == 0:
-                save(image, progress)
+                save(image, progress, pending=True)
             if stop.signum is not None:
-                save(image, progress)
+                save(image, progress, pending=True)
                 raise StopRequested
 
         try:
@@ -106,7 +117,7 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
         except StopRequested:
             state = load_checkpoint(folder)
             images.save_png(_finish(state["model"]["image"], content_picture, config), folder / "result.png")
-            raise TrainingInterrupted(stop.signum, progress.step, folder) from None
+            raise ArtInterrupted(stop.signum, progress.step, folder, command[0] if command else None) from None
         save(image, progress)
         result = _finish(image, content_picture, config)
         images.save_png(result, folder / "result.png")
@@ -149,8 +160,12 @@ def _resumed_config(saved: dict, overrides: ArtConfig) -> ArtConfig:
     return config
 
 
-def _save_checkpoint(folder: Path, image, progress: Progress, config: ArtConfig, style, content) -> None:
-    state = {"scale": progress.scale, "iteration": progress.iteration, "step": progress.step,
+def _save_checkpoint(folder: Path, image, progress: Progress, config: ArtConfig, style, content,
+                     pending: bool) -> None:
+    """``pending``: saved from inside an evaluation, whose update is not applied yet.  The checkpoint then
+    counts one evaluation fewer, so that a resumed run evaluates this image again and applies its update:
+    a resumed Adam run takes exactly the steps of an uninterrupted one."""
+    state = {"scale": progress.scale, "iteration": progress.iteration - pending, "step": progress.step - pending,
              "initial": progress.initial, "seconds": progress.seconds, "config": config.model_dump(),
              "style": style, "content": content,
              "adam": progress.adam.state_dict() if progress.adam is not None else None}

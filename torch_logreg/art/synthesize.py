@@ -32,6 +32,10 @@ class GradientCheckFailed(TrainingDiverged):
     """``art.check_grad``: the hand-written image gradient disagrees with autograd's."""
 
 
+class _BudgetSpent(Exception):
+    """L-BFGS asked for an evaluation beyond ``art.iterations``."""
+
+
 class StopRequested(Exception):
     """Raised from inside an evaluation when a signal asked the run to stop (the image is kept)."""
 
@@ -84,15 +88,21 @@ def optimize(objective: Objective, image: torch.Tensor, config: ArtConfig, progr
     """Run ``config.iterations − progress.iteration`` evaluations from ``image``; returns the image.
 
     ``on_evaluation(image, losses, progress)`` runs after each one (logging, saving, stopping).
+    L-BFGS's line search may ask for more evaluations than are left; the budget is kept exactly by
+    stopping it there, with the last image evaluated (whose losses were the last reported).
     """
     image = image.detach().clone().requires_grad_(True)
     remaining = config.iterations - progress.iteration
     if remaining <= 0:
         return image.detach()
     checked = not config.check_grad or progress.step > 0
+    last = image.detach().clone()
 
     def evaluate() -> torch.Tensor:
-        nonlocal checked
+        nonlocal checked, last
+        if progress.iteration >= config.iterations:
+            raise _BudgetSpent
+        last = image.detach().clone()
         total, parts, grad = objective.loss_and_grad(image.detach())
         if not checked:
             check_gradient(objective, image.detach(), grad)
@@ -108,9 +118,14 @@ def optimize(objective: Objective, image: torch.Tensor, config: ArtConfig, progr
         return total
 
     if config.optimizer == "lbfgs":
-        optimizer = torch.optim.LBFGS([image], lr=1, max_iter=remaining, max_eval=remaining, history_size=100,
-                                      tolerance_grad=0, tolerance_change=0, line_search_fn="strong_wolfe")
-        optimizer.step(evaluate)
+        optimizer = torch.optim.LBFGS([image], lr=1, max_iter=remaining, max_eval=2 * remaining,
+                                      history_size=100, tolerance_grad=0, tolerance_change=0,
+                                      line_search_fn="strong_wolfe")
+        try:
+            while progress.iteration < config.iterations:  # each step evaluates at least once
+                optimizer.step(evaluate)
+        except _BudgetSpent:
+            return last
     else:
         optimizer = torch.optim.Adam([image], lr=config.lr)
         if adam_state is not None:
