@@ -202,6 +202,9 @@ def test_resume_goes_on_with_more_iterations(tmp_path):
     (["--style", "{missing}"], "no such image file"),
     (["art.network=vgg19", "art.weights={missing}"], "no such file"),
     (["art.network=vgg19"], "needs art.weights"),
+    (["art.network=vgg19", "art.weights={not_image}"], "not a readable state_dict"),
+    (["art.network=vgg19", "art.weights={wrong}"], "key features.10.weight is missing"),
+    (["--content", "{not_image}"], "not a readable image"),
     (["art.size=4096", "art.width=1024", "art.style_scale=8"], "more than the"),
     (["art.sise=64"], "did you mean art.size"),
     (["art.iterations=-1"], "art.iterations must be"),
@@ -209,11 +212,15 @@ def test_resume_goes_on_with_more_iterations(tmp_path):
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
     not_image = tmp_path / "notes.jpg"
     not_image.write_text("not a picture")
-    args = [a.format(not_image=not_image, missing=tmp_path / "missing.jpg") for a in args]
+    wrong = random_vgg19_state_dict()
+    del wrong["features.10.weight"]
+    torch.save(wrong, tmp_path / "wrong.pth")
+    args = [a.format(not_image=not_image, missing=tmp_path / "missing.jpg", wrong=tmp_path / "wrong.pth")
+            for a in args]
     assert main(["art", *args, "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
-    assert not (tmp_path / "run" / "result.png").exists()
+    assert not (tmp_path / "run").exists()  # refused before the run folder is made
 
 
 def test_config_keys_are_typed_and_ranged():
