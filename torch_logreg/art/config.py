@@ -37,7 +37,7 @@ class ArtConfig(_Section):
     optimizer: Literal["lbfgs", "adam"] = key("lbfgs", "`lbfgs` (strong-Wolfe line search) or `adam`")
     lr: Float = key(0.02, "`adam`'s learning rate (pixel values are in [0, 1]); L-BFGS takes steps of 1",
                     gt=0)
-    content_weight: Float = key(1.0, "weight of the content loss ½‖F − P‖²/|F| (style transfer only)",
+    content_weight: Float = key(30.0, "weight of the content loss ½‖F − P‖²/|F| (style transfer only)",
                                 ge=0)
     style_weight: Float = key(1000.0, "weight of the style loss: the mean over style layers of Σ‖G − A‖²",
                               ge=0)

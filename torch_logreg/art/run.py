@@ -178,7 +178,8 @@ def _log(writer: RunWriter, image, losses: dict, progress: Progress, config: Art
         logger.info("Iteration %d / %d (scale %d/%d): total %.6g, style %.6g, content %.6g, tv %.6g",
                     progress.iteration, config.iterations, progress.scale + 1, config.scales, losses["total"],
                     losses["style"], losses["content"], losses["tv"])
-    if config.save_every and progress.iteration % config.save_every == 0:
+    last = progress.scale == config.scales - 1 and progress.iteration == config.iterations
+    if config.save_every and progress.iteration % config.save_every == 0 and not last:  # the end logs the result
         writer.writer.add_image("art/image", images.to_hwc_uint8(image), progress.step, dataformats="HWC")
 
 
