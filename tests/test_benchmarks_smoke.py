@@ -149,3 +149,18 @@ def test_numpy_baseline_prints_one_json_line(capsys):
 def test_benchmarks_call_no_trainer_internals(module):
     source = Path(module.__file__).read_text()
     assert "Trainer" not in source and "trainer." not in source
+
+
+def test_art_step_times_ours_and_autograd_and_writes_the_table(tmp_path):
+    pytest.importorskip("sklearn")  # the built-in photographs
+    from benchmarks import art_step
+
+    section = art_step.run([("vgg19", "style transfer", 32)], "cpu", repeats=2, min_seconds=0.001,
+                           log=lambda _: None)
+    _no_errors(section)
+    (row,) = section["rows"]
+    assert row["ratio"] > 0 and row["grad_difference"] < 1e-4
+    assert art_step.main(["--sizes", "32", "--repeats", "2", "--min-seconds", "0.001", "--no-vgg",
+                          "--out", str(tmp_path)]) == 0
+    (md_path,) = tmp_path.glob("art-cpu-*.md")
+    assert "PyTorch ÷ ours" in md_path.read_text() and md_path.with_suffix(".json").is_file()
