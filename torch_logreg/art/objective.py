@@ -63,12 +63,12 @@ class Objective:
             for name, target in self.grams.items():
                 gram = losses.gram_forward(features[name])
                 style = style + losses.style_loss_forward(gram, target)
-                grad_gram = losses.style_loss_backward(gram, target)
-                grads[name] = losses.gram_backward(grad_gram, features[name]) * per_layer
+                grad_gram = losses.style_loss_backward(gram, target) * per_layer  # (1, C, C): cheap to scale
+                grads[name] = losses.gram_backward(grad_gram, features[name])
             for name, target in self.content.items():
                 size = target.numel()
                 content = content + losses.content_loss_forward(features[name], target) / size
-                grad = losses.content_loss_backward(features[name], target) * (self.weights.content / size)
+                grad = losses.content_loss_backward(features[name], target).mul_(self.weights.content / size)
                 grads[name] = grads[name] + grad if name in grads else grad
             pixels = image.shape[-1] * image.shape[-2]
             tv = losses.total_variation_forward(image) / pixels

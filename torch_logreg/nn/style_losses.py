@@ -43,7 +43,7 @@ def gram_backward(grad_gram: Tensor, features: Tensor) -> Tensor:
     """dF = (dG + dGᵀ) F / (C·M).  -> (N, C, H, W)."""
     n, c = features.shape[:2]
     rows = features.reshape(n, c, -1)
-    grad = (grad_gram + grad_gram.transpose(1, 2)) @ rows / (c * rows.shape[-1])
+    grad = ((grad_gram + grad_gram.transpose(1, 2)) / (c * rows.shape[-1])) @ rows  # scale the (C, C) side
     return grad.reshape(features.shape)
 
 
