@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from ..errors import UsageError
 from .config import ArtConfig, art_config
 
 
 def art_parser(prog: str, parser_class) -> argparse.ArgumentParser:
-    keys = "\n".join(f"  art.{name}={info.get_default(call_default_factory=True)}  {info.description}"
-                     for name, info in ArtConfig.model_fields.items())
+    keys = "\n".join(f"  art.{name}={_as_typed(info.get_default(call_default_factory=True))}  "
+                     f"{info.description}" for name, info in ArtConfig.model_fields.items())
     parser = parser_class(
         prog=f"{prog} art", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Texture synthesis (no --content) or style transfer (Gatys, Ecker & Bethge), every "
@@ -28,6 +29,11 @@ def art_parser(prog: str, parser_class) -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
+
+
+def _as_typed(value) -> str:
+    """A default as it is typed after ``art.key=``: null, true, false, 256."""
+    return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
 
 
 def art_main(argv: list[str], prog: str, parser_class) -> int:
