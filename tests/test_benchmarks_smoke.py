@@ -186,3 +186,18 @@ def test_threads_time_writes_before_and_after_against_newton_cholesky(tmp_path):
     (row,) = json.loads(written.read_text())["rows"]
     assert row["before"]["vs newton-cholesky"] > 0 and row["after"]["vs newton-cholesky"] > 0
     assert set(row["after"]["cpu ms"]) == {"main", "BLAS workers", "torch threads"}
+
+
+def test_art_step_times_ours_and_autograd_and_writes_the_table(tmp_path):
+    pytest.importorskip("sklearn")  # the built-in photographs
+    from benchmarks import art_step
+
+    section = art_step.run([("vgg19", "style transfer", 32)], "cpu", repeats=2, min_seconds=0.001,
+                           log=lambda _: None)
+    _no_errors(section)
+    (row,) = section["rows"]
+    assert row["ratio"] > 0 and row["grad_difference"] < 1e-4
+    assert art_step.main(["--sizes", "32", "--repeats", "2", "--min-seconds", "0.001", "--no-vgg",
+                          "--out", str(tmp_path)]) == 0
+    (md_path,) = tmp_path.glob("art-cpu-*.md")
+    assert "PyTorch ÷ ours" in md_path.read_text() and md_path.with_suffix(".json").is_file()

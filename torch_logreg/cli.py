@@ -30,7 +30,8 @@ DEFAULT_PROG = "train.py"
 USAGE = """%(prog)s [--config PATH] [--run-dir DIR] [--resume DIR] [--overwrite] [--debug] [section.key=value ...]
        %(prog)s predict --checkpoint RUN --data CSV [--out CSV [--overwrite]] [--threshold T] [--no-header]
        %(prog)s evaluate --checkpoint RUN --data LABELLED.csv [--no-header]
-       %(prog)s evaluate --checkpoint RUN --split test|train"""
+       %(prog)s evaluate --checkpoint RUN --split test|train
+       %(prog)s art [--style STYLE] [--content CONTENT] [--run-dir RUN] [--resume] [art.key=value ...]"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,6 +86,8 @@ def _run(argv: list[str], prog: str, debug: bool) -> int:
             return _predict(argv[1:], prog)
         if argv[:1] == ["evaluate"]:
             return _evaluate(argv[1:], prog)
+        if argv[:1] == ["art"]:
+            return _art(argv[1:], prog)
         return _train(argv, prog)
     except UserInputError as error:
         if debug:
@@ -103,6 +106,17 @@ def _run(argv: list[str], prog: str, debug: bool) -> int:
         if debug:
             raise
         return _fail("interrupted", EXIT_SIGINT)
+
+
+def _art(argv: list[str], prog: str) -> int:
+    from .art.command import art_main
+    from .art.run import ArtInterrupted
+
+    try:
+        return art_main(argv, prog, _Parser)
+    except ArtInterrupted as stop:
+        print(f"stopped: {stop.command_line}", file=sys.stderr)
+        return 128 + stop.signum
 
 
 def _program_name(argv0: str) -> str:

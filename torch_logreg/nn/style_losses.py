@@ -43,7 +43,7 @@ def gram_backward(grad_gram: Tensor, features: Tensor) -> Tensor:
     """dF = (dG + dGᵀ) F / (C·M).  -> (N, C, H, W)."""
     n, c = features.shape[:2]
     rows = features.reshape(n, c, -1)
-    grad = (grad_gram + grad_gram.transpose(1, 2)) @ rows / (c * rows.shape[-1])
+    grad = ((grad_gram + grad_gram.transpose(1, 2)) / (c * rows.shape[-1])) @ rows  # scale the (C, C) side
     return grad.reshape(features.shape)
 
 
@@ -64,12 +64,32 @@ class GramFunction(torch.autograd.Function):
         return gram_backward(grad_gram, features) if ctx.needs_input_grad[0] else None
 
 
+def style_loss_forward(gram: Tensor, target: Tensor) -> Tensor:
+    """E = Σ ‖G − A‖².  (N, C, C), (N or 1, C, C) -> ()."""
+    return (gram - target).pow(2).sum()
+
+
+def style_loss_backward(gram: Tensor, target: Tensor) -> Tensor:
+    """dG = 2 (G − A); with ``gram_backward``, dF = 4 (G − A) F / (C·M), as G − A is symmetric."""
+    return 2 * (gram - target)
+
+
+def content_loss_forward(features: Tensor, target: Tensor) -> Tensor:
+    """L = ½ ‖F − P‖².  Same shapes -> ()."""
+    return 0.5 * (features - target).pow(2).sum()
+
+
+def content_loss_backward(features: Tensor, target: Tensor) -> Tensor:
+    """dF = F − P."""
+    return features - target
+
+
 class StyleLossFunction(torch.autograd.Function):
     """E = Σ ‖G − A‖² with dG = 2 (G − A); A is a constant."""
 
     @staticmethod
     def forward(gram: Tensor, target: Tensor) -> Tensor:
-        return (gram - target).pow(2).sum()
+        return style_loss_forward(gram, target)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -78,7 +98,7 @@ class StyleLossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_loss: Tensor):
         gram, target = ctx.saved_tensors
-        return (2 * (gram - target) * grad_loss if ctx.needs_input_grad[0] else None), None
+        return (style_loss_backward(gram, target) * grad_loss if ctx.needs_input_grad[0] else None), None
 
 
 class ContentLossFunction(torch.autograd.Function):
@@ -86,7 +106,7 @@ class ContentLossFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(features: Tensor, target: Tensor) -> Tensor:
-        return 0.5 * (features - target).pow(2).sum()
+        return content_loss_forward(features, target)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -95,7 +115,9 @@ class ContentLossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_loss: Tensor):
         features, target = ctx.saved_tensors
-        return ((features - target) * grad_loss if ctx.needs_input_grad[0] else None), None
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        return content_loss_backward(features, target) * grad_loss, None
 
 
 def total_variation_forward(image: Tensor) -> Tensor:

@@ -34,7 +34,7 @@ MARKER_NAME = ".torch_logreg_run"
 LOCK_NAME = ".torch_logreg_lock"
 # Every file a run writes into its folder; anything else in a folder makes it not (only) a run.
 RUN_FILES = frozenset({MARKER_NAME, LOCK_NAME, CHECKPOINT_NAME, "config.yaml", "metrics.json", "command.txt",
-                       "world.json", "summary.csv"})
+                       "world.json", "summary.csv", "result.png", "content_style_result.png"})
 RUN_FILE_PATTERNS = ("events.out.tfevents.*",)
 
 
