@@ -223,7 +223,7 @@ def test_confusion_matrix_counts_true_rows_against_predicted_columns(tmp_path):
     assert picture.shape[0] >= 3 * 36 and picture.shape[1] >= 3 * 36  # cells big enough to read a count
 
 
-def test_misclassified_grid_shows_up_to_64_wrong_images():
+def test_misclassified_grid_shows_up_to_16_wrong_images_with_captions_readable_at_card_width():
     rng = np.random.default_rng(0)
     digits = rng.integers(0, 17, size=(200, 8, 8))
     y = rng.integers(0, 10, 200)
@@ -231,9 +231,15 @@ def test_misclassified_grid_shows_up_to_64_wrong_images():
     three_wrong[[5, 50, 150]] = (y[[5, 50, 150]] + 1) % 10
     one_row = images.misclassified_image(digits, y, three_wrong, list(range(10)))
     all_wrong = images.misclassified_image(digits, y, (y + 1) % 10, list(range(10)))
-    tile = 64  # 8×8 pixels enlarged 8 times
+    tile = 96  # 8×8 pixels enlarged 12 times
     assert tile < one_row.shape[0] < 2 * tile and one_row.shape[1] > 3 * tile
-    assert 8 * tile < all_wrong.shape[0] < 9 * (tile + 30)  # 8 rows of 8: 64 of the 200
+    assert 4 * tile < all_wrong.shape[0] < 4 * (tile + 50)  # 4 rows of 4: 16 of the 200
+    # TensorBoard draws an image at most at its card's width (~450 px): 4 columns fit unscaled,
+    # so the 24-px captions reach the screen at 24 px
+    assert all_wrong.shape[1] <= 480
+    caption = all_wrong[tile + 12:tile + 40, :120]  # under the first tile: the green true label, the red guess
+    ink_rows = np.flatnonzero((caption.min(axis=2) < 160).any(axis=1))
+    assert ink_rows.size and ink_rows[-1] - ink_rows[0] >= 14  # glyphs about 16 px tall (9 px at the old 13-px size)
     assert images.misclassified_image(digits, y, y, list(range(10))).shape[0] < tile  # a line saying there are none
 
 
