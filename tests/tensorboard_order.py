@@ -46,11 +46,16 @@ def compare_tag_names(a: str, b: str) -> int:
         i, j = i + 1, j + 1
 
 
-def first_page(run_dir) -> list[tuple[str, list[str]]]:
-    """The Time Series page of one run folder: [(group, [card tags in order]), ...], every card kind together."""
-    tags = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "images": 0, "histograms": 0}).Reload().Tags()
-    cards = sorted({*tags["scalars"], *tags["histograms"], *tags["images"]}, key=cmp_to_key(compare_tag_names))
+def first_page(*run_dirs) -> list[tuple[str, list[str]]]:
+    """The Time Series page of these run folders together: [(group, [card tags in order]), ...].
+
+    Every card kind counts (scalars, histograms, images); a tag several runs write is one card.
+    """
+    tags: set[str] = set()
+    for run_dir in run_dirs:
+        found = EventAccumulator(str(run_dir), size_guidance={"scalars": 1, "images": 1, "histograms": 1}).Reload()
+        tags.update(*(found.Tags()[kind] for kind in ("scalars", "histograms", "images")))
     groups: dict[str, list[str]] = {}
-    for tag in cards:
+    for tag in sorted(tags, key=cmp_to_key(compare_tag_names)):
         groups.setdefault(tag.split("/", 1)[0], []).append(tag)
     return list(groups.items())

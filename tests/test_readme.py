@@ -161,3 +161,16 @@ def test_a_readme_block_runs_twice_and_prints_what_the_readme_shows(block, clean
             several = block.language == "bash" and len(block.code.strip().splitlines()) > 1
             difference = matches(block.output, done.stdout, last_command_only=several)
             assert difference is None, f"{attempt} run of {block.name}: {difference}\n{done.stdout[-3000:]}"
+
+
+def test_after_the_readmes_commands_tensorboard_opens_on_the_learning_curve(clean_copy):
+    """What ``tensorboard --logdir runs`` shows first once the blocks above have run: the cost of every run
+    (no browser here: the cards are ordered as TensorBoard's front end orders them, see tensorboard_order)."""
+    from tensorboard_order import first_page
+
+    run_dirs = sorted({path.parent for path in (clean_copy / "runs").rglob("events.out.tfevents.*")})
+    if not run_dirs:
+        pytest.skip("no README block wrote a run (run the whole file)")
+    page = first_page(*run_dirs)
+    assert page[0] == ("1_cost", ["1_cost/test", "1_cost/train"])
+    assert page[1][0] == "2_accuracy"
