@@ -352,6 +352,7 @@ def test_tensorboards_tag_order_as_ported_compares_numbers_as_numbers_and_puts_b
         "test/cost", "train/cost", "weights/b", "weights_grad/norm"]
 
 
+@pytest.mark.filterwarnings("ignore::torch_logreg.errors.DesignWarning")  # the digits' blank border pixels
 def test_tensorboard_opens_on_the_learning_curve_then_the_accuracy(tmp_path):
     """A real run, read back in the order TensorBoard's Time Series lays out its cards: the cost
     (test and train on one row), then the accuracy, then the other metrics, and the weights last."""
