@@ -52,18 +52,20 @@ def test_event_files_hold_one_run_with_every_dashboard_series(default_run):
     assert not [p for p in run_dir.iterdir() if p.is_dir()]  # no stray hparams run folders
 
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0}).Reload()
-    cost = events.Scalars("train/cost")
+    cost = events.Scalars("1_cost/train")
     assert [e.step for e in cost] == list(range(0, 2001, 100))
     assert cost[-1].value < cost[len(cost) // 2].value < cost[0].value
     tags = events.Tags()
-    for tag in ("test/cost", "train/accuracy", "test/accuracy", "train/learning_rate", "train/grad_norm",
+    for tag in ("1_cost/test", "2_accuracy/train", "2_accuracy/test", "train/learning_rate", "train/grad_norm",
                 "weights/bias", "test/auc", "test/f1", "train/log_loss"):
         assert tag in tags["scalars"], tag
     assert not [tag for tag in tags["scalars"] if tag.startswith(("hparams/", "val/"))]  # no one-dot charts
     assert "weights/weight" in tags["histograms"] and "weights/bias" not in tags["histograms"]
     assert "test/pr_curve" in tags["tensors"]
     assert "test/confusion_matrix" in tags["images"]
-    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(events.PluginTagToContent("hparams"))
+    hparams = set(events.PluginTagToContent("hparams"))
+    assert {"_hparams_/session_start_info", "_hparams_/session_end_info"} <= hparams
+    assert "_hparams_/experiment" not in hparams  # TensorBoard builds the table from every run's session
 
 
 def test_tensorboard_serves_the_cost_series_over_http(default_run):
@@ -79,7 +81,7 @@ def test_tensorboard_serves_the_cost_series_over_http(default_run):
             found = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
             url = found.group(1) if found else None
         assert url, "tensorboard did not start"
-        query = urllib.parse.urlencode({"run": ".", "tag": "train/cost"})
+        query = urllib.parse.urlencode({"run": ".", "tag": "1_cost/train"})
         series = None
         while time.monotonic() < deadline:
             try:
@@ -90,7 +92,7 @@ def test_tensorboard_serves_the_cost_series_over_http(default_run):
                 time.sleep(0.5)  # the first load of the logdir is still under way
         assert series is not None
         assert [step for _, step, _ in series] == list(range(0, 2001, 100))
-        expected = [e.value for e in EventAccumulator(str(run_dir)).Reload().Scalars("train/cost")]
+        expected = [e.value for e in EventAccumulator(str(run_dir)).Reload().Scalars("1_cost/train")]
         assert [value for _, _, value in series] == pytest.approx(expected)
     finally:
         server.terminate()

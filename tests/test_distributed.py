@@ -193,7 +193,7 @@ def test_a_killed_worker_restarts_from_the_checkpoint_and_ends_with_the_uninterr
     assert [start["restart"] for start in starts] == [0, 1]
     assert relative(final_weights(run), one_process(overrides)) < 1e-10
     events = EventAccumulator(str(run)).Reload()
-    steps = [event.step for event in events.Scalars("train/cost")]
+    steps = [event.step for event in events.Scalars("1_cost/train")]
     assert steps == sorted(set(steps)) and steps[-1] == 3000  # no step logged twice
 
 

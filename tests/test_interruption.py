@@ -24,10 +24,10 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # same threads in
 
 
 def cost_steps(run_dir) -> list[int]:
-    """The steps of ``train/cost`` as TensorBoard shows them (purged duplicates dropped)."""
+    """The steps of ``1_cost/train`` as TensorBoard shows them (purged duplicates dropped)."""
     accumulator = EventAccumulator(str(run_dir))
     accumulator.Reload()
-    return [event.step for event in accumulator.Scalars("train/cost")]
+    return [event.step for event in accumulator.Scalars("1_cost/train")]
 
 
 def start_and_interrupt(run_dir, signum: int) -> tuple[subprocess.CompletedProcess, int]:

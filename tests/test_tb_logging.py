@@ -76,7 +76,8 @@ def test_gradients_are_histograms_and_each_layer_gets_one_norm_scalar(tmp_path):
     writer.close()
     events = read_back(tmp_path)
     assert sorted(events.Tags()["histograms"]) == [f"weights_grad/{name}" for name in sorted(grads)]
-    assert sorted(events.Tags()["scalars"]) == ["train/cost", "weights_grad/layer1.norm", "weights_grad/layer2.norm"]
+    assert sorted(events.Tags()["scalars"]) == ["1_cost/train", "weights_grad/layer1.norm",
+                                                "weights_grad/layer2.norm"]
     value = lambda tag: events.Scalars(tag)[0].value  # noqa: E731
     assert value("weights_grad/layer1.norm") == pytest.approx(math.sqrt(32 * 0.25 + 4 * 4.0))  # 32 entries of 0.5, 4 of 2
     assert value("weights_grad/layer2.norm") == pytest.approx(5.0)  # √(3² + 4²)
@@ -156,18 +157,26 @@ def test_network_keys_show_for_an_mlp_only():
     assert {"model.hidden", "model.activation"} <= applicable_hparams(config(model={"name": "mlp"})).keys()
 
 
-def test_final_writes_the_hparams_summary_and_no_scalars(tmp_path):
+def test_final_writes_a_typed_session_and_no_experiment_that_would_fix_the_columns(tmp_path):
     writer = RunWriter(tmp_path)
-    writer.final(100, config(), {"test_accuracy": 0.9, "train_cost": 0.2, "test_auc": 0.95})
+    writer.final(100, config(model={"check_grad": True}, optimizer={"name": "newton"}),
+                 {"test_accuracy": 0.9, "train_cost": 0.2})
     writer.close()
     events = read_back(tmp_path)
     assert events.Tags()["scalars"] == []  # no one-dot charts above the learning curves
     content = events.PluginTagToContent("hparams")
-    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-    assert sorted(m.name.tag for m in experiment.metric_infos) == ["test/accuracy", "test/auc", "train/cost"]
+    assert "_hparams_/experiment" not in content  # one run's experiment would hide the other runs' keys
     start = HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
-    assert start.hparams.keys() == applicable_hparams(config()).keys()
-    assert start.hparams["data.name"].string_value == "breast_cancer"
+    assert start.hparams.keys() == applicable_hparams(config(optimizer={"name": "newton"})).keys()
+    kind = {key: value.WhichOneof("kind") for key, value in start.hparams.items()}
+    assert kind["data.name"] == kind["optimizer.name"] == "string_value"
+    assert kind["model.class_weight"] == "string_value"  # None, as "None"
+    assert kind["model.check_grad"] == kind["data.standardize"] == "bool_value"
+    assert start.hparams["model.check_grad"].bool_value is True
+    assert kind["optimizer.lr"] == kind["seed"] == "number_value"
+    assert start.hparams["optimizer.lr"].number_value == 0.5
+    end = HParamsPluginData.FromString(content["_hparams_/session_end_info"]).session_end_info
+    assert end.status == 1  # STATUS_SUCCESS
 
 
 # ------------------------------------------------------------------ PR curves, text, graph
@@ -223,7 +232,15 @@ def test_confusion_matrix_counts_true_rows_against_predicted_columns(tmp_path):
     assert picture.shape[0] >= 3 * 36 and picture.shape[1] >= 3 * 36  # cells big enough to read a count
 
 
-def test_misclassified_grid_shows_up_to_64_wrong_images():
+def caption_height(grid: np.ndarray, tile: int) -> int:
+    """The height in pixels of the first caption's ink: from below the first tile's frame to a blank row."""
+    band = grid[8 + tile + 1:, :grid.shape[1] // 4]  # the first column; the tile's frame ends at row 8 + tile
+    inked = (band.min(axis=2) < 160).any(axis=1)
+    first = int(np.argmax(inked))
+    return int(np.argmin(inked[first:]))
+
+
+def test_misclassified_grid_shows_up_to_16_wrong_images_with_captions_readable_at_card_width():
     rng = np.random.default_rng(0)
     digits = rng.integers(0, 17, size=(200, 8, 8))
     y = rng.integers(0, 10, 200)
@@ -231,9 +248,13 @@ def test_misclassified_grid_shows_up_to_64_wrong_images():
     three_wrong[[5, 50, 150]] = (y[[5, 50, 150]] + 1) % 10
     one_row = images.misclassified_image(digits, y, three_wrong, list(range(10)))
     all_wrong = images.misclassified_image(digits, y, (y + 1) % 10, list(range(10)))
-    tile = 64  # 8×8 pixels enlarged 8 times
+    tile = 96  # 8×8 pixels enlarged 12 times
     assert tile < one_row.shape[0] < 2 * tile and one_row.shape[1] > 3 * tile
-    assert 8 * tile < all_wrong.shape[0] < 9 * (tile + 30)  # 8 rows of 8: 64 of the 200
+    assert 4 * tile < all_wrong.shape[0] < 4 * (tile + 50)  # 4 rows of 4: 16 of the 200
+    # TensorBoard draws an image at most at its card's width (~450 px): 4 columns fit unscaled,
+    # so the 24-px captions reach the screen at 24 px
+    assert all_wrong.shape[1] <= 480
+    assert caption_height(all_wrong, tile) >= 14  # digits about 16 px tall (10 px at the old 13-px size)
     assert images.misclassified_image(digits, y, y, list(range(10))).shape[0] < tile  # a line saying there are none
 
 
@@ -313,5 +334,75 @@ def test_a_network_run_prints_no_deprecation_warning_and_opens_on_the_learning_c
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "FutureWarning" not in done.stderr and "DeprecationWarning" not in done.stderr and "jit" not in done.stderr
-    groups = sorted({tag.split("/")[0] for tag in read_back(tmp_path / "run").Tags()["scalars"]})
-    assert groups[:2] == ["test", "train"]
+    from tensorboard_order import first_page
+    groups = [group for group, _ in first_page(tmp_path / "run")]
+    assert groups == ["1_cost", "2_accuracy", "test", "train", "weights", "weights_grad"]
+
+
+# ------------------------------------------------------------------ what TensorBoard's first page shows
+
+def test_tensorboards_tag_order_as_ported_compares_numbers_as_numbers_and_puts_breaks_first():
+    from functools import cmp_to_key
+
+    from tensorboard_order import compare_tag_names
+    tags = ["weights_grad/norm", "weights/b", "train/cost", "test/cost", "accuracy/test", "2_accuracy/test",
+            "1_cost/train", "layer10.norm", "layer2.norm", "a+/a", "a/a"]
+    assert sorted(tags, key=cmp_to_key(compare_tag_names)) == [
+        "1_cost/train", "2_accuracy/test", "a/a", "a+/a", "accuracy/test", "layer2.norm", "layer10.norm",
+        "test/cost", "train/cost", "weights/b", "weights_grad/norm"]
+
+
+@pytest.mark.filterwarnings("ignore::torch_logreg.errors.DesignWarning")  # the digits' blank border pixels
+def test_tensorboard_opens_on_the_learning_curve_then_the_accuracy(tmp_path):
+    """A real run, read back in the order TensorBoard's Time Series lays out its cards: the cost
+    (test and train on one row), then the accuracy, then the other metrics, and the weights last."""
+    from tensorboard_order import first_page
+
+    from torch_logreg import load_config, train
+    train(load_config(None, ["data.name=digits", "train.iterations=20", "train.log_every=10",
+                             "train.print_cost=false"]), tmp_path / "run")
+    page = first_page(tmp_path / "run")
+    assert page[0] == ("1_cost", ["1_cost/test", "1_cost/train"])
+    assert page[1] == ("2_accuracy", ["2_accuracy/test", "2_accuracy/train"])
+    assert [group for group, _ in page[2:]] == ["test", "train", "weights"]  # a network adds weights_grad
+    assert "test/misclassified" in page[2][1] and not any("cost" in tag or "accuracy" in tag
+                                                          for _, cards in page[2:] for tag in cards)
+
+
+def tensorboards_hparams_table(logdir):
+    """The HParams table's columns as TensorBoard's own backend builds them for every run under ``logdir``."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment
+    runs = plugin_event_multiplexer.EventMultiplexer()
+    runs.AddRunsFromDirectory(str(logdir))
+    runs.Reload()
+    tb = base_plugin.TBContext(logdir=str(logdir), multiplexer=runs,
+                               data_provider=data_provider.MultiplexerDataProvider(runs, str(logdir)))
+    return get_experiment.Handler(context.RequestContext(), backend_context.Context(tb), "",
+                                  api_pb2.GetExperimentRequest()).run()
+
+
+def test_the_hparams_table_puts_the_keys_that_differ_first_typed_and_the_cost_and_accuracy_metrics(tmp_path):
+    from tensorboard.plugins.hparams import api_pb2
+    for name, optimizer in (("gd", {"name": "gd", "lr": 0.5}), ("adam", {"name": "adam", "lr": 0.1})):
+        writer = RunWriter(tmp_path / name)
+        writer.scalars(10, {"train/cost": 0.3, "test/cost": 0.4, "train/accuracy": 0.9, "test/accuracy": 0.8,
+                            "test/auc": 0.9, "train/learning_rate": 0.5}, torch.nn.Linear(2, 1))
+        writer.final(10, config(optimizer=optimizer))
+        writer.close()
+    table = tensorboards_hparams_table(tmp_path)
+    columns = {info.name: info for info in table.hparam_infos}
+    # TensorBoard ticks the first five keys and the first five metrics
+    assert [info.name for info in table.hparam_infos[:2]] == ["optimizer.lr", "optimizer.name"]
+    assert all(info.differs for info in table.hparam_infos[:2]) and not table.hparam_infos[2].differs
+    assert columns["optimizer.name"].type == api_pb2.DATA_TYPE_STRING
+    assert sorted(columns["optimizer.name"].domain_discrete) == ["adam", "gd"]  # a choice
+    assert columns["data.standardize"].type == api_pb2.DATA_TYPE_BOOL  # a boolean, not 1.0000
+    assert list(columns["data.standardize"].domain_discrete) == [True]
+    assert columns["optimizer.lr"].type == api_pb2.DATA_TYPE_FLOAT64
+    interval = columns["optimizer.lr"].domain_interval
+    assert (interval.min_value, interval.max_value) == (0.1, 0.5)
+    assert [metric.name.tag for metric in table.metric_infos][:5] == [
+        "1_cost/test", "1_cost/train", "2_accuracy/test", "2_accuracy/train", "test/auc"]

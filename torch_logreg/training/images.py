@@ -79,27 +79,30 @@ def confusion_matrix_image(counts: np.ndarray, classes: Sequence) -> np.ndarray:
 
 # ------------------------------------------------------------------ misclassified images
 
-def misclassified_image(images: np.ndarray, y, pred, classes: Sequence, limit: int = 64, columns: int = 8) -> np.ndarray:
+def misclassified_image(images: np.ndarray, y, pred, classes: Sequence, limit: int = 16, columns: int = 4,
+                        tile: int = 96, text_size: int = 24) -> np.ndarray:
     """A grid of the first ``limit`` images with y ≠ pred, each labelled "true → predicted".
 
     ``images`` (N, H, W) raw values are scaled to 0..255 over the whole set, high values
-    dark (ink on paper, as the digits are drawn), and enlarged to about 64 pixels a side.
+    dark (ink on paper, as the digits are drawn), and enlarged to about ``tile`` pixels a side.
+    Few large tiles: TensorBoard shows an image at its card's width (about 450 pixels), so a
+    4-column grid keeps its ``text_size``-pixel captions readable without enlarging the card.
     """
     images = np.asarray(images, dtype=np.float64)
     y, pred = np.asarray(y).astype(np.int64).reshape(-1), np.asarray(pred).astype(np.int64).reshape(-1)
     wrong = np.flatnonzero(y != pred)[:limit]
-    label_font = font(13)
+    label_font = font(text_size)
     if wrong.size == 0:
-        image = Image.new("RGB", (320, 40), "white")
+        image = Image.new("RGB", (16 * text_size, 2 * text_size), "white")
         ImageDraw.Draw(image).text((10, 12), "no misclassified test images", font=label_font, fill="black")
         return np.asarray(image)
     lo, hi = float(images.min()), float(images.max())
     gray = 255 - np.round((images - lo) / (hi - lo if hi > lo else 1.0) * 255)
-    zoom = max(1, 64 // max(images.shape[1:]))
+    zoom = max(1, tile // max(images.shape[1:]))
     tile_h, tile_w = images.shape[1] * zoom, images.shape[2] * zoom
     names = [_short(c, 6) for c in classes]
     label_w = max(_arrow_label_width(label_font, names[a], names[b]) for a, b in zip(y[wrong], pred[wrong]))
-    step_x, step_y = max(tile_w, label_w) + 12, tile_h + 26
+    step_x, step_y = max(tile_w, label_w) + 12, tile_h + round(1.6 * text_size)
     rows = -(-wrong.size // columns)
     canvas = Image.new("RGB", (min(columns, wrong.size) * step_x + 8, rows * step_y + 8), "white")
     draw = ImageDraw.Draw(canvas)
@@ -249,23 +252,27 @@ def _vertical_text(image: Image.Image, center, text: str, font_) -> None:
     image.paste(strip, (int(center[0]), int(center[1] - strip.height / 2)))
 
 
-ARROW_WIDTH = 16
+def _arrow_width(font_) -> int:
+    """The drawn arrow's length: about a glyph and a quarter of the font."""
+    return max(16, round(1.25 * getattr(font_, "size", 13)))
 
 
 def _arrow_label_width(font_, left: str, right: str) -> int:
-    return _text_size(font_, left)[0] + _text_size(font_, right)[0] + ARROW_WIDTH + 8
+    return _text_size(font_, left)[0] + _text_size(font_, right)[0] + _arrow_width(font_) + 8
 
 
 def _arrow_label(draw, center, left: str, right: str, font_) -> None:
     """"left → right" centred on center[0], the arrow drawn as lines (the default font has no arrow glyph)."""
     x = center[0] - _arrow_label_width(font_, left, right) / 2
     y = center[1]
+    size, arrow = getattr(font_, "size", 13), _arrow_width(font_)
     draw.text((x, y), left, font=font_, fill=(0, 110, 0))
     x += _text_size(font_, left)[0] + 4
-    mid = y + 9
-    draw.line([x, mid, x + ARROW_WIDTH - 2, mid], fill="black", width=1)
-    draw.line([x + ARROW_WIDTH - 6, mid - 3, x + ARROW_WIDTH - 2, mid, x + ARROW_WIDTH - 6, mid + 3], fill="black")
-    draw.text((x + ARROW_WIDTH + 4, y), right, font=font_, fill=(190, 0, 0))
+    mid, head, width = y + round(0.65 * size), max(3, size // 4), max(1, size // 12)
+    draw.line([x, mid, x + arrow - 2, mid], fill="black", width=width)
+    draw.line([x + arrow - 2 - head, mid - head, x + arrow - 2, mid, x + arrow - 2 - head, mid + head], fill="black",
+              width=width)
+    draw.text((x + arrow + 4, y), right, font=font_, fill=(190, 0, 0))
 
 
 # ------------------------------------------------------------------ learning curves

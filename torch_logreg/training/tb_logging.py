@@ -1,15 +1,16 @@
 """What a run writes to TensorBoard: learning curves, parameters and gradients, hparams, and end-of-run pictures.
 
-Tags:
-- ``train/*``, ``test/*``: the caller's values (cost, accuracy, ...), and the end-of-run
-  PR curves and images under ``test/``;
+TensorBoard's first page (Time Series; Scalars alike) groups the cards by the tag's first
+component and orders them by tag, digits before letters, so the tags open on the learning curve:
+- ``1_cost/train``, ``1_cost/test``, then ``2_accuracy/train``, ``2_accuracy/test``: the caller
+  names them ``train/cost``, ``test/accuracy``, ... and ``display_tag`` maps them;
+- ``train/*``, ``test/*``: the caller's other values (learning rate, gradient norm, the end-of-run
+  AUC, F1, ...), and the end-of-run PR curves and images under ``test/``;
 - ``weights/<name>``: a one-element parameter as one scalar, up to ``SCALAR_ENTRIES``
   elements as one scalar per entry (``weights/weight/0``, ...), larger ones as a histogram;
 - ``weights_grad/<layer>.norm``: the L2 norm of each layer's gradients, a scalar (where
   vanishing gradients show), and ``weights_grad/<name>``: the gradient's entries as a
   histogram (per-entry gradient scalars are noise at any width).
-
-The groups sort after ``test`` and ``train``, so TensorBoard opens on the learning curves.
 
 Everything goes into one event folder, the run folder itself: hparams are written
 through the run's own file writer rather than ``add_hparams``, which would open a
@@ -24,9 +25,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
+from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary, SummaryMetadata
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+from tensorboard.plugins.hparams.api_pb2 import STATUS_SUCCESS
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, SessionEndInfo, SessionStartInfo
 from torch.utils.tensorboard import SummaryWriter
-from torch.utils.tensorboard.summary import hparams
 
 from . import images as pictures
 from ..nn.models import models_using
@@ -50,13 +53,14 @@ class RunWriter:
         more than the training steps between two log steps on small data.
 
         Args:
-            values: tag -> number, e.g. ``{"train/cost": 0.3}``.
+            values: tag -> number, e.g. ``{"train/cost": 0.3}`` (written as ``display_tag`` names it).
             model: its ``named_parameters()`` go under ``weights/<name>``.
             grads: parameter name -> gradient, e.g. ``{"layer1.weight": ...}``, as histograms under
                 ``weights_grad/<name>``, with the scalar ``weights_grad/<layer>.norm`` = ‖all gradients of
                 that layer‖₂ (``weights_grad/norm`` for top-level names such as ``weight``).
         """
-        summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
+        summary = Summary(value=[Summary.Value(tag=display_tag(tag), simple_value=float(v))
+                                 for tag, v in values.items()])
         for name, param in (model.named_parameters() if model is not None else ()):
             summary.value.extend(tensor_summary(f"{PARAMS}/{name}", param).value)
         squared_norms: dict[str, float] = {}
@@ -70,17 +74,19 @@ class RunWriter:
             summary.value.add(tag=tag, simple_value=float(np.sqrt(squared)))
         self.writer.file_writer.add_summary(summary, step)
 
-    def final(self, step: int, config_dict: dict, metrics: dict[str, float]) -> None:
-        """The hparams plugin's summary: the config keys that apply to this run beside the metrics.
+    def final(self, step: int, config_dict: dict, metrics: dict[str, float] | None = None) -> None:
+        """The hparams plugin's session: the config keys that apply to this run, typed, and its end.
 
-        Writes no scalars. The hparams table reads each metric's value from the last scalar
-        event of its tag, so ``metrics`` keys name tags the caller logs through ``scalars``:
-        ``test_accuracy`` stands for ``test/accuracy``, ``train_auc`` for ``train/auc``
-        (the first ``_`` becomes ``/``; a key without a ``train_``/``test_`` prefix is a tag as it is).
-        The values themselves are not used here.
+        Writes no scalars and no experiment summary. Without one, TensorBoard builds the HParams
+        table from every run's session: each key typed from its values (a string or boolean key is a
+        choice among the values seen, a number an interval), the keys whose values differ between runs
+        first, and the metrics from the runs' scalar tags in tag order (``1_cost/test``,
+        ``1_cost/train``, ``2_accuracy/test``, ...; the first five are ticked). An experiment summary
+        written by each run (as torch's ``hparams`` does) fixes the table to one run's keys and marks
+        no key as differing. ``metrics`` is accepted for the callers' sake and not used: the table
+        reads each metric from the last scalar event of its tag.
         """
-        metric_tags = {_metric_tag(key): value for key, value in metrics.items()}
-        for summary in hparams(applicable_hparams(config_dict), metric_tags):
+        for summary in hparams_session(applicable_hparams(config_dict)):
             self.writer.file_writer.add_summary(summary, step)
 
     def pr_curves(self, step: int, y: torch.Tensor, proba: torch.Tensor, classes: Sequence) -> None:
@@ -103,7 +109,7 @@ class RunWriter:
         self._image("test/confusion_matrix", pictures.confusion_matrix_image(counts, classes), step)
 
     def misclassified(self, step: int, images: torch.Tensor, y, pred, classes: Sequence) -> None:
-        """Image ``test/misclassified``: up to 64 of the (N, H, W) images with y ≠ pred, labelled "true → predicted"."""
+        """Image ``test/misclassified``: up to 16 of the (N, H, W) images with y ≠ pred, labelled "true → predicted"."""
         picture = pictures.misclassified_image(_numpy(images), _numpy(y), _numpy(pred), classes)
         self._image("test/misclassified", picture, step)
 
@@ -245,9 +251,45 @@ def _hparam_value(value):
     return value if isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def _metric_tag(key: str) -> str:
-    split, _, name = key.partition("_")
-    return f"{split}/{name}" if split in ("train", "test") and name else key
+# The learning curves' groups: numbered, because TensorBoard sorts digits before letters.
+_FIRST = {"cost": "1_cost", "accuracy": "2_accuracy"}
+
+
+def display_tag(tag: str) -> str:
+    """The tag TensorBoard shows for the caller's ``tag``: ``train/cost`` -> ``1_cost/train``,
+    ``test/accuracy`` -> ``2_accuracy/test``; any other tag (``test/auc``, ``weights/bias``) as it is."""
+    split, _, name = tag.partition("/")
+    if split in ("train", "test") and name in _FIRST:
+        return f"{_FIRST[name]}/{split}"
+    return tag
+
+
+def hparams_session(values: dict) -> list[Summary]:
+    """The hparams plugin's SessionStartInfo, each value typed (bool, number or string), and SessionEndInfo.
+
+    Built here because torch's ``hparams`` stores a bool as a number (the table shows 1.0000) and
+    writes an experiment summary besides.
+    """
+    start = SessionStartInfo()
+    for key, value in values.items():
+        if isinstance(value, bool):  # before the numbers: a bool is an int in Python
+            start.hparams[key].bool_value = value
+        elif isinstance(value, (int, float)):
+            start.hparams[key].number_value = float(value)
+        else:
+            start.hparams[key].string_value = str(value)
+    end = SessionEndInfo(status=STATUS_SUCCESS)
+    version = hparams_metadata.PLUGIN_DATA_VERSION
+    return [_plugin_summary(hparams_metadata.SESSION_START_INFO_TAG,
+                            HParamsPluginData(session_start_info=start, version=version)),
+            _plugin_summary(hparams_metadata.SESSION_END_INFO_TAG,
+                            HParamsPluginData(session_end_info=end, version=version))]
+
+
+def _plugin_summary(tag: str, data: HParamsPluginData) -> Summary:
+    plugin = SummaryMetadata.PluginData(plugin_name=hparams_metadata.PLUGIN_NAME,
+                                        content=data.SerializeToString())
+    return Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(plugin_data=plugin))])
 
 
 def _numpy(values) -> np.ndarray:
