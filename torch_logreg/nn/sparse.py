@@ -98,11 +98,13 @@ def linear_backward(grad_z: Tensor, x: SparseRows) -> tuple[Tensor, Tensor]:
 
 
 def cost_and_grads(x: SparseRows, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-                   with_cost: bool = False, sample_weight: Tensor | None = None
+                   with_cost: bool = False, sample_weight: Tensor | None = None, l2_rows=None
                    ) -> tuple[Tensor | None, Tensor, Tensor]:
     """(J or None, dW (K, n), db (K,)): ``functional.cost_and_grads`` (K = 1, y 0./1.) or
-    ``softmax_cost_and_grads`` (K ≥ 3, y int64) for a sparse x."""
+    ``softmax_cost_and_grads`` (K ≥ 3, y int64) for a sparse x.  ``l2_rows``: the L2 term's m
+    (a mini-batch passes the full count or Σs, as in ``functional``); default m."""
     m = x.shape[0] if sample_weight is None else sample_weight.sum()
+    l2_m = m if l2_rows is None else l2_rows
     z = linear_forward(x, weight, bias)  # (m, K)
     if weight.shape[0] == 1:
         value = LF.logistic_cost_forward(z[:, 0], y, m, sample_weight) if with_cost else None
@@ -112,9 +114,9 @@ def cost_and_grads(x: SparseRows, y: Tensor, weight: Tensor, bias: Tensor, l2: f
         dz = LF.softmax_cost_backward(z, y, m, sample_weight)
     dweight, dbias = linear_backward(dz, x)
     if l2:
-        dweight.add_(LF.l2_backward(weight, l2, m))
+        dweight.add_(LF.l2_backward(weight, l2, l2_m))
         if with_cost:
-            value = value + LF.l2_forward(weight, l2, m)
+            value = value + LF.l2_forward(weight, l2, l2_m)
     return value, dweight, dbias
 
 
