@@ -15,8 +15,10 @@ default), batch_size -> train.batch_size, class_weight -> model.class_weight, de
 train.device, dtype -> train.dtype, random_state -> seed (None: 0), verbose -> train.print_cost.
 
 Quiet by default: ``verbose=0`` prints nothing and writes nothing; a fit that does not
-converge raises scikit-learn's ``ConvergenceWarning``, the trainer's other warnings
-(a constant or duplicated column, separable data) a ``UserWarning``.  ``log_dir`` writes
+converge gives ``NotConvergedWarning``, separable data ``SeparatedWarning`` (both are
+scikit-learn's ``ConvergenceWarning`` and the project's ``torch_logreg.errors`` classes), a
+constant or duplicated column ``torch_logreg.errors.DesignWarning``; each speaks in the
+estimator's parameters (``max_iter``, ``tol``, ``l2``), not the config's keys.  ``log_dir`` writes
 each fit's run (config, checkpoint, TensorBoard) to a new folder under it.
 
 scikit-learn is an optional dependency: ``pip install 'torch_logreg[sklearn]'``.
@@ -38,7 +40,11 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.utils import TransformerTags
     from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        validate_data,
+    )
 except ImportError as error:  # pragma: no cover - exercised by a test that hides scikit-learn
     raise ImportError("torch_logreg.sklearn needs scikit-learn: pip install 'torch_logreg[sklearn]'") from error
 
@@ -50,13 +56,12 @@ from .nn.sparse import SparseRows
 from .nn.sparse import linear_forward as sparse_linear_forward
 from .saved_model import default_feature_names
 from .sklearn_sparse import fit_sparse
-from .sklearn_warnings import ConvergenceWarning, DesignWarning, SeparationWarning, category_of, say
+from .sklearn_warnings import NotConvergedWarning, SeparatedWarning, category_of, say
 from .training.config import check_config, load_config
 from .training.optim import default_grad_tol
 from .training.trainer import class_weights, train
 
-__all__ = ["LogisticRegressionClassifier", "MLPClassifier", "ConvergenceWarning", "SeparationWarning",
-           "DesignWarning"]
+__all__ = ["LogisticRegressionClassifier", "MLPClassifier", "NotConvergedWarning", "SeparatedWarning"]
 
 # tol=0 ("run to max_iter"): a gradient tolerance no float32 or float64 run meets, and the config accepts.
 TOL_NEVER_MET = 1e-30
@@ -115,6 +120,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         # No test rows: scikit-learn holds data out itself (cross_val_score, GridSearchCV).
         split = make_split(x, y_tensor, x[:0], y_tensor[:0], names, standardize=False, classes=labels)
         run_dir = _new_run_dir(self.log_dir, type(self).__name__) if self.log_dir is not None else None
+        # The trainer's own warnings are caught by fit and said again in the estimator's words and classes.
         with _quiet_logging(self.verbose):
             result = train(config, run_dir=run_dir, save=run_dir is not None, report=run_dir is not None, data=split,
                            sample_weight=None if weights is None else torch.from_numpy(weights))
@@ -207,10 +213,11 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
     def _warn(self, metrics: dict, caught: list) -> None:
         """Say the run's warnings once each, in the estimator's words (``sklearn_warnings``)."""
         lines = caught + [(line, None) for line in metrics["warnings"]]
-        if not metrics["converged"] and not any(category_of(line, category) is ConvergenceWarning
+        if not metrics["converged"] and not any(category_of(line, category) is NotConvergedWarning
                                                 for line, category in lines):
-            lines.append((f"{self.optimizer} did not converge in {int(metrics['iterations'])} iterations: the "
-                          f"largest gradient entry is {metrics['grad_norm']:.3g} > tol; raise max_iter", None))
+            said = (f"{self.optimizer} did not converge in {int(metrics['iterations'])} iterations: the largest "
+                    f"gradient entry is {metrics['grad_norm']:.3g} > tol; raise max_iter")
+            lines.append((said, None))
         say(lines, stacklevel=4)
 
 
@@ -251,7 +258,7 @@ class LogisticRegressionClassifier(_TorchClassifier):
     """
 
     _model_name = "logistic"
-    _sparse_formats = ["csr", "csc"]
+    _sparse_formats = ("csr", "csc")
 
     def __init__(self, l2=1.0, optimizer="newton", lr=0.5, max_iter=100, tol=None, batch_size=None,
                  class_weight=None, device="cpu", dtype=None, random_state=None, verbose=0, log_dir=None):

@@ -17,16 +17,13 @@ from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from . import errors
 
 
-class ConvergenceWarning(errors.ConvergenceWarning, SklearnConvergenceWarning):
-    """The fit stopped before ``tol`` was met (``max_iter`` reached), stalled, or its cost rose."""
+class NotConvergedWarning(errors.ConvergenceWarning, SklearnConvergenceWarning):
+    """The fit stopped before ``tol`` was met (``max_iter`` reached), stalled, or its cost rose: both
+    the project's and scikit-learn's class, so either's filters catch it."""
 
 
-class SeparationWarning(errors.SeparationWarning, SklearnConvergenceWarning):
-    """The training rows are separable: without ``l2`` the weights grow without bound."""
-
-
-class DesignWarning(errors.DesignWarning):
-    """A constant, duplicated or linearly dependent column."""
+class SeparatedWarning(errors.SeparationWarning, SklearnConvergenceWarning):
+    """The training rows are separable: without ``l2`` the weights grow without bound.  scikit-learn's class too."""
 
 
 # Config key -> the estimator's parameter, longest first so "train.tol" is not read as "tol".
@@ -50,14 +47,14 @@ def in_estimator_words(line: str) -> str:
 def category_of(line: str, category: type | None = None) -> type[Warning]:
     """The estimator's class for a trainer warning: by the trainer's class when it gave one, else by its words."""
     if category is not None and issubclass(category, errors.SeparationWarning) or "separa" in line:
-        return SeparationWarning
+        return SeparatedWarning
     if category is not None and issubclass(category, errors.ConvergenceWarning) or any(
             words in line for words in ("did not converge", "did not settle", "stalled", "cost rose")):
-        return ConvergenceWarning
+        return NotConvergedWarning
     if category is not None and issubclass(category, errors.DesignWarning) or any(
             words in line for words in ("constant", "duplicate", "singular", "dependent")):
-        return DesignWarning
-    return UserWarning
+        return errors.DesignWarning
+    return errors.TorchLogregWarning
 
 
 def say(lines: list[tuple[str, type | None]], stacklevel: int = 3) -> None:

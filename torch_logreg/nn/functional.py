@@ -550,3 +550,9 @@ def activation(name: str, z: Tensor) -> Tensor:
     if _PLAIN_AUTOGRAD.get():
         return _STOCK_ACTIVATIONS[name](z)
     return _apply(ACTIVATION_FUNCTIONS[name], z)
+
+
+# Convolution and pooling live in conv.py (a sibling, for length) and are part of this API, under
+# torch.nn.functional's names.
+from .conv import avg_pool2d, conv2d, flatten, max_pool2d  # noqa: E402,F401
+from .style_losses import content_loss, gram_matrix, style_loss, total_variation  # noqa: E402,F401

@@ -59,7 +59,7 @@ class SparseRows:
         return self.x.dtype
 
     @classmethod
-    def from_scipy(cls, matrix, dtype: torch.dtype | None = None) -> "SparseRows":
+    def from_scipy(cls, matrix, dtype: torch.dtype | None = None) -> SparseRows:
         """From a scipy.sparse matrix (CSR, CSC or any format scipy converts).  The CSR's arrays are
         shared with ``matrix`` when it is already a CSR of the dtype; xᵀ is one more copy of the entries."""
         csr = matrix.tocsr()
@@ -78,7 +78,7 @@ class SparseRows:
         row_of_entry = torch.repeat_interleave(torch.arange(shape[0]), counts)
         return cls(x, xt, row_of_entry)
 
-    def rows(self, index: np.ndarray, matrix) -> "SparseRows":
+    def rows(self, index: np.ndarray, matrix) -> SparseRows:
         """The rows ``index`` of ``matrix`` (this x as scipy holds it), as a new ``SparseRows`` (a mini-batch)."""
         return SparseRows.from_scipy(matrix[index], self.dtype)
 

@@ -1,0 +1,200 @@
+"""Convolution and pooling, each with its backward written out, for the networks of the document's last section.
+
+Shapes: x (N, C, H, W), weight (O, C, kh, kw), bias (O,), y (N, O, H', W') with
+H' = ⌊(H + 2p − d·(kh − 1) − 1) / s⌋ + 1 (and the same for W').
+
+Convolution, Y = W ⋆ X + b (a cross-correlation, as ``torch.nn.functional.conv2d``):
+
+    Y[n, o, i, j] = b[o] + Σ_c Σ_u Σ_v W[o, c, u, v] · X[n, c, s·i + d·u − p, s·j + d·v − p]
+
+    dX = the transposed convolution of dY with W        (each input pixel collects what it fed)
+    dW[o, c, u, v] = Σ_n Σ_i Σ_j dY[n, o, i, j] · X[n, c, s·i + d·u − p, s·j + d·v − p]
+                                                        (the correlation of X with dY)
+    db[o] = Σ_n Σ_i Σ_j dY[n, o, i, j]
+
+Max pooling: Y[n, c, i, j] = max over the window; dX gets dY at the arg-max of each window and 0
+elsewhere.  Ties: the first maximum in row-major order within the window takes the whole gradient
+(as PyTorch), so the gradient is a subgradient.  Overlapping windows add their shares.
+
+Average pooling: Y = the window's mean over kh·kw cells (padding counts as zeros, PyTorch's default
+``count_include_pad=True``); dX spreads dY / (kh·kw) over every cell of each window.
+
+Flatten: (N, C, H, W) -> (N, C·H·W), a view; its backward is the reverse view.
+
+The primitives are ``conv2d``, ``conv_transpose2d``, ``unfold`` and ``max_pool2d``'s indices, as
+``linear`` uses matmul: no autograd inside any backward.  Under ``functional.plain_autograd()`` the
+wrappers run stock PyTorch ops instead, so ``nn.gradcheck`` can hold these against autograd.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn.modules.utils import _pair
+
+from . import functional
+
+
+def _output_padding(input_size: tuple[int, int], output_size: tuple[int, int], kernel, stride, padding, dilation):
+    """The extra rows/columns a transposed convolution needs to give back exactly ``input_size``."""
+    return tuple(size_in - ((size_out - 1) * s - 2 * p + d * (k - 1) + 1)
+                 for size_in, size_out, k, s, p, d in zip(input_size, output_size, kernel, stride, padding, dilation))
+
+
+def conv2d_backward_input(grad_y: Tensor, weight: Tensor, input_size, stride, padding, dilation) -> Tensor:
+    """dX: the transposed convolution of dY with W.  grad_y (N, O, H', W') -> (N, C, H, W)."""
+    extra = _output_padding(input_size, grad_y.shape[-2:], weight.shape[-2:], stride, padding, dilation)
+    return F.conv_transpose2d(grad_y, weight, stride=stride, padding=padding, output_padding=extra, dilation=dilation)
+
+
+def conv2d_backward_weight(grad_y: Tensor, x: Tensor, kernel, stride, padding, dilation) -> Tensor:
+    """dW: the correlation of X with dY, as columns of X (``unfold``) times dY.  -> (O, C, kh, kw)."""
+    columns = F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)  # (N, C·kh·kw, L)
+    out_channels = grad_y.shape[1]
+    grad_rows = grad_y.reshape(grad_y.shape[0], out_channels, -1)  # (N, O, L)
+    grad_weight = torch.einsum("nol,nkl->ok", grad_rows, columns)  # Σ over batch and positions
+    return grad_weight.reshape(out_channels, x.shape[1], *kernel)
+
+
+class Conv2dFunction(torch.autograd.Function):
+    """Y = W ⋆ X + b, with dX, dW and db written out (see the module docstring)."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation) -> Tensor:
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, bias, stride, padding, dilation = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias, ctx.geometry = bias is not None, (stride, padding, dilation)
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor):
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation = ctx.geometry
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grad_x = conv2d_backward_input(grad_y, weight, x.shape[-2:], stride, padding, dilation) if need_x else None
+        grad_weight = (conv2d_backward_weight(grad_y, x, weight.shape[-2:], stride, padding, dilation)
+                       if need_weight else None)
+        grad_bias = grad_y.sum((0, 2, 3)) if need_bias and ctx.has_bias else None
+        return grad_x, grad_weight, grad_bias, None, None, None
+
+
+class MaxPool2dFunction(torch.autograd.Function):
+    """Y = the window's maximum; dX = dY routed to each window's first arg-max."""
+
+    @staticmethod
+    def forward(x: Tensor, kernel, stride, padding) -> tuple[Tensor, Tensor]:
+        return F.max_pool2d(x, kernel, stride, padding, return_indices=True)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x = inputs[0]
+        _, indices = output
+        ctx.save_for_backward(indices)
+        ctx.input_shape = x.shape
+        ctx.mark_non_differentiable(indices)
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor, grad_indices: Tensor | None = None):
+        (indices,) = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        return max_pool2d_backward(grad_y, indices, ctx.input_shape), None, None, None
+
+
+def max_pool2d_backward(grad_y: Tensor, indices: Tensor, input_shape) -> Tensor:
+    """dX: each window's dY added at its arg-max (``indices`` are flat positions in each H·W plane)."""
+    n, c, h, w = input_shape
+    grad_x = grad_y.new_zeros(n, c, h * w)
+    grad_x.scatter_add_(2, indices.reshape(n, c, -1), grad_y.reshape(n, c, -1))
+    return grad_x.reshape(n, c, h, w)
+
+
+class AvgPool2dFunction(torch.autograd.Function):
+    """Y = the window's mean over kh·kw cells; dX = dY / (kh·kw) spread over every cell of its window."""
+
+    @staticmethod
+    def forward(x: Tensor, kernel, stride, padding) -> Tensor:
+        return F.avg_pool2d(x, kernel, stride, padding)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, kernel, stride, padding = inputs
+        ctx.input_shape, ctx.geometry = x.shape, (kernel, stride, padding)
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        kernel, stride, padding = ctx.geometry
+        return avg_pool2d_backward(grad_y, ctx.input_shape, kernel, stride, padding), None, None, None
+
+
+def avg_pool2d_backward(grad_y: Tensor, input_shape, kernel, stride, padding) -> Tensor:
+    """dX: the transposed convolution of dY with a kh×kw kernel of 1/(kh·kw), channel by channel."""
+    channels = input_shape[1]
+    spread = grad_y.new_full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]))
+    extra = _output_padding(input_shape[-2:], grad_y.shape[-2:], kernel, stride, padding, (1, 1))
+    return F.conv_transpose2d(grad_y, spread, stride=stride, padding=padding, output_padding=extra, groups=channels)
+
+
+class FlattenFunction(torch.autograd.Function):
+    """(N, C, H, W) -> (N, C·H·W); backward: the reverse view."""
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], -1)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.input_shape = inputs[0].shape
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor):
+        return grad_y.reshape(ctx.input_shape) if ctx.needs_input_grad[0] else None
+
+
+# --------------------------------------------------------------------------
+# the wrappers: torch.nn.functional's names and signatures
+# --------------------------------------------------------------------------
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1) -> Tensor:
+    """Y = W ⋆ X + b.  x: (N, C, H, W), weight: (O, C, kh, kw), bias: (O,) -> (N, O, H', W').  groups = 1."""
+    stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
+    if functional._PLAIN_AUTOGRAD.get():
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+    return functional._apply(Conv2dFunction, x, weight, bias, stride, padding, dilation)
+
+
+def _pool_geometry(kernel_size, stride, padding):
+    kernel = _pair(kernel_size)
+    return kernel, kernel if stride is None else _pair(stride), _pair(padding)
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """The maximum of each kernel_size window (stride defaults to kernel_size).  (N, C, H, W) -> (N, C, H', W')."""
+    kernel, stride, padding = _pool_geometry(kernel_size, stride, padding)
+    if functional._PLAIN_AUTOGRAD.get():
+        return F.max_pool2d(x, kernel, stride, padding)
+    if not torch.is_grad_enabled():
+        return F.max_pool2d(x, kernel, stride, padding)
+    return MaxPool2dFunction.apply(x, kernel, stride, padding)[0]
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """The mean of each kernel_size window (stride defaults to kernel_size).  (N, C, H, W) -> (N, C, H', W')."""
+    kernel, stride, padding = _pool_geometry(kernel_size, stride, padding)
+    if functional._PLAIN_AUTOGRAD.get():
+        return F.avg_pool2d(x, kernel, stride, padding)
+    return functional._apply(AvgPool2dFunction, x, kernel, stride, padding)
+
+
+def flatten(x: Tensor) -> Tensor:
+    """(N, C, H, W) -> (N, C·H·W): the step from the convolutional stack to the dense head."""
+    if functional._PLAIN_AUTOGRAD.get():
+        return torch.flatten(x, 1)
+    return functional._apply(FlattenFunction, x)
