@@ -306,7 +306,7 @@ class LogisticRegressionClassifier(_TorchClassifier):
         tol = default_grad_tol(dtype) if self.tol is None else float(self.tol)
         fit = fit_sparse(X, y, s, outputs=1 if k == 2 else k, l2=float(self.l2), optimizer=self.optimizer,
                          lr=float(self.lr), max_iter=int(self.max_iter), tol=tol, batch_size=self.batch_size,
-                         seed=config.seed, dtype=dtype)
+                         seed=config.seed, dtype=dtype, cost_tol=config.train.tol or None)
         model = LogisticRegression(X.shape[1], k, l2=float(self.l2), dtype=dtype)
         with torch.no_grad():
             model.weight.copy_(fit.weight)
@@ -317,6 +317,9 @@ class LogisticRegressionClassifier(_TorchClassifier):
         if fit.stalled:
             said.append(f"{self.optimizer} stalled at iteration {fit.iterations}: no step lowers the cost in this "
                         f"precision any more (largest gradient entry {fit.grad_max:.3g}); add l2")
+        elif config.train.tol and not fit.converged:
+            said.append(f"the cost did not settle to tol={config.train.tol:g} in {fit.iterations} iterations; "
+                        f"raise max_iter or tol")
         return {"iterations": fit.iterations, "converged": fit.converged, "grad_norm": fit.grad_max,
                 "warnings": said}
 

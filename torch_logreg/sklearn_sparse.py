@@ -10,12 +10,15 @@ The trainer's loop indexes and standardizes dense rows, so sparse X takes this s
 * ``newton``: the dense (P, P) Hessian xᵀ D x from CSR × CSR products while P = K(n+1) ≤
   ``nn.sparse.DENSE_HESSIAN_MAX``; beyond, Newton–CG: each step solves H d = −g by conjugate
   gradients on matrix-free products H v (no P × P matrix), as scikit-learn's ``newton-cg``.
-  Both take the largest step of 1, ½, ¼, … that lowers J (Armijo).
+  Both take the largest step of 1, ½, ¼, … that lowers J (Armijo) and, once the gradient test
+  passes, one final full step (as the trainer's Newton).
 * ``gd``, ``sgd``, ``adam``: ``lr`` steps on the full batch, or on ``batch_size`` rows drawn
   per epoch from (seed, epoch) as the trainer does.
 
-Every optimizer stops once the gradient's largest entry is at most ``tol`` (checked on the full
-batch; mini-batch runs check it once per epoch); ``tol=0`` runs ``max_iter`` steps.
+The stopping rules are the trainer's: ``lbfgs`` and ``newton`` stop once the gradient's largest
+entry is at most ``tol``; ``gd``/``sgd``/``adam`` once the full training cost changes by less than
+``cost_tol`` from one epoch to the next (its ``train.tol``), and without ``cost_tol`` run
+``max_iter`` steps.  ``tol=0`` runs ``max_iter`` steps.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class _Objective:
 
 def fit_sparse(matrix, y: torch.Tensor, sample_weight: torch.Tensor | None, *, outputs: int, l2: float,
                optimizer: str, lr: float, max_iter: int, tol: float, batch_size: int | None, seed: int,
-               dtype: torch.dtype) -> SparseFit:
+               dtype: torch.dtype, cost_tol: float | None = None) -> SparseFit:
     """Fit W (outputs, n), b (outputs,) from zeros on the scipy.sparse ``matrix`` (m, n).
 
     y: (m,) 0./1. for one output, int64 class indices for K; sample_weight: (m,) or None.
@@ -74,7 +77,7 @@ def fit_sparse(matrix, y: torch.Tensor, sample_weight: torch.Tensor | None, *, o
     if optimizer == "newton":
         return _newton(full, weight, bias, max_iter, tol)
     if optimizer in ("gd", "sgd", "adam"):
-        return _first_order(full, matrix, weight, bias, optimizer, lr, max_iter, tol, batch_size, seed)
+        return _first_order(full, matrix, weight, bias, optimizer, lr, max_iter, tol, cost_tol, batch_size, seed)
     raise ValueError(f"unknown optimizer {optimizer!r}: use newton, lbfgs, gd, sgd or adam")
 
 
@@ -99,7 +102,9 @@ def _lbfgs(full: _Objective, weight, bias, lr, max_iter, tol) -> SparseFit:
     _, dweight, dbias = full.grads(weight, bias)
     grad_max = _grad_max(dweight, dbias)
     iterations = int(opt.state[opt._params[0]].get("n_iter", 0)) if max_iter > 0 else 0
-    return SparseFit(weight, bias, iterations, grad_max <= tol, grad_max)
+    # torch's L-BFGS also stops when a step changes nothing (rounding): short of max_iter and of tol, a stall.
+    stalled = iterations < max_iter and grad_max > tol
+    return SparseFit(weight, bias, iterations, grad_max <= tol, grad_max, stalled=stalled)
 
 
 def _newton(full: _Objective, weight, bias, max_iter, tol) -> SparseFit:
@@ -108,11 +113,15 @@ def _newton(full: _Objective, weight, bias, max_iter, tol) -> SparseFit:
     cost, dweight, dbias = full.grads(weight, bias, with_cost=True)
     cost = float(cost)
     grad_max, it = _grad_max(dweight, dbias), 0
-    while it < max_iter and grad_max > tol:
+    while it < max_iter:
         if dense:
             step_w, step_b = _dense_newton_step(full, weight, bias, dweight, dbias)
         else:
             step_w, step_b = _cg_newton_step(full, weight, bias, dweight, dbias)
+        if grad_max <= tol:  # as the trainer's Newton: one final full step, which squares the remaining error
+            weight, bias, it = weight + step_w, bias + step_b, it + 1
+            _, dweight, dbias = full.grads(weight, bias)
+            return SparseFit(weight, bias, it, True, _grad_max(dweight, dbias))
         slope = float((dweight * step_w).sum() + (dbias * step_b).sum())
         t = 1.0
         for _ in range(40):  # Armijo backtracking: the largest of 1, ½, ¼, … that lowers J enough
@@ -172,19 +181,24 @@ def _cg_newton_step(full: _Objective, weight, bias, dweight, dbias):
     return step
 
 
-def _first_order(full: _Objective, matrix, weight, bias, name, lr, max_iter, tol, batch_size, seed) -> SparseFit:
+def _first_order(full: _Objective, matrix, weight, bias, name, lr, max_iter, tol, cost_tol, batch_size,
+                 seed) -> SparseFit:
     weight.requires_grad_(True)
     bias.requires_grad_(True)
     opt = torch.optim.Adam([weight, bias], lr=lr) if name == "adam" else torch.optim.SGD([weight, bias], lr=lr)
     m = full.rows.shape[0]
     per_epoch = 1 if batch_size is None or batch_size >= m else math.ceil(m / batch_size)
     total = m if full.s is None else full.s.sum()  # the L2 term's m in every mini-batch, as the trainer's
-    order = None
+    order, last_cost, settled = None, None, False
     it = 0
     while it < max_iter:
         epoch, index = divmod(it, per_epoch)
-        if index == 0 and tol > 0 and _grad_max(*full.grads(weight.detach(), bias.detach())[1:]) <= tol:
-            break
+        if index == 0 and cost_tol:  # the trainer's train.tol: the full cost, once an epoch
+            cost = full.value(weight.detach(), bias.detach())
+            if last_cost is not None and abs(last_cost - cost) < cost_tol:
+                settled = True
+                break
+            last_cost = cost
         if per_epoch == 1:
             _, dweight, dbias = full.grads(weight.detach(), bias.detach())
         else:
@@ -200,4 +214,4 @@ def _first_order(full: _Objective, matrix, weight, bias, name, lr, max_iter, tol
     weight, bias = weight.detach(), bias.detach()
     _, dweight, dbias = full.grads(weight, bias)
     grad_max = _grad_max(dweight, dbias)
-    return SparseFit(weight, bias, it, grad_max <= tol, grad_max)
+    return SparseFit(weight, bias, it, settled if cost_tol else grad_max <= tol, grad_max)
