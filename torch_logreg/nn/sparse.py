@@ -44,11 +44,10 @@ def _csr(indptr, indices, data, shape) -> Tensor:
 
 @dataclass
 class SparseRows:
-    """x (m, n) as CSR and its transpose as CSR; ``row_of_entry`` (nnz,) is each stored entry's row."""
+    """x (m, n) as CSR and its transpose as CSR."""
 
     x: Tensor
     xt: Tensor
-    row_of_entry: Tensor
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -57,6 +56,12 @@ class SparseRows:
     @property
     def dtype(self) -> torch.dtype:
         return self.x.dtype
+
+    def row_of_entry(self) -> Tensor:
+        """(nnz,) int64: each stored entry's row.  Built on demand (only the dense Hessian needs it):
+        it is as large as the CSR's values."""
+        counts = self.x.crow_indices().diff().long()
+        return torch.repeat_interleave(torch.arange(self.shape[0]), counts)
 
     @classmethod
     def from_scipy(cls, matrix, dtype: torch.dtype | None = None) -> SparseRows:
@@ -74,9 +79,7 @@ class SparseRows:
         shape = csr.shape
         x = _csr(*(torch.from_numpy(np.asarray(a)) for a in (csr.indptr, csr.indices, csr.data)), shape)
         xt = _csr(*(torch.from_numpy(np.asarray(a)) for a in (csc.indptr, csc.indices, csc.data)), shape[::-1])
-        counts = torch.from_numpy(np.diff(csr.indptr).astype(np.int64))
-        row_of_entry = torch.repeat_interleave(torch.arange(shape[0]), counts)
-        return cls(x, xt, row_of_entry)
+        return cls(x, xt)
 
     def rows(self, index: np.ndarray, matrix) -> SparseRows:
         """The rows ``index`` of ``matrix`` (this x as scipy holds it), as a new ``SparseRows`` (a mini-batch)."""
@@ -151,7 +154,7 @@ def hessian_vector(x: SparseRows, weight: Tensor, bias: Tensor, l2: float, v_wei
 
 def _weighted_gram(x: SparseRows, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """(xᵀ diag(c) x (n, n) dense, xᵀ c (n,), Σ c) from a CSR × CSR product: x is never densified."""
-    scaled = _csr(x.x.crow_indices(), x.x.col_indices(), x.x.values() * c[x.row_of_entry], x.shape)
+    scaled = _csr(x.x.crow_indices(), x.x.col_indices(), x.x.values() * c[x.row_of_entry()], x.shape)
     gram = (x.xt @ scaled).to_dense()
     return gram, torch.mv(x.xt, c), c.sum()
 
