@@ -56,7 +56,7 @@ from .nn.sparse import SparseRows
 from .nn.sparse import linear_forward as sparse_linear_forward
 from .saved_model import default_feature_names
 from .sklearn_sparse import fit_sparse
-from .sklearn_warnings import NotConvergedWarning, SeparatedWarning, category_of, say
+from .sklearn_warnings import NotConvergedWarning, SeparatedWarning, category_of, in_estimator_words, say
 from .training.config import check_config, load_config
 from .training.optim import default_grad_tol
 from .training.trainer import class_weights, train
@@ -150,14 +150,14 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """(N, K) probabilities, columns in the order of ``classes_`` (two columns for 2 classes)."""
-        z = self._logits(X).to(torch.float64)
+        z = self._logits(X)  # in the model's dtype: float32 X gives float32 probabilities, as scikit-learn's
         if z.ndim == 1:
             return torch.stack([torch.sigmoid(-z), torch.sigmoid(z)], 1).numpy()
         return torch.softmax(z, 1).numpy()
 
     def predict_log_proba(self, X) -> np.ndarray:
         """log ``predict_proba``, from the logits (no log of a rounded probability).  (N, K)."""
-        z = self._logits(X).to(torch.float64)
+        z = self._logits(X)
         if z.ndim == 1:
             return torch.stack([-torch.nn.functional.softplus(z), -torch.nn.functional.softplus(-z)], 1).numpy()
         return torch.log_softmax(z, 1).numpy()
@@ -183,6 +183,13 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         return getattr(torch, str(self.dtype))
 
     def _config(self, dtype: torch.dtype, rows: int):
+        """The trainer's config for these parameters; a bad value is a ValueError naming the parameter."""
+        try:
+            return self._config_of(dtype, rows)
+        except errors.ConfigError as error:
+            raise ValueError(in_estimator_words(str(error).removeprefix("config: "))) from None
+
+    def _config_of(self, dtype: torch.dtype, rows: int):
         config = load_config(None, [])
         config.seed = _seed(self.random_state)
         config.model.name = self._model_name
@@ -191,7 +198,8 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         config.model.l2 = float(self.l2)
         config.model.class_weight = None  # folded into the row weights (_row_weights): a zero weight is allowed
         config.optimizer.name = self.optimizer
-        config.optimizer.lr = float(self.lr)
+        if self.optimizer != "newton":  # Newton takes no learning rate: lr is then unused, as said in the docstring
+            config.optimizer.lr = float(self.lr)
         # tol=0 is scikit-learn's "run to max_iter": the smallest tolerance the config takes, never met.
         config.optimizer.grad_tol = None if self.tol is None else max(float(self.tol), TOL_NEVER_MET)
         config.train.iterations = int(self.max_iter)

@@ -35,11 +35,17 @@ _PARAMETER_NAMES = [
     (r"train\.tol", "tol"),
     (r"optimizer\.lr", "lr"),
     (r"model\.l2", "l2"),
+    (r"optimizer\.name", "optimizer"),
+    (r"train\.batch_size", "batch_size"),
+    (r"train\.device", "device"),
+    (r"train\.dtype", "dtype"),
+    (r"model\.(hidden|activation|init)\b", r"\1"),
+    (r"\bnull\b", "None"),
 ]
 
 
 def in_estimator_words(line: str) -> str:
-    """A trainer's warning line with its config keys replaced by the estimator's parameter names."""
+    """A trainer's warning or error line with its config keys replaced by the estimator's parameter names."""
     for key, name in _PARAMETER_NAMES:
         line = re.sub(key, name, line)
     return line
