@@ -335,3 +335,22 @@ def test_mlp_sgd_with_tol_stops_once_the_cost_settles(iris):
     assert settled.converged_ and settled.n_iter_ < 5000 and settled.n_iter_ % 5 == 0  # 5 steps an epoch
     with pytest.warns(ConvergenceWarning, match="did not settle to tol=1e-09"):
         MLPClassifier(optimizer="sgd", lr=0.1, batch_size=30, tol=1e-9, max_iter=50, random_state=0).fit(x, y)
+
+
+def test_mlp_integer_sample_weights_are_repeated_rows_step_for_step(iris):
+    """The weighted objective is the repeated rows' objective: same initialization (it does not depend
+    on the row count), same L2 divisor (Σs = the repeated count), so gradient steps agree to rounding.
+
+    L-BFGS runs on the two agree to ~1e-12 for the first steps, then part (7.5e-3 after 10 steps on
+    iris, hidden=(5,)): the same repeated rows merely shuffled part from the unshuffled fit as well
+    (8.2e-4), so the rounding of a different summation order, amplified by the line search on a
+    non-convex objective, is what differs, not the objective."""
+    x, y = iris
+    weights = np.random.default_rng(0).integers(0, 4, len(y))
+    params = {"hidden": (5,), "optimizer": "gd", "lr": 0.5, "max_iter": 50, "tol": 0, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = MLPClassifier(**params).fit(x, y, sample_weight=weights)
+        repeated = MLPClassifier(**params).fit(np.repeat(x, weights, 0), np.repeat(y, weights))
+    for ours, theirs in zip(weighted.coefs_ + weighted.intercepts_, repeated.coefs_ + repeated.intercepts_):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
