@@ -236,7 +236,7 @@ def test_predict_proba_binary_and_multiclass(digits):
         k = len(np.unique(target))
         assert probabilities.shape == (200, k)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1)
-        np.testing.assert_allclose(np.log(probabilities), mlp.predict_log_proba(x), rtol=1e-10)
+        np.testing.assert_allclose(np.log(probabilities), mlp.predict_log_proba(x), rtol=1e-10, atol=1e-13)
 
 
 def test_tolerance(iris):
