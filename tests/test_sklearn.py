@@ -5,6 +5,7 @@ import os
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from torch_logreg.sklearn import LogisticRegressionClassifier, MLPClassifier
+from torch_logreg import errors
+from torch_logreg.sklearn import LogisticRegressionClassifier, MLPClassifier, NotConvergedWarning, SeparatedWarning
 
 # Every check passes: no expected failures are declared (the issue allows two, each with its reason).
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
@@ -235,3 +237,120 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
 def test_only_torch_logreg_sklearn_imports_scikit_learn():
     code = "import sys, torch_logreg, torch_logreg.stats, torch_logreg.cli; print('sklearn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+# ------------------------------------------------------------------ scikit-learn's attribute contract
+
+
+def test_writing_coef_and_intercept_changes_predictions(iris):
+    x, y = iris
+    fitted = LogisticRegressionClassifier().fit(x, y)
+    fitted.coef_ = np.zeros((3, 4))
+    fitted.intercept_ = np.array([0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(fitted.decision_function(x), np.tile([0.0, 1.0, 0.0], (150, 1)))
+    assert set(fitted.predict(x)) == {1}
+    fitted.coef_[0, 0] = 5.0  # in place, as scikit-learn's arrays are written
+    assert fitted.decision_function(x[:1])[0, 0] == pytest.approx(5.0 * x[0, 0])
+    with pytest.raises(ValueError, match=r"coef_ must have shape \(3, 4\), got \(4,\)"):
+        fitted.coef_ = np.zeros(4)
+
+
+def test_a_zero_class_weight_makes_that_class_count_for_nothing():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 3))
+    y = np.array(["bar", "baz", "foo"])[np.arange(90) % 3]
+    weights = {"bar": 1, "baz": 2, "foo": 0}
+    fitted = LogisticRegressionClassifier(class_weight=weights).fit(x, y)
+    moved = x.copy()
+    moved[y == "foo"] = rng.normal(size=(30, 3)) * 100  # the zero-weight rows say anything: nothing changes
+    again = LogisticRegressionClassifier(class_weight=weights).fit(moved, y)
+    np.testing.assert_allclose(again.coef_, fitted.coef_, atol=1e-10)
+    assert list(fitted.classes_) == ["bar", "baz", "foo"]
+
+
+def test_n_iter_is_an_array_of_shape_1_as_scikit_learns(iris):
+    x, y = iris
+    fitted = LogisticRegressionClassifier().fit(x, y)
+    theirs = reference().fit(x, y)
+    assert fitted.n_iter_.shape == theirs.n_iter_.shape == (1,)
+    assert fitted.n_iter_.dtype.kind == "i"
+
+
+@pytest.mark.parametrize("make", [lambda: LogisticRegressionClassifier(), lambda: MLPClassifier(max_iter=30)])
+def test_float32_input_stays_float32_end_to_end(iris, make):
+    x, y = iris
+    fitted = make().fit(x.astype(np.float32), y)
+    parameters = fitted.coefs_ + fitted.intercepts_ if hasattr(fitted, "coefs_") else [fitted.coef_,
+                                                                                         fitted.intercept_]
+    assert {p.dtype for p in parameters} == {np.dtype(np.float32)}
+    x32 = x.astype(np.float32)
+    for method in ("predict_proba", "predict_log_proba"):
+        assert getattr(fitted, method)(x32).dtype == np.float32
+    assert "float32" in fitted.__sklearn_tags__().transformer_tags.preserves_dtype
+    assert make().fit(x, y).predict_proba(x).dtype == np.float64
+
+
+def test_tol_zero_runs_to_max_iter(iris):
+    x, y = iris
+    for optimizer in ("gd", "adam"):
+        with pytest.warns(ConvergenceWarning, match="did not converge in 30 iterations"):
+            fitted = LogisticRegressionClassifier(optimizer=optimizer, lr=0.1, tol=0, max_iter=30).fit(x, y)
+        assert fitted.n_iter_.tolist() == [30]
+
+
+def test_messages_name_the_estimators_parameters(iris):
+    x, y = iris
+    with pytest.warns(ConvergenceWarning) as said:
+        LogisticRegressionClassifier(optimizer="lbfgs", max_iter=2, tol=1e-12).fit(x, y)
+    text = " ".join(str(w.message) for w in said)
+    assert "max_iter" in text and "tol" in text
+    assert not any(key in text for key in ("train.iterations", "optimizer.grad_tol", "model.l2", "data.standardize"))
+    with pytest.raises(ValueError, match=r"^lr must be > 0, got 0.0"):
+        LogisticRegressionClassifier(optimizer="gd", lr=0.0).fit(x, y)
+    with pytest.raises(ValueError, match=r"^batch_size must be >= 1 or None"):
+        MLPClassifier(batch_size=0).fit(x, y)
+
+
+def test_separation_and_non_convergence_are_scikit_learns_convergence_warning():
+    x = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+    y = np.array([0, 0, 1, 1])
+    with pytest.warns(ConvergenceWarning) as said:
+        LogisticRegressionClassifier(l2=0.0).fit(x, y)
+    separated = [w for w in said if issubclass(w.category, SeparatedWarning)]
+    assert separated and issubclass(separated[0].category, errors.SeparationWarning)
+    assert "l2 > 0" in str(separated[0].message) and "model.l2" not in str(separated[0].message)
+    assert issubclass(NotConvergedWarning, ConvergenceWarning) and issubclass(NotConvergedWarning,
+                                                                              errors.ConvergenceWarning)
+    with warnings.catch_warnings():  # a user's filter on scikit-learn's class silences ours
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        LogisticRegressionClassifier(l2=0.0).fit(x, y)
+        LogisticRegressionClassifier(max_iter=1).fit(x, y)
+
+
+def test_mlp_sgd_with_tol_stops_once_the_cost_settles(iris):
+    x, y = iris
+    settled = MLPClassifier(optimizer="sgd", lr=0.1, batch_size=30, tol=1e-4, max_iter=5000,
+                            random_state=0).fit(x, y)
+    assert settled.converged_ and settled.n_iter_ < 5000 and settled.n_iter_ % 5 == 0  # 5 steps an epoch
+    with pytest.warns(ConvergenceWarning, match="did not settle to tol=1e-09"):
+        MLPClassifier(optimizer="sgd", lr=0.1, batch_size=30, tol=1e-9, max_iter=50, random_state=0).fit(x, y)
+
+
+def test_mlp_integer_sample_weights_are_repeated_rows_step_for_step(iris):
+    """The weighted objective is the repeated rows' objective: same initialization (it does not depend
+    on the row count), same L2 divisor (Σs = the repeated count), so gradient steps agree to rounding.
+
+    L-BFGS runs on the two agree to ~1e-12 for the first steps, then part (7.5e-3 after 10 steps on
+    iris, hidden=(5,)): the same repeated rows merely shuffled part from the unshuffled fit as well
+    (8.2e-4), so the rounding of a different summation order, amplified by the line search on a
+    non-convex objective, is what differs, not the objective."""
+    x, y = iris
+    weights = np.random.default_rng(0).integers(0, 4, len(y))
+    params = {"hidden": (5,), "optimizer": "gd", "lr": 0.5, "max_iter": 50, "tol": 0, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = MLPClassifier(**params).fit(x, y, sample_weight=weights)
+        repeated = MLPClassifier(**params).fit(np.repeat(x, weights, 0), np.repeat(y, weights))
+    for ours, theirs in zip(weighted.coefs_ + weighted.intercepts_, repeated.coefs_ + repeated.intercepts_):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)

@@ -1,0 +1,189 @@
+"""Logistic and softmax regression on a sparse x, never densified: the functional formulas, CSR products.
+
+x (m, n) is held as two torch sparse CSR tensors, x and xᵀ (``SparseRows``), so that both
+products a step needs run row by row over stored entries only:
+
+    z  = x Wᵀ + b                  (m, K)    torch.mv / mm of the CSR x
+    dz = ∂J/∂z                     (m, K)    ``functional.logistic_cost_backward`` / ``softmax_cost_backward``
+    dW = dzᵀ x = (xᵀ dz)ᵀ          (K, n)    the CSR of xᵀ (x's CSC), + (l2/m) W
+    db = Σ dz                      (K,)
+
+with J = (1/Σs) Σ sᵢ·ℓ(zᵢ, yᵢ) + (l2/2Σs)·‖W‖², the objective of ``functional.cost_and_grads``
+(K = 1: binomial) and ``functional.softmax_cost_and_grads`` (K ≥ 3: multinomial).  The pointwise
+losses and their derivatives are ``functional``'s own; only the linear wiring is sparse here.
+
+Second order, over θ = [W row-major, b] as ``functional.hessian`` / ``softmax_hessian``:
+
+    H v = [x, 1]ᵀ R / m + (l2/m)·v_W,   R = s ⊙ ∂²ℓ/∂z² applied to Z = x V_Wᵀ + v_b     (matrix-free)
+    H   = [x, 1]ᵀ diag(c) [x, 1] / m + (l2/m)·I on W        (dense (P, P), from CSR × CSR products)
+
+``hessian`` is dense P × P with P = K(n + 1); callers use it only while P is moderate
+(``DENSE_HESSIAN_MAX``) and ``hessian_vector`` beyond.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import functional as LF
+
+# Above this many parameters a dense (P, P) Hessian (8·P² bytes: 128 MiB at 4096) is not formed.
+DENSE_HESSIAN_MAX = 4096
+
+
+def _csr(indptr, indices, data, shape) -> Tensor:
+    with warnings.catch_warnings():  # torch says once per process that sparse CSR is "beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(indptr, indices, data, size=shape)
+
+
+@dataclass
+class SparseRows:
+    """x (m, n) as CSR and its transpose as CSR."""
+
+    x: Tensor
+    xt: Tensor
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.x.shape)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.x.dtype
+
+    def row_of_entry(self) -> Tensor:
+        """(nnz,) int64: each stored entry's row.  Built on demand (only the dense Hessian needs it):
+        it is as large as the CSR's values."""
+        counts = self.x.crow_indices().diff().long()
+        return torch.repeat_interleave(torch.arange(self.shape[0]), counts)
+
+    @classmethod
+    def from_scipy(cls, matrix, dtype: torch.dtype | None = None) -> SparseRows:
+        """From a scipy.sparse matrix (CSR, CSC or any format scipy converts).  The CSR's arrays are
+        shared with ``matrix`` when it is already a CSR of the dtype; xᵀ is one more copy of the entries."""
+        csr = matrix.tocsr()
+        if not csr.has_sorted_indices:
+            csr = csr.sorted_indices()
+        if dtype is not None and csr.dtype != np.dtype(str(dtype).removeprefix("torch.")):
+            csr = csr.astype(str(dtype).removeprefix("torch."))
+        csc = matrix.tocsc() if matrix.format != "csc" else matrix
+        if not csc.has_sorted_indices:
+            csc = csc.sorted_indices()
+        csc = csc.astype(csr.dtype, copy=False)
+        shape = csr.shape
+        x = _csr(*(torch.from_numpy(np.asarray(a)) for a in (csr.indptr, csr.indices, csr.data)), shape)
+        xt = _csr(*(torch.from_numpy(np.asarray(a)) for a in (csc.indptr, csc.indices, csc.data)), shape[::-1])
+        return cls(x, xt)
+
+    def rows(self, index: np.ndarray, matrix) -> SparseRows:
+        """The rows ``index`` of ``matrix`` (this x as scipy holds it), as a new ``SparseRows`` (a mini-batch)."""
+        return SparseRows.from_scipy(matrix[index], self.dtype)
+
+
+def linear_forward(x: SparseRows, weight: Tensor, bias: Tensor) -> Tensor:
+    """z = x Wᵀ + b.  weight: (K, n), bias: (K,) -> (m, K)."""
+    if weight.shape[0] == 1:
+        return torch.mv(x.x, weight[0]).add_(bias).unsqueeze(1)
+    return (x.x @ weight.T.contiguous()).add_(bias)
+
+
+def linear_backward(grad_z: Tensor, x: SparseRows) -> tuple[Tensor, Tensor]:
+    """dW = gᵀ x = (xᵀ g)ᵀ, db = Σ_rows g.  grad_z: (m, K) -> (K, n), (K,)."""
+    if grad_z.shape[1] == 1:
+        return torch.mv(x.xt, grad_z[:, 0]).unsqueeze(0), grad_z.sum(0)
+    return (x.xt @ grad_z).T.contiguous(), grad_z.sum(0)
+
+
+def cost_and_grads(x: SparseRows, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
+                   with_cost: bool = False, sample_weight: Tensor | None = None, l2_rows=None
+                   ) -> tuple[Tensor | None, Tensor, Tensor]:
+    """(J or None, dW (K, n), db (K,)): ``functional.cost_and_grads`` (K = 1, y 0./1.) or
+    ``softmax_cost_and_grads`` (K ≥ 3, y int64) for a sparse x.  ``l2_rows``: the L2 term's m
+    (a mini-batch passes the full count or Σs, as in ``functional``); default m."""
+    m = x.shape[0] if sample_weight is None else sample_weight.sum()
+    l2_m = m if l2_rows is None else l2_rows
+    z = linear_forward(x, weight, bias)  # (m, K)
+    if weight.shape[0] == 1:
+        value = LF.logistic_cost_forward(z[:, 0], y, m, sample_weight) if with_cost else None
+        dz = LF.logistic_cost_backward(z[:, 0], y, m, sample_weight).unsqueeze(1)
+    else:
+        value = LF.softmax_cost_forward(z, y, m, sample_weight) if with_cost else None
+        dz = LF.softmax_cost_backward(z, y, m, sample_weight)
+    dweight, dbias = linear_backward(dz, x)
+    if l2:
+        dweight.add_(LF.l2_backward(weight, l2, l2_m))
+        if with_cost:
+            value = value + LF.l2_forward(weight, l2, l2_m)
+    return value, dweight, dbias
+
+
+def _curvature_weights(x: SparseRows, weight: Tensor, bias: Tensor, sample_weight: Tensor | None):
+    """(p (m, K) probabilities, r (m,) = s/m, m): what both Hessian forms need."""
+    m = x.shape[0] if sample_weight is None else sample_weight.sum()
+    z = linear_forward(x, weight, bias)
+    p = torch.sigmoid(z) if weight.shape[0] == 1 else torch.softmax(z, 1)
+    r = (torch.ones(x.shape[0], dtype=z.dtype) if sample_weight is None else sample_weight) / m
+    return p, r, m
+
+
+def hessian_vector(x: SparseRows, weight: Tensor, bias: Tensor, l2: float, v_weight: Tensor, v_bias: Tensor, *,
+                   sample_weight: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """H v without H.  v_weight (K, n), v_bias (K,) -> (H v)_W (K, n), (H v)_b (K,).
+
+    Binomial: R = s·a(1−a)/m ⊙ (x v_W + v_b).  Multinomial: R = s/m ⊙ p ⊙ (Z − Σ_k p_k Z_k),
+    Z = x V_Wᵀ + v_b.  Then (H v)_W = Rᵀ x + (l2/m) v_W, (H v)_b = Σ R.
+    """
+    p, r, m = _curvature_weights(x, weight, bias, sample_weight)
+    direction = linear_forward(x, v_weight, v_bias)  # (m, K)
+    if weight.shape[0] == 1:
+        response = p * (1 - p) * direction
+    else:
+        response = p * (direction - (p * direction).sum(1, keepdim=True))
+    response = response * r.unsqueeze(1)
+    hv_weight, hv_bias = linear_backward(response, x)
+    if l2:
+        hv_weight.add_(v_weight, alpha=l2 / m)
+    return hv_weight, hv_bias
+
+
+def _weighted_gram(x: SparseRows, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(xᵀ diag(c) x (n, n) dense, xᵀ c (n,), Σ c) from a CSR × CSR product: x is never densified."""
+    scaled = _csr(x.x.crow_indices(), x.x.col_indices(), x.x.values() * c[x.row_of_entry()], x.shape)
+    gram = (x.xt @ scaled).to_dense()
+    return gram, torch.mv(x.xt, c), c.sum()
+
+
+def hessian(x: SparseRows, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
+            sample_weight: Tensor | None = None) -> Tensor:
+    """∇²J over θ = [W row-major, b], dense (K(n+1), K(n+1)): ``functional.hessian`` (K = 1) and
+    ``functional.softmax_hessian`` (K ≥ 3) for a sparse x.  Block (k, l) of W is
+    xᵀ diag(s·(p_k δ_kl − p_k p_l)/m) x; the bias rows and columns are xᵀ c and Σ c."""
+    k, n = weight.shape
+    p, r, m = _curvature_weights(x, weight, bias, sample_weight)
+    size = k * (n + 1)
+    hess = torch.zeros(size, size, dtype=weight.dtype)
+    for a in range(k):
+        for b in range(a, k):
+            if k == 1:
+                c = p[:, 0] * (1 - p[:, 0]) * r
+            else:
+                c = (p[:, a] * (float(a == b) - p[:, b])) * r
+            gram, cross, total = _weighted_gram(x, c)
+            hess[a * n:(a + 1) * n, b * n:(b + 1) * n] = gram
+            hess[a * n:(a + 1) * n, k * n + b] = cross
+            hess[k * n + a, b * n:(b + 1) * n] = cross
+            hess[k * n + a, k * n + b] = total
+            if a != b:  # symmetric: block (b, a) is block (a, b)ᵀ
+                hess[b * n:(b + 1) * n, a * n:(a + 1) * n] = gram.T
+                hess[b * n:(b + 1) * n, k * n + a] = cross
+                hess[k * n + b, a * n:(a + 1) * n] = cross
+                hess[k * n + b, k * n + a] = total
+    if l2:
+        hess.diagonal()[: k * n] += l2 / m
+    return hess
