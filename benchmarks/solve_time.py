@@ -179,7 +179,7 @@ def estimator_fit(problem: Problem) -> Fit:
 
     def fit():
         model = LogisticRegressionClassifier().fit(x_np, y_np)
-        return torch.from_numpy(model.coef_), torch.from_numpy(model.intercept_), int(model.n_iter_)
+        return torch.from_numpy(model.coef_), torch.from_numpy(model.intercept_), int(np.max(model.n_iter_))
 
     return Fit(fit, "defaults: LogisticRegressionClassifier().fit(X, y)", L2)
 
