@@ -1,6 +1,7 @@
 """The models and their math: everything a forward and a hand-written backward pass needs.
 
 - ``functional.py``: the math, written once: formulas, autograd Functions, Hessians, activations.
+- ``conv.py``: convolution, max and average pooling, flatten (exported by ``functional``).
 - ``losses.py``: pointwise losses of an output layer: binomial (sigmoid), multinomial (softmax).
 - ``classifier.py``: ``Classifier``, the interface every model offers the trainer.
 - ``logistic.py``: ``LogisticRegression`` (2 classes: one neuron; K: softmax).

@@ -550,3 +550,8 @@ def activation(name: str, z: Tensor) -> Tensor:
     if _PLAIN_AUTOGRAD.get():
         return _STOCK_ACTIVATIONS[name](z)
     return _apply(ACTIVATION_FUNCTIONS[name], z)
+
+
+# Convolution, pooling and flatten live in ``conv.py`` (they need the switch and ``_apply`` above);
+# here they take torch.nn.functional's names, so either module can stand for the other.
+from .conv import avg_pool2d, conv2d, flatten, max_pool2d  # noqa: F401
