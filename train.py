@@ -6,7 +6,10 @@
 
 import sys
 
-from torch_logreg.cli import main
-
 if __name__ == "__main__":
+    try:
+        from torch_logreg.cli import main
+    except KeyboardInterrupt:  # Ctrl-C before the command line could take over: still one line
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
     sys.exit(main())

@@ -99,9 +99,9 @@ def test_a_value_not_finite_in_the_dtype_exits_2_and_creates_nothing(tmp_path, c
 def predicted(monkeypatch):
     calls = []
 
-    def fake_predict_file(checkpoint, data_path, out_path=None, *, threshold=0.5, header=True):
+    def fake_predict_file(checkpoint, data_path, out_path=None, *, threshold=0.5, header=True, overwrite=False):
         calls.append(dict(checkpoint=checkpoint, data=data_path, out=out_path, threshold=threshold, header=header))
-        return "prediction,probability\nM,0.91\nB,0.12\nM,0.55\n"
+        return "prediction,p_M\nM,0.91\nB,0.12\nM,0.55\n"
 
     monkeypatch.setattr(torch_logreg.inference, "predict_file", fake_predict_file)
     return calls
@@ -116,7 +116,7 @@ def test_predict_with_out_says_how_many_rows_it_wrote_and_where(capsys, predicte
 
 def test_predict_without_out_writes_the_rows_to_standard_output(capsys, predicted):
     done = run_main(capsys, "predict", "--checkpoint", "run", "--data", "rows.csv")
-    assert done.out == "prediction,probability\nM,0.91\nB,0.12\nM,0.55\n"
+    assert done.out == "prediction,p_M\nM,0.91\nB,0.12\nM,0.55\n"
 
 
 def test_predict_passes_the_threshold_and_the_headerless_flag(capsys, predicted):

@@ -57,10 +57,10 @@ def test_event_files_hold_one_run_with_every_dashboard_series(default_run):
     assert cost[-1].value < cost[len(cost) // 2].value < cost[0].value
     tags = events.Tags()
     for tag in ("test/cost", "train/accuracy", "test/accuracy", "train/learning_rate", "train/grad_norm",
-                "params/bias", "test/auc", "test/f1", "train/log_loss"):
+                "weights/bias", "test/auc", "test/f1", "train/log_loss"):
         assert tag in tags["scalars"], tag
     assert not [tag for tag in tags["scalars"] if tag.startswith(("hparams/", "val/"))]  # no one-dot charts
-    assert "params/weight" in tags["histograms"] and "params/bias" not in tags["histograms"]
+    assert "weights/weight" in tags["histograms"] and "weights/bias" not in tags["histograms"]
     assert "test/pr_curve" in tags["tensors"]
     assert "test/confusion_matrix" in tags["images"]
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(events.PluginTagToContent("hparams"))
@@ -109,7 +109,7 @@ def test_predict_writes_probabilities_and_labels_for_raw_rows(default_run, tmp_p
     raw_x, y, _ = load_breast_cancer()
     expected = load_model(run_dir).predict_proba(raw_x)
     assert len(rows) == 569
-    assert [float(r["probability"]) for r in rows] == pytest.approx(expected.tolist(), abs=1e-9)
+    assert [float(r[next(k for k in r if k.startswith("p_"))]) for r in rows] == pytest.approx(expected.tolist(), abs=1e-9)
     assert [int(r["prediction"]) for r in rows] == (expected > 0.5).int().tolist()
     accuracy = sum(int(r["prediction"]) == t for r, t in zip(rows, y.int().tolist())) / 569
     assert accuracy > 0.95

@@ -61,7 +61,7 @@ def test_a_signal_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp
 
     assert done.returncode == expected_status, done.stderr
     name = signal.Signals(signum).name
-    assert f"{name}: finishing this step, then saving a checkpoint" in done.stdout
+    assert f"{name}: finishing this step, then saving a checkpoint" in done.stderr  # a notice, not progress
     assert "Traceback" not in done.stderr
     stopped_at = load_checkpoint(run)["iteration"]
     assert done.stderr.strip().splitlines()[-1] == (
@@ -88,3 +88,35 @@ def test_a_signal_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp
     # TensorBoard shows each step once, and every one of them.
     assert cost_steps(run) == list(range(0, total + 1, LOG_EVERY))
     assert final["history"]["iteration"] == list(range(0, total + 1, LOG_EVERY))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["importing torch", "reading the data"])
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, where):
+    """A Ctrl-C before training starts: ``error: interrupted``, status 130, no traceback.  The interrupt is
+    raised deterministically by a stand-in module (torch itself, or the CSV reader) on the child's path."""
+    import subprocess
+    import sys
+
+    from reliability_helpers import ROOT
+
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    if where == "importing torch":
+        (probe / "torch").mkdir()
+        (probe / "torch" / "__init__.py").write_text("raise KeyboardInterrupt\n")
+        args = []
+    else:
+        (probe / "sitecustomize.py").write_text(
+            "import torch_logreg.data.split as split\n"
+            "def interrupted(*args, **kwargs):\n    raise KeyboardInterrupt\n"
+            "split.load_table = interrupted\n")
+        data = tmp_path / "rows.csv"
+        data.write_text("a,y\n1,0\n2,1\n")
+        args = [f"data.path={data}", "train.print_cost=false"]
+    done = subprocess.run([sys.executable, "train.py", *args, "--run-dir", str(tmp_path / "run")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": f"{probe}{os.pathsep}{ROOT}"})
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == "error: interrupted"
+    assert not (tmp_path / "run").exists()

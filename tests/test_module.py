@@ -206,3 +206,20 @@ def test_invalid_arguments_raise_value_error(kwargs, message):
 
 def test_repr_names_what_matters():
     assert repr(LogisticRegression(3, l2=0.5)) == "LogisticRegression(in_features=3, num_classes=2, l2=0.5, init='zeros')"
+
+
+def test_every_public_name_loads_and_what_the_readme_names_is_exported():
+    import torch_logreg
+
+    for name in torch_logreg.__all__:
+        assert getattr(torch_logreg, name) is not None
+    assert callable(torch_logreg.read_table)
+    with pytest.raises(AttributeError):
+        torch_logreg.no_such_name  # noqa: B018
+
+
+def test_subpackages_load_on_first_use_as_attributes():
+    import torch_logreg
+
+    assert callable(torch_logreg.data.load_breast_cancer)
+    assert torch_logreg.stats.summary is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import csv
 import io
 import math
@@ -170,9 +171,9 @@ def test_binary_models_write_the_label_then_the_probability_and_take_a_threshold
     at_half = read_csv(predict_file(spam.path, data))
     at_0_7 = read_csv(predict_file(spam.path, data, threshold=0.7))
 
-    assert list(at_half[0]) == ["prediction", "probability"]
+    assert list(at_half[0]) == ["prediction", "p_spam"]  # the column names its class
     sigma = [1 / (1 + math.exp(-z)) for z in (2, -1, 0.5, 1)]  # 0.881, 0.269, 0.622, 0.731
-    assert [float(r["probability"]) for r in at_half] == pytest.approx(sigma, abs=1e-10)
+    assert [float(r[next(k for k in r if k.startswith("p_"))]) for r in at_half] == pytest.approx(sigma, abs=1e-10)
     assert [r["prediction"] for r in at_half] == ["spam", "ham", "spam", "spam"]
     assert [r["prediction"] for r in at_0_7] == ["spam", "ham", "ham", "spam"]
 
@@ -307,5 +308,22 @@ def test_the_example_rows_predict_with_a_model_trained_on_the_default_data(tmp_p
         header = next(csv.reader(handle))
     assert header == model.feature_names  # the 30 training columns, no label
     x = torch.tensor(np.loadtxt(example, delimiter=",", skiprows=1))
-    assert [float(r["probability"]) for r in rows] == pytest.approx(model.predict_proba(x).tolist(), abs=1e-9)
+    assert [float(r[next(k for k in r if k.startswith("p_"))]) for r in rows] == pytest.approx(model.predict_proba(x).tolist(), abs=1e-9)
     assert [r["prediction"] for r in rows] == ["1", "1", "0", "0", "0"]  # rows 1, 2, 20, 21, 22: M, M, B, B, B
+
+
+def test_evaluate_split_test_scores_the_runs_own_held_out_rows(tmp_path, capsys):
+    from reliability_helpers import QUIET, run_main
+
+    run = tmp_path / "run"
+    assert run_main(capsys, "train.iterations=300", *QUIET, "--run-dir", run).status == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    for split in ("test", "train"):
+        done = run_main(capsys, "evaluate", "--checkpoint", run, "--split", split)
+        assert done.status == 0, done.err
+        said = dict(line.split(": ") for line in done.out.splitlines())
+        assert float(said["accuracy"]) == pytest.approx(metrics[f"{split}_accuracy"], abs=1e-6)
+        assert float(said["auc"]) == pytest.approx(metrics[f"{split}_auc"], abs=1e-6)
+    assert int(dict(line.split(": ") for line in done.out.splitlines())["rows"]) == 427
+    done = run_main(capsys, "evaluate", "--checkpoint", run)
+    assert done.status == 2 and "--split" in done.err

@@ -1,5 +1,6 @@
 """A resumed run: a new learning rate from the resume point on, and every change that would make it lie refused."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -113,3 +114,37 @@ def test_every_command_of_a_run_is_kept(tmp_path, capsys):
     assert run_main(capsys, "--resume", tmp_path / "run", "train.iterations=4").status == 0
     commands = (tmp_path / "run" / "command.txt").read_text().splitlines()
     assert len(commands) == 2 and "--run-dir" in commands[0] and "--resume" in commands[1]
+
+
+def test_a_resume_refuses_a_file_whose_labels_changed_at_the_same_size(tmp_path, capsys):
+    """The issue's case: 542 of 6,000 labels flipped, the file's size unchanged.  A check that samples
+    blocks misses it; the fingerprint hashes every byte."""
+    from reliability_helpers import QUIET, assert_one_error_line, run_main
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6000, 6)).round(3)
+    y = (x[:, 0] > 0).astype(int)
+    data = tmp_path / "rows.csv"
+
+    def write(labels):
+        lines = ["a,b,c,d,e,f,y"] + [",".join(f"{v:.3f}" for v in r) + f",{label}" for r, label in zip(x, labels)]
+        data.write_text("\n".join(lines) + "\n")
+
+    write(y)
+    run = tmp_path / "run"
+    done = run_main(capsys, f"data.path={data}", "data.target=y", "train.iterations=2", *QUIET, "--run-dir", run)
+    assert done.status == 0, done.err
+    size = data.stat().st_size
+    flipped = y.copy()
+    # labels in the middle of the file, away from the first, middle and last 64 KiB the old check read
+    # rows whose bytes lie outside the first, middle and last 64 KiB, which the old check read
+    starts = np.cumsum([0] + [len(line) + 1 for line in data.read_text().splitlines()])[1:-1]  # row i's offset
+    block, middle = 64 * 1024, (size - 64 * 1024) // 2
+    unread = np.flatnonzero((starts > block) & (starts + 64 < middle))
+    rows = rng.choice(unread, size=542, replace=False)
+    flipped[rows] = 1 - flipped[rows]
+    write(flipped)
+    assert data.stat().st_size == size > 240_000
+    done = run_main(capsys, "--resume", run, "train.iterations=4")
+    assert done.status == 2
+    assert_one_error_line(done.err, "data.path", "not the file the checkpoint was trained on")

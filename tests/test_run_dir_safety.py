@@ -58,7 +58,7 @@ def test_a_folder_that_is_not_just_a_run_is_never_emptied(tmp_path, capsys, layo
 
     done = run_main(capsys, "train.iterations=2", *QUIET, "--run-dir", folder, *flags)
     assert done.status == 2
-    assert_one_error_line(done.err, str(folder), "does not hold just a torch_logreg run")
+    assert_one_error_line(done.err, str(folder), "torch_logreg did not write")
     assert snapshot(folder) == before
 
 

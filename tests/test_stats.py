@@ -3,6 +3,7 @@
 import csv
 import io
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -279,14 +280,16 @@ def test_train_summary_on_separable_data_warns_instead_of_failing_the_run(caplog
     assert "no coefficient table" in caplog.text and "perfectly separated" in caplog.text
 
 
-def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path, caplog):
+def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path):
+    from torch_logreg import IgnoredKeyWarning, TorchLogregWarning
+
     config = load_config(None, ["model.name=mlp", "train.summary=true", "train.iterations=5",
                                 "train.print_cost=false"])
-    with caplog.at_level(logging.WARNING, logger="torch_logreg"):
+    with pytest.warns(IgnoredKeyWarning) as caught:
         result = train(config, run_dir=tmp_path / "run")
     said = "train.summary=true is ignored: model.name=mlp does not use it (used by logistic)"
-    warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
-    assert warnings == [f"warning: {said}"] and result.metrics["warnings"] == [said]
+    warnings = [str(w.message) for w in caught if issubclass(w.category, TorchLogregWarning)]
+    assert warnings == [said] and result.metrics["warnings"] == [said]
     assert not (tmp_path / "run" / "summary.csv").exists()
 
 
@@ -298,3 +301,85 @@ def test_summary_runs_on_the_device_of_the_model(device, binary):
     here = summary(result.model.cpu(), x, y, standardizer=split.standardizer)
     for name in FIELDS:
         np.testing.assert_allclose(getattr(there, name), getattr(here, name), rtol=1e-9)
+
+
+@pytest.mark.parametrize("path", ["in-memory CSV", ".npy", "streamed .npy"])
+def test_train_summary_on_every_data_path_gives_a_table_or_says_why_not_at_the_start(tmp_path, path):
+    """summary × every way data reaches the trainer: a table from rows in memory; for streamed rows one
+    warning when the run starts (the table needs them all in memory), never an error after training."""
+    import numpy as np
+
+    from torch_logreg import IgnoredKeyWarning
+    from torch_logreg.data import load_breast_cancer
+
+    x, y, names = load_breast_cancer()
+    if path == "in-memory CSV":
+        data = tmp_path / "rows.csv"
+        data.write_text(",".join(names) + ",y\n" + "".join(",".join(map(repr, row)) + f",{int(label)}\n"
+                                                           for row, label in zip(x.tolist(), y.tolist())))
+        extra = ["data.target=y"]
+    else:
+        data = tmp_path / "rows.npy"
+        np.save(data, np.column_stack([x.numpy(), y.numpy()]))
+        extra = ["data.stream=true"] if path == "streamed .npy" else []
+    config = load_config(None, [f"data.path={data}", *extra, "optimizer.name=newton", "train.dtype=float64",
+                                "model.l2=1", "train.iterations=30", "train.summary=true", "train.print_cost=false",
+                                "train.device=cpu"])
+    if path == "streamed .npy":
+        with pytest.warns(IgnoredKeyWarning, match="data.stream=true"):
+            result = train(config, run_dir=tmp_path / "run")
+        assert not (tmp_path / "run" / "summary.csv").exists()
+        assert any("data.stream" in line for line in result.metrics["warnings"])
+    else:
+        train(config, run_dir=tmp_path / "run")
+        rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
+        assert len(rows) == 32  # header, const and 30 features
+
+
+def _fitted_on_breast_cancer(columns=4):
+    from torch_logreg.data import load_breast_cancer
+    from torch_logreg.data.split import make_split
+
+    x, y, names = load_breast_cancer()
+    x = x[:, :columns].clone()
+    return x, y, names[:columns], make_split
+
+
+def test_an_exact_linear_dependency_is_warned_in_training_and_refused_by_summary():
+    """A column equal to minus another, l2 = 0: statsmodels refuses the singular design; so do we, and the
+    training run says so instead of printing standard errors near 1e7 with p = 1."""
+    from torch_logreg import DesignWarning
+    from torch_logreg.stats import SingularHessianError, summary
+
+    x, y, names, make_split = _fitted_on_breast_cancer()
+    x = torch.cat([x, -x[:, :1]], 1)
+    split = make_split(x[:400], y[:400], x[400:], y[400:], [*names, "minus_first"], standardize=True)
+    config = load_config(None, ["optimizer.name=newton", "train.dtype=float64", "train.print_cost=false",
+                                "train.device=cpu", "train.iterations=50"])
+    with pytest.warns(DesignWarning, match="linearly dependent"):
+        result = train(config, data=split, save=False)
+    with pytest.raises(SingularHessianError):
+        summary(result.model, split.x_train, split.y_train)
+
+
+@pytest.mark.parametrize("labels, weights, said", [
+    ("minus one", None, "{-1, 1}"), ("half", None, "holds 0.5"), (None, "negative", "sample_weight must be")])
+def test_summary_validates_labels_and_weights_as_fit_does(labels, weights, said):
+    from torch_logreg.stats import summary
+
+    x, y, names, make_split = _fitted_on_breast_cancer()
+    split = make_split(x, y, x[:0], y[:0], names, standardize=True)
+    config = load_config(None, ["optimizer.name=newton", "train.dtype=float64", "model.l2=1",
+                                "train.print_cost=false", "train.device=cpu", "train.iterations=30"])
+    result = train(config, data=split, save=False)
+    y_given = split.y_train.clone().double()
+    if labels == "minus one":
+        y_given = 2 * y_given - 1
+    elif labels == "half":
+        y_given[3] = 0.5
+    w = None
+    if weights == "negative":
+        w = torch.ones(len(y_given), dtype=torch.float64)
+        w[5] = -1
+    with pytest.raises(ValueError, match=re.escape(said)):
+        summary(result.model, split.x_train, y_given, sample_weight=w)

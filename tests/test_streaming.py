@@ -149,3 +149,26 @@ def test_streaming_keeps_the_peak_resident_set_far_below_the_file(tmp_path):
     print(f"peak resident set (VmHWM): baseline {baseline / 2**20:.0f} MiB, streaming a {size / 2**20:.0f} MiB file "
           f"{streamed / 2**20:.0f} MiB")
     assert streamed - baseline < 0.5 * size  # in memory, the float64 copies alone take 2 × size
+
+
+@pytest.mark.parametrize("where", ["training rows", "test file"])
+@pytest.mark.parametrize("standardize", [True, False])
+def test_a_non_finite_value_in_streamed_data_names_its_file_row_and_column(tmp_path, capsys, where, standardize):
+    """Streamed data are checked as rows in memory are, in the pass the stream already makes: not reported
+    later as a divergence with advice about the learning rate."""
+    from reliability_helpers import QUIET, assert_one_error_line, run_main
+
+    rng = np.random.default_rng(0)
+    rows = np.column_stack([rng.normal(size=(200, 3)), rng.integers(0, 2, 200)]).astype(np.float32)
+    train_path, test_path = tmp_path / "train.npy", tmp_path / "test.npy"
+    bad = rows.copy()
+    bad[137, 2] = np.nan
+    np.save(train_path, bad if where == "training rows" else rows)
+    np.save(test_path, bad if where == "test file" else rows)
+    done = run_main(capsys, f"data.path={train_path}", f"data.test_path={test_path}", "data.stream=true",
+                    f"data.standardize={str(standardize).lower()}", "train.iterations=3", *QUIET,
+                    "--run-dir", tmp_path / "run")
+    assert done.status == 2
+    named = train_path if where == "training rows" else test_path
+    message = assert_one_error_line(done.err, str(named), "row index 137", "column index 2", "nan is not finite")
+    assert "diverged" not in message and "optimizer.lr" not in message

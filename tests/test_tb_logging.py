@@ -27,7 +27,7 @@ def summary_events(run_dir) -> int:
 
 def test_histogram_counts_every_finite_value_in_buckets_that_end_at_the_maximum():
     values = np.array([0.0, 0.0, 1.0, 2.0, 3.0, np.inf])
-    histo = histogram_summary("params/weight", values).value[0].histo
+    histo = histogram_summary("weights/weight", values).value[0].histo
     assert histo.num == 5 and sum(histo.bucket) == 5
     assert histo.min == 0.0 and histo.max == 3.0 and histo.bucket_limit[-1] == 3.0
     assert list(histo.bucket_limit) == sorted(histo.bucket_limit)
@@ -40,7 +40,7 @@ def test_histogram_buckets_grow_with_the_square_root_of_the_count():
 
 
 def test_histogram_of_a_constant_is_one_bucket_around_it():
-    histo = histogram_summary("params/bias", np.zeros(1)).value[0].histo
+    histo = histogram_summary("weights/bias", np.zeros(1)).value[0].histo
     assert list(histo.bucket) == [1.0] and histo.min == -0.5 and histo.max == 0.5
 
 
@@ -53,32 +53,33 @@ def test_a_bias_is_a_scalar_a_few_weights_are_scalars_and_many_are_a_histogram(t
     writer.scalars(0, {"train/cost": 0.5}, wide)
     writer.close()
     events = read_back(tmp_path)
-    assert events.Tags()["histograms"] == ["params/weight"]
-    assert events.Scalars("params/bias")[0].value == pytest.approx(wide.bias.item())
+    assert events.Tags()["histograms"] == ["weights/weight"]
+    assert events.Scalars("weights/bias")[0].value == pytest.approx(wide.bias.item())
 
     writer = RunWriter(tmp_path / "narrow")
     writer.scalars(0, {}, narrow)
     writer.close()
     events = read_back(tmp_path / "narrow")
     assert events.Tags()["histograms"] == []
-    assert sorted(events.Tags()["scalars"]) == [f"params/bias/{i}" for i in range(3)] + \
-        [f"params/weight/{i}" for i in range(6)]
-    assert events.Scalars("params/weight/5")[0].value == pytest.approx(narrow.weight[2, 1].item())
+    assert sorted(events.Tags()["scalars"]) == [f"weights/bias/{i}" for i in range(3)] + \
+        [f"weights/weight/{i}" for i in range(6)]
+    assert events.Scalars("weights/weight/5")[0].value == pytest.approx(narrow.weight[2, 1].item())
 
 
-def test_gradients_follow_the_same_rule_and_each_layer_gets_its_norm(tmp_path):
+def test_gradients_are_histograms_and_each_layer_gets_one_norm_scalar(tmp_path):
+    """Per-entry gradient scalars are noise at any width: the entries go to histograms, and the scalars
+    are one norm per layer, in a group that sorts after the learning curves."""
     grads = {"layer1.weight": torch.full((16, 2), 0.5), "layer1.bias": torch.full((4,), 2.0),
              "layer2.weight": torch.tensor([[3.0]]), "layer2.bias": torch.tensor([4.0])}
     writer = RunWriter(tmp_path)
     writer.scalars(7, {"train/cost": 0.1}, grads=grads)
     writer.close()
     events = read_back(tmp_path)
-    assert events.Tags()["histograms"] == ["grads/layer1.weight"]
+    assert sorted(events.Tags()["histograms"]) == [f"weights_grad/{name}" for name in sorted(grads)]
+    assert sorted(events.Tags()["scalars"]) == ["train/cost", "weights_grad/layer1.norm", "weights_grad/layer2.norm"]
     value = lambda tag: events.Scalars(tag)[0].value  # noqa: E731
-    assert [value(f"grads/layer1.bias/{i}") for i in range(4)] == [2.0] * 4
-    assert value("grads/layer2.weight") == 3.0 and value("grads/layer2.bias") == 4.0
-    assert value("grads/layer1.norm") == pytest.approx(math.sqrt(32 * 0.25 + 4 * 4.0))  # 32 entries of 0.5, 4 of 2
-    assert value("grads/layer2.norm") == pytest.approx(5.0)  # √(3² + 4²)
+    assert value("weights_grad/layer1.norm") == pytest.approx(math.sqrt(32 * 0.25 + 4 * 4.0))  # 32 entries of 0.5, 4 of 2
+    assert value("weights_grad/layer2.norm") == pytest.approx(5.0)  # √(3² + 4²)
 
 
 def test_a_log_step_is_one_event_whatever_it_holds(tmp_path):
@@ -299,3 +300,18 @@ def test_no_tag_is_named_val(tmp_path):
     tags = read_back(tmp_path).Tags()
     every = [tag for kind in ("scalars", "histograms", "images", "tensors") for tag in tags[kind]]
     assert every and not [tag for tag in every if tag.startswith("val/")]
+
+
+def test_a_network_run_prints_no_deprecation_warning_and_opens_on_the_learning_curves(tmp_path):
+    import subprocess
+    import sys
+
+    from reliability_helpers import ROOT
+
+    done = subprocess.run([sys.executable, "-W", "default", "train.py", "model.name=mlp", "model.hidden=[4]",
+                           "train.iterations=3", "train.print_cost=false", "--run-dir", str(tmp_path / "run")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "FutureWarning" not in done.stderr and "DeprecationWarning" not in done.stderr and "jit" not in done.stderr
+    groups = sorted({tag.split("/")[0] for tag in read_back(tmp_path / "run").Tags()["scalars"]})
+    assert groups[:2] == ["test", "train"]

@@ -55,15 +55,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp, handle = _create_temp(path)
+    try:
+        temp, handle = _create_temp(path)
+    except OSError as error:  # a read-only folder: name the user's file, not the hidden temporary one
+        raise OSError(error.errno, error.strerror, str(path)) from error
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as error:
         temp.unlink(missing_ok=True)
+        if isinstance(error, OSError):  # a full disk, a quota: the same, for the file being written
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     _fsync_dir(path.parent)
 
@@ -99,6 +104,11 @@ def load_checkpoint(path: str | Path) -> dict:
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save's zip, or a legacy pickle
+        raise CheckpointError(f"{path}: not a checkpoint (a checkpoint is a file written by torch.save, "
+                              f"such as a run folder's {CHECKPOINT_NAME})")
     try:
         with warnings.catch_warnings():
             # A foreign pickle draws a protocol warning before it is refused; the refusal says enough.
@@ -107,12 +117,34 @@ def load_checkpoint(path: str | Path) -> dict:
     except pickle.UnpicklingError as error:
         raise CheckpointError(f"{path}: refused to load: it holds Python objects beyond tensors and plain values, "
                               f"which could run code ({_unsupported(error)})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - a damaged file can fail anywhere inside the unpickler
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first[:200]})") from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path}: not a torch_logreg checkpoint (no 'model' entry)")
+    _check_fields(state, path)
     return state
+
+
+# The type of each field a checkpoint may hold: a file that loads but holds another type is refused by name.
+FIELD_TYPES = {"format": int, "iteration": int, "seconds": (int, float), "model": dict, "config": dict,
+               "optimizer": dict, "data_fingerprint": dict, "history": dict, "rng": dict,
+               "standardizer": (dict, type(None)), "classes": list, "feature_names": list}
+
+
+def _check_fields(state: dict, path: Path) -> None:
+    for field, kind in FIELD_TYPES.items():
+        if field in state and (not isinstance(state[field], kind) or isinstance(state[field], bool)):
+            raise CheckpointError(f"{path}: field {field!r} holds {type(state[field]).__name__} "
+                                  f"{str(state[field])[:40]!r}, not {_kind_name(kind)}; the checkpoint is damaged")
+    if field := next((name for name, value in state["model"].items()
+                      if not isinstance(name, str) or not isinstance(value, torch.Tensor)), None):
+        raise CheckpointError(f"{path}: model entry {str(field)[:40]!r} is not a tensor; the checkpoint is damaged")
+
+
+def _kind_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
 
 
 def _unsupported(error: Exception) -> str:

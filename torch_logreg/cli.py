@@ -18,8 +18,9 @@ import logging
 import math
 import os
 import sys
+import warnings
 
-from .errors import TrainingDiverged, UsageError, UserInputError
+from .errors import TorchLogregWarning, TrainingDiverged, UsageError, UserInputError
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
@@ -27,8 +28,9 @@ EXIT_SIGINT = 130
 DEFAULT_PROG = "train.py"
 
 USAGE = """%(prog)s [--config PATH] [--run-dir DIR] [--resume DIR] [--overwrite] [--debug] [section.key=value ...]
-       %(prog)s predict --checkpoint RUN --data CSV [--out CSV] [--threshold T] [--no-header]
-       %(prog)s evaluate --checkpoint RUN --data LABELLED.csv [--no-header]"""
+       %(prog)s predict --checkpoint RUN --data CSV [--out CSV [--overwrite]] [--threshold T] [--no-header]
+       %(prog)s evaluate --checkpoint RUN --data LABELLED.csv [--no-header]
+       %(prog)s evaluate --checkpoint RUN --split test|train"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,8 +48,28 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     debug = "--debug" in argv
     with contextlib.ExitStack() as stack:
         stack.callback(_restore_root_logger, logging.getLogger().handlers[:], logging.getLogger().level)
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+        _console_streams()
+        stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("always", TorchLogregWarning)  # the run says each of its warnings once already
+        warnings.showwarning = _show_warning
         return _run(argv, prog, debug)
+
+
+def _console_streams() -> None:
+    """Progress and results (INFO) on stdout; warnings and errors on stderr, where scripts and logs expect them."""
+    progress = logging.StreamHandler(sys.stdout)
+    progress.addFilter(lambda record: record.levelno < logging.WARNING)
+    problems = logging.StreamHandler(sys.stderr)
+    problems.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[progress, problems], force=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A project warning is one ``warning: ...`` line on stderr; any other keeps Python's own form."""
+    if issubclass(category, TorchLogregWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def _restore_root_logger(handlers, level) -> None:
@@ -110,7 +132,7 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
                         help="config overrides, e.g. optimizer.lr=0.1 train.iterations=500 train.device=cuda; "
                              "they may come before, between or after the flags")
     parser.add_argument("--config", metavar="PATH", default=None, help="YAML config (default: configs/default.yaml's values)")
-    parser.add_argument("--run-dir", metavar="DIR", default=None, help="run folder (default: runs/<config name>-<timestamp>)")
+    parser.add_argument("--run-dir", metavar="DIR", default=None, help="run folder (default: runs/<config file or data-model>-<timestamp>)")
     parser.add_argument("--resume", metavar="DIR", default=None, help="continue the run in DIR from its checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -159,11 +181,11 @@ def _probability(text: str) -> float:
     return value
 
 
-def _model_parser(prog: str, description: str, data_help: str) -> _Parser:
+def _model_parser(prog: str, description: str, data_help: str, data_required: bool = True) -> _Parser:
     """The flags that predict and evaluate share: a trained model, a data file and its header."""
     parser = _Parser(prog=prog, description=description)
     parser.add_argument("--checkpoint", metavar="RUN", required=True, help="a run folder or its checkpoint.pt")
-    parser.add_argument("--data", metavar="FILE", required=True, help=data_help)
+    parser.add_argument("--data", metavar="FILE", required=data_required, help=data_help)
     parser.add_argument("--no-header", action="store_true",
                         help="the CSV has no header row: its columns are the training features, in order")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -174,13 +196,16 @@ def _predict(argv: list[str], prog: str) -> int:
     parser = _model_parser(f"{prog} predict", "Write the predicted label and the class probabilities for each row.",
                            "CSV (or .npy/.npz) of raw features; a label column is ignored")
     parser.add_argument("--out", metavar="CSV", default=None, help="output CSV (default: standard output)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out if it exists (never a run folder's own files)")
     parser.add_argument("--threshold", metavar="T", type=_probability, default=0.5,
                         help="binary models: predict the positive class when its probability is at least this "
                              "(default 0.5)")
     args = parser.parse_args(argv)
     from .inference import predict_file
 
-    text = predict_file(args.checkpoint, args.data, args.out, threshold=args.threshold, header=not args.no_header)
+    text = predict_file(args.checkpoint, args.data, args.out, threshold=args.threshold, header=not args.no_header,
+                        overwrite=args.overwrite)
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -190,12 +215,18 @@ def _predict(argv: list[str], prog: str) -> int:
 
 
 def _evaluate(argv: list[str], prog: str) -> int:
-    parser = _model_parser(f"{prog} evaluate", "Print the metrics of a trained model on a labelled file.",
-                           "CSV (or .npy/.npz) of raw features and the label column")
+    parser = _model_parser(f"{prog} evaluate", "Print the metrics of a trained model on a labelled file, or on "
+                           "its run's own held-out rows (--split test).",
+                           "CSV (or .npy/.npz) of raw features and the label column", data_required=False)
+    parser.add_argument("--split", choices=("test", "train"), default=None,
+                        help="score the run's own test (held-out) or training rows, rebuilt from its config and seed")
     args = parser.parse_args(argv)
-    from .inference import evaluate_file
+    if (args.data is None) == (args.split is None):
+        raise UsageError("evaluate takes --data FILE or --split test|train (one of them)")
+    from .inference import evaluate_file, evaluate_split
 
-    metrics = evaluate_file(args.checkpoint, args.data, header=not args.no_header)
+    metrics = (evaluate_split(args.checkpoint, args.split) if args.split else
+               evaluate_file(args.checkpoint, args.data, header=not args.no_header))
     for name, value in metrics.items():
         print(f"{name}: {value:.6g}" if isinstance(value, float) else f"{name}: {value}")
     return 0

@@ -31,3 +31,23 @@ class CheckpointError(UserInputError):
 
 class TrainingDiverged(RuntimeError):
     """The cost or a gradient stopped being finite."""
+
+
+class TorchLogregWarning(UserWarning):
+    """Base class of the warnings a run gives: filter it, or turn it into an error."""
+
+
+class ConvergenceWarning(TorchLogregWarning):
+    """The optimizer stopped before its convergence test was met, stalled, or the cost rose."""
+
+
+class SeparationWarning(TorchLogregWarning):
+    """The training rows are linearly separable: without l2 the weights grow without bound."""
+
+
+class DesignWarning(TorchLogregWarning):
+    """The design is singular or nearly so: constant, duplicated or linearly dependent columns."""
+
+
+class IgnoredKeyWarning(TorchLogregWarning):
+    """A config key that does not apply to this run."""

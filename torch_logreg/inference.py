@@ -20,21 +20,22 @@ from .checkpoint import CHECKPOINT_NAME, atomic_write_text
 from .training.metrics import classification_metrics
 
 __all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "read_rows", "predict_file",
-           "evaluate_file"]
+           "evaluate_file", "evaluate_split"]
 
 
 # ---------------------------------------------------------------- the commands
 
 
-def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5, header: bool = True) -> str:
-    """CSV text: the predicted label (``prediction``), then ``probability`` (of the positive class)
-    for a binary model or one ``p_<class>`` column per class for K classes; one line per row.
+def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5, header: bool = True,
+                 overwrite: bool = False) -> str:
+    """CSV text: the predicted label (``prediction``), then ``p_<class>``, the probability of the positive
+    class (the second of ``classes``), for a binary model or one ``p_<class>`` column per class for K classes; one line per row.
 
     Written atomically to ``out_path`` if given; ``out_path`` may not be the checkpoint or the
     data file: predictions never replace their inputs.  ``threshold`` is for binary models.
     """
     if out_path is not None:
-        _check_out_path(Path(out_path), checkpoint, data_path)
+        _check_out_path(Path(out_path), checkpoint, data_path, overwrite)
     model = load_model(checkpoint)
     if not 0.0 <= threshold <= 1.0:
         raise UserInputError(f"the threshold must be in [0, 1], got {threshold}")
@@ -47,7 +48,9 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     binary = model.num_classes == 2
-    writer.writerow(["prediction", "probability"] if binary else ["prediction", *(f"p_{c}" for c in model.classes)])
+    # The binary column names its class (p_1, p_dog), as the K-class columns do.
+    writer.writerow(["prediction", f"p_{model.classes[1]}"] if binary else
+                    ["prediction", *(f"p_{c}" for c in model.classes)])
     for k, p in zip(predicted.tolist(), proba.tolist()):
         writer.writerow([model.classes[k], *(f"{v:.10g}" for v in ([p] if binary else p))])
     text = buffer.getvalue()
@@ -72,6 +75,39 @@ def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
     return {"rows": len(y), **_metrics(y, proba, model.num_classes)}
 
 
+def evaluate_split(checkpoint, which: str) -> dict:
+    """The model's metrics on its own run's ``test`` (held-out) or ``train`` rows, plus ``rows``.
+
+    The split is rebuilt from the checkpoint's config and seed, as training made it; the data files
+    must be the ones it was trained on (the checkpoint's fingerprint), or the rows would be others.
+    """
+    from .checkpoint import load_checkpoint
+    from .data.split import data_fingerprint, load_split
+    from .training.config import config_from_dict
+
+    if which not in ("train", "test"):
+        raise UserInputError(f"--split is train or test, got {which!r}")
+    state = load_checkpoint(checkpoint)
+    config = config_from_dict(state["config"])
+    if config.data.stream:
+        raise UserInputError("--split needs the rows in memory; evaluate a streamed run's test file with --data")
+    now = data_fingerprint(config.data)
+    for key, recorded in (state.get("data_fingerprint") or {}).items():
+        if any((now.get(key) or {}).get(part) != value for part, value in recorded.items()):
+            raise DataError(f"data.{key} ({getattr(config.data, key)}) changed since the run trained on it, so "
+                            f"its {which} rows cannot be rebuilt; evaluate on a file with --data")
+    split = load_split(config.data, config.seed)
+    model = load_model(checkpoint)
+    x, y = (split.x_test, split.y_test) if which == "test" else (split.x_train, split.y_train)
+    if len(y) == 0:
+        raise DataError(f"the run has no {which} rows (data.test_fraction=0 and no data.test_path)")
+    inner = model.model  # the split's rows are standardized already, as the inner model takes them
+    dtype = next(inner.parameters()).dtype
+    with torch.no_grad():
+        proba = inner.predict_proba(x.to(dtype))
+    return {"rows": len(y), **_metrics(y.long(), proba, model.num_classes)}
+
+
 # ---------------------------------------------------------------- metrics
 
 
@@ -90,7 +126,10 @@ def _check_finite(proba: Tensor, data_path) -> None:
                         f"(the logit overflows float64)")
 
 
-def _check_out_path(out: Path, checkpoint, data_path) -> None:
+def _check_out_path(out: Path, checkpoint, data_path, overwrite: bool) -> None:
+    """An output never replaces a run folder's own files, nor any existing file unless ``overwrite``."""
+    from .training.run_dir import is_run_folder_file
+
     if out.is_dir():
         raise DataError(f"{out}: is a folder; --out takes the name of the CSV to write")
     checkpoint = Path(checkpoint)
@@ -98,3 +137,7 @@ def _check_out_path(out: Path, checkpoint, data_path) -> None:
     for given in inputs:
         if out.exists() and given.exists() and out.samefile(given):
             raise DataError(f"{out}: is an input of this command ({given}); write the predictions to another file")
+    if is_run_folder_file(out):
+        raise DataError(f"{out}: is one of a run folder's own files; write the predictions to another file")
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise DataError(f"{out}: already exists; pass --overwrite to replace it, or choose another --out")

@@ -41,13 +41,24 @@ try:
 except ImportError as error:  # pragma: no cover - exercised by a test that hides scikit-learn
     raise ImportError("torch_logreg.sklearn needs scikit-learn: pip install 'torch_logreg[sklearn]'") from error
 
+from . import errors
 from .data.labels import distinct_and_inverse
+from .errors import TorchLogregWarning
 from .data.split import make_split
 from .saved_model import default_feature_names
 from .training.config import check_config, load_config
 from .training.trainer import class_weights, train
 
 __all__ = ["LogisticRegressionClassifier", "MLPClassifier"]
+
+
+class NotConvergedWarning(errors.ConvergenceWarning, ConvergenceWarning):
+    """The fit stopped before its convergence test: both the project's and scikit-learn's class, so
+    either's filters catch it."""
+
+
+class SeparatedWarning(errors.SeparationWarning, ConvergenceWarning):
+    """The training rows are separable (the weights grow without bound without l2): scikit-learn's class too."""
 
 
 class _TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -79,7 +90,9 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         # No test rows: scikit-learn holds data out itself (cross_val_score, GridSearchCV).
         split = make_split(x, y_tensor, x[:0], y_tensor[:0], names, standardize=False, classes=labels)
         run_dir = _new_run_dir(self.log_dir, type(self).__name__) if self.log_dir is not None else None
-        with _quiet_logging(self.verbose):
+        # The trainer's own warnings are said again below in the estimator's words and classes.
+        with _quiet_logging(self.verbose), warnings.catch_warnings():
+            warnings.simplefilter("ignore", TorchLogregWarning)
             result = train(config, run_dir=run_dir, save=run_dir is not None, report=run_dir is not None, data=split,
                            sample_weight=weights)
         self.model_ = result.model.cpu().eval()
@@ -155,11 +168,12 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         if not metrics["converged"]:
             said = [line for line in lines if "did not converge" in line or "did not settle" in line]
             lines = [line for line in lines if line not in said]
-            warnings.warn(ConvergenceWarning(said[0] if said else
-                                             f"{self.optimizer} did not converge in {self.n_iter_} iterations: the "
-                                             f"largest gradient entry is {metrics['grad_norm']:.3g}; raise max_iter"))
+            warnings.warn(NotConvergedWarning(said[0] if said else
+                                              f"{self.optimizer} did not converge in {self.n_iter_} iterations: the "
+                                              f"largest gradient entry is {metrics['grad_norm']:.3g}; raise max_iter"))
         for line in lines:
-            warnings.warn(line, UserWarning, stacklevel=3)
+            category = SeparatedWarning if "separa" in line else errors.TorchLogregWarning
+            warnings.warn(category(line), stacklevel=3)
 
 
 class LogisticRegressionClassifier(_TorchClassifier):

@@ -139,6 +139,7 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     weights = None if sample_weight is None else _as_float64(sample_weight, device).reshape(-1)
     if weights is not None and len(weights) != len(x):
         raise ValueError(f"sample_weight has {len(weights)} rows, x has {len(x)}")
+    _check_labels_and_weights(y, weights, k)
     names = [f"x{j + 1}" for j in range(n)] if feature_names is None else [str(name) for name in feature_names]
     if len(names) != n:
         raise ValueError(f"feature_names must name the model's {n} features, got {len(names)}")
@@ -207,6 +208,22 @@ def _refuse_separable(model, x: Tensor, y: Tensor, weights: Tensor | None) -> No
             "fit with model.l2 > 0 for a penalized table")
 
 
+def _check_labels_and_weights(y: Tensor, weights: Tensor | None, k: int) -> None:
+    """y must be class indices 0..K−1 and the weights finite and ≥ 0 with a positive sum, as in ``fit``."""
+    bad = ~((y == y.round()) & (y >= 0) & (y <= k - 1))
+    if bool(bad.any()):
+        value = float(y[bad][0])
+        hint = " (labels in {-1, 1}: pass (y + 1) / 2)" if value == -1 and k == 2 else ""
+        raise ValueError(f"y must hold class indices 0..{k - 1}; row {int(bad.nonzero()[0])} holds {value:g}{hint}")
+    if weights is not None:
+        wrong = ~torch.isfinite(weights) | (weights < 0)
+        if bool(wrong.any()):
+            row = int(wrong.nonzero()[0])
+            raise ValueError(f"sample_weight must be finite and >= 0; row {row} holds {float(weights[row]):g}")
+        if not float(weights.sum()) > 0:
+            raise ValueError("sample_weight sums to 0: no row counts")
+
+
 def _inverse_on_identifiable(hessian: Tensor, null: Tensor | None) -> Tensor:
     """H⁻¹ on the complement of ``null`` (P, r) orthonormal directions: Q (QᵀHQ)⁻¹ Qᵀ.  -> (P, P)."""
     size = hessian.shape[0]
@@ -219,7 +236,12 @@ def _inverse_on_identifiable(hessian: Tensor, null: Tensor | None) -> Tensor:
     restricted = basis.T @ hessian @ basis
     restricted = (restricted + restricted.T) / 2
     factor, info = torch.linalg.cholesky_ex(restricted)
-    if int(info) != 0:
+    # Cholesky succeeds on an exactly singular H once rounding makes it barely positive, and then gives
+    # standard errors near 1e7 and p = 1: check the rank on the unit-diagonal scaling, against n·eps.
+    diagonal = restricted.diagonal().clamp_min(torch.finfo(restricted.dtype).tiny).rsqrt()
+    eigenvalues = torch.linalg.eigvalsh(diagonal[:, None] * restricted * diagonal[None, :])
+    tolerance = len(eigenvalues) * torch.finfo(restricted.dtype).eps * float(eigenvalues[-1].abs())
+    if int(info) != 0 or float(eigenvalues[0]) <= tolerance:
         raise SingularHessianError(
             "the Hessian of the log-likelihood is singular: some coefficients are not determined by the data "
             "(a constant or duplicated column, or more coefficients than the data support); drop those columns "

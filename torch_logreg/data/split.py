@@ -10,8 +10,10 @@ and the column.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -218,6 +220,10 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
     header = [cell.strip() for cell in header]
     if len(header) < 2:
         raise DataError(f"{name}: needs at least one feature column and a label column, found {len(header)} column")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise DataError(f"{name}: column {repeated[0]!r} appears {header.count(repeated[0])} times in the header; "
+                        f"each column needs its own name")
     if target is None:
         target_index = len(header) - 1
     elif target in header:
@@ -235,7 +241,13 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
                 raw_labels.append(cell.strip())
                 line_numbers.append(line_number)
                 continue
-            values.append(parse_number(cell, name, line_number, header[i]))
+            try:
+                values.append(parse_number(cell, name, line_number, header[i]))
+            except DataError as error:
+                if target is None:  # perhaps the label is not where the default looks for it
+                    raise DataError(f"{error}; the label is the last column ({header[target_index]!r}) by default, "
+                                    f"data.target=NAME chooses another") from None
+                raise
         rows.append(values)
     if not rows:
         raise DataError(f"{name}: the header has no rows under it")
@@ -244,11 +256,34 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
     return Table(x, y, feature_names, classes)
 
 
+# A number in a data file: a decimal or exponent form in ASCII digits, and nan/inf only to be refused by name.
+# Python's float() takes more (1_000, Unicode digits, "infinity" in any case): a file that needs those is
+# more likely wrong than meant, so they are refused too.
+NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+NON_FINITE = re.compile(r"\s*[+-]?(?:nan|inf|infinity)\s*", re.ASCII | re.IGNORECASE)
+
+
+def _columns_by_name(test: Table, names: list[str], path) -> Table:
+    """The test table's feature columns in the training file's order, matched by name as ``predict`` does."""
+    if test.feature_names == names:
+        return test
+    missing = [n for n in names if n not in test.feature_names]
+    extra = [n for n in test.feature_names if n not in names]
+    if missing or extra:
+        said = (f"missing column {missing[0]!r}" if missing else f"column {extra[0]!r} is not a training feature")
+        raise DataError(f"{path}: {said}; the test file needs the training file's {len(names)} feature columns "
+                        f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), in any order")
+    order = [test.feature_names.index(n) for n in names]
+    return dataclasses.replace(test, x=test.x[:, order], feature_names=list(names))
+
+
 def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
-    try:
-        value = float(cell)
-    except ValueError:
-        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()!r} is not a number") from None
+    """A CSV cell as a float, strictly (``NUMBER``); anything else names the file, line and column."""
+    if NUMBER.fullmatch(cell):
+        return float(cell)
+    if not NON_FINITE.fullmatch(cell):
+        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]!r} is not a number")
+    value = float(cell)
     if not math.isfinite(value):
         raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()} is not finite")
     return value
@@ -393,6 +428,7 @@ def load_split(data, seed: int) -> Split:
         name = str(data.path)
         if data.test_path:
             test = load_table(data.test_path, data.target, data.labels, classes=table.classes)
+            test = _columns_by_name(test, table.feature_names, data.test_path)
             return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
                               classes=table.classes)
     else:
@@ -406,40 +442,50 @@ def load_split(data, seed: int) -> Split:
 # ---------------------------------------------------------------- fingerprint
 
 FINGERPRINT_BLOCK = 64 * 1024
+# The full hash reads the file in chunks of this size: memory stays flat whatever the file's size.
+HASH_CHUNK = 8 << 20
 
 
 def data_fingerprint(data) -> dict:
     """{"path": {...}, "test_path": {...}} for the files a DataConfig uses; {} for built-in data.
 
-    Each file gets its size and a SHA-256 of its first, middle and last 64 KiB (the whole
-    file when smaller), so a resume can tell a changed file cheaply, however large.
+    Each file gets its size and a BLAKE2b hash of every byte, so a resume refuses a file in which
+    anything changed (one flipped label at the same size included).  It also keeps the SHA-256 of
+    the first, middle and last 64 KiB that checkpoints before the full hash recorded, so those
+    still resume.
     """
     return {key: file_fingerprint(getattr(data, key)) for key in ("path", "test_path") if getattr(data, key)}
 
 
 def folder_fingerprint(path: Path) -> dict:
-    """A folder of .npy shards: each shard's name and ``file_fingerprint``, in one digest."""
-    digest = hashlib.sha256()
+    """A folder of .npy shards: each shard's name and ``file_fingerprint``, in one digest per kind."""
+    sampled, full = hashlib.sha256(), hashlib.blake2b()
     size = 0
     for shard in sorted(path.glob("*.npy")):
         print_ = file_fingerprint(shard)
         size += print_["size"]
-        digest.update(f"{shard.name}:{print_['size']}:{print_['sampled_sha256']};".encode())
-    return {"size": size, "sampled_sha256": digest.hexdigest()}
+        sampled.update(f"{shard.name}:{print_['size']}:{print_['sampled_sha256']};".encode())
+        full.update(f"{shard.name}:{print_['size']}:{print_['blake2b']};".encode())
+    return {"size": size, "sampled_sha256": sampled.hexdigest(), "blake2b": full.hexdigest()}
 
 
 def file_fingerprint(path: str | Path) -> dict:
-    """{"size": bytes, "sampled_sha256": hex} of the first, middle and last 64 KiB blocks."""
+    """{"size": bytes, "blake2b": hash of every byte, "sampled_sha256": hash of three 64 KiB blocks}."""
     if Path(path).is_dir():
         return folder_fingerprint(Path(path))
     path = existing_file(path)
     size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
+    sampled, full = hashlib.sha256(str(size).encode()), hashlib.blake2b()
     with open(path, "rb") as handle:
         if size <= 3 * FINGERPRINT_BLOCK:
-            digest.update(handle.read())
+            sampled.update(handle.read())
         else:
             for start in (0, (size - FINGERPRINT_BLOCK) // 2, size - FINGERPRINT_BLOCK):
                 handle.seek(start)
-                digest.update(handle.read(FINGERPRINT_BLOCK))
-    return {"size": size, "sampled_sha256": digest.hexdigest()}
+                sampled.update(handle.read(FINGERPRINT_BLOCK))
+        handle.seek(0)
+        buffer = bytearray(HASH_CHUNK)
+        view = memoryview(buffer)
+        while read := handle.readinto(buffer):
+            full.update(view[:read])
+    return {"size": size, "blake2b": full.hexdigest(), "sampled_sha256": sampled.hexdigest()}

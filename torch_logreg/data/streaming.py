@@ -301,9 +301,25 @@ def block_rows_for(data, files: list[NpyFile]) -> int:
 
 
 def label_column(files: list[NpyFile], block_rows: int) -> np.ndarray:
-    """The label column (m,) of every file: the first pass."""
+    """The label column of every row of ``files``, in one pass that also checks every feature is finite,
+    naming the file, row and column of the first that is not, as the in-memory reader does (streamed
+    data would otherwise reach training and be reported as a divergence)."""
     everything = RowStream(files, np.ones(sum(f.rows for f in files), dtype=bool), block_rows)
-    return np.concatenate([labels.copy() for _, labels in everything.columns_blocks()])  # views of reused buffers
+    labels, row = [], 0
+    for features, block_labels in everything.columns_blocks():
+        if not np.isfinite(features).all():
+            _refuse_non_finite(everything, features, row)
+        labels.append(block_labels.copy())  # views of reused buffers
+        row += len(block_labels)
+    return np.concatenate(labels)
+
+
+def _refuse_non_finite(stream: RowStream, features: np.ndarray, first_row: int) -> None:
+    block_row, column = np.argwhere(~np.isfinite(features))[0]
+    row = first_row + int(block_row)
+    index = int(np.searchsorted(stream.starts, row, side="right")) - 1
+    raise DataError(f"{stream.files[index].path}: row index {row - int(stream.starts[index])}, column index "
+                    f"{int(column)} (from 0): {features[block_row, column]} is not finite")
 
 
 def streamed_statistics(stream: RowStream, group) -> tuple[Tensor, Tensor]:

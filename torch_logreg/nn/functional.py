@@ -552,6 +552,7 @@ def activation(name: str, z: Tensor) -> Tensor:
     return _apply(ACTIVATION_FUNCTIONS[name], z)
 
 
-# Convolution, pooling and flatten live in ``conv.py`` (they need the switch and ``_apply`` above);
-# here they take torch.nn.functional's names, so either module can stand for the other.
-from .conv import avg_pool2d, conv2d, flatten, max_pool2d  # noqa: F401
+# Convolution and pooling live in conv.py (a sibling, for length) and are part of this API, under
+# torch.nn.functional's names.
+from .conv import avg_pool2d, conv2d, flatten, max_pool2d  # noqa: E402,F401
+from .style_losses import content_loss, gram_matrix, style_loss, total_variation  # noqa: E402,F401

@@ -7,6 +7,9 @@ they need through the ``Classifier`` interface.
 
 from __future__ import annotations
 
+import torch
+
+from ..errors import ConfigError
 from .classifier import Classifier
 from .logistic import LogisticRegression
 from .mlp import MLP
@@ -18,8 +21,21 @@ MODELS: dict[str, type[Classifier]] = {
 
 
 def build_model(model_config, in_features: int, num_classes: int) -> Classifier:
-    """The model that ``model.name`` names, for data with ``in_features`` and ``num_classes``."""
-    return MODELS[model_config.name].from_config(model_config, in_features, num_classes)
+    """The model that ``model.name`` names, for data with ``in_features`` and ``num_classes``.
+
+    A model too large to allocate is a ``ConfigError`` naming the keys that size it and the bytes asked for."""
+    try:
+        return MODELS[model_config.name].from_config(model_config, in_features, num_classes)
+    except (RuntimeError, MemoryError) as error:
+        if "memory" not in str(error).lower():
+            raise
+        with torch.device("meta"):  # the same model, sized without allocating
+            sized = MODELS[model_config.name].from_config(model_config, in_features, num_classes)
+        need = sum(p.numel() * p.element_size() for p in sized.parameters())
+        keys = [f"model.{k}={getattr(model_config, k)!r}" for k in sorted(model_config.model_fields_set) if k != "name"]
+        raise ConfigError(f"the model is too large to allocate: its parameters need {need:,} bytes "
+                          f"({need / 2**30:.1f} GiB) for {in_features} features and {num_classes} classes"
+                          f"{' with ' + ', '.join(keys) if keys else ''}; choose a smaller model") from None
 
 
 def architecture(model: Classifier) -> dict:

@@ -28,6 +28,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
+from .yaml_loading import load_yaml_text
 from ..errors import ConfigError, ConfigTypeError
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
@@ -267,7 +268,7 @@ def read_yaml(path: Path) -> dict:
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     try:
-        values = yaml.safe_load(text)
+        values = load_yaml_text(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -350,23 +351,26 @@ def valid_keys(config: Config | None = None) -> list[str]:
     return keys
 
 
+# Which choices use each key: key -> (section that chooses, the choices that use it).
+USED_BY = {
+    "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
+    "optimizer.momentum": ("optimizer", ("sgd",)),
+    "optimizer.hessian_rows": ("optimizer", ("newton",)),
+    "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
+    "optimizer.history_size": ("optimizer", ("lbfgs",)),
+    "model.hidden": ("model", ("mlp",)),
+    "model.activation": ("model", ("mlp",)),
+    "train.summary": ("model", ("logistic",)),  # a coefficient table needs [W, b] and a closed-form Hessian
+}
+
+
 def ignored_keys(config: Config) -> list[str]:
     """One warning line for each key that the user set (to other than its default) but that the chosen
     optimizer or model does not use, e.g. ``optimizer.momentum`` with ``optimizer.name=gd``, or
     ``train.summary`` with ``model.name=mlp`` (a network has no coefficient table)."""
     opt, model = config.optimizer.name, config.model.name
-    used_by = {  # key -> (section that chooses, the choices that use it)
-        "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
-        "optimizer.momentum": ("optimizer", ("sgd",)),
-        "optimizer.hessian_rows": ("optimizer", ("newton",)),
-        "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
-        "optimizer.history_size": ("optimizer", ("lbfgs",)),
-        "model.hidden": ("model", ("mlp",)),
-        "model.activation": ("model", ("mlp",)),
-        "train.summary": ("model", ("logistic",)),  # a coefficient table needs [W, b] and a closed-form Hessian
-    }
     lines = []
-    for dotted, (chooser, users) in used_by.items():
+    for dotted, (chooser, users) in USED_BY.items():
         section_name, name = dotted.split(".")
         section = getattr(config, section_name)
         chosen = {"optimizer": opt, "model": model}[chooser]
@@ -534,7 +538,7 @@ def _parse_text(text: str, annotation):
             except ValueError:
                 pass
     try:
-        return yaml.safe_load(text)
+        return load_yaml_text(text)
     except yaml.YAMLError:
         return text  # !!python/... tags and broken YAML: the field's type error names the key
 

@@ -40,7 +40,40 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
         found.append(f"identical columns in the training rows ({pairs}{', ...' if len(duplicates) > 5 else ''}): "
                      f"their weights are not determined separately (a singular design; drop one of each pair or "
                      f"set model.l2 > 0)")
+    if not duplicates and not constant:
+        dependent = linear_dependency(x)
+        if dependent is not None:
+            rank, n = dependent
+            found.append(f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
+                         f"combination of them is constant, so those weights are not determined (a singular design; "
+                         f"drop a column of the combination or set model.l2 > 0)")
     return found
+
+
+# The Gram matrix costs m·n² multiply-adds: up to this many it is computed, beyond it the check is skipped.
+RANK_CHECK_BUDGET = 2e9
+
+
+def linear_dependency(x: Tensor) -> tuple[int, int] | None:
+    """(rank, n + 1) when the columns of [x, 1] are linearly dependent, else None.
+
+    The eigenvalues of the Gram matrix of the centred, unit-scaled columns, against a relative
+    tolerance n·eps·λmax (as ``numpy.linalg.matrix_rank``): exact, and independent of any random draw.
+    Centring takes the intercept's direction out, so the rank counts it once.
+    """
+    m, n = x.shape
+    if m < 2 or m * n * n > RANK_CHECK_BUDGET or n > 4096:
+        return None
+    x64 = x.to(torch.float64)
+    centred = x64 - x64.mean(0)
+    scale = centred.norm(dim=0)
+    if bool((scale == 0).any()):
+        return None  # constant columns: warned about by name already
+    unit = centred / scale
+    eigenvalues = torch.linalg.eigvalsh(unit.T @ unit)
+    tolerance = n * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
+    rank = int((eigenvalues > tolerance).sum())
+    return (rank + 1, n + 1) if rank < min(n, m - 1) else None
 
 
 def _columns(names: list[str], indices: list[int]) -> str:
@@ -79,29 +112,37 @@ def _duplicate_columns(x: Tensor, skip: set[int]) -> list[tuple[int, int]]:
     return pairs
 
 
-def rising_cost_warning(iterations: list[int], costs: list[float], lr: float) -> str | None:
-    """The first rise of the full-batch cost between two log steps, if any."""
+# A rise smaller than this many units of the dtype's rounding, relative to the cost, is rounding: a cost
+# summed over m rows in float32 moves by a few 1e-7 between two evaluations of the same optimum.
+RISE_ULPS = 256
+
+
+def rising_cost_warning(iterations: list[int], costs: list[float], lr: float, eps: float = 2.0 ** -52) -> str | None:
+    """The first rise of the full-batch cost between two log steps beyond rounding, if any.  ``eps``: the
+    training dtype's machine epsilon (``torch.finfo(dtype).eps``)."""
+    tolerance = RISE_ULPS * eps
     for i in range(1, len(costs)):
-        if costs[i] > costs[i - 1] * (1 + 1e-12) + 1e-15:
+        if costs[i] > costs[i - 1] + tolerance * max(abs(costs[i - 1]), abs(costs[i]), 1e-300):
             return (f"the cost rose from {costs[i - 1]:.6g} at iteration {iterations[i - 1]} to {costs[i]:.6g} at "
                     f"iteration {iterations[i]}: the learning rate may be too large (optimizer.lr={lr:g})")
     return None
 
 
 def separation_warning(train_accuracy: float, weight_norms: list[float], costs: list[float]) -> str | None:
-    """With l2 = 0: every training row classified right, the weights still growing and the cost falling.
+    """With l2 = 0: every training row classified right means the data are separable, whatever their shape.
 
-    One weight vector that classifies every row right proves the data separable, so the
-    cost has no minimum: it falls toward 0 as the weights grow without bound.  A run
-    that has not yet classified every row says nothing rather than guess.
+    The final weights classify every row right, which proves the rows separable, so the cost has
+    no minimum: scaling those weights up lowers it toward 0 without end.  This holds however the
+    run ended: still growing, or stopped because the cost (or its gradient) rounded to 0 in the
+    working precision, as wide data (more features than rows) reach in a few steps.
     """
-    if train_accuracy < 1.0 or len(weight_norms) < 2:
+    if train_accuracy < 1.0 or not costs:
         return None
-    if weight_norms[-1] > weight_norms[-2] and costs[-1] < costs[-2]:
-        return (f"the training data are separable: every row is classified correctly and the weights keep growing "
-                f"(norm {weight_norms[-1]:.4g}) while the cost falls toward 0 ({costs[-1]:.3g}), so the optimum is at "
-                f"infinity; set model.l2 > 0 for finite weights")
-    return None
+    growing = len(weight_norms) >= 2 and weight_norms[-1] > weight_norms[-2] and costs[-1] < costs[-2]
+    how = "the weights keep growing" if growing else "the cost can fall further only as the weights grow"
+    return (f"the training data are separable: every row is classified correctly and {how} "
+            f"(norm {weight_norms[-1]:.4g}, cost {costs[-1]:.3g}), so the optimum is at infinity and the weights "
+            f"are not determined; set model.l2 > 0 for finite weights")
 
 
 def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float,
@@ -119,3 +160,20 @@ def tol_warning(tol: float, iterations: int, change: float | None) -> str:
     said = f"the last change was {change:.3g}" if change is not None else "no two log steps to compare"
     return (f"the cost did not settle to train.tol={tol:g} in {iterations} iterations ({said}); "
             f"raise train.iterations or optimizer.lr")
+
+
+def divergence_advice(optimizer_name: str, lr: float, uses_lr: bool, standardized: bool, largest_weight: float,
+                      double: bool) -> str:
+    """What to try when the cost or a gradient stopped being finite, for this optimizer and these weights."""
+    said = f"optimizer {optimizer_name}"
+    if largest_weight > 1e30:
+        said += f"; a weight reached {largest_weight:.3g}"
+    fixes = [] if standardized else ["standardize the features (data.standardize=true)"]
+    if uses_lr:
+        return f"{said}, lr {lr:g}; try a smaller optimizer.lr" + (f" or {fixes[0]}" if fixes else "")
+    fixes += ["add model.l2"] + ([] if double else ["train in train.dtype=float64"])
+    if len(fixes) == 1:
+        return f"{said}, which takes no learning rate: the data or the weights are beyond the run's floating-point " \
+               f"range; {fixes[0]}, or rescale the data"
+    return (f"{said}, which takes no learning rate: the data or the weights are beyond the run's floating-point "
+            f"range; {', '.join(fixes[:-1])} or {fixes[-1]}")

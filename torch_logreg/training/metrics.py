@@ -123,3 +123,24 @@ def _ratio(numerator: int, denominator: int) -> float:
 
 
 __all__ = ["classification_metrics", "roc_auc", "BINARY_METRICS", "MULTICLASS_METRICS"]
+
+
+def strict_json(metrics: dict) -> str:
+    """``metrics`` as strict JSON (no bare NaN or Infinity, which most JSON readers refuse).
+
+    A value that is not finite becomes ``null``, and ``undefined`` says why, per key:
+    an AUC on rows of one class has no value, any other non-finite number is named as it was.
+    """
+    import json
+
+    clean, reasons = {}, {}
+    for key, value in metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            clean[key] = None
+            reasons[key] = ("undefined: the rows hold only one class" if key.endswith("_auc")
+                            else f"not finite ({value})")
+        else:
+            clean[key] = value
+    if reasons:
+        clean["undefined"] = reasons
+    return json.dumps(clean, indent=2, allow_nan=False) + "\n"

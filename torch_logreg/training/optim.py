@@ -407,7 +407,11 @@ def _cost_and_gradient(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: f
 
 
 def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
-    """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge."""
+    """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge.  An H or g that is
+    not finite (data or weights beyond the dtype's range) has no step: the NaN step it gets instead lets
+    the trainer stop and report the divergence, where LAPACK would fail on the NaNs with an internal error."""
+    if not bool(torch.isfinite(matrix).all()) or not bool(torch.isfinite(rhs).all()):
+        return torch.full_like(rhs, float("nan"))
     factor, info = torch.linalg.cholesky_ex(matrix)
     ridge, scale = 0.0, None
     for _ in range(12):

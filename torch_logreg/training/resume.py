@@ -42,7 +42,9 @@ def check_resume(saved_config: dict, config: dict, saved_fingerprint: dict | Non
                               f"{saved.get(key)!r}; a resumed run may change only "
                               f"{', '.join(sorted(MAY_CHANGE_ON_RESUME - {'name'}))}")
     for key, recorded in (saved_fingerprint or {}).items():
-        if fingerprint.get(key) != recorded:
+        now_print = fingerprint.get(key) or {}
+        # Compare what both recorded: a checkpoint from before the full hash has only the sampled one.
+        if not isinstance(recorded, dict) or any(now_print.get(part) != value for part, value in recorded.items()):
             raise ConfigError(f"resume: data.{key} is not the file the checkpoint was trained on (its size or content "
                               f"changed); start a new run for new data")
     if iterations < done:

@@ -3,9 +3,13 @@
 Tags:
 - ``train/*``, ``test/*``: the caller's values (cost, accuracy, ...), and the end-of-run
   PR curves and images under ``test/``;
-- ``params/<name>``, ``grads/<name>``: a one-element tensor as one scalar, up to
-  ``SCALAR_ENTRIES`` elements as one scalar per entry (``params/weight/0``, ...), larger
-  ones as a histogram; ``grads/<layer>.norm``: the L2 norm of each layer's gradients.
+- ``weights/<name>``: a one-element parameter as one scalar, up to ``SCALAR_ENTRIES``
+  elements as one scalar per entry (``weights/weight/0``, ...), larger ones as a histogram;
+- ``weights_grad/<layer>.norm``: the L2 norm of each layer's gradients, a scalar (where
+  vanishing gradients show), and ``weights_grad/<name>``: the gradient's entries as a
+  histogram (per-entry gradient scalars are noise at any width).
+
+The groups sort after ``test`` and ``train``, so TensorBoard opens on the learning curves.
 
 Everything goes into one event folder, the run folder itself: hparams are written
 through the run's own file writer rather than ``add_hparams``, which would open a
@@ -45,22 +49,22 @@ class RunWriter:
 
         Args:
             values: tag -> number, e.g. ``{"train/cost": 0.3}``.
-            model: its ``named_parameters()`` go under ``params/<name>``.
-            grads: parameter name -> gradient, e.g. ``{"layer1.weight": ...}``, under ``grads/<name>``,
-                with ``grads/<layer>.norm`` = ‖all gradients of that layer‖₂ (``grads/norm`` for
-                top-level names such as ``weight``).
+            model: its ``named_parameters()`` go under ``weights/<name>``.
+            grads: parameter name -> gradient, e.g. ``{"layer1.weight": ...}``, as histograms under
+                ``weights_grad/<name>``, with the scalar ``weights_grad/<layer>.norm`` = ‖all gradients of
+                that layer‖₂ (``weights_grad/norm`` for top-level names such as ``weight``).
         """
         summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
         for name, param in (model.named_parameters() if model is not None else ()):
-            summary.value.extend(tensor_summary(f"params/{name}", param).value)
+            summary.value.extend(tensor_summary(f"{PARAMS}/{name}", param).value)
         squared_norms: dict[str, float] = {}
         for name, grad in (grads or {}).items():
             flat = summary_values(grad)
-            summary.value.extend(tensor_summary(f"grads/{name}", flat).value)
+            summary.value.extend(histogram_summary(f"{GRADS}/{name}", flat).value)
             layer = name.rpartition(".")[0]
             squared_norms[layer] = squared_norms.get(layer, 0.0) + float(np.dot(flat, flat))
         for layer, squared in squared_norms.items():
-            tag = f"grads/{layer}.norm" if layer else "grads/norm"
+            tag = f"{GRADS}/{layer}.norm" if layer else f"{GRADS}/norm"
             summary.value.add(tag=tag, simple_value=float(np.sqrt(squared)))
         self.writer.file_writer.add_summary(summary, step)
 
@@ -134,6 +138,10 @@ class RunWriter:
 def summary_values(tensor: torch.Tensor) -> np.ndarray:
     """A tensor's entries as a flat float64 array on the host."""
     return tensor.detach().double().cpu().numpy().reshape(-1)
+
+
+# Tag groups of the parameters and their gradients: named to sort after test/ and train/.
+PARAMS, GRADS = "weights", "weights_grad"
 
 
 def tensor_summary(tag: str, tensor: torch.Tensor | np.ndarray) -> Summary:

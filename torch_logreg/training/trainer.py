@@ -15,13 +15,13 @@ logits, ``cost``, ``predict_proba``, and, when the model has them,
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,18 +32,19 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer, data_fingerprint
 from ..data.streaming import BlockBatches, is_stream, rows_apply
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..errors import (CheckpointError, ConfigError, ConvergenceWarning, DesignWarning, IgnoredKeyWarning,
+                      SeparationWarning, TorchLogregWarning, TrainingDiverged)
 from ..nn.classifier import Classifier, as_classifier
 from ..nn.gradcheck import check_gradients
 from ..nn.models import build_model
 from ..saved_model import model_record
 from . import diagnostics, distributed
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
-from .config import Config, check_config, ignored_keys, save_config
-from .metrics import classification_metrics
+from .config import USED_BY, Config, check_config, ignored_keys, save_config
+from .metrics import classification_metrics, strict_json
 from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
 from .resume import check_resume
-from .run_dir import prepare_run_dir
+from .run_dir import open_run_dir, run_name
 from .steps import make_step
 from .tb_logging import RunWriter
 
@@ -100,7 +101,7 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
 
     Args:
         config: the resolved ``Config`` (``load_config``).
-        run_dir: the run folder; None makes ``runs/<config name>-<timestamp>``.
+        run_dir: the run folder; None makes ``runs/<name>-<timestamp>`` (``run_dir.run_name``).
         resume: continue the run in ``run_dir`` from its checkpoint.
         overwrite: replace a run already in ``run_dir``.
         model: a model to train instead of the one ``model.name`` builds: a ``Classifier``,
@@ -247,8 +248,10 @@ class Trainer:
             check_resume(checkpoint.get("config", {}), self.config_dict, checkpoint.get("data_fingerprint"),
                          self.fingerprint, int(checkpoint.get("iteration", 0)), cfg.iterations)
         # Only now, with the data and the model known to be good, is a run folder made or emptied.
-        self.run_dir = group.agree(lambda: prepare_run_dir(run_dir, config.name, resume=resume, overwrite=overwrite)
-                                   if self.save else None)
+        # The run folder's lock is held for the trainer's life: one writer per run folder.
+        self.run_dir, self.run_lock = group.agree(
+            lambda: open_run_dir(run_dir, run_name(config.name, config.data, config.model.name, num_classes),
+                                 resume=resume, overwrite=overwrite) if self.save else (None, None))
         if group.active:
             self.run_dir = group.broadcast(self.run_dir)
 
@@ -264,8 +267,13 @@ class Trainer:
                     group["lr"] = opt.lr
         design = [] if is_stream(self.x_train) else \
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
-        for line in [*ignored_keys(config), *design]:
-            self._warn(line)
+        for line in ignored_keys(config):
+            self._warn(line, IgnoredKeyWarning)
+        if config.train.summary and is_stream(self.x_train):  # said now, not after the whole run
+            self._warn("train.summary=true is ignored with data.stream=true: the coefficient table needs every "
+                       "training row in memory at once; run without data.stream for it", IgnoredKeyWarning)
+        for line in design:
+            self._warn(line, DesignWarning)
         if self.save:
             save_config(config, self.run_dir / "config.yaml")
             if self.group.active:
@@ -273,12 +281,13 @@ class Trainer:
             if command is not None:
                 self._append_command(command)
             self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
-            if checkpoint is None and len(list(self.model.parameters())) > 2:  # a network: its graph is worth a look
-                self.writer.graph(self.model, self.x_train[:2].to(self.dtype))
         else:
             self.writer = _NoWriter()
         self.stop_signal: int | None = None
         self.last_good: dict | None = None
+        if checkpoint is not None:  # the first thing a resumed run says
+            logger.info("resuming %s from iteration %d (of train.iterations=%d)", self.run_dir, self.iteration,
+                        cfg.iterations)
         logger.info("run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
                     self.run_dir, m, self.x_test.shape[0], n, num_classes, opt.name, self.device, self.step_kind)
 
@@ -300,10 +309,13 @@ class Trainer:
         before = path.read_text(encoding="utf-8") if path.is_file() else ""
         atomic_write_text(path, before + " ".join(command) + "\n")
 
-    def _warn(self, line: str) -> None:
+    def _warn(self, line: str, category: type[TorchLogregWarning]) -> None:
+        """Say ``line`` once, as a ``warnings.warn`` of ``category`` (stderr, filterable), and keep it for
+        metrics.json."""
         if line not in self.warnings:
             self.warnings.append(line)
-            logger.warning("warning: %s", line)
+            if self.group.rank == 0:  # under torchrun, rank 0 speaks for the group
+                warnings.warn(category(line), stacklevel=2)
 
     # ------------------------------------------------------------ the loop
 
@@ -322,6 +334,7 @@ class Trainer:
             if not bar.disable:
                 stack.enter_context(logging_redirect_tqdm())
             stack.callback(self._restore_signals, previous_handlers)
+            stack.callback(self._release_run_dir)
             stack.callback(self.writer.close)
             stack.callback(bar.close)
             last_logged_cost = None
@@ -350,7 +363,21 @@ class Trainer:
                     raise TrainingInterrupted(self.stop_signal or signal.SIGTERM, self.iteration, self.run_dir)
                 if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
                     self._save_checked(time.perf_counter() - start_time)
+            if converged and self.iteration < total:
+                self._say_why_it_stopped(total)
             return self._finish(time.perf_counter() - start_time)
+
+    def _say_why_it_stopped(self, total: int) -> None:
+        """A run that ends before train.iterations says so, and which test it met."""
+        if self.optimizer.stalled:
+            why = "no step lowers the cost in this precision any more (stalled)"
+        else:
+            why = f"the largest gradient entry {self.grad_max:.3g} is below optimizer.grad_tol={self.grad_tol:g}"
+        logger.info("stopped early at iteration %d of %d: %s", self.iteration, total, why)
+
+    def _release_run_dir(self) -> None:
+        if self.run_lock is not None:
+            self.run_lock.release()
 
     def _batch(self, it: int):
         if self.batch_size is None:
@@ -458,8 +485,12 @@ class Trainer:
         kept = f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}" \
             if self.last_good is not None and self.save else ""
         opt = self.config.optimizer
+        weights = [p.detach().abs().nan_to_num(posinf=float("inf")).max() for p in self.model.parameters()]
+        advice = diagnostics.divergence_advice(opt.name, opt.lr, opt.name in USED_BY["optimizer.lr"][1],
+                                               self.split.standardizer is not None,
+                                               float(max(weights)) if weights else 0.0, self.dtype == torch.float64)
         raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
-                               f"(optimizer {opt.name}, lr {opt.lr}; try a smaller optimizer.lr){kept}")
+                               f"({advice}){kept}")
 
     # ------------------------------------------------------------ state
 
@@ -537,7 +568,7 @@ class Trainer:
             "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
         })
         if self.save:
-            atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            atomic_write_text(self.run_dir / "metrics.json", strict_json(metrics))
             # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
             self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
                                                  if key.startswith(("train_", "test_")) and key not in _LOGGED})
@@ -553,7 +584,7 @@ class Trainer:
                         f" ({extra})" if extra else "")
         # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
         # for a model without one, the start already warned that train.summary is ignored.
-        if self.config.train.summary and hasattr(self.model, "hessian"):
+        if self.config.train.summary and hasattr(self.model, "hessian") and not is_stream(split.x_train):
             from ..stats import report_run_summary  # local: only train.summary needs it
 
             report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
@@ -572,17 +603,19 @@ class Trainer:
         opt, h = self.config.optimizer, self.history
         if opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
             self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol,
-                                                       stalled=self.optimizer.stalled))
+                                                       stalled=self.optimizer.stalled), ConvergenceWarning)
         elif opt.name not in ITERATE_TO_CONVERGENCE and self.config.train.tol and not self.tol_reached:
-            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change))
+            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change),
+                       ConvergenceWarning)
         if opt.name in ("gd", "sgd"):
-            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr)
+            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr,
+                                                     eps=torch.finfo(self.dtype).eps)
             if rising:
-                self._warn(rising)
+                self._warn(rising, ConvergenceWarning)
         if not self.model.l2:
             separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
             if separable:
-                self._warn(separable)
+                self._warn(separable, SeparationWarning)
 
     def _final_pictures(self, test_proba) -> None:
         split, step = self.split, self.iteration
