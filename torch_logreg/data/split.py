@@ -42,11 +42,22 @@ class Standardizer:
     std: Tensor
 
     @classmethod
-    def fit(cls, x: Tensor) -> "Standardizer":
-        std = x.std(0, unbiased=False)
+    def fit(cls, x: Tensor, image_shape: tuple[int, ...] | None = None) -> "Standardizer":
+        """Per column; for rows that are images (``image_shape`` (C, H, W) or (H, W)), per channel:
+        one mean and std over every pixel of a channel, repeated over its pixels, so a shift of the
+        image moves no pixel into another scale and a border pixel that is almost always 0 is not
+        blown up by its tiny std."""
+        if image_shape is not None:
+            channels = x.reshape(x.shape[0], image_shape[0] if len(image_shape) == 3 else 1, -1)
+            mean = channels.mean((0, 2), keepdim=True).expand_as(channels[:1])
+            std = channels.std((0, 2), unbiased=False, keepdim=True).expand_as(channels[:1])
+            return cls._finite(mean.reshape(-1).clone(), std.reshape(-1).clone())
+        return cls._finite(x.mean(0), x.std(0, unbiased=False))
+
+    @classmethod
+    def _finite(cls, mean: Tensor, std: Tensor) -> "Standardizer":
         # A constant column carries no information; dividing by 1 keeps it finite.
-        std = torch.where(std > 0, std, torch.ones_like(std))
-        return cls(x.mean(0), std)
+        return cls(mean, torch.where(std > 0, std, torch.ones_like(std)))
 
     def transform(self, x: Tensor) -> Tensor:
         return (x - self.mean.to(x)) / self.std.to(x)
@@ -70,7 +81,7 @@ class Split:
     feature_names: list[str]
     standardizer: Standardizer | None = None
     classes: list = field(default_factory=lambda: [0, 1])  # original labels; y holds their indices
-    image_shape: tuple[int, int] | None = None  # (8, 8) for digits: each row is an image
+    image_shape: tuple[int, ...] | None = None  # (H, W) or (C, H, W): each row is an image; (8, 8) for digits
     x_test_raw: Tensor | None = None  # (m_test, n): the test features before standardization
     shard: "Shard | None" = None  # under torchrun: where these rows sit among all the workers'
 
@@ -401,12 +412,12 @@ def split_train_test(x: Tensor, y: Tensor, test_fraction: float, seed: int, name
 
 
 def make_split(x_train, y_train, x_test, y_test, names, standardize: bool, *,
-               classes: list | None = None, image_shape: tuple[int, int] | None = None) -> Split:
+               classes: list | None = None, image_shape: tuple[int, ...] | None = None) -> Split:
     """Fit the standardization on the train rows only, and apply it to both sides."""
     if x_test.shape[1] != x_train.shape[1]:
         raise DataError(f"the test data has {x_test.shape[1]} features, the training data {x_train.shape[1]}")
     x_test_raw = x_test
-    standardizer = Standardizer.fit(x_train) if standardize else None
+    standardizer = Standardizer.fit(x_train, image_shape) if standardize else None
     if standardizer is not None:
         x_train, x_test = standardizer.transform(x_train), standardizer.transform(x_test)
     return Split(x_train, y_train, x_test, y_test, list(names), standardizer,
@@ -426,17 +437,30 @@ def load_split(data, seed: int) -> Split:
     if data.path:
         table = load_table(data.path, data.target, data.labels)
         name = str(data.path)
+        image_shape = row_image_shape(data, table)
         if data.test_path:
             test = load_table(data.test_path, data.target, data.labels, classes=table.classes)
             test = _columns_by_name(test, table.feature_names, data.test_path)
             return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
-                              classes=table.classes)
+                              classes=table.classes, image_shape=image_shape)
     else:
         table = load_builtin(data, seed)
         name = BREAST_CANCER_CSV if data.name == "breast_cancer" else f"{data.name} data"
+        image_shape = row_image_shape(data, table)
     parts = split_train_test(table.x, table.y, data.test_fraction, seed, name, table.classes)
     return make_split(*parts, table.feature_names, data.standardize, classes=table.classes,
-                      image_shape=table.image_shape)
+                      image_shape=image_shape)
+
+
+def row_image_shape(data, table: Table) -> tuple[int, ...] | None:
+    """``data.image_shape`` when set (its pixels must be a row's features), else the data's own (digits')."""
+    if data.image_shape is None:
+        return table.image_shape
+    shape = tuple(data.image_shape)
+    if math.prod(shape) != table.x.shape[1]:
+        raise DataError(f"data.image_shape {list(shape)} has {math.prod(shape)} pixels, but each row of "
+                        f"{data.path or data.name} has {table.x.shape[1]} features")
+    return shape
 
 
 # ---------------------------------------------------------------- fingerprint

@@ -11,26 +11,31 @@ import torch
 
 from ..errors import ConfigError
 from .classifier import Classifier
+from .cnn import CNN
 from .logistic import LogisticRegression
 from .mlp import MLP
 
 MODELS: dict[str, type[Classifier]] = {
     LogisticRegression.name: LogisticRegression,
     MLP.name: MLP,
+    CNN.name: CNN,
 }
 
 
-def build_model(model_config, in_features: int, num_classes: int) -> Classifier:
-    """The model that ``model.name`` names, for data with ``in_features`` and ``num_classes``.
+def build_model(model_config, in_features: int, num_classes: int, image_shape=None) -> Classifier:
+    """The model that ``model.name`` names, for data with ``in_features`` and ``num_classes``; a model
+    that ``reads_images`` also gets the rows' ``image_shape`` ((C, H, W), (H, W) or None).
 
     A model too large to allocate is a ``ConfigError`` naming the keys that size it and the bytes asked for."""
+    model_class = MODELS[model_config.name]
+    shape = {"image_shape": image_shape} if getattr(model_class, "reads_images", False) else {}
     try:
-        return MODELS[model_config.name].from_config(model_config, in_features, num_classes)
+        return model_class.from_config(model_config, in_features, num_classes, **shape)
     except (RuntimeError, MemoryError) as error:
         if "memory" not in str(error).lower():
             raise
         with torch.device("meta"):  # the same model, sized without allocating
-            sized = MODELS[model_config.name].from_config(model_config, in_features, num_classes)
+            sized = model_class.from_config(model_config, in_features, num_classes, **shape)
         need = sum(p.numel() * p.element_size() for p in sized.parameters())
         keys = [f"model.{k}={getattr(model_config, k)!r}" for k in sorted(model_config.model_fields_set) if k != "name"]
         raise ConfigError(f"the model is too large to allocate: its parameters need {need:,} bytes "

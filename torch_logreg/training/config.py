@@ -137,6 +137,10 @@ class DataConfig(_Section):
                                         "of one kind), e.g. {M: 1, B: 0}", kind="a mapping")
     test_fraction: Float = key(0.25, "held-out share, stratified by class", gt=0, lt=1)
     standardize: bool = key(True, "(x − mean)/std, fitted on the training rows only")
+    image_shape: list[Annotated[int, Field(ge=1)]] | None = key(
+        None, "`[C, H, W]` (or `[H, W]`) of each row of flattened pixels, for `model.name=cnn`; known for "
+              "`digits` (`[1, 8, 8]`); with it, `data.standardize` is per channel", min_length=2, max_length=3,
+        expected="null or [C, H, W] / [H, W] of integers >= 1", kind="a list of integers")
     samples: Int = key(1000, "rows of `synthetic` data (`flower` has 400, `spirals` 100 per class)", ge=2)
     features: Int = key(2, "features of `synthetic` data", ge=1)
     noise: Float = key(1.0, "`synthetic` data: 0 is separable, 1 is the logistic model itself", ge=0)
@@ -152,19 +156,28 @@ class DataConfig(_Section):
 class ModelConfig(_Section):
     _section = "model"
 
-    name: Literal["logistic", "mlp"] = key(
-        "logistic", "`logistic` (one neuron for 2 classes, softmax over K), or `mlp` (`model.hidden` layers)")
+    name: Literal["logistic", "mlp", "cnn"] = key(
+        "logistic", "`logistic` (one neuron for 2 classes, softmax over K), `mlp` (`model.hidden` layers), or "
+                    "`cnn` (`model.channels` convolution blocks, then `model.hidden` layers; images)")
     init: Literal["zeros", "uniform", "xavier", "he"] | None = key(
         None, "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
-              "null: `zeros` for `logistic`, `uniform` for `mlp`")
+              "null: `zeros` for `logistic`, `uniform` for `mlp`, `he` (relu) or "
+              "`xavier` for `cnn`")
     l2: Float = key(0.0, "(l2/2m)·‖W‖² over the full training count m, for every optimizer; scikit-learn's "
                          "`C = 1/l2`; biases are not penalized", ge=0)
     check_grad: bool = key(False, "at each log step, compare the hand-written gradients with autograd's "
                                   "and log the largest difference")
     hidden: list[Annotated[int, Field(ge=1)]] = key(
-        [4], "`mlp` only: the hidden layers' widths, e.g. `[16, 8]`", min_length=1,
+        [4], "`mlp` and `cnn`: the hidden layers' widths, e.g. `[16, 8]` (`mlp`: non-empty; `cnn`: `[]` is the "
+             "output layer alone)", expected="a list of integers >= 1", kind="a list of integers")
+    activation: Literal["tanh", "relu", "sigmoid"] = key(
+        "tanh", "`mlp` and `cnn`: `tanh`, `relu` or `sigmoid`, after every hidden layer and convolution")
+    channels: list[Annotated[int, Field(ge=1)]] = key(
+        [16, 32], "`cnn` only: each convolution block's output channels", min_length=1,
         expected="a non-empty list of integers >= 1", kind="a list of integers")
-    activation: Literal["tanh", "relu", "sigmoid"] = key("tanh", "`mlp` only: `tanh`, `relu` or `sigmoid`")
+    kernel_size: Int = key(3, "`cnn` only: k of the k×k convolutions, padded by ⌊k/2⌋", ge=1, le=15)
+    pool: Literal["max", "avg", "none"] = key("max", "`cnn` only: 2×2 pooling after each block: `max`, `avg`, "
+                                                    "`none`")
     class_weight: Literal["balanced"] | Annotated[dict, AfterValidator(_positive_weights)] | None = key(
         None, "null (every row weighs 1), `balanced` (n / (K·count of the class)), or label → weight, "
               "e.g. `{M: 2}`", expected="null, balanced or a mapping of labels to weights > 0",

@@ -101,7 +101,9 @@ class RunWriter:
         self._image("test/confusion_matrix", pictures.confusion_matrix_image(counts, classes), step)
 
     def misclassified(self, step: int, images: torch.Tensor, y, pred, classes: Sequence) -> None:
-        """Image ``test/misclassified``: up to 64 of the (N, H, W) images with y ≠ pred, labelled "true → predicted"."""
+        """Image ``test/misclassified``: up to 64 of the (N, H, W) images with y ≠ pred, labelled "true → predicted";
+        (N, C, H, W) images are shown as the mean of their channels."""
+        images = images.mean(1) if images.dim() == 4 else images
         picture = pictures.misclassified_image(_numpy(images), _numpy(y), _numpy(pred), classes)
         self._image("test/misclassified", picture, step)
 

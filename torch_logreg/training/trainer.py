@@ -189,7 +189,7 @@ class Trainer:
 
         if model is None:
             try:
-                model = build_model(config.model, n, num_classes)
+                model = build_model(config.model, n, num_classes, image_shape=split.image_shape)
             except ValueError as error:  # the model's own check of its arguments names the key
                 raise ConfigError(f"config: {error}") from None
         self.model = as_classifier(model, n, num_classes).to(device=self.device, dtype=self.dtype)
