@@ -109,7 +109,7 @@ def test_training_steps_through_the_kernel_match_the_eager_formulas(optimizer_na
     # The training loop's hand-written step with the kernel in place of cost_and_grads,
     # as it runs on CUDA: 20 steps land where the eager formulas land.
     from torch_logreg.nn.logistic import LogisticRegression
-    from torch_logreg.training.optim import make_optimizer
+    from torch_logreg.training.optimizers import make_optimizer
     from torch_logreg.training.steps import make_step
 
     x, y, _, _ = make_problem(300, 7, seed=4)

@@ -151,7 +151,7 @@ def test_newton_reaches_scikit_learns_multinomial_optimum(dataset, l2):
     model = LogisticRegression(x.shape[1], num_classes=dataset["k"], l2=l2, dtype=torch.float64)
     newton = Newton(model)
     for _ in range(50):
-        newton.step(x, y)
+        newton.step_on(x, y)
         if newton.converged:
             break
     assert newton.converged
@@ -166,7 +166,7 @@ def test_unpenalized_newton_keeps_the_weights_summing_to_zero_over_classes():
     model = LogisticRegression(3, num_classes=4, l2=0.0, dtype=torch.float64)
     newton = Newton(model)
     for _ in range(60):
-        newton.step(x, y)
+        newton.step_on(x, y)
         if newton.converged:
             break
     assert newton.converged
@@ -230,7 +230,7 @@ def test_softmax_newton_with_a_sampled_hessian_reaches_the_exact_optimum():
     for model, rows in ((exact_model, 0), (sampled_model, 200)):
         newton = Newton(model, hessian_rows=rows, seed=3)
         for _ in range(40):
-            newton.step(x, y)
+            newton.step_on(x, y)
             if newton.converged:
                 break
         assert newton.converged

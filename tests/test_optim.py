@@ -5,7 +5,8 @@ import copy
 import pytest
 import torch
 
-from torch_logreg.training.optim import auto_hessian_rows, default_grad_tol
+from torch_logreg import LogisticRegression
+from torch_logreg.training.optim import Newton, auto_hessian_rows, default_grad_tol
 
 
 def test_auto_samples_the_hessian_only_on_tall_data_with_more_than_ten_parameters():
@@ -39,10 +40,10 @@ def test_a_newton_step_on_new_data_starts_from_that_data_not_the_last_steps(name
     batches = [(torch.randn(m, 6, generator=gen, dtype=torch.float64),
                 model.loss.targets(torch.randint(0, classes, (m,), generator=gen), torch.float64)) for _ in range(2)]
     newton = Newton(model)
-    newton.step(*batches[0])
+    newton.step_on(*batches[0])
     fresh = copy.deepcopy(model)
-    newton.step(*batches[1])
-    Newton(fresh).step(*batches[1])
+    newton.step_on(*batches[1])
+    Newton(fresh).step_on(*batches[1])
     for mine, expected in zip(model.parameters(), fresh.parameters()):
         assert torch.equal(mine, expected)
 
@@ -74,5 +75,39 @@ def test_cost_and_gradient_is_the_models_and_the_next_step_starts_from_it(name, 
     monkeypatch.setattr(where, attribute, lambda *a, **k: passes.append(1) or real(*a, **k))
     start = newton.cost_and_gradient(x, y)
     assert start[0] == cost and start[1] is gradient and not passes  # remembered, not recomputed
-    newton.step(x, y)
+    newton.step_on(x, y)
     assert len(passes) <= 1  # the accepted candidate's pass (row blocks); never the start's again
+
+
+def test_newton_takes_its_data_as_torch_optim_takes_a_closure():
+    """set_data then step() is the torch.optim signature; step_on does both; a closure is refused."""
+    torch.manual_seed(0)
+    x = torch.randn(40, 3, dtype=torch.float64)
+    y = (x[:, 0] > 0).to(torch.float64)
+    by_step, by_step_on = LogisticRegression(3, l2=1.0).double(), LogisticRegression(3, l2=1.0).double()
+    newton = Newton(by_step)
+    with pytest.raises(RuntimeError, match="set_data"):
+        newton.step()
+    newton.set_data(x, y)
+    cost = newton.step()
+    assert cost == Newton(by_step_on).step_on(x, y)
+    assert torch.equal(by_step.weight, by_step_on.weight)
+    with pytest.raises(TypeError, match="closure"):
+        newton.step(lambda: 0.0)
+
+
+def test_every_registered_optimizer_declares_its_capabilities():
+    """The trainer and steps read only the registry: every optimizer it builds carries its capabilities."""
+    from torch_logreg.training.capabilities import capabilities
+    from torch_logreg.training.optimizers import OPTIMIZERS, make_optimizer
+
+    for name, spec in OPTIMIZERS.items():
+        optimizer = make_optimizer(name, LogisticRegression(3), lr=0.1)
+        assert capabilities(optimizer) == spec.capabilities, name
+    assert [n for n, s in OPTIMIZERS.items() if s.capabilities.iterates_to_convergence] == ["lbfgs", "newton"]
+
+
+def test_newton_uses_the_fast_paths_only_of_a_model_that_offers_them():
+    """One neuron offers (W, b); softmax and the reduced model of torchrun offer none."""
+    assert Newton(LogisticRegression(3)).one_neuron
+    assert not Newton(LogisticRegression(3, num_classes=3)).one_neuron

@@ -40,7 +40,7 @@ def test_decimal_and_exponent_forms_are_read(cell, value):
     assert parse_number(cell, "rows.csv", 2, "a") == value
 
 
-@pytest.mark.parametrize("cell", ["nan", "NaN", "inf", "-Infinity"])
+@pytest.mark.parametrize("cell", ["nan", "NaN", "inf", "-Infinity", "1e999", "-2E400"])
 def test_nan_and_inf_are_read_only_to_be_refused_by_name(cell):
     with pytest.raises(DataError, match="is not finite"):
         parse_number(cell, "rows.csv", 3, "a")

@@ -233,7 +233,7 @@ def test_newtons_two_layouts_take_the_same_step(monkeypatch):
     for name, limit in (("in_cache", 1 << 30), ("blocked", 0)):
         monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", limit)
         newton, weight, bias = _newton(30, l2=0.5)
-        costs = [newton.step(split.x_train, split.y_train) for _ in range(3)]
+        costs = [newton.step_on(split.x_train, split.y_train) for _ in range(3)]
         steps[name] = (costs, weight.detach().clone(), bias.detach().clone())
     assert steps["in_cache"][0] == pytest.approx(steps["blocked"][0], abs=1e-14)
     torch.testing.assert_close(steps["in_cache"][1], steps["blocked"][1], atol=1e-12, rtol=0)
@@ -278,8 +278,8 @@ def test_newton_with_a_sampled_hessian_reaches_the_exact_optimum(monkeypatch, la
     exact, exact_weight, exact_bias = _newton(6, l2=0.5)
     sampled, weight, bias = _newton(6, l2=0.5, hessian_rows=300, seed=11)
     for _ in range(15):
-        exact_cost = exact.step(x, y)
-        sampled_cost = sampled.step(x, y)
+        exact_cost = exact.step_on(x, y)
+        sampled_cost = sampled.step_on(x, y)
 
     # Newton stops once the predicted decrease is below rounding (~1e-15 of J): with a
     # sampled H, which converges linearly, that leaves a gradient of ~1e-8, not ~1e-15.
@@ -298,7 +298,7 @@ def test_newtons_first_sampled_step_solves_with_the_hessian_of_the_sampled_rows(
     monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", layout_bytes)
     x, y = _tall_problem()
     newton, weight, bias = _newton(6, l2=0.5, hessian_rows=200, seed=4)
-    newton.step(x, y)
+    newton.step_on(x, y)
 
     rows = newton._sample_rows(len(x), x.device)
     assert len(rows) == 200 and len(set(rows.tolist())) == 200
@@ -309,7 +309,7 @@ def test_newtons_first_sampled_step_solves_with_the_hessian_of_the_sampled_rows(
     torch.testing.assert_close(torch.cat([weight.detach().reshape(-1), bias.detach()]), expected, atol=1e-12, rtol=0)
     # and it is not the exact step: the test would pass for the wrong reason otherwise
     exact, exact_weight, _ = _newton(6, l2=0.5)
-    exact.step(x, y)
+    exact.step_on(x, y)
     assert (exact_weight - weight).abs().max() > 1e-4
 
 
@@ -328,7 +328,7 @@ def test_newton_uses_every_row_once_the_sample_misjudges_the_curvature(caplog):
     newton, weight, bias = _newton(5, l2=1e-3, hessian_rows=100, seed=2)
     with caplog.at_level("INFO", logger="torch_logreg.training.optim"):
         for _ in range(40):
-            newton.step(x, y)
+            newton.step_on(x, y)
 
     assert "using all rows from now on" in caplog.text
     assert newton.state_dict()["param_groups"][0]["hessian_rows"] == 0  # kept for a resumed run

@@ -79,7 +79,7 @@ def test_newton_converges_to_full_float64_precision_and_stops(tmp_path):
     newton = Newton(refined, grad_tol=0.0)
     split = breast_cancer()
     for _ in range(5):
-        newton.step(split.x_train, split.y_train)
+        newton.step_on(split.x_train, split.y_train)
     best = torch.cat([refined.weight.detach().reshape(-1), refined.bias.detach()])
     assert ((coefficients - best).abs().max() / best.abs().max()).item() < 1e-10
 

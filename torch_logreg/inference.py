@@ -84,6 +84,7 @@ def evaluate_split(checkpoint, which: str) -> dict:
     from .checkpoint import load_checkpoint
     from .data.split import data_fingerprint, load_split
     from .training.config import config_from_dict
+    from .training.resume import changed_data_file
 
     if which not in ("train", "test"):
         raise UserInputError(f"--split is train or test, got {which!r}")
@@ -91,10 +92,9 @@ def evaluate_split(checkpoint, which: str) -> dict:
     config = config_from_dict(state["config"])
     if config.data.stream:
         raise UserInputError("--split needs the rows in memory; evaluate a streamed run's test file with --data")
-    now = data_fingerprint(config.data)
-    for key, recorded in (state.get("data_fingerprint") or {}).items():
-        if any((now.get(key) or {}).get(part) != value for part, value in recorded.items()):
-            raise DataError(f"data.{key} ({getattr(config.data, key)}) changed since the run trained on it, so "
+    key = changed_data_file(state.get("data_fingerprint"), data_fingerprint(config.data))
+    if key is not None:
+        raise DataError(f"data.{key} ({getattr(config.data, key)}) changed since the run trained on it, so "
                             f"its {which} rows cannot be rebuilt; evaluate on a file with --data")
     split = load_split(config.data, config.seed)
     model = load_model(checkpoint)

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from ..errors import DataError
 from . import streaming
+from .image_folder import is_image_folder
 from .labels import encode_labels
 from .split import Shard, Split, Standardizer, existing_file, finite_features, load_split, split_indices
 
@@ -41,7 +42,8 @@ def load_for_training(data, seed: int, group, standardizer: Standardizer | None 
     if _row_addressable(data.path) and (not data.test_path or _row_addressable(data.test_path)):
         if group.agree(_streams, data):
             return load_streamed(data, seed, group, standardizer)
-    folder = bool(data.path) and Path(data.path).is_dir()  # a folder of .npy shards, read shard by shard
+    # a folder of .npy shards, read shard by shard (a folder of images is read whole, as a file is)
+    folder = bool(data.path) and Path(data.path).is_dir() and not is_image_folder(data.path)
     return load_split_shard(data, seed, group) if group.active or folder else load_split(data, seed)
 
 
@@ -76,11 +78,12 @@ def load_split_shard(data, seed: int, group) -> Split:
     if test_total == 0:
         raise DataError(f"{data.test_path or data.path}: no test rows")
     return Split(x_train, y_train, x_test, y_test, [f"x{i + 1}" for i in range(n)], standardizer, classes=classes,
-                 x_test_raw=x_test_raw, shard=Shard(train_start, train_total, test_total))
+                 x_test_raw=x_test_raw, shard=Shard(train_start, train_total, test_total),
+                 image_shape=tuple(data.image_shape) if data.image_shape else None)
 
 
 def _row_addressable(path) -> bool:
-    return bool(path) and (Path(path).is_dir() or Path(path).suffix.lower() == ".npy")
+    return bool(path) and ((Path(path).is_dir() and not is_image_folder(path)) or Path(path).suffix.lower() == ".npy")
 
 
 def _keep_rows(split: Split, group) -> Split:

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from ..errors import DataError
 from .datasets.digits import IMAGE_SHAPE as DIGITS_IMAGE_SHAPE
+from .image_folder import image_files, is_image_folder, load_image_folder
 from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
 from .datasets.synthetic import make_synthetic
@@ -93,6 +94,14 @@ class Split:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample, which a model is built for: (n,) for rows of n features, (C, H, W)
+        when each row holds an image's pixels ((H, W) images have C = 1)."""
+        if self.image_shape is None:
+            return (self.n_features,)
+        return tuple(self.image_shape) if len(self.image_shape) == 3 else (1, *self.image_shape)
+
 
 @dataclass
 class Shard:
@@ -112,7 +121,7 @@ class Table:
     y: Tensor
     feature_names: list[str]
     classes: list
-    image_shape: tuple[int, int] | None = None
+    image_shape: tuple[int, ...] | None = None  # (H, W) or (C, H, W) when each row is an image
 
 
 # ---------------------------------------------------------------- built-in sets
@@ -291,7 +300,11 @@ def _columns_by_name(test: Table, names: list[str], path) -> Table:
 def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
     """A CSV cell as a float, strictly (``NUMBER``); anything else names the file, line and column."""
     if NUMBER.fullmatch(cell):
-        return float(cell)
+        value = float(cell)
+        if math.isfinite(value):
+            return value
+        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]} is not finite "
+                        f"(it overflows to {value})")
     if not NON_FINITE.fullmatch(cell):
         raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]!r} is not a number")
     value = float(cell)
@@ -435,11 +448,11 @@ def load_split(data, seed: int) -> Split:
     """The split that a ``DataConfig`` asks for: a user file (and test file) or a built-in set.
     (A folder of shards is ``shards.load_for_training``'s.)"""
     if data.path:
-        table = load_table(data.path, data.target, data.labels)
+        table = read_data_file(data, data.path)
         name = str(data.path)
         image_shape = row_image_shape(data, table)
         if data.test_path:
-            test = load_table(data.test_path, data.target, data.labels, classes=table.classes)
+            test = read_data_file(data, data.test_path, like=table)
             test = _columns_by_name(test, table.feature_names, data.test_path)
             return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
                               classes=table.classes, image_shape=image_shape)
@@ -450,6 +463,16 @@ def load_split(data, seed: int) -> Split:
     parts = split_train_test(table.x, table.y, data.test_fraction, seed, name, table.classes)
     return make_split(*parts, table.feature_names, data.standardize, classes=table.classes,
                       image_shape=image_shape)
+
+
+def read_data_file(data, path, like: Table | None = None) -> Table:
+    """``path`` as labelled rows: a folder of images (one sub-folder per class, resized to
+    ``data.image_size``), or a file (``load_table``).  ``like``: the training table, for a test file."""
+    if not is_image_folder(path):
+        return load_table(path, data.target, data.labels, classes=like.classes if like else None)
+    channels = like.image_shape[0] if like is not None and like.image_shape else None
+    x, y, classes, shape = load_image_folder(path, data.image_size, like.classes if like else None, channels)
+    return Table(x, y, [f"pixel{i + 1}" for i in range(x.shape[1])], classes, shape)
 
 
 def row_image_shape(data, table: Table) -> tuple[int, ...] | None:
@@ -482,14 +505,17 @@ def data_fingerprint(data) -> dict:
 
 
 def folder_fingerprint(path: Path) -> dict:
-    """A folder of .npy shards: each shard's name and ``file_fingerprint``, in one digest per kind."""
+    """A folder of .npy shards, or of images: each file's name and ``file_fingerprint``, in one digest per
+    kind (an image's name is its path below the folder, class sub-folder included)."""
     sampled, full = hashlib.sha256(), hashlib.blake2b()
     size = 0
-    for shard in sorted(path.glob("*.npy")):
+    files = [file for file, _ in image_files(path)] if is_image_folder(path) else sorted(path.glob("*.npy"))
+    for shard in files:
         print_ = file_fingerprint(shard)
         size += print_["size"]
-        sampled.update(f"{shard.name}:{print_['size']}:{print_['sampled_sha256']};".encode())
-        full.update(f"{shard.name}:{print_['size']}:{print_['blake2b']};".encode())
+        name = shard.relative_to(path).as_posix()
+        sampled.update(f"{name}:{print_['size']}:{print_['sampled_sha256']};".encode())
+        full.update(f"{name}:{print_['size']}:{print_['blake2b']};".encode())
     return {"size": size, "sampled_sha256": sampled.hexdigest(), "blake2b": full.hexdigest()}
 
 

@@ -13,7 +13,11 @@ rest of the interface once for every model:
 
 Optionally a model adds ``cost_and_grads`` (its gradients without autograd: the
 trainer's fast path) and ``hessian`` (which Newton's method needs).  The trainer
-asks whether a model has them; it never asks what class the model is.
+asks whether a model has them; it never asks what class the model is.  What the
+trainer and the optimizers ask besides, each model answers for itself:
+``penalized_parameters()`` (the weights the L2 term and ``train/weight_norm`` cover),
+``one_neuron_parameters()`` ((W, b) when Newton may use its one-neuron fast paths) and
+``layered`` (a network whose graph and per-layer gradients are worth showing).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import Tensor, nn
 
 from .losses import loss_for
@@ -37,6 +42,19 @@ class Classifier(nn.Module):
 
     name: ClassVar[str]
     default_init: ClassVar[str]
+    layered: ClassVar[bool] = False  # a network: TensorBoard shows its graph and per-layer gradients
+    help: ClassVar[str] = ""  # its part of ``model.name``'s description
+    init_help: ClassVar[str] = ""  # its default ``model.init`` in words, when more than ``default_init``
+    # Its own ``model.*`` keys (those beyond name, init, l2, check_grad, class_weight), declared as a small
+    # pydantic model beside it: type, default, range and help.  The config, its README table, --help,
+    # ``ignored_keys`` and the TensorBoard hparams are built from these declarations.
+    keys: ClassVar[type[BaseModel] | None] = None
+    config_keys: ClassVar[tuple[str, ...]] = ()  # the names ``keys`` declares (set by __init_subclass__)
+    coefficient_table: ClassVar[bool] = False  # ``train.summary`` can tabulate its [W, b] (with a Hessian)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.config_keys = tuple(cls.keys.model_fields) if cls.keys is not None else ()
 
     def __init__(self, in_features: int, num_classes: int, l2: float, check_grad: bool):
         super().__init__()
@@ -76,6 +94,20 @@ class Classifier(nn.Module):
     def penalty(self, rows) -> Tensor:
         raise NotImplementedError
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: (n,) for a row of n features; a model of images says (C, H, W)."""
+        return (self.in_features,)
+
+    def penalized_parameters(self) -> list[Tensor]:
+        """The weights (not the biases): what the L2 term covers and ``train/weight_norm`` measures."""
+        return [p for name, p in self.named_parameters() if not name.endswith("bias")]
+
+    def one_neuron_parameters(self) -> tuple[Tensor, Tensor] | None:
+        """(W (1, n), b (1,)) when the logits are x Wᵀ + b of one neuron, so Newton may step on θ = [W, b]
+        with ``functional``'s one-neuron formulas; None otherwise."""
+        return None
+
     @torch.no_grad()
     def predict_proba(self, x) -> Tensor:
         """P(class 1) (N,) for 2 classes; (N, K) rows that sum to 1 for K.  x: (N, n) tensor or array."""
@@ -107,6 +139,7 @@ class LogitsModel(Classifier):
 
     name = "custom"
     default_init = "custom"
+    layered = True  # nothing is known of the module: show its graph and gradients by name
 
     def __init__(self, module: nn.Module, in_features: int, num_classes: int = 2):
         super().__init__(in_features, num_classes, l2=0.0, check_grad=False)

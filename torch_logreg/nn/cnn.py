@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from . import conv
 from . import functional as LF
 from .classifier import Classifier
-from .mlp import Linear
+from .mlp import Linear, MLPKeys
 
 POOLS = ("max", "avg", "none")
 CNN_INITS = ("uniform", "xavier", "he")
@@ -67,6 +69,19 @@ class Conv2d(nn.Module):
                 f"padding={self.padding}")
 
 
+class CNNKeys(MLPKeys):
+    """The ``model.*`` keys a CNN reads: its convolution blocks', and its dense head's (the MLP's own)."""
+
+    channels: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [16, 32], description="each convolution block's output channels, e.g. "
+        "`[16, 32]`", min_length=1,
+        json_schema_extra={"expected": "a non-empty list of integers >= 1", "kind": "a list of integers"})
+    kernel_size: int = Field(3, description="k of the k×k convolutions, padded by ⌊k/2⌋", ge=1, le=15)
+    pool: Literal["max", "avg", "none"] = Field(
+        "max", description="2×2 pooling after each block (while the image is 2 pixels or more): `max`, `avg`, "
+                           "`none`")
+
+
 class CNN(Classifier):
     r"""x -> [Conv2d -> g -> pool] × len(channels) -> flatten -> [Linear -> g] × len(hidden) -> Linear -> logits.
 
@@ -99,7 +114,10 @@ class CNN(Classifier):
 
     name = "cnn"
     default_init = "he"
-    reads_images = True  # ``build_model`` hands it the data's image shape
+    layered = True
+    help = "`cnn` (`model.channels` convolution blocks, then `model.hidden` layers; images)"
+    keys = CNNKeys
+    init_help = "`he` (relu) or `xavier`"
 
     def __init__(self, in_features: int, image_shape: Sequence[int], channels: Sequence[int] = (16, 32),
                  kernel_size: int = 3, pool: str = "max", hidden: Sequence[int] = (64,), num_classes: int = 2,
@@ -138,11 +156,12 @@ class CNN(Classifier):
         self.reset_parameters()
 
     @classmethod
-    def from_config(cls, model_config, in_features: int, num_classes: int, image_shape=None) -> CNN:
-        if image_shape is None:
-            raise ValueError("model.name=cnn needs images: set data.image_shape (e.g. [1, 8, 8]) for a file of "
-                             "flattened pixels, or use a folder of images or data.name=digits")
-        return cls(in_features, image_shape, tuple(model_config.channels), model_config.kernel_size,
+    def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> CNN:
+        if len(sample_shape) != 3:
+            raise ValueError(f"model.name=cnn needs images, but each sample has shape {list(sample_shape)}: set "
+                             f"data.image_shape (e.g. [1, 8, 8]) for a file of flattened pixels, or use a "
+                             f"folder of images or data.name=digits")
+        return cls(math.prod(sample_shape), sample_shape, tuple(model_config.channels), model_config.kernel_size,
                    model_config.pool, tuple(model_config.hidden), num_classes, model_config.activation,
                    model_config.l2, model_config.init)
 
@@ -151,6 +170,11 @@ class CNN(Classifier):
                 "channels": list(self.channels), "kernel_size": self.kernel_size, "pool": self.pool,
                 "hidden": list(self.hidden), "num_classes": self.num_classes, "activation": self.activation,
                 "l2": self.l2, "init": self.init}
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        """(C, H, W): one sample is an image (a row of C·H·W pixels is viewed as one)."""
+        return self.image_shape
 
     @property
     def convolutions(self) -> list[Conv2d]:

@@ -46,6 +46,8 @@ class LogisticRegression(Classifier):
 
     name = "logistic"
     default_init = "zeros"
+    help = "`logistic` (one neuron for 2 classes, softmax over K)"
+    coefficient_table = True
 
     def __init__(self, in_features: int, num_classes: int = 2, l2: float = 0.0, init: str = "zeros",
                  check_grad: bool = False, device=None, dtype=None):
@@ -59,8 +61,9 @@ class LogisticRegression(Classifier):
         self.reset_parameters()
 
     @classmethod
-    def from_config(cls, model_config, in_features: int, num_classes: int) -> "LogisticRegression":
-        return cls(in_features, num_classes, l2=model_config.l2, init=model_config.init or cls.default_init)
+    def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> "LogisticRegression":
+        """One weight per feature: an image of (C, H, W) is its C·H·W pixels in a row."""
+        return cls(math.prod(sample_shape), num_classes, l2=model_config.l2, init=model_config.init or cls.default_init)
 
     def constructor_args(self) -> dict:
         return {"in_features": self.in_features, "num_classes": self.num_classes, "l2": self.l2, "init": self.init}
@@ -83,6 +86,13 @@ class LogisticRegression(Classifier):
     def penalty(self, rows) -> Tensor:
         """(l2 / 2·rows)·‖W‖²."""
         return LF.l2_penalty(self.weight, self.l2, rows)
+
+    def penalized_parameters(self) -> list[Tensor]:
+        return [self.weight]
+
+    def one_neuron_parameters(self) -> tuple[Tensor, Tensor] | None:
+        """(W, b) for two classes (one neuron); None for softmax's K."""
+        return (self.weight, self.bias) if self.out_features == 1 else None
 
     # ------------------------------------------------------------ fast paths
 

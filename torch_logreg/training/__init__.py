@@ -2,8 +2,11 @@
 
 - ``config.py``: the config schema (pydantic), YAML, overrides.
 - ``trainer.py``: the loop: logging, checkpoints, signals (``train``, ``TrainResult``).
+- ``assemble.py``: putting a run together, one plain function per job (data, model, optimizer...).
+- ``run_state.py``: a run's checkpointed state; ``classification_report.py``: the end of a run.
 - ``steps.py``: one step: autograd, hand-written, CUDA graph, fused kernel.
-- ``optim.py``: gd, Newton, L-BFGS, torch.optim.
+- ``optim.py``: gd, Newton, L-BFGS; ``capabilities.py``: what an optimizer declares it can do.
+- ``optimizers.py``: the registry of the optimizers a config names, with their capabilities.
 - ``run_dir.py``: the run folder, never silently reusing one that holds a run.
 - ``resume.py``: what a resumed run may change.
 - ``tb_logging.py``: TensorBoard; ``images.py``: the end-of-run pictures.

@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from .yaml_loading import load_yaml_text
 from ..errors import ConfigError, ConfigTypeError
+from ..nn.models import MODELS, model_name_help, models_using, models_with_coefficient_table
+from .optimizers import OPTIMIZERS, optimizers_using
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
 # PyYAML (YAML 1.1) reads 1e-3 and 1e3 as strings; a float field takes them as numbers.
@@ -136,11 +138,16 @@ class DataConfig(_Section):
               "mapped values", expected="a mapping of labels to class values (integers, booleans or strings, all "
                                         "of one kind), e.g. {M: 1, B: 0}", kind="a mapping")
     test_fraction: Float = key(0.25, "held-out share, stratified by class", gt=0, lt=1)
-    standardize: bool = key(True, "(x − mean)/std, fitted on the training rows only")
+    standardize: bool = key(True, "(x − mean)/std, fitted on the training rows only; per channel for images")
     image_shape: list[Annotated[int, Field(ge=1)]] | None = key(
-        None, "`[C, H, W]` (or `[H, W]`) of each row of flattened pixels, for `model.name=cnn`; known for "
-              "`digits` (`[1, 8, 8]`); with it, `data.standardize` is per channel", min_length=2, max_length=3,
-        expected="null or [C, H, W] / [H, W] of integers >= 1", kind="a list of integers")
+        None, "`[C, H, W]` (or `[H, W]`) of each row of flattened pixels, so that a model of images can read "
+              "them; null: none, or the data's own (`digits`: `[8, 8]`; a folder of images: its channels and "
+              "`data.image_size`)", min_length=2, max_length=3,
+        expected="null or [C, H, W] / [H, W] of integers >= 1", kind="null or a list of integers")
+    image_size: list[Annotated[int, Field(ge=1, le=4096)]] = key(
+        [32, 32], "a folder of images (`data.path=photos/`, one sub-folder per class): every image is resized "
+                  "to `[H, W]`", min_length=2, max_length=2, expected="[H, W] of integers in [1, 4096]",
+        kind="a list of integers")
     samples: Int = key(1000, "rows of `synthetic` data (`flower` has 400, `spirals` 100 per class)", ge=2)
     features: Int = key(2, "features of `synthetic` data", ge=1)
     noise: Float = key(1.0, "`synthetic` data: 0 is separable, 1 is the logistic model itself", ge=0)
@@ -153,43 +160,59 @@ class DataConfig(_Section):
         kind="bytes or a size")
 
 
-class ModelConfig(_Section):
+ModelName = Literal[tuple(MODELS)]  # type: ignore[valid-type]  # the model registry's names
+
+
+class _ModelKeys(_Section):
+    """The keys every model reads; each model's own keys are its declaration (``Classifier.keys``)."""
+
     _section = "model"
 
-    name: Literal["logistic", "mlp", "cnn"] = key(
-        "logistic", "`logistic` (one neuron for 2 classes, softmax over K), `mlp` (`model.hidden` layers), or "
-                    "`cnn` (`model.channels` convolution blocks, then `model.hidden` layers; images)")
+    name: ModelName = key("logistic", model_name_help())
     init: Literal["zeros", "uniform", "xavier", "he"] | None = key(
         None, "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
-              "null: `zeros` for `logistic`, `uniform` for `mlp`, `he` (relu) or "
-              "`xavier` for `cnn`")
+              "null: each model's own (" + ", ".join(f"{m.init_help or f'`{m.default_init}`'} for `{name}`" for name, m in MODELS.items())
+        + ")")
     l2: Float = key(0.0, "(l2/2m)·‖W‖² over the full training count m, for every optimizer; scikit-learn's "
                          "`C = 1/l2`; biases are not penalized", ge=0)
     check_grad: bool = key(False, "at each log step, compare the hand-written gradients with autograd's "
                                   "and log the largest difference")
-    hidden: list[Annotated[int, Field(ge=1)]] = key(
-        [4], "`mlp` and `cnn`: the hidden layers' widths, e.g. `[16, 8]` (`mlp`: non-empty; `cnn`: `[]` is the "
-             "output layer alone)", expected="a list of integers >= 1", kind="a list of integers")
-    activation: Literal["tanh", "relu", "sigmoid"] = key(
-        "tanh", "`mlp` and `cnn`: `tanh`, `relu` or `sigmoid`, after every hidden layer and convolution")
-    channels: list[Annotated[int, Field(ge=1)]] = key(
-        [16, 32], "`cnn` only: each convolution block's output channels", min_length=1,
-        expected="a non-empty list of integers >= 1", kind="a list of integers")
-    kernel_size: Int = key(3, "`cnn` only: k of the k×k convolutions, padded by ⌊k/2⌋", ge=1, le=15)
-    pool: Literal["max", "avg", "none"] = key("max", "`cnn` only: 2×2 pooling after each block: `max`, `avg`, "
-                                                    "`none`")
-    class_weight: Literal["balanced"] | Annotated[dict, AfterValidator(_positive_weights)] | None = key(
+
+
+def _declared_model_keys() -> dict:
+    """Each model's declared keys, once each in registry order, as (type, field) with the help text
+    naming the models that read it: ``model.hidden`` is "`mlp` and `cnn`: the hidden layers' widths"."""
+    fields = {}
+    for model in MODELS.values():
+        for name, info in (model.keys.model_fields.items() if model.keys is not None else ()):
+            if name not in fields:
+                users = models_using(name)
+                said = (f"`{users[0]}` only" if len(users) == 1
+                        else ", ".join(f"`{user}`" for user in users[:-1]) + f" and `{users[-1]}`")
+                fields[name] = (info.annotation, FieldInfo.merge_field_infos(info, description=f"{said}: "
+                                                                                           f"{info.description}"))
+    return fields
+
+
+# The model section: the common keys, every model's declared keys, then class_weight; ``ignored_keys`` warns
+# of a key that the chosen model does not declare.
+ModelConfig = create_model(
+    "ModelConfig", __base__=_ModelKeys, **_declared_model_keys(),
+    class_weight=(Literal["balanced"] | Annotated[dict, AfterValidator(_positive_weights)] | None, key(
         None, "null (every row weighs 1), `balanced` (n / (K·count of the class)), or label → weight, "
               "e.g. `{M: 2}`", expected="null, balanced or a mapping of labels to weights > 0",
-        kind="null, balanced or a mapping")
+        kind="null, balanced or a mapping")))
+ModelConfig._section = "model"
+
+
+OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]  # the registry's names
 
 
 class OptimizerConfig(_Section):
     _section = "optimizer"
 
-    name: Literal["gd", "sgd", "adam", "lbfgs", "newton"] = key(
-        "gd", "`gd` (w := w − α·dw, by hand), `sgd` (+`optimizer.momentum`), `adam`, `lbfgs`, "
-              "`newton` (closed-form Hessian, line search)")
+    name: OptimizerName = key(
+        "gd", ", ".join(spec.help for spec in OPTIMIZERS.values()))
     lr: Float = key(0.5, "α, the learning rate (not used by `newton`)", gt=0)
     momentum: Float = key(0.0, "`sgd` only", ge=0)
     hessian_rows: Literal["auto"] | Annotated[int, Field(ge=0)] = key(
@@ -365,16 +388,15 @@ def valid_keys(config: Config | None = None) -> list[str]:
 
 
 # Which choices use each key: key -> (section that chooses, the choices that use it).
-USED_BY = {
-    "optimizer.lr": ("optimizer", ("gd", "sgd", "adam", "lbfgs")),
-    "optimizer.momentum": ("optimizer", ("sgd",)),
-    "optimizer.hessian_rows": ("optimizer", ("newton",)),
-    "optimizer.tolerance_change": ("optimizer", ("lbfgs",)),
-    "optimizer.history_size": ("optimizer", ("lbfgs",)),
-    "model.hidden": ("model", ("mlp",)),
-    "model.activation": ("model", ("mlp",)),
-    "train.summary": ("model", ("logistic",)),  # a coefficient table needs [W, b] and a closed-form Hessian
-}
+def used_by() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """key -> (the section that chooses, the choices that use it), from the registries' declarations
+    as they are now (a model registered later counts)."""
+    return {
+        **{f"optimizer.{name}": ("optimizer", optimizers_using(name))
+           for name in ("lr", "momentum", "hessian_rows", "tolerance_change", "history_size")},
+        **{f"model.{name}": ("model", models_using(name)) for name in _declared_model_keys()},
+        "train.summary": ("model", models_with_coefficient_table()),  # [W, b] and a closed-form Hessian
+    }
 
 
 def ignored_keys(config: Config) -> list[str]:
@@ -383,7 +405,7 @@ def ignored_keys(config: Config) -> list[str]:
     ``train.summary`` with ``model.name=mlp`` (a network has no coefficient table)."""
     opt, model = config.optimizer.name, config.model.name
     lines = []
-    for dotted, (chooser, users) in USED_BY.items():
+    for dotted, (chooser, users) in used_by().items():
         section_name, name = dotted.split(".")
         section = getattr(config, section_name)
         chosen = {"optimizer": opt, "model": model}[chooser]

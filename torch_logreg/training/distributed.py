@@ -283,12 +283,14 @@ class ReducedModel:
     """``model`` as the optimizers see it under torchrun: cost, gradients and Hessian over every worker's rows.
 
     Everything but ``cost_and_grads`` and ``hessian`` is the model's own (``parameters``,
-    ``l2``, ``null_directions``...).  ``out_features`` is hidden so that Newton takes its
-    generic path, which calls these two methods, rather than its one-neuron fast paths.
+    ``l2``, ``null_directions``...).  It offers no one-neuron fast paths: they read this
+    worker's rows alone, so Newton takes its generic path, which calls these two methods.
     """
 
-    out_features = None
     distributed = True
+
+    def one_neuron_parameters(self) -> None:
+        return None
 
     def __init__(self, model, group: Group):
         self.model, self.group = model, group

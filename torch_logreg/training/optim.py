@@ -21,8 +21,10 @@ import torch
 from torch import Tensor
 
 from ..nn import functional as LF
+from .capabilities import PLAIN_TORCH, Capabilities, capabilities  # noqa: F401
 
 logger = logging.getLogger(__name__)
+
 
 # An (n+1)×(n+1) solve per step costs O(n³) and O(n²) memory; past this n, L-BFGS is cheaper.
 NEWTON_MAX_FEATURES = 4096
@@ -58,6 +60,8 @@ def auto_hessian_rows(m: int, n_params: int) -> int:
 class GradientDescent(torch.optim.Optimizer):
     """The document's update, w := w − α·dw, for every parameter."""
 
+    capabilities = Capabilities(plain_update=True, fixed_step=True)
+
     def __init__(self, params, lr: float):
         if lr <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
@@ -79,7 +83,8 @@ class GradientDescent(torch.optim.Optimizer):
 class Newton(torch.optim.Optimizer):
     """Newton's method: θ := θ − t·H⁻¹∇J with a backtracking line search, for any model with a ``hessian``.
 
-    ``step(x, y)`` takes the data, since the Hessian needs it. t starts at 1 and halves
+    The Hessian needs the rows themselves, so Newton takes its data as torch.optim's line-search
+    methods take a closure: ``set_data(x, y)`` then ``step()``, or ``step_on(x, y)``. t starts at 1 and halves
     until the cost decreases (Armijo); when H is singular, a growing ridge is added.
     Each step reads the cost on the host: Newton needs about ten steps, not thousands.
     Once the largest gradient entry is below ``grad_tol`` it takes the final full step
@@ -96,6 +101,9 @@ class Newton(torch.optim.Optimizer):
     from then on every row is used; the switch is kept in ``state_dict`` for resuming.
     """
 
+    capabilities = Capabilities(needs_data=True, iterates_to_convergence=True, has_lr=False,
+                                needs_model=("hessian",))
+
     def __init__(self, model, hessian_rows: int = 0, seed: int = 0, grad_tol: float | None = None):
         if hessian_rows < 0:
             raise ValueError(f"hessian_rows must be >= 0 (0: all rows), got {hessian_rows}")
@@ -103,9 +111,12 @@ class Newton(torch.optim.Optimizer):
         super().__init__(params, {"hessian_rows": int(hessian_rows)})
         self.model, self.params, self.seed = model, params, seed
         self.grad_tol = grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype)
-        # The one-neuron model's fast paths: θ = [W, b] with the formulas of ``nn.functional``.
-        self.one_neuron = getattr(model, "out_features", None) == 1 and len(params) == 2
-        self.weight, self.bias, self.l2 = (params[0], params[1], model.l2) if self.one_neuron else (None, None, 0.0)
+        # The fast paths of a model that offers them (one neuron): θ = [W, b], ``nn.functional``'s formulas.
+        offered = getattr(model, "one_neuron_parameters", None)
+        one_neuron = offered() if offered is not None else None
+        self.one_neuron = one_neuron is not None
+        self.weight, self.bias = one_neuron if one_neuron is not None else (None, None)
+        self.l2 = model.l2 if one_neuron is not None else 0.0
         # stalled: no step lowers the cost any more (rounding), though the gradient test has not fired
         self.converged, self.stalled, self.grad_max = False, False, float("inf")
         self._below_rounding = False  # the last step's predicted decrease was below rounding
@@ -117,13 +128,23 @@ class Newton(torch.optim.Optimizer):
         self._known: tuple[tuple, tuple, float, Tensor | None] | None = None
         self._data: tuple | None = None  # (x, y, sample_weight, l2_rows) of the call under way
 
-    def step(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> float:  # type: ignore[override]
-        """One Newton step on (x, y); returns the new cost."""
-        return self.newton_step(x, y, sample_weight)
+    def set_data(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2_rows=None) -> None:
+        """The rows the next ``step()`` (and every one after, until set again) works on."""
+        self._data = (x, y, sample_weight, l2_rows)
+
+    def step(self, closure=None) -> float:
+        """One Newton step on the data of ``set_data``; returns the new cost.  It needs no closure."""
+        if closure is not None:
+            raise TypeError("Newton evaluates the cost itself: give it the data with set_data(x, y), "
+                            "not a closure")
+        if self._data is None:
+            raise RuntimeError("Newton.step() needs the data first: set_data(x, y) or step_on(x, y)")
+        return self.step_on(*self._data)
 
     @torch.no_grad()
-    def newton_step(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2_rows=None) -> float:
-        """``step`` without torch.optim's hooks and profiling wrapper (~20 µs of a ~120 µs step)."""
+    def step_on(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2_rows=None) -> float:
+        """``set_data`` and ``step`` in one, without torch.optim's hooks and profiling wrapper (a sizeable
+        share of a small problem's step: see benchmarks/solve_time.py)."""
         self._data = (x, y, sample_weight, l2_rows)
         path = self._path(x, sample_weight, l2_rows)
         if path == "any":
@@ -131,6 +152,8 @@ class Newton(torch.optim.Optimizer):
         if path == "cache":
             return self._step_in_cache(x, y)
         return self._step_blocked(x, y)
+
+    newton_step = step_on  # the name benchmarks and older callers use
 
     @torch.no_grad()
     def cost_and_gradient(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None,
@@ -431,6 +454,8 @@ class LBFGS(torch.optim.LBFGS):
     gradient test uses the full-batch gradient there, not that of the last trial point.
     """
 
+    capabilities = Capabilities(needs_closure=True, iterates_to_convergence=True)
+
     def __init__(self, params, lr: float, grad_tol: float, tolerance_change: float, history_size: int):
         super().__init__(params, lr=lr, line_search_fn="strong_wolfe", tolerance_grad=grad_tol,
                          tolerance_change=tolerance_change, history_size=history_size)
@@ -449,25 +474,3 @@ class LBFGS(torch.optim.LBFGS):
         self.converged = self.grad_max < self.grad_tol
         self.stalled = not self.converged and torch.equal(before, torch.nn.utils.parameters_to_vector(params))
         return loss
-
-
-def make_optimizer(name: str, model, lr: float, momentum: float = 0.0, *, hessian_rows: int = 0, seed: int = 0,
-                   grad_tol: float | None = None, tolerance_change: float = 0.0, history_size: int = 100):
-    """The optimizer that ``optimizer.name`` asks for.  ``newton`` needs a model with a ``hessian``
-    and falls back to lbfgs past ``NEWTON_MAX_FEATURES`` parameters, with a log line."""
-    params = list(model.parameters())
-    grad_tol = grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype)
-    if name == "newton" and (size := sum(p.numel() for p in params)) > NEWTON_MAX_FEATURES + 1:
-        logger.warning("newton: %d parameters is too many for an n×n solve; using lbfgs", size)
-        name = "lbfgs"
-    if name == "gd":
-        return GradientDescent(params, lr=lr)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if name == "lbfgs":
-        return LBFGS(params, lr=lr, grad_tol=grad_tol, tolerance_change=tolerance_change, history_size=history_size)
-    if name == "newton":
-        return Newton(model, hessian_rows=hessian_rows, seed=seed, grad_tol=grad_tol)
-    raise ValueError(f"unknown optimizer {name!r}")

@@ -30,6 +30,16 @@ def flatten(values: dict, prefix: str = "") -> dict:
     return flat
 
 
+def changed_data_file(saved_fingerprint: dict | None, fingerprint: dict) -> str | None:
+    """The first data key (``path``, ``test_path``) whose file differs from the one a checkpoint recorded, or None.
+    Only what both recorded is compared: a checkpoint from before the full hash has only the sampled one."""
+    for key, recorded in (saved_fingerprint or {}).items():
+        now = fingerprint.get(key) or {}
+        if not isinstance(recorded, dict) or any(now.get(part) != value for part, value in recorded.items()):
+            return key
+    return None
+
+
 def check_resume(saved_config: dict, config: dict, saved_fingerprint: dict | None, fingerprint: dict,
                  done: int, iterations: int) -> None:
     """Raise ConfigError naming the first key (or data file) that would make the resumed run lie."""
@@ -41,12 +51,10 @@ def check_resume(saved_config: dict, config: dict, saved_fingerprint: dict | Non
             raise ConfigError(f"resume: {key} is {now.get(key)!r} but the checkpoint was trained with "
                               f"{saved.get(key)!r}; a resumed run may change only "
                               f"{', '.join(sorted(MAY_CHANGE_ON_RESUME - {'name'}))}")
-    for key, recorded in (saved_fingerprint or {}).items():
-        now_print = fingerprint.get(key) or {}
-        # Compare what both recorded: a checkpoint from before the full hash has only the sampled one.
-        if not isinstance(recorded, dict) or any(now_print.get(part) != value for part, value in recorded.items()):
-            raise ConfigError(f"resume: data.{key} is not the file the checkpoint was trained on (its size or content "
-                              f"changed); start a new run for new data")
+    key = changed_data_file(saved_fingerprint, fingerprint)
+    if key is not None:
+        raise ConfigError(f"resume: data.{key} is not the file the checkpoint was trained on (its size or content "
+                          f"changed); start a new run for new data")
     if iterations < done:
         raise ConfigError(f"resume: train.iterations={iterations} is fewer than the {done} iterations this run has "
                           f"already done; give train.iterations >= {done}")

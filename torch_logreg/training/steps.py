@@ -5,7 +5,7 @@
   regression on CUDA, the fused Triton kernel), skipping autograd's engine.
 * ``graph``: on CUDA, full-batch gd captured once in a CUDA graph and replayed, so a
   step costs one launch.
-* ``newton``: ``Newton.newton_step(x, y)``.
+* ``newton``: ``Newton.step_on(x, y)`` (an optimizer that ``needs_data``).
 * ``reduced``: under torchrun, L-BFGS's closure takes the gradients from the model's
   ``cost_and_grads``, which all-reduces every worker's sums (``distributed.ReducedModel``),
   so every worker takes the same step; gd, sgd and adam take the ``hand`` step on it.
@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .optim import LBFGS, GradientDescent, Newton
+from .capabilities import capabilities
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +34,20 @@ StepFn = Callable[[Tensor, Tensor, Tensor | None], None]
 
 
 def make_step(model, optimizer, x_example: Tensor, full_batch: bool, l2_rows=None) -> tuple[str, StepFn]:
-    """Pick the fastest step that computes the same update.  Returns (kind, step(x, y, sample_weight))."""
-    if isinstance(optimizer, Newton):
-        return "newton", lambda x, y, s: optimizer.newton_step(x, y, s, l2_rows)
+    """Pick the fastest step that computes the same update.  Returns (kind, step(x, y, sample_weight)).
+
+    It asks the optimizer's ``capabilities`` and the model's methods, never their classes."""
+    can = capabilities(optimizer)
+    if can.needs_data:
+        return "newton", lambda x, y, s: optimizer.step_on(x, y, s, l2_rows)
     if getattr(model, "distributed", False):  # never autograd's gradient of this worker's rows alone
-        if isinstance(optimizer, LBFGS):
+        if can.needs_closure:
             return "reduced", _reduced_closure_step(model, optimizer, l2_rows)
         return "hand", _hand_step(model, optimizer, l2_rows)
-    if isinstance(optimizer, LBFGS) or not hasattr(model, "cost_and_grads"):
+    if can.needs_closure or not hasattr(model, "cost_and_grads"):
         return "autograd", _autograd_step(model, optimizer, l2_rows)
     step = _hand_step(model, optimizer, l2_rows)
-    if x_example.is_cuda and full_batch and isinstance(optimizer, GradientDescent):
+    if x_example.is_cuda and full_batch and can.plain_update:
         return "graph", _graph_step(model, step)
     return "hand", step
 
@@ -84,12 +87,12 @@ def _hand_step(model, optimizer, l2_rows) -> StepFn:
     detached = [p.detach() for p in params]
     cost_and_grads = model.cost_and_grads
 
-    if isinstance(optimizer, GradientDescent):
+    if capabilities(optimizer).plain_update:
         group = optimizer.param_groups[0]  # the one source of the learning rate, also after a resume
 
         def gd_step(x: Tensor, y: Tensor, sample_weight: Tensor | None) -> None:
-            # GradientDescent.step's update, inlined: on 569×30 the optimizer's
-            # bookkeeping costs as much as the whole gradient.
+            # The optimizer's update p := p − lr·∇p, inlined: on small data its bookkeeping costs
+            # as much as the whole gradient (benchmarks/step_time.py).
             _, grads = cost_and_grads(x, y, sample_weight=sample_weight, l2_rows=l2_rows)
             lr = group["lr"]
             for param, grad in zip(detached, grads):

@@ -29,6 +29,8 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from . import images as pictures
+from ..nn.models import MODELS, models_using
+from .optimizers import optimizers_using
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +201,10 @@ def _always(flat: dict) -> bool:
     return True
 
 
+def _model_is(*names: str) -> Callable[[dict], bool]:
+    return lambda flat: flat.get("model.name") in names
+
+
 def _optimizer_is(*names: str) -> Callable[[dict], bool]:
     return lambda flat: flat.get("optimizer.name") in names
 
@@ -209,11 +215,10 @@ HPARAM_RULES: dict[str, Callable[[dict], bool]] = {
     **dict.fromkeys(("data.path", "data.test_path", "data.target", "data.labels"), _from_file),
     **dict.fromkeys(("data.samples", "data.features", "data.noise"), lambda flat: _builtin(flat) == "synthetic"),
     "data.classes": lambda flat: _builtin(flat) in ("synthetic", "spirals"),
-    "optimizer.momentum": _optimizer_is("sgd"),
-    "optimizer.hessian_rows": _optimizer_is("newton"),
-    "optimizer.grad_tol": _optimizer_is("newton", "lbfgs"),  # gd, sgd and adam stop on train.tol
-    **dict.fromkeys(("optimizer.tolerance_change", "optimizer.history_size"), _optimizer_is("lbfgs")),
-    **dict.fromkeys(("model.hidden", "model.activation"), lambda flat: flat.get("model.name") == "mlp"),
+    # From the optimizer registry; grad_tol: those that iterate to convergence (the others stop on train.tol)
+    **{f"optimizer.{key}": _optimizer_is(*optimizers_using(key))
+       for key in ("momentum", "hessian_rows", "grad_tol", "tolerance_change", "history_size")},
+    **{f"model.{key}": _model_is(*models_using(key)) for model in MODELS.values() for key in model.config_keys},
 }
 
 

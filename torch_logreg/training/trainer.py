@@ -22,38 +22,35 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ..data.shards import load_for_training
-from ..data.split import Split, Standardizer, data_fingerprint
+from ..data.split import Split, data_fingerprint
 from ..data.streaming import BlockBatches, is_stream, rows_apply
-from ..errors import (CheckpointError, ConfigError, ConvergenceWarning, DesignWarning, IgnoredKeyWarning,
-                      SeparationWarning, TorchLogregWarning, TrainingDiverged)
-from ..nn.classifier import Classifier, as_classifier
+from ..errors import (ConfigError, DesignWarning, IgnoredKeyWarning, TorchLogregWarning,
+                      TrainingDiverged)
 from ..nn.gradcheck import check_gradients
-from ..nn.models import build_model
-from ..saved_model import model_record
 from . import diagnostics, distributed
-from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, load_checkpoint, save_checkpoint
-from .config import USED_BY, Config, check_config, ignored_keys, save_config
-from .metrics import classification_metrics, strict_json
-from .optim import auto_hessian_rows, default_grad_tol, make_optimizer
+from ..checkpoint import CHECKPOINT_NAME, save_checkpoint
+from .config import Config, check_config, ignored_keys, save_config
+from .classification_report import ClassificationReport, TrainResult  # noqa: F401
+from .assemble import DTYPES  # noqa: F401  (importable from here, as before)
+from .assemble import NoWriter as _NoWriter
+from .assemble import (agree_on_start, append_command, check_model_offers, check_x_dtype, resolve_device,
+                       resolve_dtypes, run_folder, training_data, training_model, training_optimizer)
+from .capabilities import capabilities
+from .optim import default_grad_tol
 from .resume import check_resume
-from .run_dir import open_run_dir, run_name
+from .run_state import RunState, _deep_clone  # noqa: F401
 from .steps import make_step
 from .tb_logging import RunWriter
 
 logger = logging.getLogger(__name__)
 package_logger = logging.getLogger("torch_logreg")
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
-ITERATE_TO_CONVERGENCE = ("newton", "lbfgs")
-_LOGGED = ("train_cost", "test_cost", "train_accuracy", "test_accuracy")  # written at every log step
 _HISTORY = {"train_cost": "train/cost", "test_cost": "test/cost", "train_accuracy": "train/accuracy",
             "test_accuracy": "test/accuracy", "weight_norm": "train/weight_norm"}
 
@@ -67,30 +64,6 @@ class TrainingInterrupted(Exception):
         self.command_line = (f"interrupted by {signal.Signals(signum).name} at iteration {iteration}; "
                              f"checkpoint saved, continue with --resume {run_dir}")
         self.signum, self.iteration, self.run_dir = signum, iteration, run_dir
-
-
-@dataclass
-class TrainResult:
-    model: Classifier
-    history: dict[str, list]
-    run_dir: Path | None
-    metrics: dict = field(default_factory=dict)
-    standardizer: Standardizer | None = None
-    classes: list = field(default_factory=list)
-    feature_names: list = field(default_factory=list)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is cuda when there is one, else cpu; an explicit cuda without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"train.device={name}, but no CUDA GPU is available (use train.device=auto or cpu)")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"train.device={name}, but only {torch.cuda.device_count()} CUDA device(s) exist")
-    return device
 
 
 def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = False, *,
@@ -146,14 +119,7 @@ def _console_logging(print_cost: bool):
         package_logger.setLevel(level)
 
 
-class _NoWriter:
-    """Stands in for ``RunWriter`` when a run saves nothing."""
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
-
-
-class Trainer:
+class Trainer(RunState, ClassificationReport):
     def __init__(self, config: Config, run_dir=None, *, model=None, data=None, sample_weight=None, resume=False,
                  overwrite=False, save=True, report=True, command=None, checkpoint=None, group=None, device=None):
         self.config = config
@@ -163,40 +129,38 @@ class Trainer:
         self.group = group = group or distributed.Solo()
         self.save = save and group.rank == 0
         self.device = device or resolve_device(cfg.device)
-        self.dtype = DTYPES[cfg.dtype]
-        x_dtype = DTYPES[cfg.x_dtype] if cfg.x_dtype else self.dtype
-        if x_dtype != self.dtype and (self.device.type != "cuda" or self.dtype != torch.float32):
-            raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs train.device=cuda and train.dtype=float32 "
-                              f"(the fused kernel accumulates in float32)")
-        if group.active:
-            group.check_same_config(config.to_dict())
-            resume, overwrite = distributed.restart_plan(group, run_dir, resume, overwrite)
-        if resume and checkpoint is None:
-            checkpoint = group.agree(load_checkpoint, run_dir) if run_dir is not None else None
-        if group.active and checkpoint is not None:
-            checkpoint = group.broadcast(checkpoint)  # rank 0's: the other machines need not see its disk
+        self.dtype, x_dtype = resolve_dtypes(cfg, self.device)
+        resume, overwrite, checkpoint = agree_on_start(group, config, run_dir, resume, overwrite, checkpoint)
         # The CPU generator draws the initial weights (every model is built on the CPU): seeding
-        # it alone skips torch.manual_seed's lazy CUDA/XPU/MTIA seeding, ~0.5 ms of a 5 ms fit.
+        # it alone skips torch.manual_seed's lazy CUDA/XPU/MTIA seeding (see benchmarks/loop_time.py).
         torch.default_generator.manual_seed(config.seed)
-        if data is not None:
-            self.split: Split = data
-        else:  # streamed, this worker's rows, or (one process, in memory) load_split's
-            saved = (checkpoint or {}).get("standardizer")
-            self.split = load_for_training(config.data, config.seed, group,
-                                           Standardizer.from_state_dict(saved) if saved else None)
+        self.split: Split = training_data(config, group, checkpoint, data)
+        self.model = training_model(config, model, self.split, self.device, self.dtype)
+        self._place_data(x_dtype, sample_weight)
+        self._choose_step(x_dtype)
+        self.config_dict = config.to_dict()  # fixed for the run; every snapshot shares it
+        self.fingerprint = data_fingerprint(config.data) if data is None else {}
+        if checkpoint is not None:
+            check_resume(checkpoint.get("config", {}), self.config_dict, checkpoint.get("data_fingerprint"),
+                         self.fingerprint, int(checkpoint.get("iteration", 0)), cfg.iterations)
+        # Only now, with the data and the model known to be good, is a run folder made or emptied.
+        self.run_dir, self.run_lock = run_folder(group, self.save, run_dir, config, self.split.num_classes,
+                                                 resume, overwrite)
+        self._start_state(checkpoint)
+        self._open_writer(command, checkpoint)
+        self.stop_signal: int | None = None
+        self.last_good: dict | None = None
         split = self.split
-        n, num_classes = split.n_features, split.num_classes
+        if checkpoint is not None:  # the first thing a resumed run says
+            logger.info("resuming %s from iteration %d (of train.iterations=%d)", self.run_dir, self.iteration,
+                        cfg.iterations)
+        logger.info("run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
+                    self.run_dir, self.x_train.shape[0], self.x_test.shape[0], split.n_features,
+                    split.num_classes, config.optimizer.name, self.device, self.step_kind)
 
-        if model is None:
-            try:
-                model = build_model(config.model, n, num_classes, image_shape=split.image_shape)
-            except ValueError as error:  # the model's own check of its arguments names the key
-                raise ConfigError(f"config: {error}") from None
-        self.model = as_classifier(model, n, num_classes).to(device=self.device, dtype=self.dtype)
-        if config.model.init is None and "init" in self.model.constructor_args():
-            config.model.init = self.model.constructor_args()["init"]  # the resolved default, as recorded
-
-        loss = self.model.loss
+    def _place_data(self, x_dtype, sample_weight) -> None:
+        """The rows on the run's device, the targets as the loss wants them, the weights and the batching."""
+        split, loss, group, cfg = self.split, self.model.loss, self.group, self.config.train
         self.x_train = split.x_train.to(device=self.device, dtype=x_dtype).contiguous()
         self.y_train = loss.targets(split.y_train.to(self.device), self.dtype)
         self.x_test = split.x_test.to(device=self.device, dtype=x_dtype).contiguous()
@@ -212,49 +176,28 @@ class Trainer:
             if group.active:
                 raise ConfigError("streamed data (data.stream, or larger than data.memory_limit) under torchrun "
                                   "trains full-batch: use gd, newton or lbfgs without train.batch_size")
-            self.stream_batches = BlockBatches(self.x_train, self.batch_size, config.seed)
+            self.stream_batches = BlockBatches(self.x_train, self.batch_size, self.config.seed)
         # The L2 term's divisor, m (or Σs) of the whole training set, also in mini-batch steps.
         self.l2_rows = None if self.batch_size is None else \
             group.total(m if self.w_train is None else float(self.w_train.sum()))
-        # What the optimizers step on: under torchrun, the model with every worker's rows reduced.
-        self.reduced = distributed.ReducedModel(self.model, group) if group.active or is_stream(self.x_train) \
-            else self.model
-
-        opt = config.optimizer
-        if opt.name == "newton" and not hasattr(self.model, "hessian"):
-            raise ConfigError(f"optimizer.name=newton needs a model with a closed-form Hessian; model.name="
-                              f"{config.model.name} has none (use gd, sgd, adam or lbfgs)")
-        if x_dtype != self.dtype and not hasattr(self.model, "cost_and_grads"):
-            raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs a model with a hand-written fast path")
-        self.grad_tol = opt.grad_tol if opt.grad_tol is not None else default_grad_tol(self.dtype)
-        n_params = sum(p.numel() for p in self.model.parameters())
-        hessian_rows = auto_hessian_rows(self.m_total, n_params) if opt.hessian_rows == "auto" else opt.hessian_rows
-        self.optimizer = make_optimizer(opt.name, self.reduced, opt.lr, opt.momentum, hessian_rows=hessian_rows,
-                                        seed=config.seed, grad_tol=self.grad_tol,
-                                        tolerance_change=opt.tolerance_change, history_size=opt.history_size)
-        if x_dtype != self.dtype and self.x_train.device.type == "cuda":
-            from .. import kernels
-
-            if not (kernels.triton_available() and kernels.supports(self.x_train)):
-                raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs the fused kernel: "
-                                  f"pip install 'torch_logreg[cuda]'")
-        self.step_kind, self.step = make_step(self.reduced, self.optimizer, self.x_train, self.batch_size is None,
-                                              self.l2_rows)
         self._epoch_cache: tuple[int, torch.Tensor] | None = None
 
-        self.config_dict = config.to_dict()  # fixed for the run; every snapshot shares it
-        self.fingerprint = data_fingerprint(config.data) if data is None else {}
-        if checkpoint is not None:
-            check_resume(checkpoint.get("config", {}), self.config_dict, checkpoint.get("data_fingerprint"),
-                         self.fingerprint, int(checkpoint.get("iteration", 0)), cfg.iterations)
-        # Only now, with the data and the model known to be good, is a run folder made or emptied.
-        # The run folder's lock is held for the trainer's life: one writer per run folder.
-        self.run_dir, self.run_lock = group.agree(
-            lambda: open_run_dir(run_dir, run_name(config.name, config.data, config.model.name, num_classes),
-                                 resume=resume, overwrite=overwrite) if self.save else (None, None))
-        if group.active:
-            self.run_dir = group.broadcast(self.run_dir)
+    def _choose_step(self, x_dtype) -> None:
+        """The optimizer (from the registry) and the fastest step that computes its update."""
+        config, cfg, opt = self.config, self.config.train, self.config.optimizer
+        # What the optimizers step on: under torchrun, the model with every worker's rows reduced.
+        self.reduced = distributed.ReducedModel(self.model, self.group) \
+            if self.group.active or is_stream(self.x_train) else self.model
+        check_model_offers(opt.name, self.model, config.model.name)
+        self.grad_tol = opt.grad_tol if opt.grad_tol is not None else default_grad_tol(self.dtype)
+        check_x_dtype(cfg, self.model, self.x_train, self.dtype, x_dtype)
+        self.optimizer = training_optimizer(config, self.model, self.reduced, self.m_total, self.grad_tol)
+        self.capabilities = capabilities(self.optimizer)  # newton past its size limit is lbfgs
+        self.step_kind, self.step = make_step(self.reduced, self.optimizer, self.x_train, self.batch_size is None,
+                                              self.l2_rows)
 
+    def _start_state(self, checkpoint) -> None:
+        """Iteration 0 and empty history, or the checkpoint's; the warnings known before the first step."""
         self.iteration = 0
         self.history: dict[str, list] = {k: [] for k in ("iteration", *_HISTORY)}
         self.seconds_before = 0.0
@@ -264,32 +207,29 @@ class Trainer:
             self._restore(checkpoint)
             for group in self.optimizer.param_groups:  # the one source of the learning rate
                 if "lr" in group:
-                    group["lr"] = opt.lr
+                    group["lr"] = self.config.optimizer.lr
+        split = self.split
         design = [] if is_stream(self.x_train) else \
             diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
-        for line in ignored_keys(config):
+        for line in ignored_keys(self.config):
             self._warn(line, IgnoredKeyWarning)
-        if config.train.summary and is_stream(self.x_train):  # said now, not after the whole run
+        if self.config.train.summary and is_stream(self.x_train):  # said now, not after the whole run
             self._warn("train.summary=true is ignored with data.stream=true: the coefficient table needs every "
                        "training row in memory at once; run without data.stream for it", IgnoredKeyWarning)
         for line in design:
             self._warn(line, DesignWarning)
-        if self.save:
-            save_config(config, self.run_dir / "config.yaml")
-            if self.group.active:
-                distributed.write_world(self.run_dir, self.group)
-            if command is not None:
-                self._append_command(command)
-            self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
-        else:
+
+    def _open_writer(self, command, checkpoint) -> None:
+        """config.yaml, world.json, command.txt and the TensorBoard writer (rank 0, when it saves)."""
+        if not self.save:
             self.writer = _NoWriter()
-        self.stop_signal: int | None = None
-        self.last_good: dict | None = None
-        if checkpoint is not None:  # the first thing a resumed run says
-            logger.info("resuming %s from iteration %d (of train.iterations=%d)", self.run_dir, self.iteration,
-                        cfg.iterations)
-        logger.info("run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
-                    self.run_dir, m, self.x_test.shape[0], n, num_classes, opt.name, self.device, self.step_kind)
+            return
+        save_config(self.config, self.run_dir / "config.yaml")
+        if self.group.active:
+            distributed.write_world(self.run_dir, self.group)
+        if command is not None:
+            append_command(self.run_dir, command)
+        self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
 
     def _sample_weights(self, given) -> torch.Tensor | None:
         """The training rows' weights: ``sample_weight`` times ``model.class_weight``'s weight of each row's class."""
@@ -304,11 +244,6 @@ class Trainer:
             weights = row if weights is None else weights * row
         return weights
 
-    def _append_command(self, command: list[str]) -> None:
-        path = self.run_dir / "command.txt"
-        before = path.read_text(encoding="utf-8") if path.is_file() else ""
-        atomic_write_text(path, before + " ".join(command) + "\n")
-
     def _warn(self, line: str, category: type[TorchLogregWarning]) -> None:
         """Say ``line`` once, as a ``warnings.warn`` of ``category`` (stderr, filterable), and keep it for
         metrics.json."""
@@ -322,7 +257,7 @@ class Trainer:
     def run(self) -> TrainResult:
         cfg = self.config.train
         total, log_every = cfg.iterations, cfg.log_every
-        stops_when_converged = self.config.optimizer.name in ITERATE_TO_CONVERGENCE
+        stops_when_converged = self.capabilities.iterates_to_convergence
         start_time = time.perf_counter()
         previous_handlers = self._catch_signals()
         bar = tqdm(total=total, initial=self.iteration, unit="it", leave=False,
@@ -412,7 +347,7 @@ class Trainer:
         else:
             train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train, self.w_train)
         self._last_gradient = gradient
-        weights = [p.detach().reshape(-1) for name, p in self.model.named_parameters() if "bias" not in name]
+        weights = [p.detach().reshape(-1) for p in self.model.penalized_parameters()]
         tags = ["train/cost", "train/accuracy", "train/grad_norm", "train/weight_norm"]
         values = [train_cost.to(self.dtype), self._accuracy(self.x_train, self.y_train),
                   gradient.abs().max().to(self.dtype), torch.cat(weights).norm().to(self.dtype)]
@@ -458,10 +393,10 @@ class Trainer:
         return values["train/cost"]
 
     def _gradients_by_name(self) -> dict | None:
-        """Per-parameter gradients for TensorBoard, for networks (more than one layer's weight and bias)."""
-        named = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
-        if len(named) <= 2:
+        """Per-parameter gradients for TensorBoard, for networks (``layered`` models)."""
+        if not getattr(self.model, "layered", True):
             return None
+        named = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
         pieces = self._last_gradient.split([p.numel() for _, p in named])
         return {name: piece.view_as(p) for (name, p), piece in zip(named, pieces)}
 
@@ -486,155 +421,11 @@ class Trainer:
             if self.last_good is not None and self.save else ""
         opt = self.config.optimizer
         weights = [p.detach().abs().nan_to_num(posinf=float("inf")).max() for p in self.model.parameters()]
-        advice = diagnostics.divergence_advice(opt.name, opt.lr, opt.name in USED_BY["optimizer.lr"][1],
+        advice = diagnostics.divergence_advice(opt.name, opt.lr, self.capabilities.has_lr,
                                                self.split.standardizer is not None,
                                                float(max(weights)) if weights else 0.0, self.dtype == torch.float64)
         raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
                                f"({advice}){kept}")
-
-    # ------------------------------------------------------------ state
-
-    def _state(self, seconds: float) -> dict:
-        rng = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        clone = lambda sd: {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in sd.items()}  # noqa: E731
-        split = self.split
-        return {
-            **model_record(self.model, split.standardizer, split.classes, split.feature_names),
-            "model": clone(self.model.state_dict()),  # on the run's device, for a bitwise resume
-            "target": self.config.data.target,
-            "config": self.config_dict,
-            "data_fingerprint": self.fingerprint,
-            "optimizer": _deep_clone(self.optimizer.state_dict()),
-            "iteration": self.iteration,
-            "rng": rng,
-            "history": {k: list(v) for k, v in self.history.items()},
-            "seconds": seconds,
-        }
-
-    def _restore(self, state: dict) -> None:
-        try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(_deep_clone(state["optimizer"]))
-            self.iteration = int(state["iteration"])
-            torch.set_rng_state(state["rng"]["torch"])
-            if "cuda" in state["rng"] and self.device.type == "cuda":
-                torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-            # Like TensorBoard's purge_step: entries from here on are logged again as the run goes on.
-            history = {("test" + k[3:] if k.startswith("val_") else k): v for k, v in state["history"].items()}
-            keep = sum(1 for it in history["iteration"] if it < self.iteration)
-            self.history = {k: list(history.get(k, [])[:keep]) for k in self.history}
-            self.seconds_before = float(state.get("seconds", 0.0))
-        except (KeyError, RuntimeError, ValueError, TypeError) as error:
-            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({error})") from None
-
-    def _save(self, seconds: float) -> None:
-        if self.save:
-            save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(self.seconds_before + seconds))
-
-    def _save_checked(self, seconds: float) -> None:
-        # Never replace a good checkpoint with a non-finite one.
-        if all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
-            self._save(seconds)
-        else:
-            self._diverged(self.iteration)
-
-    # ------------------------------------------------------------ the end
-
-    def _finish(self, seconds: float) -> TrainResult:
-        self._save_checked(seconds)
-        self._final_warnings()
-        h, split = self.history, self.split
-        k = split.num_classes
-        splits = {"train": (self.x_train, self.y_train), **({"test": (self.x_test, self.y_test)} if self.has_test
-                                                             else {})}
-        metrics, shard_test_proba = {}, None
-        for name, (x, y) in splits.items():
-            metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = h[f"{name}_cost"][-1], h[f"{name}_accuracy"][-1]
-            if not self.report:
-                continue
-            with torch.no_grad():
-                proba = rows_apply(self.model.predict_proba, x.to(dtype=self.dtype))
-            if name == "test":
-                shard_test_proba = proba  # the pictures: under torchrun, rank 0's test rows
-            if self.group.active:  # every worker's rows, in one process's order
-                y, proba = self.group.gather_rows(y), self.group.gather_rows(proba)
-            metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
-                            if key != f"{name}_accuracy"})
-        metrics.update({
-            "iterations": self.iteration, "converged": self._converged(), "grad_norm": self.grad_max,
-            "classes": list(split.classes), "warnings": list(self.warnings),
-            "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
-        })
-        if self.save:
-            atomic_write_text(self.run_dir / "metrics.json", strict_json(metrics))
-            # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
-            self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
-                                                 if key.startswith(("train_", "test_")) and key not in _LOGGED})
-            if self.has_test and self.report:
-                self._final_pictures(shard_test_proba)
-            self.writer.final(self.iteration, self.config_dict,
-                              {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
-                               "train/grad_norm": self.grad_max})
-        for split_name in splits if self.report else ():
-            extra = ", ".join(f"{name} {metrics[f'{split_name}_{name}']:.4f}" for name in
-                              ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
-            logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
-                        f" ({extra})" if extra else "")
-        # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
-        # for a model without one, the start already warned that train.summary is ignored.
-        if self.config.train.summary and hasattr(self.model, "hessian") and not is_stream(split.x_train):
-            from ..stats import report_run_summary  # local: only train.summary needs it
-
-            report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
-                               run_dir=self.run_dir, writer=self.writer, step=self.iteration)
-        return TrainResult(self.model, self.history, self.run_dir, metrics, split.standardizer, list(split.classes),
-                           list(split.feature_names))
-
-    def _converged(self) -> bool:
-        if self.config.optimizer.name in ITERATE_TO_CONVERGENCE:
-            return bool(self.optimizer.converged) or self.grad_max < self.grad_tol
-        if self.config.train.tol:
-            return self.tol_reached
-        return self.grad_max < self.grad_tol
-
-    def _final_warnings(self) -> None:
-        opt, h = self.config.optimizer, self.history
-        if opt.name in ITERATE_TO_CONVERGENCE and not self._converged():
-            self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol,
-                                                       stalled=self.optimizer.stalled), ConvergenceWarning)
-        elif opt.name not in ITERATE_TO_CONVERGENCE and self.config.train.tol and not self.tol_reached:
-            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change),
-                       ConvergenceWarning)
-        if opt.name in ("gd", "sgd"):
-            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr,
-                                                     eps=torch.finfo(self.dtype).eps)
-            if rising:
-                self._warn(rising, ConvergenceWarning)
-        if not self.model.l2:
-            separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
-            if separable:
-                self._warn(separable, SeparationWarning)
-
-    def _final_pictures(self, test_proba) -> None:
-        split, step = self.split, self.iteration
-        predicted = self.model.loss.predict(rows_apply(self.model, self.x_test.to(dtype=self.dtype)).detach())
-        y_test = self.y_test.long()
-        self.writer.pr_curves(step, y_test, test_proba, split.classes)
-        self.writer.confusion_matrix(step, y_test, predicted, split.classes)
-        if split.image_shape is not None and split.x_test_raw is not None:
-            self.writer.misclassified(step, split.x_test_raw.reshape(-1, *split.image_shape), y_test.cpu(),
-                                      predicted.cpu(), split.classes)
-        if split.n_features == 2 and not is_stream(split.x_test):
-            model, dtype, device = self.model, self.dtype, self.device
-
-            def proba_fn(grid):
-                with torch.no_grad():
-                    return model.predict_proba(grid.to(device=device, dtype=dtype)).cpu()
-
-            self.writer.decision_regions(step, split.x_test, split.y_test.long(), proba_fn, split.classes,
-                                         split.feature_names, split.standardizer is not None)
 
     # ------------------------------------------------------------ signals
 
@@ -670,13 +461,3 @@ def class_weights(class_weight, classes: list, y_train: torch.Tensor, sample_wei
         raise ConfigError(f"model.class_weight: {unknown[0]!r} is not a class of the data "
                           f"(classes: {', '.join(map(str, classes))})")
     return torch.tensor([by_name.get(str(c), 1.0) for c in classes], dtype=torch.float64)
-
-
-def _deep_clone(value):
-    if torch.is_tensor(value):
-        return value.detach().clone()
-    if isinstance(value, dict):
-        return {k: _deep_clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_clone(v) for v in value]
-    return value

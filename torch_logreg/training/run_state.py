@@ -1,0 +1,71 @@
+"""What a checkpoint holds of a training run, and how the run returns to it: the ``Trainer``'s state methods.
+
+A mixin, so that ``Trainer`` reads in one sitting: it uses the trainer's ``model``,
+``optimizer``, ``split``, ``config``, ``history`` and ``run_dir``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..checkpoint import CHECKPOINT_NAME, save_checkpoint
+from ..errors import CheckpointError
+from ..saved_model import model_record
+
+
+class RunState:
+    def _state(self, seconds: float) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        clone = lambda sd: {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in sd.items()}  # noqa: E731
+        split = self.split
+        return {
+            **model_record(self.model, split.standardizer, split.classes, split.feature_names),
+            "model": clone(self.model.state_dict()),  # on the run's device, for a bitwise resume
+            "target": self.config.data.target,
+            "config": self.config_dict,
+            "data_fingerprint": self.fingerprint,
+            "optimizer": _deep_clone(self.optimizer.state_dict()),
+            "iteration": self.iteration,
+            "rng": rng,
+            "history": {k: list(v) for k, v in self.history.items()},
+            "seconds": seconds,
+        }
+
+    def _restore(self, state: dict) -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(_deep_clone(state["optimizer"]))
+            self.iteration = int(state["iteration"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if "cuda" in state["rng"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+            # Like TensorBoard's purge_step: entries from here on are logged again as the run goes on.
+            history = {("test" + k[3:] if k.startswith("val_") else k): v for k, v in state["history"].items()}
+            keep = sum(1 for it in history["iteration"] if it < self.iteration)
+            self.history = {k: list(history.get(k, [])[:keep]) for k in self.history}
+            self.seconds_before = float(state.get("seconds", 0.0))
+        except (KeyError, RuntimeError, ValueError, TypeError) as error:
+            raise CheckpointError(f"{self.run_dir}: checkpoint does not fit this config ({error})") from None
+
+    def _save(self, seconds: float) -> None:
+        if self.save:
+            save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(self.seconds_before + seconds))
+
+    def _save_checked(self, seconds: float) -> None:
+        # Never replace a good checkpoint with a non-finite one.
+        if all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            self._save(seconds)
+        else:
+            self._diverged(self.iteration)
+
+
+def _deep_clone(value):
+    if torch.is_tensor(value):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _deep_clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_clone(v) for v in value]
+    return value
