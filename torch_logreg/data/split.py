@@ -25,6 +25,7 @@ from torch import Tensor
 
 from ..errors import DataError
 from .datasets.digits import IMAGE_SHAPE as DIGITS_IMAGE_SHAPE
+from .augment import shifted_copies
 from .image_folder import image_files, is_image_folder, load_image_folder
 from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
@@ -454,14 +455,17 @@ def load_split(data, seed: int) -> Split:
         if data.test_path:
             test = read_data_file(data, data.test_path, like=table)
             test = _columns_by_name(test, table.feature_names, data.test_path)
-            return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
+            x_train, y_train = shifted_copies(table.x, table.y, image_shape, data.shift)
+            return make_split(x_train, y_train, test.x, test.y, table.feature_names, data.standardize,
                               classes=table.classes, image_shape=image_shape)
     else:
         table = load_builtin(data, seed)
         name = BREAST_CANCER_CSV if data.name == "breast_cancer" else f"{data.name} data"
         image_shape = row_image_shape(data, table)
-    parts = split_train_test(table.x, table.y, data.test_fraction, seed, name, table.classes)
-    return make_split(*parts, table.feature_names, data.standardize, classes=table.classes,
+    x_train, y_train, x_test, y_test = split_train_test(table.x, table.y, data.test_fraction, seed, name,
+                                                        table.classes)
+    x_train, y_train = shifted_copies(x_train, y_train, image_shape, data.shift)
+    return make_split(x_train, y_train, x_test, y_test, table.feature_names, data.standardize, classes=table.classes,
                       image_shape=image_shape)
 
 

@@ -148,6 +148,8 @@ class DataConfig(_Section):
         [32, 32], "a folder of images (`data.path=photos/`, one sub-folder per class): every image is resized "
                   "to `[H, W]`", min_length=2, max_length=2, expected="[H, W] of integers in [1, 4096]",
         kind="a list of integers")
+    shift: Int = key(0, "images: add 4 copies of each training image per d = 1 … `data.shift`, moved d pixels "
+                        "up, down, left, right (edge pixels repeated); test rows are never shifted", ge=0)
     samples: Int = key(1000, "rows of `synthetic` data (`flower` has 400, `spirals` 100 per class)", ge=2)
     features: Int = key(2, "features of `synthetic` data", ge=1)
     noise: Float = key(1.0, "`synthetic` data: 0 is separable, 1 is the logistic model itself", ge=0)
