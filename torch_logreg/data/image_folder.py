@@ -46,17 +46,25 @@ def image_files(folder) -> list[tuple[Path, str]]:
     return found
 
 
-def images_to_read(path) -> list[Path]:
-    """The images ``predict --data`` reads: every file of a folder (its sub-folders too), or one file."""
+def image_inputs(sample_shape, path) -> list[Path] | None:
+    """The images ``predict --data`` reads for a model of images (``sample_shape`` (C, H, W)): every file of a
+    folder (its sub-folders too, dot-files left out), or one PNG or JPEG file; None for anything else (rows)."""
     path = Path(path)
+    if len(sample_shape) != 3 or not (path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES):
+        return None
     if path.is_file():
         return [path]
-    return sorted(file for file in path.rglob("*") if file.is_file() and not file.name.startswith("."))
+    files = sorted(file for file in path.rglob("*") if file.is_file() and not file.name.startswith("."))
+    if not files:
+        raise DataError(f"{path}: no images in this folder")
+    return files
 
 
 def _open(file: Path):
     from PIL import Image, UnidentifiedImageError
 
+    if not file.is_file():
+        raise DataError(f"{file}: no such file")
     if file.suffix.lower() not in IMAGE_SUFFIXES:
         raise DataError(f"{file}: not an image (expected a {', '.join(IMAGE_SUFFIXES)} file)")
     try:

@@ -185,6 +185,10 @@ class CNN(Classifier):
         """The head's layers in order, the output layer last."""
         return [module for module in self.children() if isinstance(module, Linear)]
 
+    def first_layer_filters(self) -> Tensor:
+        """The first convolution's kernels, (c_1, C, k, k): what TensorBoard shows of the filters."""
+        return self.convolutions[0].weight
+
     def reset_parameters(self) -> None:
         """Weights by ``self.init`` with fan_in = c·k·k for a kernel (as ``nn.init`` computes it), biases 0;
         ``uniform`` is ``nn.Conv2d``'s and ``nn.Linear``'s own U(±1/√fan_in) for both."""

@@ -30,6 +30,7 @@ from torch.utils.tensorboard.summary import hparams
 
 from . import images as pictures
 from ..nn.models import MODELS, models_using
+from .filter_grid import filter_grid
 from .optimizers import optimizers_using
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,10 @@ class RunWriter:
         self.writer.close()
 
     # Until the trainer switches to the methods above (then remove): the old names, with the new tags.
+    def filters(self, step: int, weight: torch.Tensor) -> None:
+        """Image ``model/first_layer_filters``: the first convolution's kernels (O, C, k, k) as a grid."""
+        self._image("model/first_layer_filters", filter_grid(weight), step)
+
     def _image(self, tag: str, picture: np.ndarray, step: int) -> None:
         self.writer.add_image(tag, picture, step, dataformats="HWC")
 
