@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
+from reliability_helpers import QUIET, assert_one_error_line, run_main
 from torch import nn
 
-from reliability_helpers import QUIET, assert_one_error_line, run_main
 from torch_logreg import CNN, load_model
 from torch_logreg.checkpoint import load_checkpoint, save_checkpoint
 from torch_logreg.nn import functional as LF
@@ -30,7 +30,8 @@ def stock_copy(model: CNN) -> nn.Sequential:
     pool = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}.get(model.pool)
     layers, channels = [], model.image_shape[0]
     for conv, pools in zip(model.convolutions, model.pooled):
-        stock = nn.Conv2d(channels, conv.out_channels, conv.kernel_size, padding=conv.padding, dtype=torch.float64)
+        stock = nn.Conv2d(channels, conv.out_channels, conv.kernel_size, padding=conv.padding,
+                          dtype=torch.float64)
         stock.load_state_dict(conv.state_dict())
         layers += [stock, act(), *([pool(2)] if pools else [])]
         channels = conv.out_channels
@@ -53,11 +54,14 @@ def test_logits_and_gradients_equal_the_same_network_in_stock_pytorch(pool, num_
     x = torch.randn(9, 2 * 7 * 6, dtype=torch.float64)
     y = torch.arange(9) % num_classes
     logits = stock(x.view(9, 2, 7, 6))
-    torch.testing.assert_close(model(x), logits.squeeze(-1) if num_classes == 2 else logits, rtol=0, atol=1e-12)
+    expected = logits.squeeze(-1) if num_classes == 2 else logits
+    torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-12)
 
     model.cost(x, y.double() if num_classes == 2 else y).backward()
-    data_cost = (nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), y.double()) if num_classes == 2
-                 else nn.functional.cross_entropy(logits, y))
+    if num_classes == 2:
+        data_cost = nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), y.double())
+    else:
+        data_cost = nn.functional.cross_entropy(logits, y)
     weights = [p for name, p in stock.named_parameters() if name.endswith("weight")]
     (data_cost + 0.3 / (2 * 9) * sum((w ** 2).sum() for w in weights)).backward()
     for mine, theirs in zip(model.parameters(), stock.parameters()):
@@ -123,7 +127,8 @@ def test_training_with_check_grad_equals_training_with_plain_autograd_to_1e_10()
     checked = train(tiny_digits(*common, "model.check_grad=true"), save=False)
     with LF.plain_autograd():
         plain = train(tiny_digits(*common), save=False)
-    worst = max((a - b).abs().max().item() for a, b in zip(checked.model.parameters(), plain.model.parameters()))
+    pairs = zip(checked.model.parameters(), plain.model.parameters())
+    worst = max((a - b).abs().max().item() for a, b in pairs)
     assert worst <= 1e-10
     assert checked.history["train_cost"][-1] < checked.history["train_cost"][0]
 
@@ -166,8 +171,9 @@ def test_rows_of_flattened_pixels_need_data_image_shape(tmp_path, capsys):
                        "model.name=cnn", "--run-dir", tmp_path / "run")
     assert outcome.status == 2
     assert_one_error_line(outcome.err, "data.image_shape", "25", "12")
-    result = train(load_config(None, [*CPU, f"data.path={tmp_path / 'pixels.npy'}", "data.image_shape=[3, 2, 2]",
-                                      "model.name=cnn", "model.channels=[2]", "train.iterations=3"]), save=False)
+    config = load_config(None, [*CPU, f"data.path={tmp_path / 'pixels.npy'}", "data.image_shape=[3, 2, 2]",
+                                "model.name=cnn", "model.channels=[2]", "train.iterations=3"])
+    result = train(config, save=False)
     assert result.model.sample_shape == (3, 2, 2)
 
 

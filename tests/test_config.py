@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_DEFAULTS = {
     "seed": 0,
     "data.name": "breast_cancer", "data.path": None, "data.test_path": None, "data.target": None,
-    "data.labels": None, "data.test_fraction": 0.25, "data.standardize": True, "data.image_shape": None, "data.image_size": [32, 32], "data.shift": 0, "data.samples": 1000,
+    "data.labels": None, "data.test_fraction": 0.25, "data.standardize": True,
+    "data.image_shape": None, "data.image_size": [32, 32], "data.shift": 0, "data.samples": 1000,
     "data.features": 2, "data.noise": 1.0, "data.classes": 2,
     "model.name": "logistic", "model.init": None, "model.l2": 0.0, "model.check_grad": False, "model.hidden": [4],
     "model.activation": "tanh", "model.channels": [16, 32], "model.kernel_size": 3, "model.pool": "max",

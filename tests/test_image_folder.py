@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from reliability_helpers import QUIET, assert_one_error_line, run_main
+
 from torch_logreg.data import load_split
 from torch_logreg.data.augment import shifted_copies
 from torch_logreg.data.split import Standardizer
@@ -16,7 +16,8 @@ from torch_logreg.training.trainer import train
 
 
 def photo_folder(root, colour=True, per_class=10):
-    """Two classes a CNN tells apart at once: a bright square top-left (``left``) or bottom-right (``right``)."""
+    """Two classes a CNN tells apart at once: a bright square top-left (``left``) or bottom-right
+    (``right``)."""
     rng = np.random.default_rng(0)
     for name, corner in (("left", (slice(0, 6), slice(0, 6))), ("right", (slice(6, 12), slice(6, 12)))):
         (root / name).mkdir(parents=True)
@@ -35,8 +36,8 @@ def test_a_folder_reads_as_rows_of_channels_resized_with_its_classes(tmp_path):
     assert split.x_train.shape[1] == 3 * 6 * 4 and split.x_train.shape[0] + split.x_test.shape[0] == 20
     assert 0 <= split.x_test_raw.min() and split.x_test_raw.max() <= 1
     grey = photo_folder(tmp_path / "grey", colour=False)
-    assert load_split(load_config(None, [f"data.path={grey}", "data.image_size=[6, 6]"]).data, 0).sample_shape \
-        == (1, 6, 6)
+    grey_config = load_config(None, [f"data.path={grey}", "data.image_size=[6, 6]"])
+    assert load_split(grey_config.data, 0).sample_shape == (1, 6, 6)
 
 
 def test_standardization_of_images_is_per_channel():

@@ -44,7 +44,10 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
         raise UserInputError(f"--threshold applies to binary models; this model has {model.num_classes} classes "
                              f"and predicts the most probable one")
     images = image_inputs(model.model.sample_shape, data_path)  # a folder or a file of images: their paths
-    x = read_images(images, model.model.sample_shape) if images else read_rows(data_path, model, header=header)[0]
+    if images:
+        x = read_images(images, model.model.sample_shape)
+    else:
+        x = read_rows(data_path, model, header=header)[0]
     proba, predicted = model.proba_and_predict(x, threshold)
     _check_finite(proba, data_path)
     buffer = io.StringIO()

@@ -23,7 +23,8 @@ def shifted_copies(x: Tensor, y: Tensor, image_shape, pixels: int) -> tuple[Tens
     if pixels == 0:
         return x, y
     if image_shape is None:
-        raise DataError("data.shift needs images: rows of a table have no pixels to shift (set data.image_shape "
+        raise DataError("data.shift needs images: rows of a table have no pixels to shift "
+                        "(set data.image_shape "
                         "for flattened pixels)")
     channels, height, width = (1, *image_shape) if len(image_shape) == 2 else tuple(image_shape)
     if pixels >= min(height, width):

@@ -48,7 +48,8 @@ def image_files(folder) -> list[tuple[Path, str]]:
 
 def image_inputs(sample_shape, path) -> list[Path] | None:
     """The images ``predict --data`` reads for a model of images (``sample_shape`` (C, H, W)): every file of a
-    folder (its sub-folders too, dot-files left out), or one PNG or JPEG file; None for anything else (rows)."""
+    folder (its sub-folders too, dot-files left out), or one PNG or JPEG file; None for anything else
+    (rows)."""
     path = Path(path)
     if len(sample_shape) != 3 or not (path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES):
         return None
@@ -101,7 +102,9 @@ def folder_channels(files: list[Path]) -> int:
 
 def read_images(files: list[Path], shape: tuple[int, int, int]) -> Tensor:
     """(len(files), C·H·W) float64 rows, each ``read_image``."""
-    rows = np.stack([read_image(file, shape) for file in files]) if files else np.zeros((0, int(np.prod(shape))))
+    if not files:
+        return torch.zeros(0, int(np.prod(shape)), dtype=torch.float64)
+    rows = np.stack([read_image(file, shape) for file in files])
     return torch.from_numpy(rows)
 
 
@@ -112,7 +115,8 @@ def load_image_folder(folder, image_size, classes: list | None = None, channels:
     separate test folder: a class sub-folder outside them is an error."""
     listed = image_files(folder)
     if not listed:
-        raise DataError(f"{folder}: no images in its class sub-folders (expected {folder}/<class>/<image>.png)")
+        raise DataError(f"{folder}: no images in its class sub-folders "
+                        f"(expected {folder}/<class>/<image>.png)")
     names = sorted({name for _, name in listed})
     if classes is None:
         if len(names) < 2:

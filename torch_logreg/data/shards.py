@@ -83,7 +83,8 @@ def load_split_shard(data, seed: int, group) -> Split:
 
 
 def _row_addressable(path) -> bool:
-    return bool(path) and ((Path(path).is_dir() and not is_image_folder(path)) or Path(path).suffix.lower() == ".npy")
+    shard_folder = Path(path).is_dir() and not is_image_folder(path) if path else False
+    return bool(path) and (shard_folder or Path(path).suffix.lower() == ".npy")
 
 
 def _keep_rows(split: Split, group) -> Split:

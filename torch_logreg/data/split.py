@@ -465,8 +465,8 @@ def load_split(data, seed: int) -> Split:
     x_train, y_train, x_test, y_test = split_train_test(table.x, table.y, data.test_fraction, seed, name,
                                                         table.classes)
     x_train, y_train = shifted_copies(x_train, y_train, image_shape, data.shift)
-    return make_split(x_train, y_train, x_test, y_test, table.feature_names, data.standardize, classes=table.classes,
-                      image_shape=image_shape)
+    return make_split(x_train, y_train, x_test, y_test, table.feature_names, data.standardize,
+                      classes=table.classes, image_shape=image_shape)
 
 
 def read_data_file(data, path, like: Table | None = None) -> Table:

@@ -58,7 +58,8 @@ class Conv2d(nn.Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.padding = kernel_size // 2
         factory = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size, **factory))
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = nn.Parameter(torch.empty(shape, **factory))
         self.bias = nn.Parameter(torch.empty(out_channels, **factory))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -78,12 +79,12 @@ class CNNKeys(MLPKeys):
         json_schema_extra={"expected": "a non-empty list of integers >= 1", "kind": "a list of integers"})
     kernel_size: int = Field(3, description="k of the k×k convolutions, padded by ⌊k/2⌋", ge=1, le=15)
     pool: Literal["max", "avg", "none"] = Field(
-        "max", description="2×2 pooling after each block (while the image is 2 pixels or more): `max`, `avg`, "
-                           "`none`")
+        "max", description="2×2 pooling after each block (while the image is 2 pixels or more): "
+                           "`max`, `avg`, `none`")
 
 
 class CNN(Classifier):
-    r"""x -> [Conv2d -> g -> pool] × len(channels) -> flatten -> [Linear -> g] × len(hidden) -> Linear -> logits.
+    r"""x -> [Conv2d -> g -> pool] × len(channels) -> flatten -> [Linear -> g] × len(hidden) -> Linear.
 
     Args:
         in_features: C·H·W, the pixels of one image (the data's row length).
@@ -132,7 +133,8 @@ class CNN(Classifier):
         if pool not in POOLS:
             raise ValueError(f"model.pool must be one of {', '.join(POOLS)}, got {pool!r}")
         if activation not in LF.ACTIVATIONS:
-            raise ValueError(f"model.activation must be one of {', '.join(LF.ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(f"model.activation must be one of {', '.join(LF.ACTIVATIONS)}, "
+                             f"got {activation!r}")
         init = default_init(activation) if init is None else init
         if init not in CNN_INITS:
             raise ValueError(f"model.init must be one of {', '.join(CNN_INITS)} for a cnn, got {init!r}")
@@ -158,10 +160,12 @@ class CNN(Classifier):
     @classmethod
     def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> CNN:
         if len(sample_shape) != 3:
-            raise ValueError(f"model.name=cnn needs images, but each sample has shape {list(sample_shape)}: set "
+            raise ValueError(f"model.name=cnn needs images, but each sample has shape {list(sample_shape)}: "
+                             f"set "
                              f"data.image_shape (e.g. [1, 8, 8]) for a file of flattened pixels, or use a "
                              f"folder of images or data.name=digits")
-        return cls(math.prod(sample_shape), sample_shape, tuple(model_config.channels), model_config.kernel_size,
+        return cls(math.prod(sample_shape), sample_shape, tuple(model_config.channels),
+                   model_config.kernel_size,
                    model_config.pool, tuple(model_config.hidden), num_classes, model_config.activation,
                    model_config.l2, model_config.init)
 
@@ -235,7 +239,8 @@ class CNN(Classifier):
     def extra_repr(self) -> str:
         return (f"image_shape={list(self.image_shape)}, channels={list(self.channels)}, "
                 f"kernel_size={self.kernel_size}, pool={self.pool!r}, hidden={list(self.hidden)}, "
-                f"num_classes={self.num_classes}, activation={self.activation!r}, l2={self.l2}, init={self.init!r}")
+                f"num_classes={self.num_classes}, activation={self.activation!r}, l2={self.l2}, "
+                f"init={self.init!r}")
 
 
 def _image_shape(shape, in_features: int) -> tuple[int, int, int]:
@@ -255,7 +260,8 @@ def _image_shape(shape, in_features: int) -> tuple[int, int, int]:
 def _widths(widths, key: str, allow_empty: bool) -> tuple[int, ...]:
     """``widths`` as a tuple of ints >= 1, or ValueError naming ``key``."""
     problem = f"{key} must be a {'' if allow_empty else 'non-empty '}list of integers >= 1, got {widths!r}"
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or (not widths and not allow_empty):
+    not_a_list = isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence)
+    if not_a_list or (not widths and not allow_empty):
         raise ValueError(problem)
     if any(isinstance(width, bool) or not isinstance(width, int) or width < 1 for width in widths):
         raise ValueError(problem)

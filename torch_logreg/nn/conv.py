@@ -58,7 +58,8 @@ def conv2d_backward_weight(grad_y: Tensor, x: Tensor, kernel, stride, padding, d
     """
     grad_weight = F.conv2d(x.transpose(0, 1), grad_y.transpose(0, 1), stride=dilation, padding=padding,
                            dilation=stride)  # (C, O, ≥ kh, ≥ kw)
-    return grad_weight[:, :, :kernel[0], :kernel[1]].transpose(0, 1)
+    # contiguous, laid out as the weight is
+    return grad_weight[:, :, :kernel[0], :kernel[1]].transpose(0, 1).contiguous()
 
 
 class Conv2dFunction(torch.autograd.Function):

@@ -136,7 +136,8 @@ class MLP(Classifier):
     @classmethod
     def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> "MLP":
         """The first layer takes every feature: an image of (C, H, W) is its C·H·W pixels in a row."""
-        return cls(math.prod(sample_shape), tuple(model_config.hidden), num_classes, activation=model_config.activation,
+        return cls(math.prod(sample_shape), tuple(model_config.hidden), num_classes,
+                   activation=model_config.activation,
                    l2=model_config.l2, init=model_config.init or cls.default_init)
 
     def constructor_args(self) -> dict:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      create_model)
 from pydantic.fields import FieldInfo
 
 from .yaml_loading import load_yaml_text
@@ -145,11 +146,11 @@ class DataConfig(_Section):
               "`data.image_size`)", min_length=2, max_length=3,
         expected="null or [C, H, W] / [H, W] of integers >= 1", kind="null or a list of integers")
     image_size: list[Annotated[int, Field(ge=1, le=4096)]] = key(
-        [32, 32], "a folder of images (`data.path=photos/`, one sub-folder per class): every image is resized "
-                  "to `[H, W]`", min_length=2, max_length=2, expected="[H, W] of integers in [1, 4096]",
+        [32, 32], "a folder of images (`data.path=photos/`, one sub-folder per class): every image is "
+                  "resized to `[H, W]`", min_length=2, max_length=2, expected="[H, W] of integers in [1, 4096]",
         kind="a list of integers")
-    shift: Int = key(0, "images: add 4 copies of each training image per d = 1 … `data.shift`, moved d pixels "
-                        "up, down, left, right (edge pixels repeated); test rows are never shifted", ge=0)
+    shift: Int = key(0, "images: add 4 copies of each training image per d = 1 … `data.shift`, moved d "
+                        "pixels up, down, left, right (edge pixels repeated); test rows are never shifted", ge=0)
     samples: Int = key(1000, "rows of `synthetic` data (`flower` has 400, `spirals` 100 per class)", ge=2)
     features: Int = key(2, "features of `synthetic` data", ge=1)
     noise: Float = key(1.0, "`synthetic` data: 0 is separable, 1 is the logistic model itself", ge=0)
@@ -173,7 +174,8 @@ class _ModelKeys(_Section):
     name: ModelName = key("logistic", model_name_help())
     init: Literal["zeros", "uniform", "xavier", "he"] | None = key(
         None, "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
-              "null: each model's own (" + ", ".join(f"{m.init_help or f'`{m.default_init}`'} for `{name}`" for name, m in MODELS.items())
+              "null: each model's own ("
+        + ", ".join(f"{m.init_help or f'`{m.default_init}`'} for `{name}`" for name, m in MODELS.items())
         + ")")
     l2: Float = key(0.0, "(l2/2m)·‖W‖² over the full training count m, for every optimizer; scikit-learn's "
                          "`C = 1/l2`; biases are not penalized", ge=0)
@@ -191,8 +193,8 @@ def _declared_model_keys() -> dict:
                 users = models_using(name)
                 said = (f"`{users[0]}` only" if len(users) == 1
                         else ", ".join(f"`{user}`" for user in users[:-1]) + f" and `{users[-1]}`")
-                fields[name] = (info.annotation, FieldInfo.merge_field_infos(info, description=f"{said}: "
-                                                                                           f"{info.description}"))
+                described = FieldInfo.merge_field_infos(info, description=f"{said}: {info.description}")
+                fields[name] = (info.annotation, described)
     return fields
 
 

@@ -104,8 +104,8 @@ class RunWriter:
         self._image("test/confusion_matrix", pictures.confusion_matrix_image(counts, classes), step)
 
     def misclassified(self, step: int, images: torch.Tensor, y, pred, classes: Sequence) -> None:
-        """Image ``test/misclassified``: up to 64 of the (N, H, W) images with y ≠ pred, labelled "true → predicted";
-        (N, C, H, W) images are shown as the mean of their channels."""
+        """Image ``test/misclassified``: up to 64 of the (N, H, W) images with y ≠ pred, labelled
+        "true → predicted"; (N, C, H, W) images are shown as the mean of their channels."""
         images = images.mean(1) if images.dim() == 4 else images
         picture = pictures.misclassified_image(_numpy(images), _numpy(y), _numpy(pred), classes)
         self._image("test/misclassified", picture, step)
@@ -223,7 +223,8 @@ HPARAM_RULES: dict[str, Callable[[dict], bool]] = {
     # From the optimizer registry; grad_tol: those that iterate to convergence (the others stop on train.tol)
     **{f"optimizer.{key}": _optimizer_is(*optimizers_using(key))
        for key in ("momentum", "hessian_rows", "grad_tol", "tolerance_change", "history_size")},
-    **{f"model.{key}": _model_is(*models_using(key)) for model in MODELS.values() for key in model.config_keys},
+    **{f"model.{key}": _model_is(*models_using(key))
+       for model in MODELS.values() for key in model.config_keys},
 }
 
 
