@@ -53,6 +53,8 @@ def image_inputs(sample_shape, path) -> list[Path] | None:
     path = Path(path)
     if len(sample_shape) != 3 or not (path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES):
         return None
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
     if path.is_file():
         return [path]
     files = sorted(file for file in path.rglob("*") if file.is_file() and not file.name.startswith("."))
