@@ -87,3 +87,16 @@ def test_a_file_that_is_not_an_image_is_refused_naming_it(tmp_path, capsys, bad,
     assert outcome.status == 2
     assert_one_error_line(outcome.err, named)
     assert not (tmp_path / "run").exists()
+
+
+def test_shifted_copies_of_rows_of_pixels_need_them_in_memory(tmp_path):
+    from torch_logreg.data.shards import load_for_training
+    from torch_logreg.training import distributed
+
+    np.save(tmp_path / "pixels.npy", np.hstack([np.random.default_rng(0).random((40, 16)),
+                                                 (np.arange(40) % 2)[:, None]]))
+    common = [f"data.path={tmp_path / 'pixels.npy'}", "data.image_shape=[4, 4]", "data.shift=1"]
+    split = load_for_training(load_config(None, common).data, 0, distributed.Solo(), None)
+    assert split.x_train.shape == (5 * 30, 16) and split.x_test.shape == (10, 16)
+    with pytest.raises(DataError, match="data.shift=1 needs every training row in memory"):
+        load_for_training(load_config(None, [*common, "data.stream=true"]).data, 0, distributed.Solo(), None)

@@ -64,6 +64,7 @@ def load_split_shard(data, seed: int, group) -> Split:
     if not _row_addressable(data.path) or (data.test_path and not _row_addressable(data.test_path)):
         split = group.agree(load_split, data, seed)
         return _keep_rows(split, group)
+    _refuse_shift(data, "under torchrun, .npy rows are read in ranges")
     if data.test_path:
         x_train, y_train, x_test, y_test, classes = _read_without_split(data, group)
     else:
@@ -80,6 +81,13 @@ def load_split_shard(data, seed: int, group) -> Split:
     return Split(x_train, y_train, x_test, y_test, [f"x{i + 1}" for i in range(n)], standardizer, classes=classes,
                  x_test_raw=x_test_raw, shard=Shard(train_start, train_total, test_total),
                  image_shape=tuple(data.image_shape) if data.image_shape else None)
+
+
+def _refuse_shift(data, why: str) -> None:
+    """``data.shift`` copies images in memory; a reader that never holds every row cannot add them."""
+    if getattr(data, "shift", 0):
+        raise DataError(f"data.shift={data.shift} needs every training row in memory, but {why}; "
+                        f"set data.shift=0, or run in one process without data.stream")
 
 
 def _row_addressable(path) -> bool:
@@ -271,6 +279,7 @@ def _reduced(tensor: Tensor, group) -> Tensor:
 
 def load_streamed(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:
     """The split as ``streaming.RowStream``s: a label pass, the split, then (unless given) a statistics pass."""
+    _refuse_shift(data, "streamed rows are read block by block")
 
     def open_files(path):
         files = [streaming.NpyFile(f) for f in npy_files(path)]
