@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .data.image_folder import image_inputs, read_images
+from .data.image_folder import image_inputs, load_image_folder, read_images
 from .feature_files import class_indices, read_rows
 from .errors import DataError, UserInputError
 from .saved_model import StandardizedModel, load_model, model_record, save_model
@@ -74,8 +74,15 @@ def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
     checkpoint's classes; an unknown one is a DataError naming it and its line.
     """
     model = load_model(checkpoint)
-    x, labels, places = read_rows(data_path, model, header=header, need_labels=True)
-    y = class_indices(labels, places, model, data_path)
+    shape = model.model.sample_shape
+    if image_inputs(shape, data_path):  # labelled images: a folder with one sub-folder per class
+        if not Path(data_path).is_dir():
+            raise DataError(f"{data_path}: evaluate needs labelled images, a folder with one sub-folder per class")
+        x, y, _, _ = load_image_folder(data_path, shape[1:], model.classes, shape[0])
+        y = y.long()
+    else:
+        x, labels, places = read_rows(data_path, model, header=header, need_labels=True)
+        y = class_indices(labels, places, model, data_path)
     proba = model.predict_proba(x)
     _check_finite(proba, data_path)
     return {"rows": len(y), **_metrics(y, proba, model.num_classes)}
