@@ -77,7 +77,8 @@ def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
     shape = model.model.sample_shape
     if image_inputs(shape, data_path):  # labelled images: a folder with one sub-folder per class
         if not Path(data_path).is_dir():
-            raise DataError(f"{data_path}: evaluate needs labelled images, a folder with one sub-folder per class")
+            raise DataError(f"{data_path}: evaluate needs labelled images, a folder with one sub-folder "
+                            f"per class")
         x, y, _, _ = load_image_folder(data_path, shape[1:], model.classes, shape[0])
         y = y.long()
     else:
