@@ -19,10 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_DEFAULTS = {
     "seed": 0,
     "data.name": "breast_cancer", "data.path": None, "data.test_path": None, "data.target": None,
-    "data.labels": None, "data.test_fraction": 0.25, "data.standardize": True, "data.samples": 1000,
+    "data.labels": None, "data.test_fraction": 0.25, "data.standardize": True,
+    "data.image_shape": None, "data.image_size": [32, 32], "data.shift": 0, "data.samples": 1000,
     "data.features": 2, "data.noise": 1.0, "data.classes": 2,
     "model.name": "logistic", "model.init": None, "model.l2": 0.0, "model.check_grad": False, "model.hidden": [4],
-    "model.activation": "tanh", "model.class_weight": None,
+    "model.activation": "tanh", "model.channels": [16, 32], "model.kernel_size": 3, "model.pool": "max",
+    "model.class_weight": None,
     "optimizer.name": "gd", "optimizer.lr": 0.5, "optimizer.momentum": 0.0, "optimizer.hessian_rows": "auto",
     "optimizer.grad_tol": None, "optimizer.tolerance_change": 0.0, "optimizer.history_size": 100,
     "train.iterations": 2000, "train.batch_size": None, "train.log_every": 100, "train.device": "auto",
@@ -103,7 +105,7 @@ def test_an_override_is_typed_by_its_field(override, expected):
                                                "to weights > 0, got {'M': 0}"),
     ("model.class_weight=equal", ConfigTypeError, "model.class_weight must be null, balanced or a mapping"),
     ("model.init=glorot", ConfigError, "model.init must be null or one of zeros, uniform, xavier, he, got 'glorot'"),
-    ("model.name=svm", ConfigError, "model.name must be one of logistic, mlp, got 'svm'"),
+    ("model.name=svm", ConfigError, "model.name must be one of logistic, mlp, cnn, got 'svm'"),
     ("model.activation=gelu", ConfigError, "model.activation must be one of tanh, relu, sigmoid"),
     ("optimizer.grad_tol=0", ConfigError, "optimizer.grad_tol must be null or > 0, got 0.0"),
     ("optimizer.tolerance_change=-1", ConfigError, "optimizer.tolerance_change must be >= 0, got -1.0"),
@@ -126,7 +128,7 @@ def test_assignment_in_python_is_validated_and_counts_as_set():
     assert config.model.hidden == [4]
     config.model.hidden = [8, 2]
     assert ignored_keys(config) == ["model.hidden=[8, 2] is ignored: model.name=logistic does not use it "
-                                    "(used by mlp)"]
+                                    "(used by mlp, cnn)"]
 
 
 # ---------------------------------------------------------------- unknown keys
@@ -210,8 +212,8 @@ def test_the_dtype_check_sees_the_file_and_the_overrides_together(tmp_path):
       "optimizer.history_size=5 is ignored: optimizer.name=newton does not use it (used by lbfgs)"]),
     (["optimizer.grad_tol=1e-6"], []),  # gd reports converged by it, though it runs every iteration
     (["model.hidden=[16,8]", "model.activation=relu"],
-     ["model.hidden=[16, 8] is ignored: model.name=logistic does not use it (used by mlp)",
-      "model.activation=relu is ignored: model.name=logistic does not use it (used by mlp)"]),
+     ["model.hidden=[16, 8] is ignored: model.name=logistic does not use it (used by mlp, cnn)",
+      "model.activation=relu is ignored: model.name=logistic does not use it (used by mlp, cnn)"]),
     (["model.name=mlp", "train.summary=true"],
      ["train.summary=true is ignored: model.name=mlp does not use it (used by logistic)"]),
 ])
@@ -273,6 +275,6 @@ def test_which_model_keys_apply_follows_from_the_models_own_declarations(monkeyp
         name = "wide_mlp"
 
     monkeypatch.setitem(models.MODELS, "wide_mlp", WideMLP)
-    assert models.models_using("hidden") == ("mlp", "wide_mlp")
-    assert "used by mlp, wide_mlp" in ignored_keys(load_config(None, ["model.hidden=[8]"]))[0]
+    assert models.models_using("hidden") == ("mlp", "cnn", "wide_mlp")
+    assert "used by mlp, cnn, wide_mlp" in ignored_keys(load_config(None, ["model.hidden=[8]"]))[0]
     assert "model.hidden" not in applicable_hparams(Config().to_dict())

@@ -259,7 +259,8 @@ def test_constructor_args_round_trip_through_json_and_rebuild_model():
     model = network(3, (5, 4), num_classes=3, activation="relu", l2=0.25, init="he")
     architecture = json.loads(json.dumps(models.architecture(model)))
     assert architecture == {"name": "mlp", "args": {"in_features": 3, "hidden": [5, 4], "num_classes": 3,
-                                                    "activation": "relu", "l2": 0.25, "init": "he"}}
+                                                    "activation": "relu", "l2": 0.25, "init": "he"},
+                            "sample_shape": [3]}
     rebuilt = models.rebuild_model(architecture, dtype=torch.float64)
     rebuilt.load_state_dict(model.state_dict())
     x, _ = labelled_data(m=5, n=3, num_classes=3)
@@ -269,7 +270,7 @@ def test_constructor_args_round_trip_through_json_and_rebuild_model():
 
 def test_build_model_reads_the_model_section_and_resolves_init_none_to_uniform():
     config = SimpleNamespace(name="mlp", hidden=[16, 8], activation="relu", l2=0.1, init=None)
-    model = models.build_model(config, in_features=64, num_classes=10)
+    model = models.build_model(config, (64,), num_classes=10)
     assert isinstance(model, MLP)
     assert (model.hidden, model.activation, model.l2, model.init) == ((16, 8), "relu", 0.1, "uniform")
     assert model.layer3.weight.shape == (10, 8)

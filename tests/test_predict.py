@@ -128,7 +128,8 @@ def test_save_model_round_trips_a_model_with_the_default_classes_and_names(tmp_p
     state = load_checkpoint(tmp_path / "mine.pt")
     assert state["format"] == 2 and state["standardizer"] is None
     assert state["architecture"] == {"name": "logistic",
-                                     "args": {"in_features": 4, "num_classes": 2, "l2": 0.1, "init": "uniform"}}
+                                     "args": {"in_features": 4, "num_classes": 2, "l2": 0.1, "init": "uniform"},
+                                     "sample_shape": [4]}
     loaded = torch_logreg.load_model(tmp_path / "mine.pt")
     assert loaded.classes == [0, 1] and loaded.feature_names == ["x1", "x2", "x3", "x4"]
     assert torch.equal(loaded.model.weight, model.weight) and torch.equal(loaded.model.bias, model.bias)

@@ -16,7 +16,7 @@ import importlib.util
 # Where each public name lives.  They load on first use (PEP 562), so ``import torch_logreg.cli`` starts
 # without importing torch: a Ctrl-C during start-up is then the command line's to report in one line.
 _PUBLIC = {
-    "functional": ".nn.functional", "LogisticRegression": ".nn.logistic", "MLP": ".nn.mlp",
+    "functional": ".nn.functional", "LogisticRegression": ".nn.logistic", "MLP": ".nn.mlp", "CNN": ".nn.cnn",
     "check_gradients": ".nn.gradcheck", "GradientMismatchError": ".nn.gradcheck",
     "Config": ".training.config", "load_config": ".training.config",
     "train": ".training.trainer", "TrainResult": ".training.trainer",
@@ -42,7 +42,7 @@ def __dir__():
 
 
 __all__ = [
-    "functional", "LogisticRegression", "MLP", "check_gradients", "GradientMismatchError",
+    "functional", "LogisticRegression", "MLP", "CNN", "check_gradients", "GradientMismatchError",
     "Config", "load_config", "train", "TrainResult", "load_model", "save_model", "read_table",
     "TorchLogregWarning", "ConvergenceWarning", "SeparationWarning", "DesignWarning", "IgnoredKeyWarning",
 ]

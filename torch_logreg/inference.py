@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .data.image_folder import image_inputs, load_image_folder, read_images
 from .feature_files import class_indices, read_rows
 from .errors import DataError, UserInputError
 from .saved_model import StandardizedModel, load_model, model_record, save_model
@@ -42,17 +43,22 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
     if model.num_classes > 2 and threshold != 0.5:
         raise UserInputError(f"--threshold applies to binary models; this model has {model.num_classes} classes "
                              f"and predicts the most probable one")
-    x, _, _ = read_rows(data_path, model, header=header)
+    images = image_inputs(model.model.sample_shape, data_path)  # a folder or a file of images: their paths
+    if images:
+        x = read_images(images, model.model.sample_shape)
+    else:
+        x = read_rows(data_path, model, header=header)[0]
     proba, predicted = model.proba_and_predict(x, threshold)
     _check_finite(proba, data_path)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     binary = model.num_classes == 2
     # The binary column names its class (p_1, p_dog), as the K-class columns do.
-    writer.writerow(["prediction", f"p_{model.classes[1]}"] if binary else
-                    ["prediction", *(f"p_{c}" for c in model.classes)])
-    for k, p in zip(predicted.tolist(), proba.tolist()):
-        writer.writerow([model.classes[k], *(f"{v:.10g}" for v in ([p] if binary else p))])
+    writer.writerow([*(["path"] if images else []), "prediction",
+                     *([f"p_{model.classes[1]}"] if binary else (f"p_{c}" for c in model.classes))])
+    for index, (k, p) in enumerate(zip(predicted.tolist(), proba.tolist())):
+        path = [str(images[index])] if images else []
+        writer.writerow([*path, model.classes[k], *(f"{v:.10g}" for v in ([p] if binary else p))])
     text = buffer.getvalue()
     if out_path is not None:
         atomic_write_text(out_path, text)
@@ -68,8 +74,16 @@ def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
     checkpoint's classes; an unknown one is a DataError naming it and its line.
     """
     model = load_model(checkpoint)
-    x, labels, places = read_rows(data_path, model, header=header, need_labels=True)
-    y = class_indices(labels, places, model, data_path)
+    shape = model.model.sample_shape
+    if image_inputs(shape, data_path):  # labelled images: a folder with one sub-folder per class
+        if not Path(data_path).is_dir():
+            raise DataError(f"{data_path}: evaluate needs labelled images, a folder with one sub-folder "
+                            f"per class")
+        x, y, _, _ = load_image_folder(data_path, shape[1:], model.classes, shape[0])
+        y = y.long()
+    else:
+        x, labels, places = read_rows(data_path, model, header=header, need_labels=True)
+        y = class_indices(labels, places, model, data_path)
     proba = model.predict_proba(x)
     _check_finite(proba, data_path)
     return {"rows": len(y), **_metrics(y, proba, model.num_classes)}

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from ..errors import DataError
 from . import streaming
+from .image_folder import is_image_folder
 from .labels import encode_labels
 from .split import Shard, Split, Standardizer, existing_file, finite_features, load_split, split_indices
 
@@ -41,7 +42,8 @@ def load_for_training(data, seed: int, group, standardizer: Standardizer | None 
     if _row_addressable(data.path) and (not data.test_path or _row_addressable(data.test_path)):
         if group.agree(_streams, data):
             return load_streamed(data, seed, group, standardizer)
-    folder = bool(data.path) and Path(data.path).is_dir()  # a folder of .npy shards, read shard by shard
+    # a folder of .npy shards, read shard by shard (a folder of images is read whole, as a file is)
+    folder = bool(data.path) and Path(data.path).is_dir() and not is_image_folder(data.path)
     return load_split_shard(data, seed, group) if group.active or folder else load_split(data, seed)
 
 
@@ -62,6 +64,7 @@ def load_split_shard(data, seed: int, group) -> Split:
     if not _row_addressable(data.path) or (data.test_path and not _row_addressable(data.test_path)):
         split = group.agree(load_split, data, seed)
         return _keep_rows(split, group)
+    _refuse_shift(data, "under torchrun, .npy rows are read in ranges")
     if data.test_path:
         x_train, y_train, x_test, y_test, classes = _read_without_split(data, group)
     else:
@@ -76,11 +79,20 @@ def load_split_shard(data, seed: int, group) -> Split:
     if test_total == 0:
         raise DataError(f"{data.test_path or data.path}: no test rows")
     return Split(x_train, y_train, x_test, y_test, [f"x{i + 1}" for i in range(n)], standardizer, classes=classes,
-                 x_test_raw=x_test_raw, shard=Shard(train_start, train_total, test_total))
+                 x_test_raw=x_test_raw, shard=Shard(train_start, train_total, test_total),
+                 image_shape=tuple(data.image_shape) if data.image_shape else None)
+
+
+def _refuse_shift(data, why: str) -> None:
+    """``data.shift`` copies images in memory; a reader that never holds every row cannot add them."""
+    if getattr(data, "shift", 0):
+        raise DataError(f"data.shift={data.shift} needs every training row in memory, but {why}; "
+                        f"set data.shift=0, or run in one process without data.stream")
 
 
 def _row_addressable(path) -> bool:
-    return bool(path) and (Path(path).is_dir() or Path(path).suffix.lower() == ".npy")
+    shard_folder = Path(path).is_dir() and not is_image_folder(path) if path else False
+    return bool(path) and (shard_folder or Path(path).suffix.lower() == ".npy")
 
 
 def _keep_rows(split: Split, group) -> Split:
@@ -289,6 +301,7 @@ def _worker_rows(files, path, group) -> np.ndarray:
 
 def load_streamed(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:
     """The split as ``streaming.RowStream``s: a label pass, the split, then (unless given) a statistics pass."""
+    _refuse_shift(data, "streamed rows are read block by block")
 
     def first_passes():
         files = _open_shards(data.path)

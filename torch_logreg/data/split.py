@@ -25,6 +25,8 @@ from torch import Tensor
 
 from ..errors import DataError
 from .datasets.digits import IMAGE_SHAPE as DIGITS_IMAGE_SHAPE
+from .augment import shifted_copies
+from .image_folder import image_files, is_image_folder, load_image_folder
 from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
 from .datasets.synthetic import make_synthetic
@@ -42,11 +44,22 @@ class Standardizer:
     std: Tensor
 
     @classmethod
-    def fit(cls, x: Tensor) -> "Standardizer":
-        std = x.std(0, unbiased=False)
+    def fit(cls, x: Tensor, image_shape: tuple[int, ...] | None = None) -> "Standardizer":
+        """Per column; for rows that are images (``image_shape`` (C, H, W) or (H, W)), per channel:
+        one mean and std over every pixel of a channel, repeated over its pixels, so a shift of the
+        image moves no pixel into another scale and a border pixel that is almost always 0 is not
+        blown up by its tiny std."""
+        if image_shape is not None:
+            channels = x.reshape(x.shape[0], image_shape[0] if len(image_shape) == 3 else 1, -1)
+            mean = channels.mean((0, 2), keepdim=True).expand_as(channels[:1])
+            std = channels.std((0, 2), unbiased=False, keepdim=True).expand_as(channels[:1])
+            return cls._finite(mean.reshape(-1).clone(), std.reshape(-1).clone())
+        return cls._finite(x.mean(0), x.std(0, unbiased=False))
+
+    @classmethod
+    def _finite(cls, mean: Tensor, std: Tensor) -> "Standardizer":
         # A constant column carries no information; dividing by 1 keeps it finite.
-        std = torch.where(std > 0, std, torch.ones_like(std))
-        return cls(x.mean(0), std)
+        return cls(mean, torch.where(std > 0, std, torch.ones_like(std)))
 
     def transform(self, x: Tensor) -> Tensor:
         return (x - self.mean.to(x)) / self.std.to(x)
@@ -70,7 +83,7 @@ class Split:
     feature_names: list[str]
     standardizer: Standardizer | None = None
     classes: list = field(default_factory=lambda: [0, 1])  # original labels; y holds their indices
-    image_shape: tuple[int, int] | None = None  # (8, 8) for digits: each row is an image
+    image_shape: tuple[int, ...] | None = None  # (H, W) or (C, H, W): each row is an image; (8, 8) for digits
     x_test_raw: Tensor | None = None  # (m_test, n): the test features before standardization
     shard: "Shard | None" = None  # under torchrun: where these rows sit among all the workers'
 
@@ -81,6 +94,14 @@ class Split:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample, which a model is built for: (n,) for rows of n features, (C, H, W)
+        when each row holds an image's pixels ((H, W) images have C = 1)."""
+        if self.image_shape is None:
+            return (self.n_features,)
+        return tuple(self.image_shape) if len(self.image_shape) == 3 else (1, *self.image_shape)
 
 
 @dataclass
@@ -101,7 +122,7 @@ class Table:
     y: Tensor
     feature_names: list[str]
     classes: list
-    image_shape: tuple[int, int] | None = None
+    image_shape: tuple[int, ...] | None = None  # (H, W) or (C, H, W) when each row is an image
     label_name: str | None = None  # a CSV's label column, so that a test file's is found by name
 
 
@@ -411,12 +432,12 @@ def split_train_test(x: Tensor, y: Tensor, test_fraction: float, seed: int, name
 
 
 def make_split(x_train, y_train, x_test, y_test, names, standardize: bool, *,
-               classes: list | None = None, image_shape: tuple[int, int] | None = None) -> Split:
+               classes: list | None = None, image_shape: tuple[int, ...] | None = None) -> Split:
     """Fit the standardization on the train rows only, and apply it to both sides."""
     if x_test.shape[1] != x_train.shape[1]:
         raise DataError(f"the test data has {x_test.shape[1]} features, the training data {x_train.shape[1]}")
     x_test_raw = x_test
-    standardizer = Standardizer.fit(x_train) if standardize else None
+    standardizer = Standardizer.fit(x_train, image_shape) if standardize else None
     if standardizer is not None:
         x_train, x_test = standardizer.transform(x_train), standardizer.transform(x_test)
     return Split(x_train, y_train, x_test, y_test, list(names), standardizer,
@@ -434,25 +455,53 @@ def load_split(data, seed: int) -> Split:
     """The split that a ``DataConfig`` asks for: a user file (and test file) or a built-in set.
     (A folder of shards is ``shards.load_for_training``'s.)"""
     if data.path:
-        table = load_table(data.path, data.target, data.labels)
+        table = read_data_file(data, data.path)
         name = str(data.path)
+        image_shape = row_image_shape(data, table)
         if data.test_path:
-            named = _has_header(data.path) and _has_header(data.test_path)  # arrays have positions only
-            target = data.target or (table.label_name if _has_header(data.test_path) else None)
-            test = load_table(data.test_path, target, data.labels, classes=table.classes)
-            if named:
+            if is_image_folder(data.test_path):
+                test = read_data_file(data, data.test_path, like=table)
+            else:
+                target = data.target or (table.label_name if _has_header(data.test_path) else None)
+                test = load_table(data.test_path, target, data.labels, classes=table.classes)
+            if _has_header(data.path) and _has_header(data.test_path):  # arrays have positions only
                 test = _columns_by_name(test, table.feature_names, data.test_path)
             elif test.x.shape[1] != table.x.shape[1]:
                 raise DataError(f"{data.test_path}: has {test.x.shape[1]} feature columns, "
                                 f"{data.path} has {table.x.shape[1]}")
-            return make_split(table.x, table.y, test.x, test.y, table.feature_names, data.standardize,
-                              classes=table.classes)
+            x_train, y_train = shifted_copies(table.x, table.y, image_shape, data.shift)
+            return make_split(x_train, y_train, test.x, test.y, table.feature_names, data.standardize,
+                              classes=table.classes, image_shape=image_shape)
     else:
         table = load_builtin(data, seed)
         name = BREAST_CANCER_CSV if data.name == "breast_cancer" else f"{data.name} data"
-    parts = split_train_test(table.x, table.y, data.test_fraction, seed, name, table.classes)
-    return make_split(*parts, table.feature_names, data.standardize, classes=table.classes,
-                      image_shape=table.image_shape)
+        image_shape = row_image_shape(data, table)
+    x_train, y_train, x_test, y_test = split_train_test(table.x, table.y, data.test_fraction, seed, name,
+                                                        table.classes)
+    x_train, y_train = shifted_copies(x_train, y_train, image_shape, data.shift)
+    return make_split(x_train, y_train, x_test, y_test, table.feature_names, data.standardize,
+                      classes=table.classes, image_shape=image_shape)
+
+
+def read_data_file(data, path, like: Table | None = None) -> Table:
+    """``path`` as labelled rows: a folder of images (one sub-folder per class, resized to
+    ``data.image_size``), or a file (``load_table``).  ``like``: the training table, for a test file."""
+    if not is_image_folder(path):
+        return load_table(path, data.target, data.labels, classes=like.classes if like else None)
+    channels = like.image_shape[0] if like is not None and like.image_shape else None
+    x, y, classes, shape = load_image_folder(path, data.image_size, like.classes if like else None, channels)
+    return Table(x, y, [f"pixel{i + 1}" for i in range(x.shape[1])], classes, shape)
+
+
+def row_image_shape(data, table: Table) -> tuple[int, ...] | None:
+    """``data.image_shape`` when set (its pixels must be a row's features), else the data's own (digits')."""
+    if data.image_shape is None:
+        return table.image_shape
+    shape = tuple(data.image_shape)
+    if math.prod(shape) != table.x.shape[1]:
+        raise DataError(f"data.image_shape {list(shape)} has {math.prod(shape)} pixels, but each row of "
+                        f"{data.path or data.name} has {table.x.shape[1]} features")
+    return shape
 
 
 # ---------------------------------------------------------------- fingerprint
@@ -474,14 +523,17 @@ def data_fingerprint(data) -> dict:
 
 
 def folder_fingerprint(path: Path) -> dict:
-    """A folder of .npy shards: each shard's name and ``file_fingerprint``, in one digest per kind."""
+    """A folder of .npy shards, or of images: each file's name and ``file_fingerprint``, in one digest per
+    kind (an image's name is its path below the folder, class sub-folder included)."""
     sampled, full = hashlib.sha256(), hashlib.blake2b()
     size = 0
-    for shard in sorted(path.glob("*.npy")):
+    files = [file for file, _ in image_files(path)] if is_image_folder(path) else sorted(path.glob("*.npy"))
+    for shard in files:
         print_ = file_fingerprint(shard)
         size += print_["size"]
-        sampled.update(f"{shard.name}:{print_['size']}:{print_['sampled_sha256']};".encode())
-        full.update(f"{shard.name}:{print_['size']}:{print_['blake2b']};".encode())
+        name = shard.relative_to(path).as_posix()
+        sampled.update(f"{name}:{print_['size']}:{print_['sampled_sha256']};".encode())
+        full.update(f"{name}:{print_['size']}:{print_['blake2b']};".encode())
     return {"size": size, "sampled_sha256": sampled.hexdigest(), "blake2b": full.hexdigest()}
 
 

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import Tensor, nn
 
 from .losses import loss_for
@@ -43,8 +44,17 @@ class Classifier(nn.Module):
     default_init: ClassVar[str]
     layered: ClassVar[bool] = False  # a network: TensorBoard shows its graph and per-layer gradients
     help: ClassVar[str] = ""  # its part of ``model.name``'s description
-    config_keys: ClassVar[tuple[str, ...]] = ()  # the ``model.*`` keys only it (and models like it) reads
+    init_help: ClassVar[str] = ""  # its default ``model.init`` in words, when more than ``default_init``
+    # Its own ``model.*`` keys (those beyond name, init, l2, check_grad, class_weight), declared as a small
+    # pydantic model beside it: type, default, range and help.  The config, its README table, --help,
+    # ``ignored_keys`` and the TensorBoard hparams are built from these declarations.
+    keys: ClassVar[type[BaseModel] | None] = None
+    config_keys: ClassVar[tuple[str, ...]] = ()  # the names ``keys`` declares (set by __init_subclass__)
     coefficient_table: ClassVar[bool] = False  # ``train.summary`` can tabulate its [W, b] (with a Hessian)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.config_keys = tuple(cls.keys.model_fields) if cls.keys is not None else ()
 
     def __init__(self, in_features: int, num_classes: int, l2: float, check_grad: bool):
         super().__init__()
@@ -83,6 +93,11 @@ class Classifier(nn.Module):
 
     def penalty(self, rows) -> Tensor:
         raise NotImplementedError
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: (n,) for a row of n features; a model of images says (C, H, W)."""
+        return (self.in_features,)
 
     def penalized_parameters(self) -> list[Tensor]:
         """The weights (not the biases): what the L2 term covers and ``train/weight_norm`` measures."""

@@ -21,7 +21,7 @@ Average pooling: Y = the window's mean over kh·kw cells (padding counts as zero
 
 Flatten: (N, C, H, W) -> (N, C·H·W), a view; its backward is the reverse view.
 
-The primitives are ``conv2d``, ``conv_transpose2d``, ``unfold`` and ``max_pool2d``'s indices, as
+The primitives are ``conv2d``, ``conv_transpose2d`` and ``max_pool2d``'s indices, as
 ``linear`` uses matmul: no autograd inside any backward.  Under ``functional.plain_autograd()`` the
 wrappers run stock PyTorch ops instead, so ``nn.gradcheck`` can hold these against autograd.
 """
@@ -49,12 +49,17 @@ def conv2d_backward_input(grad_y: Tensor, weight: Tensor, input_size, stride, pa
 
 
 def conv2d_backward_weight(grad_y: Tensor, x: Tensor, kernel, stride, padding, dilation) -> Tensor:
-    """dW: the correlation of X with dY, as columns of X (``unfold``) times dY.  -> (O, C, kh, kw)."""
-    columns = F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)  # (N, C·kh·kw, L)
-    out_channels = grad_y.shape[1]
-    grad_rows = grad_y.reshape(grad_y.shape[0], out_channels, -1)  # (N, O, L)
-    grad_weight = torch.einsum("nol,nkl->ok", grad_rows, columns)  # Σ over batch and positions
-    return grad_weight.reshape(out_channels, x.shape[1], *kernel)
+    """dW: the correlation of X with dY.  -> (O, C, kh, kw).
+
+    dW[o, c, u, v] = Σ_n Σ_i Σ_j dY[n, o, i, j] · X[n, c, d·u + s·i − p, d·v + s·j − p] is itself a
+    convolution: of X with the batch as its channels, (C, N, H, W), by dY as a kernel, (O, N, H', W'),
+    where the forward's dilation d is the stride and its stride s the dilation.  Rows and columns past
+    kh, kw (input the forward's last window never reached) are cut off.
+    """
+    grad_weight = F.conv2d(x.transpose(0, 1), grad_y.transpose(0, 1), stride=dilation, padding=padding,
+                           dilation=stride)  # (C, O, ≥ kh, ≥ kw)
+    # contiguous, laid out as the weight is
+    return grad_weight[:, :, :kernel[0], :kernel[1]].transpose(0, 1).contiguous()
 
 
 class Conv2dFunction(torch.autograd.Function):

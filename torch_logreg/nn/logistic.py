@@ -61,8 +61,10 @@ class LogisticRegression(Classifier):
         self.reset_parameters()
 
     @classmethod
-    def from_config(cls, model_config, in_features: int, num_classes: int) -> "LogisticRegression":
-        return cls(in_features, num_classes, l2=model_config.l2, init=model_config.init or cls.default_init)
+    def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> LogisticRegression:
+        """One weight per feature: an image of (C, H, W) is its C·H·W pixels in a row."""
+        return cls(math.prod(sample_shape), num_classes, l2=model_config.l2,
+                   init=model_config.init or cls.default_init)
 
     def constructor_args(self) -> dict:
         return {"in_features": self.in_features, "num_classes": self.num_classes, "l2": self.l2, "init": self.init}

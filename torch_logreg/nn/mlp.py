@@ -26,8 +26,10 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import torch
+from pydantic import BaseModel, Field
 from torch import Tensor, nn
 
 from . import functional as LF
@@ -59,6 +61,15 @@ class Linear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+class MLPKeys(BaseModel):
+    """The ``model.*`` keys an MLP reads (and any model whose dense head is one)."""
+
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [4], description="the hidden layers' widths, e.g. `[16, 8]`", min_length=1,
+        json_schema_extra={"expected": "a non-empty list of integers >= 1", "kind": "a list of integers"})
+    activation: Literal["tanh", "relu", "sigmoid"] = Field("tanh", description="`tanh`, `relu` or `sigmoid`")
 
 
 class MLP(Classifier):
@@ -99,7 +110,7 @@ class MLP(Classifier):
     default_init = "uniform"
     layered = True
     help = "`mlp` (`model.hidden` layers)"
-    config_keys = ("hidden", "activation")
+    keys = MLPKeys
 
     def __init__(self, in_features: int, hidden: Sequence[int] = (4,), num_classes: int = 2,
                  activation: str = "tanh", l2: float = 0.0, init: str = "uniform", check_grad: bool = False,
@@ -123,8 +134,10 @@ class MLP(Classifier):
         self.reset_parameters()
 
     @classmethod
-    def from_config(cls, model_config, in_features: int, num_classes: int) -> "MLP":
-        return cls(in_features, tuple(model_config.hidden), num_classes, activation=model_config.activation,
+    def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> "MLP":
+        """The first layer takes every feature: an image of (C, H, W) is its C·H·W pixels in a row."""
+        return cls(math.prod(sample_shape), tuple(model_config.hidden), num_classes,
+                   activation=model_config.activation,
                    l2=model_config.l2, init=model_config.init or cls.default_init)
 
     def constructor_args(self) -> dict:

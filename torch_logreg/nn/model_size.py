@@ -14,13 +14,16 @@ import torch
 from ..errors import ConfigError
 
 
-def check_model_fits(build, model_config, in_features: int, num_classes: int, dtype: torch.dtype,
+def check_model_fits(build, model_config, sample_shape, num_classes: int, dtype: torch.dtype,
                      device: torch.device, available: int) -> None:
-    """ConfigError naming the key and the bytes when ``build(model_config, n, K)`` cannot fit in
-    ``available`` bytes; ``build`` is ``models.build_model``."""
+    """ConfigError naming the key and the bytes when ``build(model_config, sample_shape, K)`` cannot fit
+    in ``available`` bytes; ``build`` is ``models.build_model``, ``sample_shape`` one sample's: (n,) for a
+    row, (C, H, W) for an image (or n)."""
+    shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
+    in_features = shape[0] if len(shape) == 1 else "×".join(map(str, shape)) + " pixels of"
     try:
         with torch.device("meta"):
-            probe = build(model_config, in_features, num_classes)
+            probe = build(model_config, sample_shape, num_classes)
     except RuntimeError as error:  # a weight of more than 2⁶³ elements: its size overflows before any allocation
         hidden = getattr(model_config, "hidden", None)
         key = f"model.hidden={list(hidden)}" if hidden else f"model.name={model_config.name} on {in_features} " \

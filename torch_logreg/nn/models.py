@@ -7,16 +7,20 @@ they need through the ``Classifier`` interface.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..errors import ConfigError
 from .classifier import Classifier
+from .cnn import CNN
 from .logistic import LogisticRegression
 from .mlp import MLP
 
 MODELS: dict[str, type[Classifier]] = {
     LogisticRegression.name: LogisticRegression,
     MLP.name: MLP,
+    CNN.name: CNN,
 }
 
 
@@ -36,27 +40,35 @@ def model_name_help() -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + ", or " + parts[-1]
 
 
-def build_model(model_config, in_features: int, num_classes: int) -> Classifier:
-    """The model that ``model.name`` names, for data with ``in_features`` and ``num_classes``.
+def build_model(model_config, sample_shape, num_classes: int) -> Classifier:
+    """The model that ``model.name`` names, for samples of ``sample_shape`` ((n,) for a row of n features,
+    (C, H, W) for an image; an int n is (n,)) and ``num_classes`` classes.
 
     A model too large to allocate is a ``ConfigError`` naming the keys that size it and the bytes asked for."""
+    if isinstance(sample_shape, int):
+        sample_shape = (sample_shape,)
+    shape = tuple(int(side) for side in sample_shape)
+    model_class = MODELS[model_config.name]
     try:
-        return MODELS[model_config.name].from_config(model_config, in_features, num_classes)
+        return model_class.from_config(model_config, shape, num_classes)
     except (RuntimeError, MemoryError) as error:
         if "memory" not in str(error).lower():
             raise
         with torch.device("meta"):  # the same model, sized without allocating
-            sized = MODELS[model_config.name].from_config(model_config, in_features, num_classes)
+            sized = model_class.from_config(model_config, shape, num_classes)
         need = sum(p.numel() * p.element_size() for p in sized.parameters())
         keys = [f"model.{k}={getattr(model_config, k)!r}" for k in sorted(model_config.model_fields_set) if k != "name"]
         raise ConfigError(f"the model is too large to allocate: its parameters need {need:,} bytes "
-                          f"({need / 2**30:.1f} GiB) for {in_features} features and {num_classes} classes"
+                          f"({need / 2**30:.1f} GiB) for {math.prod(shape)} features and "
+                          f"{num_classes} classes"
                           f"{' with ' + ', '.join(keys) if keys else ''}; choose a smaller model") from None
 
 
 def architecture(model: Classifier) -> dict:
-    """What a checkpoint records to rebuild ``model``: its name and constructor arguments."""
-    return {"name": type(model).name, "args": model.constructor_args()}
+    """What a checkpoint records to rebuild ``model``: its name, constructor arguments and the shape of one
+    sample (``sample_shape``: (n,) or (C, H, W); a checkpoint without it holds rows of ``in_features``)."""
+    return {"name": type(model).name, "args": model.constructor_args(),
+            "sample_shape": list(model.sample_shape)}
 
 
 def rebuild_model(architecture: dict, dtype=None) -> Classifier:

@@ -85,8 +85,9 @@ def training_model(config: Config, model, split: Split, device, dtype) -> Classi
     n, num_classes = split.n_features, split.num_classes
     if model is None:
         try:  # sized on the meta device first: nothing is allocated for a model that cannot fit
-            check_model_fits(build_model, config.model, n, num_classes, dtype, device, device_memory(device))
-            model = build_model(config.model, n, num_classes)
+            check_model_fits(build_model, config.model, split.sample_shape, num_classes, dtype, device,
+                             device_memory(device))
+            model = build_model(config.model, split.sample_shape, num_classes)
         except ValueError as error:  # the model's own check of its arguments names the key
             if isinstance(error, ConfigError):
                 raise

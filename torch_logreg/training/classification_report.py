@@ -127,6 +127,8 @@ class ClassificationReport:
         if split.image_shape is not None and split.x_test_raw is not None:
             self.writer.misclassified(step, split.x_test_raw.reshape(-1, *split.image_shape), y_test.cpu(),
                                       predicted.cpu(), split.classes)
+        if hasattr(self.model, "first_layer_filters"):  # a model of images: what its first layer looks for
+            self.writer.filters(step, self.model.first_layer_filters())
         if split.n_features == 2 and not is_stream(split.x_test):
             model, dtype, device = self.model, self.dtype, self.device
 

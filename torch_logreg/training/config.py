@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      create_model)
 from pydantic.fields import FieldInfo
 
 from .yaml_loading import load_yaml_text
@@ -138,7 +139,18 @@ class DataConfig(_Section):
               "mapped values", expected="a mapping of labels to class values (integers, booleans or strings, all "
                                         "of one kind), e.g. {M: 1, B: 0}", kind="a mapping")
     test_fraction: Float = key(0.25, "held-out share, stratified by class", gt=0, lt=1)
-    standardize: bool = key(True, "(x − mean)/std, fitted on the training rows only")
+    standardize: bool = key(True, "(x − mean)/std, fitted on the training rows only; per channel for images")
+    image_shape: list[Annotated[int, Field(ge=1)]] | None = key(
+        None, "`[C, H, W]` (or `[H, W]`) of each row of flattened pixels, so that a model of images can read "
+              "them; null: none, or the data's own (`digits`: `[8, 8]`; a folder of images: its channels and "
+              "`data.image_size`)", min_length=2, max_length=3,
+        expected="null or [C, H, W] / [H, W] of integers >= 1", kind="null or a list of integers")
+    image_size: list[Annotated[int, Field(ge=1, le=4096)]] = key(
+        [32, 32], "a folder of images (`data.path=photos/`, one sub-folder per class): every image is "
+                  "resized to `[H, W]`", min_length=2, max_length=2, expected="[H, W] of integers in [1, 4096]",
+        kind="a list of integers")
+    shift: Int = key(0, "images: add 4 copies of each training image per d = 1 … `data.shift`, moved d "
+                        "pixels up, down, left, right (edge pixels repeated); test rows are never shifted", ge=0)
     samples: Int = key(1000, "rows of `synthetic` data (`flower` has 400, `spirals` 100 per class)", ge=2)
     features: Int = key(2, "features of `synthetic` data", ge=1)
     noise: Float = key(1.0, "`synthetic` data: 0 is separable, 1 is the logistic model itself", ge=0)
@@ -154,25 +166,47 @@ class DataConfig(_Section):
 ModelName = Literal[tuple(MODELS)]  # type: ignore[valid-type]  # the model registry's names
 
 
-class ModelConfig(_Section):
+class _ModelKeys(_Section):
+    """The keys every model reads; each model's own keys are its declaration (``Classifier.keys``)."""
+
     _section = "model"
 
     name: ModelName = key("logistic", model_name_help())
     init: Literal["zeros", "uniform", "xavier", "he"] | None = key(
         None, "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
-              "null: `zeros` for `logistic`, `uniform` for `mlp`")
+              "null: each model's own ("
+        + ", ".join(f"{m.init_help or f'`{m.default_init}`'} for `{name}`" for name, m in MODELS.items())
+        + ")")
     l2: Float = key(0.0, "(l2/2m)·‖W‖² over the full training count m, for every optimizer; scikit-learn's "
                          "`C = 1/l2`; biases are not penalized", ge=0)
     check_grad: bool = key(False, "at each log step, compare the hand-written gradients with autograd's "
                                   "and log the largest difference")
-    hidden: list[Annotated[int, Field(ge=1)]] = key(
-        [4], "`mlp` only: the hidden layers' widths, e.g. `[16, 8]`", min_length=1,
-        expected="a non-empty list of integers >= 1", kind="a list of integers")
-    activation: Literal["tanh", "relu", "sigmoid"] = key("tanh", "`mlp` only: `tanh`, `relu` or `sigmoid`")
-    class_weight: Literal["balanced"] | Annotated[dict, AfterValidator(_positive_weights)] | None = key(
+
+
+def _declared_model_keys() -> dict:
+    """Each model's declared keys, once each in registry order, as (type, field) with the help text
+    naming the models that read it: ``model.hidden`` is "`mlp` and `cnn`: the hidden layers' widths"."""
+    fields = {}
+    for model in MODELS.values():
+        for name, info in (model.keys.model_fields.items() if model.keys is not None else ()):
+            if name not in fields:
+                users = models_using(name)
+                said = (f"`{users[0]}` only" if len(users) == 1
+                        else ", ".join(f"`{user}`" for user in users[:-1]) + f" and `{users[-1]}`")
+                described = FieldInfo.merge_field_infos(info, description=f"{said}: {info.description}")
+                fields[name] = (info.annotation, described)
+    return fields
+
+
+# The model section: the common keys, every model's declared keys, then class_weight; ``ignored_keys`` warns
+# of a key that the chosen model does not declare.
+ModelConfig = create_model(
+    "ModelConfig", __base__=_ModelKeys, **_declared_model_keys(),
+    class_weight=(Literal["balanced"] | Annotated[dict, AfterValidator(_positive_weights)] | None, key(
         None, "null (every row weighs 1), `balanced` (n / (K·count of the class)), or label → weight, "
               "e.g. `{M: 2}`", expected="null, balanced or a mapping of labels to weights > 0",
-        kind="null, balanced or a mapping")
+        kind="null, balanced or a mapping")))
+ModelConfig._section = "model"
 
 
 OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]  # the registry's names
@@ -365,7 +399,7 @@ def used_by() -> dict[str, tuple[str, tuple[str, ...]]]:
     return {
         **{f"optimizer.{name}": ("optimizer", optimizers_using(name))
            for name in ("lr", "momentum", "hessian_rows", "tolerance_change", "history_size")},
-        **{f"model.{name}": ("model", models_using(name)) for name in ("hidden", "activation")},
+        **{f"model.{name}": ("model", models_using(name)) for name in _declared_model_keys()},
         "train.summary": ("model", models_with_coefficient_table()),  # [W, b] and a closed-form Hessian
     }
 

@@ -32,7 +32,8 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, Sessi
 from torch.utils.tensorboard import SummaryWriter
 
 from . import images as pictures
-from ..nn.models import models_using
+from ..nn.models import MODELS, models_using
+from .filter_grid import filter_grid
 from .optimizers import optimizers_using
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,9 @@ class RunWriter:
         self._image("test/confusion_matrix", pictures.confusion_matrix_image(counts, classes), step)
 
     def misclassified(self, step: int, images: torch.Tensor, y, pred, classes: Sequence) -> None:
-        """Image ``test/misclassified``: up to 16 of the (N, H, W) images with y ≠ pred, labelled "true → predicted"."""
+        """Image ``test/misclassified``: up to 16 of the (N, H, W) images with y ≠ pred, labelled
+        "true → predicted"; (N, C, H, W) images are shown as the mean of their channels."""
+        images = images.mean(1) if images.dim() == 4 else images
         picture = pictures.misclassified_image(_numpy(images), _numpy(y), _numpy(pred), classes)
         self._image("test/misclassified", picture, step)
 
@@ -139,6 +142,10 @@ class RunWriter:
         self.writer.close()
 
     # Until the trainer switches to the methods above (then remove): the old names, with the new tags.
+    def filters(self, step: int, weight: torch.Tensor) -> None:
+        """Image ``model/first_layer_filters``: the first convolution's kernels (O, C, k, k) as a grid."""
+        self._image("model/first_layer_filters", filter_grid(weight), step)
+
     def _image(self, tag: str, picture: np.ndarray, step: int) -> None:
         self.writer.add_image(tag, picture, step, dataformats="HWC")
 
@@ -222,7 +229,8 @@ HPARAM_RULES: dict[str, Callable[[dict], bool]] = {
     # From the optimizer registry; grad_tol: those that iterate to convergence (the others stop on train.tol)
     **{f"optimizer.{key}": _optimizer_is(*optimizers_using(key))
        for key in ("momentum", "hessian_rows", "grad_tol", "tolerance_change", "history_size")},
-    **{f"model.{key}": _model_is(*models_using(key)) for key in ("hidden", "activation")},
+    **{f"model.{key}": _model_is(*models_using(key))
+       for model in MODELS.values() for key in model.config_keys},
 }
 
 
