@@ -1,6 +1,5 @@
 """Every file is read by name and every number strictly, the same way on every path."""
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
