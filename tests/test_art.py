@@ -235,7 +235,8 @@ def test_keep_colors_keeps_the_results_luminance_and_the_contents_chrominance():
     result = 0.3 + 0.4 * picture(dtype=torch.float32)
     content = 0.4 + 0.2 * picture(seed=5, dtype=torch.float32)
     kept = images.keep_colors(result, content)
-    yiq = lambda image: torch.einsum("ij,njhw->nihw", images._RGB_TO_YIQ, image)
+    def yiq(image):
+        return torch.einsum("ij,njhw->nihw", images._RGB_TO_YIQ, image)
     torch.testing.assert_close(yiq(kept)[:, 0], yiq(result)[:, 0], atol=1e-5, rtol=0)
     torch.testing.assert_close(yiq(kept)[:, 1:], yiq(content)[:, 1:], atol=1e-5, rtol=0)
 

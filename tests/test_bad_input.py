@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from reliability_helpers import QUIET, assert_one_error_line, run_main, run_script
+
 from torch_logreg.data import read_table
 from torch_logreg.errors import DataError
 from torch_logreg.inference import predict_file

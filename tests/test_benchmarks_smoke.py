@@ -16,7 +16,15 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a folder of the repository, not
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import (  # noqa: E402
-    loop_time, machine, mlp_time, numpy_baseline, profile_ops, report, run, solve_time, step_time,
+    loop_time,
+    machine,
+    mlp_time,
+    numpy_baseline,
+    profile_ops,
+    report,
+    run,
+    solve_time,
+    step_time,
 )
 from benchmarks.problems import Size  # noqa: E402
 

@@ -12,12 +12,12 @@ import time
 
 import pytest
 import torch
+from reliability_helpers import QUIET, assert_one_error_line, run_main, run_script
 
 import torch_logreg
-from reliability_helpers import QUIET, assert_one_error_line, run_main, run_script
+from torch_logreg import checkpoint as ckpt
 from torch_logreg.errors import CheckpointError
 from torch_logreg.inference import load_model, predict_file
-from torch_logreg import checkpoint as ckpt
 from torch_logreg.training.config import load_config
 from torch_logreg.training.run_dir import remove_stale_temp_files
 from torch_logreg.training.trainer import train

@@ -7,10 +7,10 @@ import sys
 import types
 
 import pytest
+from reliability_helpers import QUIET, assert_one_error_line, run_main
 
 import torch_logreg.inference
 import torch_logreg.training.trainer
-from reliability_helpers import QUIET, assert_one_error_line, run_main
 from torch_logreg import cli
 from torch_logreg.errors import DataError
 from torch_logreg.training.config import config_keys_help, valid_keys

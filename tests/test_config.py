@@ -9,9 +9,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from torch_logreg.training.config import (DTYPE_BOUNDED, SECTIONS, Config, check_config, config_from_dict,
-                                 config_table_markdown, ignored_keys, load_config, save_config, valid_keys)
 from torch_logreg.errors import ConfigError, ConfigTypeError
+from torch_logreg.training.config import (
+    DTYPE_BOUNDED,
+    SECTIONS,
+    Config,
+    check_config,
+    config_from_dict,
+    config_table_markdown,
+    ignored_keys,
+    load_config,
+    save_config,
+    valid_keys,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from reliability_helpers import QUIET, assert_one_error_line, run_main, run_script
+
 from torch_logreg.errors import ConfigError, ConfigTypeError
 from torch_logreg.training.config import Config, load_config
 from torch_logreg.training.trainer import train

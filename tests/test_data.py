@@ -10,14 +10,22 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import torch
 
-from torch_logreg.training.config import DataConfig, load_config
-from torch_logreg.data import (data_fingerprint, encode_labels, load_split, load_table, make_synthetic,
-                               read_table, split_indices, split_train_test)
+from torch_logreg.data import (
+    data_fingerprint,
+    encode_labels,
+    load_split,
+    load_table,
+    make_synthetic,
+    read_table,
+    split_indices,
+    split_train_test,
+)
 from torch_logreg.errors import DataError
+from torch_logreg.training.config import DataConfig, load_config
 from torch_logreg.training.trainer import train
 
 

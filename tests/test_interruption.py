@@ -12,9 +12,9 @@ import time
 
 import pytest
 import torch
+from reliability_helpers import QUIET, ROOT, run_script
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from reliability_helpers import QUIET, ROOT, run_script
 from torch_logreg.checkpoint import load_checkpoint
 from torch_logreg.training.config import load_config
 from torch_logreg.training.trainer import train

@@ -1,7 +1,6 @@
 """A model too large to allocate is one line naming the key and the bytes, before anything is allocated."""
 
 import pytest
-
 from reliability_helpers import QUIET, assert_one_error_line, run_main
 
 

@@ -7,16 +7,17 @@ import math
 
 import pytest
 import torch
-
 from reliability_helpers import QUIET, assert_one_error_line, run_main
+
 from torch_logreg import LogisticRegression
+from torch_logreg.checkpoint import load_checkpoint
 from torch_logreg.data import breast_cancer
 from torch_logreg.errors import TrainingDiverged
 from torch_logreg.inference import load_model
 from torch_logreg.nn import functional as LF
-from torch_logreg.checkpoint import load_checkpoint
 from torch_logreg.training.config import load_config
 from torch_logreg.training.trainer import train
+
 
 def first_non_finite_iteration(optimizer: str, lr: float, momentum: float = 0.0, limit: int = 50) -> int:
     """An independent replay of full-batch training in float32 on the default split: the first

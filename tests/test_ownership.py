@@ -16,11 +16,18 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from reliability_helpers import QUIET, ROOT, assert_one_error_line, run_main, snapshot
+
 from torch_logreg import checkpoint as checkpoint_module
-from torch_logreg.training.run_dir import (LOCK_NAME, MARKER_NAME, RUN_FILES, RunDirError, RunLock,
-                                           open_run_dir, prepare_run_dir)
+from torch_logreg.training.run_dir import (
+    LOCK_NAME,
+    MARKER_NAME,
+    RUN_FILES,
+    RunDirError,
+    RunLock,
+    open_run_dir,
+    prepare_run_dir,
+)
 
 
 @pytest.fixture

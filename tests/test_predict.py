@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import csv
 import io
+import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,11 +14,11 @@ import pytest
 import torch
 
 import torch_logreg
+from torch_logreg.checkpoint import load_checkpoint, save_checkpoint
 from torch_logreg.data import Standardizer
 from torch_logreg.errors import DataError, UserInputError
 from torch_logreg.inference import evaluate_file, load_model, model_record, predict_file, save_model
 from torch_logreg.nn.logistic import LogisticRegression
-from torch_logreg.checkpoint import load_checkpoint, save_checkpoint
 from torch_logreg.training.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from reliability_helpers import assert_one_error_line, run_main
+
 from torch_logreg import document
 from torch_logreg.data import breast_cancer
 from torch_logreg.errors import ConfigError

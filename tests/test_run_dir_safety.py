@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from reliability_helpers import QUIET, assert_one_error_line, run_main, snapshot
+
 from torch_logreg.checkpoint import load_checkpoint, temp_name
 from torch_logreg.training.run_dir import RunDirError, prepare_run_dir
 

@@ -23,7 +23,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from torch_logreg import errors
-from torch_logreg.sklearn import LogisticRegressionClassifier, MLPClassifier, NotConvergedWarning, SeparatedWarning
+from torch_logreg.sklearn import (
+    LogisticRegressionClassifier,
+    MLPClassifier,
+    NotConvergedWarning,
+    SeparatedWarning,
+)
 
 # Every check passes: no expected failures are declared (the issue allows two, each with its reason).
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}

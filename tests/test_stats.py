@@ -10,10 +10,15 @@ import pytest
 import statsmodels.api as sm
 import torch
 
-from torch_logreg import LogisticRegression, MLP, load_config, load_model, train
+from torch_logreg import MLP, LogisticRegression, load_config, load_model, train
 from torch_logreg.data import Standardizer, make_split
-from torch_logreg.stats import (NORMAL_QUANTILE_975, PerfectSeparationError, SingularHessianError, Summary,
-                                summary)
+from torch_logreg.stats import (
+    NORMAL_QUANTILE_975,
+    PerfectSeparationError,
+    SingularHessianError,
+    Summary,
+    summary,
+)
 
 FIELDS = ("coef", "std_err", "z", "p_value", "ci_low", "ci_high")
 RTOL = 1e-6

@@ -13,8 +13,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from reliability_helpers import QUIET, assert_one_error_line, run_main
+
 from torch_logreg.checkpoint import load_checkpoint
 from torch_logreg.data.split import load_table, parse_number
 from torch_logreg.errors import CheckpointError, ConfigError, DataError, UserInputError

@@ -216,8 +216,9 @@ def test_text_and_graph_are_written_and_an_untraceable_model_is_skipped(tmp_path
 # ------------------------------------------------------------------ pictures
 
 def read_image(run_dir, tag) -> np.ndarray:
-    from PIL import Image
     import io
+
+    from PIL import Image
     encoded = read_back(run_dir).Images(tag)[-1].encoded_image_string
     return np.asarray(Image.open(io.BytesIO(encoded)).convert("RGB"))
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from reliability_helpers import QUIET, assert_one_error_line, run_main
+
 from torch_logreg import MLP, LogisticRegression, load_model
 from torch_logreg.data import load_split
 from torch_logreg.inference import predict_file

@@ -6,8 +6,8 @@ import logging
 import numpy as np
 import pytest
 import torch
-
 from reliability_helpers import run_main
+
 from torch_logreg import ConvergenceWarning, TorchLogregWarning
 from torch_logreg.data import load_breast_cancer
 from torch_logreg.training.config import load_config

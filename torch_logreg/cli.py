@@ -160,8 +160,8 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
 
 def _train(argv: list[str], prog: str) -> int:
     from .checkpoint import load_checkpoint
-    from .training.config import apply_overrides, config_from_dict, load_config
     from .errors import CheckpointError
+    from .training.config import apply_overrides, config_from_dict, load_config
     from .training.trainer import TrainingInterrupted, train
 
     args = _train_parser(prog).parse_intermixed_args(argv)

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .data.split import csv_rows, existing_file, finite_features, load_npy, load_npz, parse_number
 from .errors import DataError
 from .saved_model import StandardizedModel
-from .data.split import csv_rows, existing_file, finite_features, load_npy, load_npz, parse_number
 
 _TRUE, _FALSE = {"true", "True", "TRUE"}, {"false", "False", "FALSE"}
 

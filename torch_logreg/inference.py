@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .data.image_folder import image_inputs, load_image_folder, read_images
-from .feature_files import class_indices, read_rows
-from .errors import DataError, UserInputError
-from .saved_model import StandardizedModel, load_model, model_record, save_model
 from .checkpoint import CHECKPOINT_NAME, atomic_write_text
+from .data.image_folder import image_inputs, load_image_folder, read_images
+from .errors import DataError, UserInputError
+from .feature_files import class_indices, read_rows
+from .saved_model import StandardizedModel, load_model, model_record, save_model
 from .training.metrics import classification_metrics
 
 __all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "read_rows", "predict_file",

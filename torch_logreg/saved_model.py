@@ -18,16 +18,17 @@ Format-1 checkpoints (no architecture, no classes) load as the binary
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from .checkpoint import load_checkpoint, save_checkpoint
 from .data.split import Standardizer
 from .errors import CheckpointError
 from .nn import models
 from .nn.classifier import Classifier
-from .checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT_FORMAT = 2
 

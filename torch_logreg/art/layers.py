@@ -36,7 +36,8 @@ class Conv:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding), x.shape[-2:]
 
     def backward(self, grad_y: Tensor, input_size) -> Tensor:
-        pair = lambda v: (v, v)
+        def pair(v):
+            return (v, v)
         return conv.conv2d_backward_input(grad_y, self.weight, input_size, pair(self.stride),
                                           pair(self.padding), (1, 1))
 

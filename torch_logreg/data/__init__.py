@@ -16,8 +16,22 @@ from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
 from .datasets.synthetic import make_synthetic
 from .labels import encode_labels
-from .split import (BUILT_IN, Shard, Split, Standardizer, Table, breast_cancer, data_fingerprint, load_breast_cancer,
-                    load_split, load_table, make_split, read_table, split_indices, split_train_test)
+from .split import (
+                    BUILT_IN,
+                    Shard,
+                    Split,
+                    Standardizer,
+                    Table,
+                    breast_cancer,
+                    data_fingerprint,
+                    load_breast_cancer,
+                    load_split,
+                    load_table,
+                    make_split,
+                    read_table,
+                    split_indices,
+                    split_train_test,
+)
 
 __all__ = [
     "BUILT_IN", "Shard", "Split", "Standardizer", "Table", "breast_cancer", "data_fingerprint", "encode_labels",

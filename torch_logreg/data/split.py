@@ -24,12 +24,12 @@ import torch
 from torch import Tensor
 
 from ..errors import DataError
-from .datasets.digits import IMAGE_SHAPE as DIGITS_IMAGE_SHAPE
 from .augment import shifted_copies
-from .image_folder import image_files, is_image_folder, load_image_folder
+from .datasets.digits import IMAGE_SHAPE as DIGITS_IMAGE_SHAPE
 from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
 from .datasets.synthetic import make_synthetic
+from .image_folder import image_files, is_image_folder, load_image_folder
 from .labels import encode_labels, shown_label
 
 BREAST_CANCER_CSV = "breast_cancer.csv"

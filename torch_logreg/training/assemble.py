@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import torch
 
+from ..checkpoint import atomic_write_text, load_checkpoint
 from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer
-from ..errors import ConfigError
-from ..checkpoint import atomic_write_text, load_checkpoint
 from ..data.streaming import device_memory
+from ..errors import ConfigError
 from ..nn.classifier import Classifier, as_classifier
 from ..nn.model_size import check_model_fits
 from ..nn.models import build_model

@@ -16,8 +16,8 @@ import torch
 from ..checkpoint import atomic_write_text
 from ..data.split import Standardizer
 from ..data.streaming import is_stream, rows_apply
-from ..nn.classifier import Classifier
 from ..errors import ConvergenceWarning, SeparationWarning
+from ..nn.classifier import Classifier
 from . import diagnostics
 from .metrics import classification_metrics, strict_json
 

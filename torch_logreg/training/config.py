@@ -25,14 +25,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      create_model)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+)
 from pydantic.fields import FieldInfo
 
-from .yaml_loading import load_yaml_text
 from ..errors import ConfigError, ConfigTypeError
 from ..nn.models import MODELS, model_name_help, models_using, models_with_coefficient_table
 from .optimizers import OPTIMIZERS, optimizers_using
+from .yaml_loading import load_yaml_text
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds both take any value below this
 # PyYAML (YAML 1.1) reads 1e-3 and 1e3 as strings; a float field takes them as numbers.

@@ -67,5 +67,11 @@ class LBFGS(torch.optim.LBFGS):
         return loss
 
 
-from .newton import (AUTO_HESSIAN_MIN_PARAMETERS, AUTO_HESSIAN_ROWS_PER_PARAMETER,  # noqa: E402,F401
-                     NEWTON_MAX_FEATURES, SMALL_NEWTON_BYTES, Newton, auto_hessian_rows)
+from .newton import (  # noqa: E402,F401
+    AUTO_HESSIAN_MIN_PARAMETERS,
+    AUTO_HESSIAN_ROWS_PER_PARAMETER,
+    NEWTON_MAX_FEATURES,
+    SMALL_NEWTON_BYTES,
+    Newton,
+    auto_hessian_rows,
+)

@@ -26,8 +26,8 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import UserInputError
 from ..checkpoint import CHECKPOINT_NAME, atomic_write_text, is_temp_file
+from ..errors import UserInputError
 
 RUNS_ROOT = Path("runs")
 MARKER_NAME = ".torch_logreg_run"

@@ -6,9 +6,9 @@ A mixin, so that ``Trainer`` reads in one sitting: it uses the trainer's ``model
 
 from __future__ import annotations
 
-import torch
-
 from pathlib import Path
+
+import torch
 
 from ..checkpoint import CHECKPOINT_NAME, save_checkpoint
 from ..checkpoint_fields import check_optimizer_fits, check_resumable, check_weights_fit

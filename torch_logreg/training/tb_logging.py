@@ -31,8 +31,8 @@ from tensorboard.plugins.hparams.api_pb2 import STATUS_SUCCESS
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, SessionEndInfo, SessionStartInfo
 from torch.utils.tensorboard import SummaryWriter
 
-from . import images as pictures
 from ..nn.models import MODELS, models_using
+from . import images as pictures
 from .filter_grid import filter_grid
 from .optimizers import optimizers_using
 

@@ -26,27 +26,36 @@ from pathlib import Path
 
 import torch
 
+from .. import threads
+from ..checkpoint import CHECKPOINT_NAME, save_checkpoint
 from ..data.split import Split, data_fingerprint
 from ..data.streaming import is_stream, rows_apply
-from ..errors import (DesignWarning, IgnoredKeyWarning, TorchLogregWarning,
-                      TrainingDiverged)
+from ..errors import DesignWarning, IgnoredKeyWarning, TorchLogregWarning, TrainingDiverged
 from ..nn.gradcheck import check_gradients
-from .. import threads
 from . import diagnostics, distributed
-from ..checkpoint import CHECKPOINT_NAME, save_checkpoint
-from .config import Config, check_config, ignored_keys, save_config
-from .classification_report import ClassificationReport, TrainResult  # noqa: F401
-from .assemble import DTYPES  # noqa: F401  (importable from here, as before)
+from .assemble import (
+    DTYPES,  # noqa: F401  (importable from here, as before)
+    agree_on_start,
+    append_command,
+    check_model_offers,
+    check_x_dtype,
+    resolve_device,
+    resolve_dtypes,
+    run_folder,
+    training_data,
+    training_model,
+    training_optimizer,
+)
 from .assemble import NoWriter as _NoWriter
-from .assemble import (agree_on_start, append_command, check_model_offers, check_x_dtype, resolve_device,
-                       resolve_dtypes, run_folder, training_data, training_model, training_optimizer)
+from .batches import Batches
 from .capabilities import capabilities
+from .class_weights import class_weights
+from .classification_report import ClassificationReport, TrainResult  # noqa: F401
+from .config import Config, check_config, ignored_keys, save_config
+from .loop import LoopEnd, Schedule, minimize
 from .optim import default_grad_tol
 from .resume import check_resume
 from .run_state import RunState, _deep_clone  # noqa: F401
-from .batches import Batches
-from .class_weights import class_weights
-from .loop import LoopEnd, Schedule, minimize
 from .steps import make_step
 from .tb_logging import RunWriter
 
