@@ -120,3 +120,25 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, where):
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip() == "error: interrupted"
     assert not (tmp_path / "run").exists()
+
+
+def test_a_signal_in_a_run_that_saves_nothing_does_not_claim_a_checkpoint(monkeypatch):
+    """train(save=False) (scikit-learn's fit) writes nothing: a SIGTERM says there is nothing to resume."""
+    from torch_logreg.training import trainer as trainer_module
+    from torch_logreg.training.trainer import TrainingInterrupted
+
+    real_step_at = trainer_module.Trainer.step_at
+
+    def step_then_signal(self, it):
+        real_step_at(self, it)
+        if it == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # caught by the loop: it ends this step, then stops
+
+    monkeypatch.setattr(trainer_module.Trainer, "step_at", step_then_signal)
+    config = load_config(None, ["train.iterations=50", "train.print_cost=false"])
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(config, save=False)
+    assert stopped.value.run_dir is None and stopped.value.iteration == 4
+    assert str(stopped.value) == ("interrupted by SIGTERM at iteration 4; this run saves nothing (save=False), "
+                                  "so there is nothing to resume")
+    assert "checkpoint" not in stopped.value.command_line

@@ -67,13 +67,18 @@ _HISTORY = {"train_cost": "train/cost", "test_cost": "test/cost", "train_accurac
 
 
 class TrainingInterrupted(Exception):
-    """SIGINT or SIGTERM stopped the run after a checkpoint was written."""
+    """SIGINT or SIGTERM stopped the run after a checkpoint was written (or, for a run that saves
+    nothing, ``run_dir`` None, with nothing written: there is nothing to resume)."""
 
-    def __init__(self, signum: int, iteration: int, run_dir: Path):
-        super().__init__(f"interrupted by {signal.Signals(signum).name} at iteration {iteration}; "
-                         f"checkpoint saved, continue with train(config, {str(run_dir)!r}, resume=True)")
-        self.command_line = (f"interrupted by {signal.Signals(signum).name} at iteration {iteration}; "
-                             f"checkpoint saved, continue with --resume {run_dir}")
+    def __init__(self, signum: int, iteration: int, run_dir: Path | None):
+        stopped = f"interrupted by {signal.Signals(signum).name} at iteration {iteration}"
+        if run_dir is None:  # train(save=False), e.g. scikit-learn's fit: no checkpoint was written
+            super().__init__(f"{stopped}; this run saves nothing (save=False), so there is nothing to resume")
+            self.command_line = str(self)
+        else:
+            super().__init__(f"{stopped}; checkpoint saved, continue with train(config, {str(run_dir)!r}, "
+                             f"resume=True)")
+            self.command_line = f"{stopped}; checkpoint saved, continue with --resume {run_dir}"
         self.signum, self.iteration, self.run_dir = signum, iteration, run_dir
 
 
