@@ -269,3 +269,26 @@ def test_a_run_that_stops_early_says_when_and_which_test_it_met(tmp_path, capsys
     iteration = json.loads((tmp_path / "run" / "metrics.json").read_text())["iterations"]
     assert resumed.out.splitlines()[0].startswith(f"resuming {tmp_path / 'run'} from iteration")
     assert iteration >= int(said[0].split()[4])
+
+
+def test_constant_pixels_are_named_truly_under_per_channel_standardization_and_not_for_a_cnn():
+    """The digits' blank border pixels stay constant (not zero) after per-channel standardization: the
+    warning says they duplicate the bias. A CNN shares its weights over the pixels: no design warning."""
+    import warnings as warnings_module
+
+    from torch_logreg import DesignWarning
+    from torch_logreg.training.config import load_config
+    from torch_logreg.training.trainer import train
+
+    softmax = load_config(None, ["data.name=digits", "train.iterations=1", "train.print_cost=false"])
+    with pytest.warns(DesignWarning) as seen:
+        train(softmax, save=False, report=False)
+    constant = [str(w.message) for w in seen if "constant in the training rows" in str(w.message)]
+    assert constant and "carries nothing the bias does not" in constant[0]
+    assert not any("maps it to zeros" in str(w.message) for w in seen)
+
+    cnn = load_config(None, ["data.name=digits", "model.name=cnn", "model.channels=[2]", "model.hidden=[4]",
+                             "train.iterations=1", "train.print_cost=false"])
+    with warnings_module.catch_warnings():
+        warnings_module.simplefilter("error", DesignWarning)
+        train(cnn, save=False, report=False)

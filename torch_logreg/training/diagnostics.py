@@ -23,7 +23,10 @@ _CHECK_ROWS = 1 << 16
 
 
 def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str]:
-    """Warnings about columns of the training x (m, n) that leave a weight undetermined."""
+    """Warnings about columns of the training x (m, n) that leave a weight undetermined.
+
+    ``standardized``: each column was standardized on its own, so a constant one became zeros (images
+    standardized per channel keep a constant pixel constant: it then duplicates the bias)."""
     m = x.shape[0]
     if m < 3:
         return []

@@ -223,8 +223,13 @@ class Trainer(RunState, ClassificationReport):
                 if "lr" in group:
                     group["lr"] = self.config.optimizer.lr
         split = self.split
-        design = [] if is_stream(self.x_train) else \
-            diagnostics.design_warnings(self.x_train, split.feature_names, split.standardizer is not None)
+        # A weight per feature is what a singular design leaves undetermined; a model that shares its weights
+        # over an image's pixels (a convolution) has none, so the design warnings are not its to hear.
+        per_feature = len(getattr(self.model, "sample_shape", (0,))) == 1
+        # Images are standardized per channel: a constant pixel stays constant (not zero) after it.
+        zeroed = split.standardizer is not None and split.image_shape is None
+        design = [] if is_stream(self.x_train) or not per_feature else \
+            diagnostics.design_warnings(self.x_train, split.feature_names, zeroed)
         for line in ignored_keys(self.config):
             self._warn(line, IgnoredKeyWarning)
         for line in design:
