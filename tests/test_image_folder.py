@@ -103,3 +103,22 @@ def test_shifted_copies_of_rows_of_pixels_need_them_in_memory(tmp_path):
     assert split.x_train.shape == (5 * 30, 16) and split.x_test.shape == (10, 16)
     with pytest.raises(DataError, match="data.shift=1 needs every training row in memory"):
         load_for_training(load_config(None, [*common, "data.stream=true"]).data, 0, distributed.Solo(), None)
+
+
+def test_a_model_trained_on_rows_of_pixels_refuses_image_files_instead_of_misreading_them(tmp_path, capsys):
+    """The digits are rows of 0-16; an image file is read as [0, 1]: predict and evaluate refuse it in one
+    line (exit 2), writing nothing, where they would otherwise print confident wrong classes."""
+    config = load_config(None, ["data.name=digits", "model.name=cnn", "model.channels=[2]", "model.hidden=[4]",
+                                "train.iterations=2", "train.print_cost=false"])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(config, tmp_path / "run")
+    picture = tmp_path / "seven.png"
+    Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).save(picture)
+    for command in (["predict", "--checkpoint", str(tmp_path / "run"), "--data", str(picture)],
+                    ["evaluate", "--checkpoint", str(tmp_path / "run"), "--data", str(tmp_path)]):
+        done = run_main(capsys, *command)
+        assert done.status == 2 and done.out == ""
+        assert_one_error_line(done.err, "image files are read as pixels in [0, 1]", "data.name=digits")

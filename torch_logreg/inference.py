@@ -45,6 +45,7 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
                              f"and predicts the most probable one")
     images = image_inputs(model.model.sample_shape, data_path)  # a folder or a file of images: their paths
     if images:
+        _check_trained_on_image_files(model, data_path)
         x = read_images(images, model.model.sample_shape)
     else:
         x = read_rows(data_path, model, header=header)[0]
@@ -65,6 +66,16 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
     return text
 
 
+def _check_trained_on_image_files(model, data_path) -> None:
+    """Image files are read as pixels in [0, 1]: a model trained on rows of numbers (the digits' 0-16, a CSV of
+    pixels) would take them at another scale and give wrong numbers without a sign, so it refuses them."""
+    source = getattr(model, "rows_not_image_files", None)
+    if source is not None:
+        raise DataError(f"{data_path}: image files are read as pixels in [0, 1], but this model was trained on "
+                        f"rows of numbers ({source}) whose scale may differ; give it rows in its training form "
+                        f"(a CSV or .npy), or train it on a folder of images")
+
+
 def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
     """The model's metrics on a labelled file, plus ``rows``: ``training.metrics.classification_metrics``'
     names without a prefix (binary: accuracy, auc, f1, precision, recall, log_loss;
@@ -76,6 +87,7 @@ def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
     model = load_model(checkpoint)
     shape = model.model.sample_shape
     if image_inputs(shape, data_path):  # labelled images: a folder with one sub-folder per class
+        _check_trained_on_image_files(model, data_path)
         if not Path(data_path).is_dir():
             raise DataError(f"{data_path}: evaluate needs labelled images, a folder with one sub-folder "
                             f"per class")

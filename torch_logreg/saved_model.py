@@ -190,7 +190,19 @@ def load_model(run_dir_or_checkpoint) -> StandardizedModel:
             raise ValueError(f"config data.labels must be a mapping, got {label_map!r}")
     except (KeyError, RuntimeError, TypeError, IndexError, AttributeError, ValueError, StopIteration) as error:
         raise CheckpointError(f"{run_dir_or_checkpoint}: not a torch_logreg checkpoint ({_one_line(error)})") from None
-    return StandardizedModel(model, standardizer, classes, names, target, label_map).eval()
+    loaded = StandardizedModel(model, standardizer, classes, names, target, label_map).eval()
+    loaded.rows_not_image_files = _rows_not_image_files((state.get("config") or {}).get("data") or {})
+    return loaded
+
+
+def _rows_not_image_files(data: dict) -> str | None:
+    """How the training images came as rows of numbers, whose scale need not be an image file's [0, 1]
+    (built-in data, or ``data.image_shape`` on a CSV or .npy); None when they were image files or unknown."""
+    if data.get("image_shape") is not None:
+        return f"data.image_shape={list(data['image_shape'])} on {data.get('path')}"
+    if data.get("name") and not data.get("path"):
+        return f"data.name={data['name']}"
+    return None
 
 
 def _format_1_architecture(state: dict) -> dict:
