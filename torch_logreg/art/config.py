@@ -61,10 +61,12 @@ class ArtConfig(_Section):
                     expected="in [0, 2**32)")
     check_grad: bool = key(False, "compare the first hand-written image gradient with autograd's; stop if "
                                   "they differ")
-    network: Literal["random", "vgg19"] = key(
-        "random", "`random` (one layer of random multi-scale filters) or `vgg19` (`art.weights`: a "
-                  "torchvision VGG-19 state_dict)")
-    weights: Text | None = key(None, "the weights file for `vgg19`; nothing is downloaded")
+    network: Literal["random", "vgg19", "cnn"] = key(
+        "random", "`random` (one layer of random multi-scale filters), `vgg19` (`art.weights`: a "
+                  "torchvision VGG-19 state_dict) or `cnn` (`art.weights`: a run of model.name=cnn trained "
+                  "on a folder of images)")
+    weights: Text | None = key(None, "the weights file for `vgg19`, the run folder or checkpoint for `cnn`; "
+                                     "nothing is downloaded")
     pooling: Literal["avg", "max"] = key("avg", "`vgg19`'s pooling: `avg` (Gatys et al.) or `max`")
     width: Int = key(64, "`random`: filters per scale", ge=1, le=1024)
     dtype: Literal["float32", "float64"] = key("float32", "`float32` or `float64`")

@@ -1,8 +1,9 @@
-"""The feature network a config names: ``random`` (default) or ``vgg19`` from ``art.weights``."""
+"""The feature network a config names: ``random`` (default), ``vgg19`` or ``cnn`` from ``art.weights``."""
 
 from __future__ import annotations
 
 from ..errors import ConfigError
+from .cnn_features import cnn_network
 from .config import ArtConfig
 from .layers import FeatureNetwork
 from .random_net import random_multiscale_network
@@ -14,4 +15,6 @@ def build_network(config: ArtConfig) -> FeatureNetwork:
         return random_multiscale_network(config.seed, width=config.width)
     if config.weights is None:
         raise ConfigError(f"art.network={config.network} needs art.weights=PATH (nothing is downloaded)")
+    if config.network == "cnn":
+        return cnn_network(config.weights)
     return vgg19_network(config.weights, config.pooling)
