@@ -224,3 +224,14 @@ def test_a_model_too_large_to_allocate_names_the_key_and_the_bytes(tmp_path, cap
     assert done.status == 2
     assert_one_error_line(done.err, "model.hidden=[20000000000]", "2,560,000,000,004 bytes")
     assert not (tmp_path / "run").exists()
+
+
+def test_strict_json_names_a_nested_value_that_is_not_finite():
+    """art's metrics.json nests its losses: a NaN there is null with its dotted key, not a crash."""
+    import json
+
+    from torch_logreg.training.metrics import strict_json
+
+    text = strict_json({"final": {"style": float("nan"), "tv": 0.5}, "iterations": 3})
+    assert json.loads(text) == {"final": {"style": None, "tv": 0.5}, "iterations": 3,
+                                "undefined": {"final.style": "not finite (nan)"}}

@@ -12,7 +12,6 @@ its moments).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import signal
 from pathlib import Path
@@ -27,6 +26,8 @@ from ..checkpoint import (
     save_checkpoint,
 )
 from ..errors import CheckpointError, ConfigError
+from ..training.loop import StopRequests
+from ..training.metrics import strict_json
 from ..training.run_dir import open_run_dir
 from ..training.tb_logging import RunWriter
 from . import images
@@ -94,7 +95,7 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
                         progress.iteration)
         writer = RunWriter(folder, purge_step=progress.step + 1 if resume else None)
         stack.callback(writer.close)
-        stop = _SignalCatcher()
+        stop = StopRequests("finishing this evaluation, then saving the image")
         stack.enter_context(stop)
         def save(image, progress, pending=False):
             _save_checkpoint(folder, image, progress, config, style, content, pending)
@@ -119,20 +120,25 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
             images.save_png(_finish(state["model"]["image"], content_picture, config), folder / "result.png")
             raise ArtInterrupted(stop.signum, progress.step, folder, command[0] if command else None) from None
         save(image, progress)
-        result = _finish(image, content_picture, config)
-        images.save_png(result, folder / "result.png")
-        shown = [images.to_tensor(content_picture, config.size)] if content_picture is not None else []
-        shown += [images.to_tensor(picture, config.size) for picture in style_pictures] + [result]
-        images.save_png(images.side_by_side(shown, result.shape[-2]), folder / "content_style_result.png")
-        fell = progress.initial.get("style", 0) / max(progress.final.get("style", 0), 1e-300)
-        metrics = {"initial": progress.initial, "final": progress.final, "iterations": progress.step,
-                   "seconds": round(progress.seconds, 3), "style_loss_fell": fell}
-        atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        writer.writer.add_image("art/image", images.to_hwc_uint8(result), progress.step, dataformats="HWC")
-        logger.info("style loss %.4g -> %.4g (%.0f× lower), %d iterations in %.1f s",
-                    progress.initial.get("style", float("nan")), progress.final.get("style", float("nan")),
-                    fell, progress.step, progress.seconds)
+        _write_results(folder, writer, image, progress, style_pictures, content_picture, config)
     return folder
+
+
+def _write_results(folder: Path, writer, image, progress, style_pictures, content_picture, config) -> None:
+    """result.png, content_style_result.png, metrics.json and the last TensorBoard image; the closing line."""
+    result = _finish(image, content_picture, config)
+    images.save_png(result, folder / "result.png")
+    shown = [images.to_tensor(content_picture, config.size)] if content_picture is not None else []
+    shown += [images.to_tensor(picture, config.size) for picture in style_pictures] + [result]
+    images.save_png(images.side_by_side(shown, result.shape[-2]), folder / "content_style_result.png")
+    fell = progress.initial.get("style", 0) / max(progress.final.get("style", 0), 1e-300)
+    metrics = {"initial": progress.initial, "final": progress.final, "iterations": progress.step,
+               "seconds": round(progress.seconds, 3), "style_loss_fell": fell}
+    atomic_write_text(folder / "metrics.json", strict_json(metrics))
+    writer.writer.add_image("art/image", images.to_hwc_uint8(result), progress.step, dataformats="HWC")
+    logger.info("style loss %.4g -> %.4g (%.0f× lower), %d iterations in %.1f s",
+                progress.initial.get("style", float("nan")), progress.final.get("style", float("nan")),
+                fell, progress.step, progress.seconds)
 
 
 def _pictures(style: list[str], content: str | None, config: ArtConfig):
@@ -181,26 +187,3 @@ def _log(writer: RunWriter, image, losses: dict, progress: Progress, config: Art
     last = progress.scale == config.scales - 1 and progress.iteration == config.iterations
     if config.save_every and progress.iteration % config.save_every == 0 and not last:  # the end logs the result
         writer.writer.add_image("art/image", images.to_hwc_uint8(image), progress.step, dataformats="HWC")
-
-
-class _SignalCatcher:
-    """SIGINT/SIGTERM ask the run to stop after the evaluation in progress; a second one stops at once."""
-
-    def __init__(self):
-        self.signum, self.previous = None, {}
-
-    def __enter__(self):
-        def request_stop(signum, frame):
-            if self.signum is not None:
-                raise KeyboardInterrupt
-            logger.warning("%s: finishing this evaluation, then saving the image",
-                           signal.Signals(signum).name)
-            self.signum = signum
-
-        self.previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        return False

@@ -116,8 +116,9 @@ class StopRequests:
     """While entered (in the main thread): SIGINT and SIGTERM set ``signum`` instead of stopping the process,
     so the loop ends its step and saves; a second signal raises ``KeyboardInterrupt`` at once."""
 
-    def __init__(self):
+    def __init__(self, notice: str = "finishing this step, then saving a checkpoint"):
         self.signum: int | None = None
+        self.notice = notice  # said on the first signal, after its name
         self._previous: dict = {}
 
     def __enter__(self) -> StopRequests:
@@ -132,5 +133,5 @@ class StopRequests:
     def _request(self, signum, frame) -> None:
         if self.signum is not None:
             raise KeyboardInterrupt
-        logger.warning("%s: finishing this step, then saving a checkpoint", signal.Signals(signum).name)
+        logger.warning("%s: %s", signal.Signals(signum).name, self.notice)
         self.signum = signum

@@ -133,14 +133,18 @@ def strict_json(metrics: dict) -> str:
     """
     import json
 
-    clean, reasons = {}, {}
-    for key, value in metrics.items():
+    reasons = {}
+
+    def cleaned(value, key: str):  # nested mappings too (art's initial and final losses), keys dotted
+        if isinstance(value, dict):
+            return {k: cleaned(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
         if isinstance(value, float) and not math.isfinite(value):
-            clean[key] = None
             reasons[key] = ("undefined: the rows hold only one class" if key.endswith("_auc")
                             else f"not finite ({value})")
-        else:
-            clean[key] = value
+            return None
+        return value
+
+    clean = cleaned(metrics, "")
     if reasons:
         clean["undefined"] = reasons
     return json.dumps(clean, indent=2, allow_nan=False) + "\n"
