@@ -149,7 +149,6 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     equations = classes[1:]  # binary: the positive class; K: each class against classes[0]
     notes = _notes(fitted.l2, standardizer is not None, k, classes, None if weights is None else (len(x), total_weight))
 
-    as_numpy = lambda t: t.detach().cpu().numpy()  # noqa: E731
     return Summary(
         names=np.array(["const", *names] * len(equations), dtype=object),
         equation=np.array([label for label in equations for _ in range(n + 1)], dtype=object),
@@ -158,8 +157,11 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
         cov=as_numpy(cov), nobs=len(x), log_likelihood=log_likelihood, ll_null=ll_null,
         pseudo_r2=1.0 - log_likelihood / ll_null if ll_null else float("nan"), classes=classes,
         converged=converged, l2=fitted.l2, standardized=standardizer is not None, weighted=weights is not None,
-        notes=notes,
-    )
+        notes=notes)
+
+
+def as_numpy(tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
 
 
 def _unwrapped(model, standardizer, feature_names, classes):

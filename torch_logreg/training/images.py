@@ -282,6 +282,16 @@ def _arrow_label(draw, center, left: str, right: str, font_) -> None:
 LINE_COLORS = np.concatenate([[[60.0, 60.0, 60.0]], TAB10[4:], TAB10[:3]])
 
 
+def _legend(draw, names: list[str], left: int, tick_font) -> None:
+    """One row of "── name" entries above the plot, so no entry hides a curve."""
+    legend_x = left
+    for i, name in enumerate(names):
+        color = tuple(int(c) for c in LINE_COLORS[i % len(LINE_COLORS)])
+        draw.line([legend_x, 37, legend_x + 18, 37], fill=color, width=3)
+        draw.text((legend_x + 24, 29), name, font=tick_font, fill="black")
+        legend_x += 24 + _text_size(tick_font, name)[0] + 18
+
+
 def learning_curve_image(series: dict[str, tuple[list[int], list[float]]], title: str, ylabel: str, *,
                          width: int = 480, height: int = 300) -> np.ndarray:
     """A line chart of each series over iterations, with ticked axes, a title and a legend above the plot.
@@ -311,12 +321,7 @@ def learning_curve_image(series: dict[str, tuple[list[int], list[float]]], title
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     draw.text((left, 8), title, font=name_font, fill="black")
-    legend_x = left
-    for i, (name, _, _) in enumerate(curves):  # one row of "── name" entries, so no entry hides a curve
-        color = tuple(int(c) for c in LINE_COLORS[i % len(LINE_COLORS)])
-        draw.line([legend_x, 37, legend_x + 18, 37], fill=color, width=3)
-        draw.text((legend_x + 24, 29), name, font=tick_font, fill="black")
-        legend_x += 24 + _text_size(tick_font, name)[0] + 18
+    _legend(draw, [name for name, _, _ in curves], left, tick_font)
 
     def to_pixel(x, y):
         return (left + (x - x_lo) / (x_hi - x_lo) * (plot_w - 1), top + (y_hi - y) / (y_hi - y_lo) * (plot_h - 1))
