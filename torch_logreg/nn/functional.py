@@ -56,8 +56,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import one_pass
-
 _PLAIN_AUTOGRAD = contextvars.ContextVar("torch_logreg_plain_autograd", default=False)
 
 
@@ -71,324 +69,37 @@ def plain_autograd():
         _PLAIN_AUTOGRAD.reset(token)
 
 
-# --------------------------------------------------------------------------
-# Formulas (no autograd)
-# --------------------------------------------------------------------------
-
-
-def linear_forward(x: Tensor, weight: Tensor, bias: Tensor | None, out: Tensor | None = None) -> Tensor:
-    """z = x Wᵀ + b.  x: (m, n), weight: (k, n), bias: (k,) -> z: (m, k), into ``out`` when given."""
-    if bias is None:
-        return torch.matmul(x, weight.T, out=out)
-    return torch.addmm(bias, x, weight.T, out=out)
-
-
-def linear_backward(
-    grad_z: Tensor, x: Tensor, weight: Tensor, need_x: bool = True, need_weight: bool = True, need_bias: bool = True,
-    dx_out: Tensor | None = None,
-) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-    """dx = g W, dW = gᵀ x, db = Σ_rows g.  grad_z: (m, k) -> (m, n), (k, n), (k,).
-
-    A gradient that is not needed is returned as None and never computed; dx goes into
-    ``dx_out`` when given.
-    """
-    dx = torch.matmul(grad_z, weight, out=dx_out) if need_x else None
-    dweight = grad_z.T @ x if need_weight else None
-    dbias = grad_z.sum(0) if need_bias else None
-    return dx, dweight, dbias
-
-
-def _count(m, rows: int):
-    """The divisor of a mean: m when given (a block passes the whole count, a tensor Σs is
-    fine), else the rows here.  Never ``m or rows``: truth-testing a tensor syncs."""
-    return rows if m is None else m
-
-
-def softplus(z: Tensor) -> Tensor:
-    """log(1 + e^z) = max(z, 0) + log1p(e^(−|z|)), exact for every z (``F.softplus`` is z above 20)."""
-    return torch.clamp_min(z, 0) + torch.log1p(torch.exp(-z.abs()))
-
-
-def logistic_cost_forward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
-    """J = (1/m) Σ s·(softplus(z) − y·z), the cross-entropy of σ(z) against y.  z, y: (k,) -> ().
-
-    m defaults to k (Σs with weights); a block of the rows passes the whole count, and
-    the blocks' J add up.  ``sample_weight`` s (k,) defaults to ones.
-    """
-    # Out of place: autograd may differentiate these formulas directly (a Hessian check).
-    # max(z, 0) − y·z first: for y in {0, 1} it is exactly 0 or |z|, so the tiny log1p term
-    # of a confident right answer is added to 0, not rounded off against z.
-    loss = torch.clamp_min(z, 0) - y * z + torch.log1p(torch.exp(-z.abs()))
-    if sample_weight is not None:
-        return (loss * sample_weight).sum() / _count(m, sample_weight.sum())
-    return loss.sum() / _count(m, z.numel())
-
-
-def logistic_cost_backward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
-    """dz = ∂J/∂z = s·(σ(z) − y) / m.  z, y: (k,) -> (k,); m defaults to k (Σs)."""
-    dz = torch.sigmoid(z).sub_(y)  # in place on σ(z)'s fresh buffer
-    if sample_weight is not None:
-        return dz.mul_(sample_weight).div_(_count(m, sample_weight.sum()))
-    return dz.div_(_count(m, z.numel()))
-
-
-def softmax_cost_forward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
-    """J = (1/m) Σᵢ sᵢ·[logsumexp(zᵢ) − zᵢ,yᵢ].  z: (k, K), y: (k,) int64 in 0..K−1 -> ().
-
-    logsumexp subtracts each row's max first, so logits of ±1000 give the exact cost.
-    """
-    loss = torch.logsumexp(z, 1) - z.gather(1, y.unsqueeze(1)).squeeze(1)
-    if sample_weight is not None:
-        return (loss * sample_weight).sum() / _count(m, sample_weight.sum())
-    return loss.sum() / _count(m, len(z))
-
-
-def softmax_cost_backward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
-    """dz = ∂J/∂z = s·(softmax(z) − onehot(y)) / m.  z: (k, K), y: (k,) int64 -> (k, K)."""
-    dz = torch.softmax(z, 1)
-    dz.scatter_add_(1, y.unsqueeze(1), torch.full_like(z[:, :1], -1.0))  # − onehot(y)
-    if sample_weight is not None:
-        return dz.mul_(sample_weight.unsqueeze(1)).div_(_count(m, sample_weight.sum()))
-    return dz.div_(_count(m, len(z)))
-
-
-def l2_forward(weight: Tensor, l2: float, m) -> Tensor:
-    """(l2 / 2m)·‖W‖², on the weights only (the bias is never penalized).  m: the full
-    training count (or Σs), also for a mini-batch, so every optimizer has one objective."""
-    return weight.pow(2).sum() * (l2 / (2 * m))
-
-
-def l2_backward(weight: Tensor, l2: float, m) -> Tensor:
-    """∂/∂W of the L2 term: (l2/m)·W."""
-    return weight * (l2 / m)
-
-
-# Each derivative is one fused elementwise kernel of ATen's computing exactly the formula
-# in its docstring: written as products, the tanh line alone made three (m, width)
-# temporaries per layer per step (benchmarks/mlp_time.py).  The tests hold each against
-# the formula and against autograd.
-
-def sigmoid_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tensor:
-    """dz = da ⊙ σ′(z) = da ⊙ a(1 − a), from the output a = σ(z).  Any shape; into ``out`` (may be da)."""
-    if out is None:
-        return torch.ops.aten.sigmoid_backward(grad_a, a)
-    return torch.ops.aten.sigmoid_backward.grad_input(grad_a, a, grad_input=out)
-
-
-def tanh_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tensor:
-    """dz = da ⊙ (1 − a²), from the output a = tanh(z).  Any shape; into ``out`` (may be da)."""
-    if out is None:
-        return torch.ops.aten.tanh_backward(grad_a, a)
-    return torch.ops.aten.tanh_backward.grad_input(grad_a, a, grad_input=out)
-
-
-def relu_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tensor:
-    """dz = da where a > 0, else 0, from the output a = max(z, 0): the derivative at z = 0 is 0, as
-    PyTorch's.  Any shape; into ``out`` (may be da)."""
-    if out is None:
-        return torch.ops.aten.threshold_backward(grad_a, a, 0)
-    return torch.ops.aten.threshold_backward.grad_input(grad_a, a, 0, grad_input=out)
-
-
-# Rows per block on the CPU for the Hessian: about 4 MB of x, so that its (rows, n)
-# scratch product stays that small and in cache for xᵀ diag(c) x.
-CPU_BLOCK_BYTES = 4 << 20
-# The gradient's full-batch CPU step reads x once in cache-sized blocks (``one_pass``); these
-# larger blocks serve what is left: the cost alone (log steps) and gradients that autograd
-# records.  Their temporaries are m-vectors (z, dz), so a block only bounds their size.
-CPU_GRADIENT_BLOCK_BYTES = 64 << 20
-
-
-def row_blocks(x: Tensor, *others: Tensor, block_bytes: int | None = None) -> list[tuple[Tensor, ...]]:
-    """[(x_block, *other_blocks)] in blocks of about ``block_bytes`` (default ``CPU_BLOCK_BYTES``) of x
-    on the CPU; one block elsewhere."""
-    m = x.shape[0]
-    block_bytes = CPU_BLOCK_BYTES if block_bytes is None else block_bytes
-    rows = max(1, block_bytes // (x.shape[1] * x.element_size())) if x.device.type == "cpu" else m
-    if m <= rows:
-        return [(x, *others)]
-    return list(zip(x.split(rows), *(t.split(rows) for t in others)))
-
-
-def block_logits(x_block: Tensor, w: Tensor, bias: Tensor) -> Tensor:
-    """z = x·w + b for one neuron and one block of rows, by gemv.  x_block: (k, n), w: (n,) -> (k,).
-
-    Torch's gemv (MKL in the PyTorch wheels) is fast on an Intel Xeon and about half
-    OpenBLAS's speed on an AMD EPYC (``benchmarks/gemv_blocks.py``); the training step's
-    gradient goes through ``one_pass`` and NumPy's BLAS instead, so only the cost alone and
-    the Hessian come here.
-    """
-    return torch.addmv(bias, x_block, w)
-
-
-def block_scratch(blocks: list, *inputs: Tensor) -> Tensor | None:
-    """One buffer of a block's size, reused by every block: a fresh ~1 MB tensor per block
-    can come from a new mapping each time, and its page faults cost ~20× the multiply.
-    None for a single block, and when autograd records ``inputs`` (``out=`` would break it)."""
-    if len(blocks) == 1 or (torch.is_grad_enabled() and any(t.requires_grad for t in inputs)):
-        return None
-    return torch.empty_like(blocks[0][0])
-
-
-def _blocks_with_weights(x: Tensor, y: Tensor, sample_weight: Tensor | None) -> list[tuple]:
-    """The gradient's ``row_blocks`` of (x, y, s), with s None in every block when there are no weights."""
-    if sample_weight is None:
-        return [(xb, yb, None) for xb, yb in row_blocks(x, y, block_bytes=CPU_GRADIENT_BLOCK_BYTES)]
-    return row_blocks(x, y, sample_weight, block_bytes=CPU_GRADIENT_BLOCK_BYTES)
-
-
-def normalizers(x: Tensor, sample_weight: Tensor | None, rows=None, l2_rows=None):
-    """(m, the L2 term's m).  m divides the loss sum: ``rows`` when given (a worker of several
-    passes the global count, so the workers' parts add up to the mean), else the rows here or
-    Σs.  The L2 term's m is ``l2_rows`` when given (a mini-batch passes the full count; inf
-    leaves the term out), else m."""
-    m = rows if rows is not None else (x.shape[0] if sample_weight is None else sample_weight.sum())
-    return m, (m if l2_rows is None else l2_rows)
-
-
-def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-         sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
-    """J for a one-neuron model without autograd.  x: (m, n), y: (m,), weight: (1, n), bias: (1,)."""
-    value, _, _ = cost_and_grads(x, y, weight, bias, l2, with_cost=True, sample_weight=sample_weight,
-                                 rows=rows, l2_rows=l2_rows, need_grads=False)
-    return value
-
-
-def cost_and_grads(
-    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
-    sample_weight: Tensor | None = None, rows=None, l2_rows=None, need_grads: bool = True,
-) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-    """(J or None, dW (1, n), db (1,)) in one forward pass, without autograd.
-
-    The vectorized form of the document's loop: z = x Wᵀ + b, dz = s·(σ(z) − y)/m,
-    dW = dzᵀ x + (l2/m) W, db = Σ dz.  The cost is computed only when asked for,
-    since a training loop needs it only on the steps it logs.
-
-    This is ``linear_forward`` / ``linear_backward`` for one neuron in vector form
-    (addmv, mv): on small data every op saved is a microsecond a step.  On the CPU, float32
-    and float64 x without autograd is read once (``one_pass.grads``: cache-sized row blocks);
-    otherwise very large x goes in ``row_blocks`` (``CPU_GRADIENT_BLOCK_BYTES``).  Either way
-    the blocks' sums add up to the same J, dW, db.
-    Tests hold it against the autograd Functions.
-    """
-    m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
-    w = weight.reshape(-1)  # (n,)
-    value = dweight = dbias = None
-    if need_grads and one_pass.supports(x, weight, bias):  # the CPU step: x read once, in cached blocks
-        z, dweight, dbias = one_pass.grads(x, weight, bias, logistic_cost_backward, y, m, sample_weight)
-        value = logistic_cost_forward(z.view(-1), y, m, sample_weight) if with_cost else None
-        blocks = []
-    else:
-        blocks = _blocks_with_weights(x, y, sample_weight)
-    for x_block, y_block, s_block in blocks:
-        z = block_logits(x_block, w, bias)  # (rows,)
-        if with_cost:
-            part = logistic_cost_forward(z, y_block, m, s_block)
-            value = part if value is None else value + part
-        if not need_grads:
-            continue
-        dz = logistic_cost_backward(z, y_block, m, s_block)  # (rows,)
-        if dweight is None:
-            dweight, dbias = torch.mv(x_block.T, dz), dz.sum()  # dzᵀ x, Σ dz
-        else:
-            dweight.addmv_(x_block.T, dz)
-            dbias += dz.sum()
-    if l2 and with_cost:
-        value = value + l2_forward(weight, l2, l2_m)
-    if not need_grads:
-        return value, None, None
-    dweight = dweight.view_as(weight)
-    if l2:
-        dweight = dweight + l2_backward(weight, l2, l2_m)
-    return value, dweight, dbias.reshape(1)
-
-
-def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-            sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
-    """∇²J over θ = [W, b]: [x, 1]ᵀ diag(s·a(1−a)) [x, 1] / m + (l2/m)·I on W only.  -> (n+1, n+1).
-
-    The second derivative of the cost: ∂dz/∂z = s·a(1−a)/m, chained through z = x Wᵀ + b.
-    The bias entry gets no l2 term, as the bias is never penalized.
-    """
-    n = x.shape[1]
-    m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
-    w = weight.reshape(-1)
-    # Contiguous accumulators: addmm_ into a strided view of the result ran ~40× slower.
-    top_left = torch.zeros(n, n, dtype=x.dtype, device=x.device)
-    top_right = torch.zeros(n, dtype=x.dtype, device=x.device)
-    corner = torch.zeros(1, dtype=x.dtype, device=x.device)
-    blocks = [(xb, None) for (xb,) in row_blocks(x)] if sample_weight is None else row_blocks(x, sample_weight)
-    scratch = block_scratch(blocks, x, weight, bias)
-    for x_block, s_block in blocks:
-        a = torch.sigmoid(block_logits(x_block, w, bias))
-        curvature = a * (1 - a) / m  # (rows,)
-        if s_block is not None:
-            curvature = curvature * s_block
-        weighted = torch.mul(x_block, curvature.unsqueeze(1), out=scratch[: len(x_block)]) if scratch is not None \
-            else x_block * curvature.unsqueeze(1)  # (rows, n)
-        top_left.addmm_(weighted.T, x_block)  # xᵀ diag(c) x
-        top_right += weighted.sum(0)  # xᵀ c
-        corner += curvature.sum()  # Σ c
-    top_left.diagonal().add_(l2 / l2_m)
-    bottom = torch.cat([top_right, corner]).unsqueeze(0)  # (1, n + 1)
-    return torch.cat([torch.cat([top_left, top_right.unsqueeze(1)], 1), bottom], 0)
-
-
-def softmax_cost_and_grads(
-    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
-    sample_weight: Tensor | None = None, rows=None, l2_rows=None,
-) -> tuple[Tensor | None, Tensor, Tensor]:
-    """(J or None, dW (K, n), db (K,)) for softmax regression, without autograd.
-
-    z = x Wᵀ + b (m, K), dz = s·(softmax(z) − onehot(y))/m, dW = dzᵀ x + (l2/m) W, db = Σ dz:
-    ``linear_forward``, ``softmax_cost_backward`` and ``linear_backward`` in one pass.
-    """
-    m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
-    if one_pass.supports(x, weight, bias):  # the CPU step: x read once, in cached blocks
-        z, dweight, dbias = one_pass.grads(x, weight, bias, softmax_cost_backward, y, m, sample_weight)
-    else:
-        z = linear_forward(x, weight, bias)
-        dz = softmax_cost_backward(z, y, m, sample_weight)
-        _, dweight, dbias = linear_backward(dz, x, weight, need_x=False)
-    value = softmax_cost_forward(z, y, m, sample_weight) if with_cost else None
-    if l2:
-        dweight = dweight.add_(l2_backward(weight, l2, l2_m))
-        if with_cost:
-            value = value + l2_forward(weight, l2, l2_m)
-    return value, dweight, dbias
-
-
-def softmax_hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-                    sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
-    """∇²J of softmax regression over θ = [W (K·n, row-major), b (K)].  -> (K(n+1), K(n+1)).
-
-    H = (1/m) Σᵢ sᵢ·(diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ + (l2/m)·I on W, with x̃ = [x, 1] and p = softmax(z):
-    built per class as [W_k, b_k] blocks, then reordered to the parameters' order.
-
-    H is singular: adding one constant to every class's bias changes no probability (for
-    any l2, as the bias is not penalized), and with l2 = 0 neither does adding one vector
-    to every class's weights.  ``training.optim.Newton`` solves along the other directions only.
-    """
-    m_rows, n = x.shape
-    k = weight.shape[0]
-    m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
-    x_tilde = torch.cat([x, torch.ones(m_rows, 1, dtype=x.dtype, device=x.device)], 1)  # (m, n+1)
-    p = torch.softmax(linear_forward(x, weight, bias), 1)  # (m, K)
-    row_weight = (torch.ones(m_rows, dtype=x.dtype, device=x.device) if sample_weight is None
-                  else sample_weight) / m  # (m,)
-    spread = (p.unsqueeze(2) * x_tilde.unsqueeze(1)).reshape(m_rows, k * (n + 1))  # pᵢ ⊗ x̃ᵢ
-    blocks = -(spread * row_weight.unsqueeze(1)).T @ spread  # −Σ s pᵢpᵢᵀ ⊗ x̃ᵢx̃ᵢᵀ / m
-    diagonal = torch.einsum("ik,ia,ib->kab", p * row_weight.unsqueeze(1), x_tilde, x_tilde)  # Σ s pᵢₖ x̃ᵢx̃ᵢᵀ / m
-    per_class = blocks.view(k, n + 1, k, n + 1)
-    for c in range(k):
-        per_class[c, :, c, :] += diagonal[c]
-    # [W_k, b_k] per class -> [W row-major, b]: the order of model.parameters().
-    order = torch.cat([torch.arange(k * (n + 1), device=x.device).view(k, n + 1)[:, :n].reshape(-1),
-                       torch.arange(k, device=x.device) * (n + 1) + n])
-    hess = blocks[order][:, order]
-    hess.diagonal()[: k * n] += l2 / l2_m
-    return hess
-
+# The formulas (no autograd) and the whole-batch fast paths live in their own files; every name is
+# exported here, so ``nn.functional`` stays the one place to import the math from.
+from .formulas import (  # noqa: E402,F401
+    _count,
+    l2_backward,
+    l2_forward,
+    linear_backward,
+    linear_forward,
+    logistic_cost_backward,
+    logistic_cost_forward,
+    relu_backward,
+    sigmoid_backward,
+    softmax_cost_backward,
+    softmax_cost_forward,
+    softplus,
+    tanh_backward,
+)
+from .whole_batch import (  # noqa: E402,F401
+    CPU_BLOCK_BYTES,
+    CPU_GRADIENT_BLOCK_BYTES,
+    _blocks_with_weights,
+    block_logits,
+    block_scratch,
+    cost,
+    cost_and_grads,
+    hessian,
+    normalizers,
+    row_blocks,
+    softmax_cost_and_grads,
+    softmax_hessian,
+)
 
 # --------------------------------------------------------------------------
 # autograd Functions: forward and backward side by side, backward = the formulas
