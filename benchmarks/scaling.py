@@ -4,7 +4,7 @@
 
 1. gd steps on rows × features float32 (held in memory): 1 worker × 2 threads against
    2 workers × 1 thread, each launched by ``torchrun --standalone``.  A step is
-   ``training.distributed.ReducedModel.cost_and_grads`` (each worker's sums, one all-reduce) and
+   ``training.reduced_model.ReducedModel.cost_and_grads`` (each worker's sums, one all-reduce) and
    the update, as the trainer runs it.
 2. Inside the 2-worker launch: the model's local pass alone (the per-row compute rate)
    and a bare all-reduce of the step's buffer (n + 2 float64) and of Newton's
@@ -68,7 +68,8 @@ def worker(args) -> None:
     import torch.distributed as dist
 
     from torch_logreg.nn.logistic import LogisticRegression
-    from torch_logreg.training.distributed import Group, ReducedModel
+    from torch_logreg.training.distributed import Group
+    from torch_logreg.training.reduced_model import ReducedModel
 
     dist.init_process_group("gloo")
     torch.set_num_threads(args.threads)
@@ -134,7 +135,8 @@ def streaming_rates(path: Path, threads: int, memory_limit: str) -> dict:
 
     from torch_logreg.data import streaming
     from torch_logreg.nn.logistic import LogisticRegression
-    from torch_logreg.training.distributed import ReducedModel, Solo
+    from torch_logreg.training.distributed import Solo
+    from torch_logreg.training.reduced_model import ReducedModel
 
     torch.set_num_threads(threads)
     size = path.stat().st_size

@@ -11,7 +11,7 @@ computed on, the next one waiting, the one being read.  Resident memory is then 
 blocks, whatever the file's size.
 
 A full-batch step is a sum over the rows, so gd, newton and lbfgs stream exactly: the
-model's sums are taken block by block (``training.distributed.ReducedModel``, which also sums
+model's sums are taken block by block (``training.reduced_model.ReducedModel``, which also sums
 over torchrun's workers) and divided once.  Streaming costs two passes before training:
 one over the label column to draw the split, one for the standardization statistics;
 the statistics are saved in the checkpoint, so a resume skips that pass.

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.modules.utils import _pair
 
-from . import functional
+from . import autograd_switch
 
 
 def _output_padding(input_size: tuple[int, int], output_size: tuple[int, int], kernel, stride, padding, dilation):
@@ -170,9 +170,9 @@ class FlattenFunction(torch.autograd.Function):
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1) -> Tensor:
     """Y = W ⋆ X + b.  x: (N, C, H, W), weight: (O, C, kh, kw), bias: (O,) -> (N, O, H', W').  groups = 1."""
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
-    if functional._PLAIN_AUTOGRAD.get():
+    if autograd_switch._PLAIN_AUTOGRAD.get():
         return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
-    return functional._apply(Conv2dFunction, x, weight, bias, stride, padding, dilation)
+    return autograd_switch._apply(Conv2dFunction, x, weight, bias, stride, padding, dilation)
 
 
 def _pool_geometry(kernel_size, stride, padding):
@@ -183,7 +183,7 @@ def _pool_geometry(kernel_size, stride, padding):
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """The maximum of each kernel_size window (stride defaults to kernel_size).  (N, C, H, W) -> (N, C, H', W')."""
     kernel, stride, padding = _pool_geometry(kernel_size, stride, padding)
-    if functional._PLAIN_AUTOGRAD.get():
+    if autograd_switch._PLAIN_AUTOGRAD.get():
         return F.max_pool2d(x, kernel, stride, padding)
     if not torch.is_grad_enabled():
         return F.max_pool2d(x, kernel, stride, padding)
@@ -193,13 +193,13 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """The mean of each kernel_size window (stride defaults to kernel_size).  (N, C, H, W) -> (N, C, H', W')."""
     kernel, stride, padding = _pool_geometry(kernel_size, stride, padding)
-    if functional._PLAIN_AUTOGRAD.get():
+    if autograd_switch._PLAIN_AUTOGRAD.get():
         return F.avg_pool2d(x, kernel, stride, padding)
-    return functional._apply(AvgPool2dFunction, x, kernel, stride, padding)
+    return autograd_switch._apply(AvgPool2dFunction, x, kernel, stride, padding)
 
 
 def flatten(x: Tensor) -> Tensor:
     """(N, C, H, W) -> (N, C·H·W): the step from the convolutional stack to the dense head."""
-    if functional._PLAIN_AUTOGRAD.get():
+    if autograd_switch._PLAIN_AUTOGRAD.get():
         return torch.flatten(x, 1)
-    return functional._apply(FlattenFunction, x)
+    return autograd_switch._apply(FlattenFunction, x)

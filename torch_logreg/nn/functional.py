@@ -49,25 +49,11 @@ the hand-written gradients against autograd for any model built from them.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-_PLAIN_AUTOGRAD = contextvars.ContextVar("torch_logreg_plain_autograd", default=False)
-
-
-@contextlib.contextmanager
-def plain_autograd():
-    """Make ``linear``, ``logistic_cost`` and ``l2_penalty`` use stock autograd ops."""
-    token = _PLAIN_AUTOGRAD.set(True)
-    try:
-        yield
-    finally:
-        _PLAIN_AUTOGRAD.reset(token)
-
+from .autograd_switch import _PLAIN_AUTOGRAD, _apply, plain_autograd  # noqa: F401
 
 # The formulas (no autograd) and the whole-batch fast paths live in their own files; every name is
 # exported here, so ``nn.functional`` stays the one place to import the math from.
@@ -218,13 +204,6 @@ class ReluFunction(_ActivationFunction):
     """a = max(z, 0); dz = da where a > 0, else 0 (also at z = 0, as PyTorch)."""
 
     formula, derivative = staticmethod(torch.relu), staticmethod(relu_backward)
-
-
-def _apply(function: type[torch.autograd.Function], *inputs):
-    """``function.apply(*inputs)``, or with grad mode off its ``forward`` alone: no graph is being
-    recorded, so the same formula runs without the Function's bookkeeping (a third of a small
-    evaluation's time)."""
-    return function.apply(*inputs) if torch.is_grad_enabled() else function.forward(*inputs)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

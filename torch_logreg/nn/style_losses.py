@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import functional
+from . import autograd_switch
 
 
 def gram_forward(features: Tensor) -> Tensor:
@@ -163,29 +163,29 @@ class TotalVariationFunction(torch.autograd.Function):
 
 def gram_matrix(features: Tensor) -> Tensor:
     """G = F Fᵀ / (C·H·W).  features (N, C, H, W) -> (N, C, C)."""
-    if functional._PLAIN_AUTOGRAD.get():
+    if autograd_switch._PLAIN_AUTOGRAD.get():
         return gram_forward(features)
-    return functional._apply(GramFunction, features)
+    return autograd_switch._apply(GramFunction, features)
 
 
 def style_loss(gram: Tensor, target: Tensor) -> Tensor:
     """Σ ‖G − A‖² against the constant target Gram matrix A.  (N, C, C), (N or 1, C, C) -> ()."""
     target = target.detach()
-    if functional._PLAIN_AUTOGRAD.get():
+    if autograd_switch._PLAIN_AUTOGRAD.get():
         return (gram - target).pow(2).sum()
-    return functional._apply(StyleLossFunction, gram, target.expand_as(gram))
+    return autograd_switch._apply(StyleLossFunction, gram, target.expand_as(gram))
 
 
 def content_loss(features: Tensor, target: Tensor) -> Tensor:
     """½ ‖F − P‖² against the constant target features P.  Same shapes -> ()."""
     target = target.detach()
-    if functional._PLAIN_AUTOGRAD.get():
+    if autograd_switch._PLAIN_AUTOGRAD.get():
         return 0.5 * (features - target).pow(2).sum()
-    return functional._apply(ContentLossFunction, features, target)
+    return autograd_switch._apply(ContentLossFunction, features, target)
 
 
 def total_variation(image: Tensor) -> Tensor:
     """Σ squared differences of vertical and horizontal neighbours.  (N, C, H, W) -> ()."""
-    if functional._PLAIN_AUTOGRAD.get():
+    if autograd_switch._PLAIN_AUTOGRAD.get():
         return total_variation_forward(image)
-    return functional._apply(TotalVariationFunction, image)
+    return autograd_switch._apply(TotalVariationFunction, image)

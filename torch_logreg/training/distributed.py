@@ -285,5 +285,3 @@ def restart_plan(group: Group, run_dir, resume: bool, overwrite: bool) -> tuple[
                        f"continuing from {Path(run_dir) / CHECKPOINT_NAME}" if found else "no checkpoint yet; starting over")
     return (True, False) if found else (False, True)
 
-
-from .reduced_model import ReducedModel, local_batch, x_labels  # noqa: E402,F401  (importable from here, as before)

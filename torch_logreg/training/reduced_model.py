@@ -4,15 +4,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor
 
 from ..data import streaming
-
-if TYPE_CHECKING:
-    from .distributed import Group
 
 
 class ReducedModel:
@@ -28,7 +23,7 @@ class ReducedModel:
     def one_neuron_parameters(self) -> None:
         return None
 
-    def __init__(self, model, group: Group):
+    def __init__(self, model, group):  # group: distributed.Group or Solo
         self.model, self.group = model, group
 
     def __getattr__(self, name):

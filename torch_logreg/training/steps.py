@@ -7,7 +7,7 @@
   step costs one launch.
 * ``newton``: ``Newton.step_on(x, y)`` (an optimizer that ``needs_data``).
 * ``reduced``: under torchrun, L-BFGS's closure takes the gradients from the model's
-  ``cost_and_grads``, which all-reduces every worker's sums (``distributed.ReducedModel``),
+  ``cost_and_grads``, which all-reduces every worker's sums (``reduced_model.ReducedModel``),
   so every worker takes the same step; gd, sgd and adam take the ``hand`` step on it.
 
 The choice asks what the model and optimizer can do, never what class the model is.

@@ -54,6 +54,7 @@ from .classification_report import ClassificationReport, TrainResult  # noqa: F4
 from .config import Config, check_config, ignored_keys, save_config
 from .loop import LoopEnd, Schedule, minimize
 from .optim import default_grad_tol
+from .reduced_model import ReducedModel
 from .resume import check_resume
 from .run_state import RunState, _deep_clone  # noqa: F401
 from .steps import make_step
@@ -199,7 +200,7 @@ class Trainer(RunState, ClassificationReport):
         """The optimizer (from the registry) and the fastest step that computes its update."""
         config, cfg, opt = self.config, self.config.train, self.config.optimizer
         # What the optimizers step on: under torchrun, the model with every worker's rows reduced.
-        self.reduced = distributed.ReducedModel(self.model, self.group) \
+        self.reduced = ReducedModel(self.model, self.group) \
             if self.group.active or is_stream(self.x_train) else self.model
         check_model_offers(opt.name, self.model, config.model.name)
         self.grad_tol = opt.grad_tol if opt.grad_tol is not None else default_grad_tol(self.dtype)
