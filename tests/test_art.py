@@ -198,13 +198,13 @@ def test_resume_goes_on_with_more_iterations(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--style", "{not_image}"], "not a readable image"),
+    (["--style", "{not_image}"], "not an image that can be decoded"),
     (["--style", "{missing}"], "no such image file"),
     (["art.network=vgg19", "art.weights={missing}"], "no such file"),
     (["art.network=vgg19"], "needs art.weights"),
     (["art.network=vgg19", "art.weights={not_image}"], "not a readable state_dict"),
     (["art.network=vgg19", "art.weights={wrong}"], "key features.10.weight is missing"),
-    (["--content", "{not_image}"], "not a readable image"),
+    (["--content", "{not_image}"], "not an image that can be decoded"),
     (["art.size=4096", "art.width=1024", "art.style_scale=8"], "more than the"),
     (["art.sise=64"], "did you mean art.size"),
     (["art.iterations=-1"], "art.iterations must be"),

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..checkpoint import atomic_write_bytes
+from ..data.image_folder import decode_image
 from ..errors import DataError
 
 BUILT_IN = ("flower.jpg", "china.jpg")
@@ -33,13 +34,7 @@ def open_picture(name: str) -> Image.Image:
         return Image.fromarray(load_sample_image(name))
     if not path.is_file():
         raise DataError(f"{name}: no such image file" + (" (a folder)" if path.is_dir() else ""))
-    try:
-        with Image.open(path) as picture:
-            picture.load()
-            return picture.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"{name}: not a readable image ({reason})") from None
+    return decode_image(path).convert("RGB")
 
 
 def to_tensor(picture: Image.Image, longest_side: int | None = None) -> torch.Tensor:

@@ -63,19 +63,26 @@ def image_inputs(sample_shape, path) -> list[Path] | None:
     return files
 
 
-def _open(file: Path):
+def decode_image(file):
+    """The image in ``file``, decoded now (a truncated or corrupt file fails here, not later), with Pillow;
+    anything Pillow cannot read is one ``DataError`` line naming the file and Pillow's reason."""
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        with Image.open(file) as image:
+            image.load()
+            return image.copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{file}: not an image that can be decoded ({reason})") from None
+
+
+def _open(file: Path):
     if not file.is_file():
         raise DataError(f"{file}: no such file")
     if file.suffix.lower() not in IMAGE_SUFFIXES:
         raise DataError(f"{file}: not an image (expected a {', '.join(IMAGE_SUFFIXES)} file)")
-    try:
-        image = Image.open(file)
-        image.load()  # decode now: a truncated or corrupt file fails here, named
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(f"{file}: not an image that can be decoded ({str(error).splitlines()[0]})") from None
-    return image
+    return decode_image(file)
 
 
 def read_image(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
