@@ -52,8 +52,9 @@ def problem(network, size: int, task: str, device: str) -> tuple[Objective, torc
     """The objective and a noise image, as the first evaluation of ``train.py art`` sees them."""
     style = images.load_image("flower.jpg", size).to(device)
     content = images.load_image("china.jpg", size).to(device) if task == "style transfer" else None
-    weights = Weights(content=1.0 if content is not None else 0.0, style=1000.0,
-                      tv=1.0 if content is not None else 0.0)
+    weights = Weights(
+        content=1.0 if content is not None else 0.0, style=1000.0, tv=1.0 if content is not None else 0.0
+    )
     objective = Objective(network, weights, [style], [1.0], content)
     shape = content.shape if content is not None else style.shape
     image = (0.5 + 0.1 * torch.randn(shape, generator=torch.Generator().manual_seed(0))).to(device)
@@ -84,30 +85,51 @@ def run(plan: list[tuple[str, str, int]], device: str, repeats: int, min_seconds
                 objective, image = problem(network.to(device=device), size, task, device)
                 hand, auto = ours(objective, image)(), pytorch(objective, image)()
                 difference = float((hand[2] - auto[1]).abs().max() / auto[1].abs().max())
-                times = timing.interleaved_medians({OURS: (ours(objective, image), device),
-                                                    PYTORCH: (pytorch(objective, image), device)},
-                                                   repeats, min_seconds)
+                times = timing.interleaved_medians(
+                    {OURS: (ours(objective, image), device), PYTORCH: (pytorch(objective, image), device)},
+                    repeats,
+                    min_seconds,
+                )
             except Exception as error:  # noqa: BLE001 - a failing row is reported, the others still run
                 rows.append({**label, "error": f"{type(error).__name__}: {error}"})
                 continue
-            row = {**label, "pixels": f"{image.shape[-2]}×{image.shape[-1]}",
-                   "ours_ms": 1e3 * times[OURS]["seconds"], "pytorch_ms": 1e3 * times[PYTORCH]["seconds"],
-                   "ratio": times[PYTORCH]["seconds"] / times[OURS]["seconds"],
-                   "spread": max(times[OURS]["spread"], times[PYTORCH]["spread"]),
-                   "grad_difference": difference, "repeats": repeats}
+            row = {
+                **label,
+                "pixels": f"{image.shape[-2]}×{image.shape[-1]}",
+                "ours_ms": 1e3 * times[OURS]["seconds"],
+                "pytorch_ms": 1e3 * times[PYTORCH]["seconds"],
+                "ratio": times[PYTORCH]["seconds"] / times[OURS]["seconds"],
+                "spread": max(times[OURS]["spread"], times[PYTORCH]["spread"]),
+                "grad_difference": difference,
+                "repeats": repeats,
+            }
             rows.append(row)
-            log(f"{name} {task} {size} px: ours {row['ours_ms']:.1f} ms, PyTorch {row['pytorch_ms']:.1f} ms, "
-                f"ratio {row['ratio']:.2f}× (spread {row['spread']:.0%})")
-    return {"title": "Art: one iteration (loss + image gradient), hand-written vs F.conv2d + autograd",
-            "rows": rows,
-            "columns": [("network", "network", "s"), ("task", "task", "s"), ("size", "size (px)", "d"),
-                        ("pixels", "H×W", "s"), ("ours_ms", "ours (ms)", ".1f"),
-                        ("pytorch_ms", "PyTorch (ms)", ".1f"), ("ratio", "PyTorch ÷ ours", ".2f"),
-                        ("spread", "spread (IQR/median)", ".0%"),
-                        ("grad_difference", "largest Δgrad ÷ largest grad", ".1e")],
-            "notes": [("ratio > 1: ours is faster; the target is ≥ 1.0× on the CPU at 128 and 256 px "
-                       "(≥ 1.0× at 512 px on a GPU)"),
-                      "the gradients of both sides agree to float32 rounding (last column)"]}
+            log(
+                f"{name} {task} {size} px: ours {row['ours_ms']:.1f} ms, PyTorch {row['pytorch_ms']:.1f} ms, "
+                f"ratio {row['ratio']:.2f}× (spread {row['spread']:.0%})"
+            )
+    return {
+        "title": "Art: one iteration (loss + image gradient), hand-written vs F.conv2d + autograd",
+        "rows": rows,
+        "columns": [
+            ("network", "network", "s"),
+            ("task", "task", "s"),
+            ("size", "size (px)", "d"),
+            ("pixels", "H×W", "s"),
+            ("ours_ms", "ours (ms)", ".1f"),
+            ("pytorch_ms", "PyTorch (ms)", ".1f"),
+            ("ratio", "PyTorch ÷ ours", ".2f"),
+            ("spread", "spread (IQR/median)", ".0%"),
+            ("grad_difference", "largest Δgrad ÷ largest grad", ".1e"),
+        ],
+        "notes": [
+            (
+                "ratio > 1: ours is faster; the target is ≥ 1.0× on the CPU at 128 and 256 px "
+                "(≥ 1.0× at 512 px on a GPU)"
+            ),
+            "the gradients of both sides agree to float32 rounding (last column)",
+        ],
+    }
 
 
 def main(argv=None) -> int:
@@ -130,10 +152,16 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     section = run(plan, args.device, repeats, min_seconds)
     info["load_average_at_end"] = machine.load_average()
-    result = {"machine": info, "run": {"command": " ".join(["python -m benchmarks.art_step", *argv]),
-                                       "device": args.device, "quick": args.quick,
-                                       "seconds": time.perf_counter() - started},
-              "sections": {"art": section}}
+    result = {
+        "machine": info,
+        "run": {
+            "command": " ".join(["python -m benchmarks.art_step", *argv]),
+            "device": args.device,
+            "quick": args.quick,
+            "seconds": time.perf_counter() - started,
+        },
+        "sections": {"art": section},
+    }
     stem = "art-" + machine.result_stem(info, args.quick)
     json_path, md_path = report.write(result, args.out, stem)
     print(f"wrote {json_path} and {md_path}")

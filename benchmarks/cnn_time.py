@@ -99,25 +99,44 @@ def run(sizes=SIZES, device: str = "cpu", repeats: int = 15, min_seconds: float 
     for net in sizes:
         log(f"[cnn] {net.label} on {device}")
         our_step, stock_step = steps(net, device)
-        found = timing.interleaved_medians({"ours": (our_step, device), "pytorch": (stock_step, device)},
-                                           repeats, min_seconds)
+        found = timing.interleaved_medians(
+            {"ours": (our_step, device), "pytorch": (stock_step, device)}, repeats, min_seconds
+        )
         ours, pytorch = found["ours"]["seconds"], found["pytorch"]["seconds"]
-        rows.append({"size": net.label, "ours_ms": ours * 1e3, "pytorch_ms": pytorch * 1e3,
-                     "speedup": pytorch / ours, "target": TARGET, "ours_spread": found["ours"]["spread"],
-                     "pytorch_spread": found["pytorch"]["spread"]})
+        rows.append(
+            {
+                "size": net.label,
+                "ours_ms": ours * 1e3,
+                "pytorch_ms": pytorch * 1e3,
+                "speedup": pytorch / ours,
+                "target": TARGET,
+                "ours_spread": found["ours"]["spread"],
+                "pytorch_spread": found["pytorch"]["spread"],
+            }
+        )
     return {"device": device, "rows": rows}
 
 
 def markdown(section: dict, info: dict, command: str) -> str:
-    lines = [f"# CNN training step: ours vs plain PyTorch ({info['device']})", "", f"`{command}`", "",
-             (f"{info['cpu_model']}, {info['logical_cpus']} logical CPUs, torch {info['torch']} with "
-              f"{info['torch_threads']} threads, GPU: {info['gpu']}; load average at start "
-              f"{info['load_average_at_start']}, at end {info.get('load_average_at_end')}"), "",
-             "| size | ours ms/step | PyTorch ms/step | speedup (PyTorch / ours) | target | IQR/median ours, PyTorch |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"# CNN training step: ours vs plain PyTorch ({info['device']})",
+        "",
+        f"`{command}`",
+        "",
+        (
+            f"{info['cpu_model']}, {info['logical_cpus']} logical CPUs, torch {info['torch']} with "
+            f"{info['torch_threads']} threads, GPU: {info['gpu']}; load average at start "
+            f"{info['load_average_at_start']}, at end {info.get('load_average_at_end')}"
+        ),
+        "",
+        "| size | ours ms/step | PyTorch ms/step | speedup (PyTorch / ours) | target | IQR/median ours, PyTorch |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in section["rows"]:
-        lines.append(f"| {row['size']} | {row['ours_ms']:.3f} | {row['pytorch_ms']:.3f} | {row['speedup']:.2f} | "
-                     f"≥ {row['target']:.1f} | {row['ours_spread']:.2f}, {row['pytorch_spread']:.2f} |")
+        lines.append(
+            f"| {row['size']} | {row['ours_ms']:.3f} | {row['pytorch_ms']:.3f} | {row['speedup']:.2f} | "
+            f"≥ {row['target']:.1f} | {row['ours_spread']:.2f}, {row['pytorch_spread']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

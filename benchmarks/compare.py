@@ -42,9 +42,14 @@ class Worker:
 
     def __init__(self, checkout: Path, size: Size, threads: int):
         env = {**os.environ, "PYTHONPATH": str(checkout)}
-        self.process = subprocess.Popen([sys.executable, str(WORKER), str(size.m), str(size.n), str(threads)],
-                                        cwd=checkout, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, str(WORKER), str(size.m), str(size.n), str(threads)],
+            cwd=checkout,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def ask(self, request: str) -> dict:
         self.process.stdin.write(request + "\n")
@@ -59,8 +64,9 @@ class Worker:
         self.process.wait()
 
 
-def compare(ref_checkouts: dict[str, Path], sizes: list[Size], repeats: int, threads: int,
-            log=print) -> list[dict]:
+def compare(
+    ref_checkouts: dict[str, Path], sizes: list[Size], repeats: int, threads: int, log=print
+) -> list[dict]:
     """One row per size and ref: {size, ref, ref_ms, ref_ms_min, worktree_ms, worktree_ms_min, ratio, …}."""
     rows = []
     for size in sizes:
@@ -80,12 +86,25 @@ def compare(ref_checkouts: dict[str, Path], sizes: list[Size], repeats: int, thr
         log(f"{size.label:>12}  work tree {tree * 1e3:9.3f} ms (min {tree_min * 1e3:9.3f})")
         for name in ref_checkouts:
             ref, ref_min = statistics.median(samples[name]), min(samples[name])
-            rows.append({"size": size.label, "m": size.m, "n": size.n, "ref": name,
-                         "ref_ms": ref * 1e3, "ref_ms_min": ref_min * 1e3,
-                         "worktree_ms": tree * 1e3, "worktree_ms_min": tree_min * 1e3,
-                         "ratio": ref / tree, "ratio_min": ref_min / tree_min, "repeats": repeats})
-            log(f"{'':>12}  {name:>9} {ref * 1e3:9.3f} ms (min {ref_min * 1e3:9.3f})  ref/work tree "
-                f"{ref / tree:5.2f}× (mins {ref_min / tree_min:5.2f}×)")
+            rows.append(
+                {
+                    "size": size.label,
+                    "m": size.m,
+                    "n": size.n,
+                    "ref": name,
+                    "ref_ms": ref * 1e3,
+                    "ref_ms_min": ref_min * 1e3,
+                    "worktree_ms": tree * 1e3,
+                    "worktree_ms_min": tree_min * 1e3,
+                    "ratio": ref / tree,
+                    "ratio_min": ref_min / tree_min,
+                    "repeats": repeats,
+                }
+            )
+            log(
+                f"{'':>12}  {name:>9} {ref * 1e3:9.3f} ms (min {ref_min * 1e3:9.3f})  ref/work tree "
+                f"{ref / tree:5.2f}× (mins {ref_min / tree_min:5.2f}×)"
+            )
     return rows
 
 
@@ -94,8 +113,9 @@ def parse_sizes(text: str) -> list[Size]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.compare", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("refs", nargs="+", metavar="REF", help="git refs: commits, branches or tags")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="MxN[,MxN...] (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=7)
@@ -111,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     head = git("rev-parse", "HEAD")
     dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    print(f"refs {', '.join(f'{r} = {c[:10]}' for r, c in commits.items())}  against the work tree at "
-          f"{head[:10]}{' + changes' if dirty else ''}")
+    print(
+        f"refs {', '.join(f'{r} = {c[:10]}' for r, c in commits.items())}  against the work tree at "
+        f"{head[:10]}{' + changes' if dirty else ''}"
+    )
     with tempfile.TemporaryDirectory(prefix="compare-") as parent, contextlib.ExitStack() as stack:
         checkouts = {}
         for index, (ref, commit) in enumerate(commits.items()):
@@ -124,8 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     first = next(iter(commits.values()))
     refs_part = first[:10] + ("-etc" if len(commits) > 1 else "")
     path = args.out / f"compare-{refs_part}-{head[:10]}{'-dirty' if dirty else ''}.json"
-    path.write_text(json.dumps({"refs": commits, "worktree_commit": head, "dirty": dirty,
-                                "threads": args.threads, "rows": rows}, indent=1) + "\n")
+    path.write_text(
+        json.dumps(
+            {"refs": commits, "worktree_commit": head, "dirty": dirty, "threads": args.threads, "rows": rows},
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"written {path}")
     return 0
 

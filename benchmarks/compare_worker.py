@@ -25,6 +25,7 @@ def trainer_step(m: int, n: int):
     except ImportError:  # the layout before nn/, data/, training/
         from torch_logreg.optim import GradientDescent
         from torch_logreg.steps import make_step
+
         try:
             from torch_logreg.module import LogisticRegression
         except ImportError:

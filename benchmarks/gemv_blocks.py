@@ -38,8 +38,9 @@ def interleaved(cases: dict, inner: dict, repeats: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gemv_blocks",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.gemv_blocks", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the one-pass sweep")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -51,13 +52,19 @@ def main(argv: list[str] | None = None) -> None:
     x = torch.randn(rows, args.n, generator=gen)
     w, dz = torch.randn(args.n, generator=gen), torch.randn(rows, generator=gen)
     xn, wn, wcol, dzn = x.numpy(), w.numpy(), w.numpy()[:, None].copy(), dz.numpy()
-    cases = {"torch mv(x, w)": lambda: torch.mv(x, w), "numpy dot(x, w)": lambda: np.dot(xn, wn),
-             "numpy dot(x, w (n, 1))": lambda: np.dot(xn, wcol),
-             "torch mv(xᵀ, dz)": lambda: torch.mv(x.T, dz), "numpy dot(dz, x)": lambda: np.dot(dzn, xn)}
+    cases = {
+        "torch mv(x, w)": lambda: torch.mv(x, w),
+        "numpy dot(x, w)": lambda: np.dot(xn, wn),
+        "numpy dot(x, w (n, 1))": lambda: np.dot(xn, wcol),
+        "torch mv(xᵀ, dz)": lambda: torch.mv(x.T, dz),
+        "numpy dot(dz, x)": lambda: np.dot(dzn, xn),
+    }
     with blas_on_calling_thread():
         found = interleaved(cases, dict.fromkeys(cases, 300), args.repeats)
-    print(f"one block of {rows}×{args.n} float32 (1 MB), torch threads {args.threads}, NumPy's BLAS on the "
-          f"calling thread; µs per call, median (min) of {args.repeats}:")
+    print(
+        f"one block of {rows}×{args.n} float32 (1 MB), torch threads {args.threads}, NumPy's BLAS on the "
+        f"calling thread; µs per call, median (min) of {args.repeats}:"
+    )
     for name, (median, least) in found.items():
         print(f"  {name:24s} {median * 1e6:8.1f} ({least * 1e6:8.1f})")
 
@@ -66,9 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     weight, bias = torch.randn(1, args.n, generator=gen) * 0.1, torch.zeros(1)
     sweep = {"floor: x.sum()": lambda: big.sum()}
     for block_bytes in (1 << 18, 1 << 20, 1 << 21, 1 << 22, 1 << 23, 1 << 24):
-        sweep[f"one pass, {block_bytes >> 10} KB blocks"] = (
-            lambda b=block_bytes: one_pass.grads(big, weight, bias, functional.logistic_cost_backward, y,
-                                                 args.rows, None, block_bytes=b))
+        sweep[f"one pass, {block_bytes >> 10} KB blocks"] = lambda b=block_bytes: one_pass.grads(
+            big, weight, bias, functional.logistic_cost_backward, y, args.rows, None, block_bytes=b
+        )
     found = interleaved(sweep, dict.fromkeys(sweep, 1), args.repeats)
     floor = found["floor: x.sum()"][0]
     print(f"{args.rows}×{args.n} float32, ms per call, median (min), × the floor's median:")

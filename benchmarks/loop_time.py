@@ -51,8 +51,13 @@ def plain_autograd_loop(x: torch.Tensor, y: torch.Tensor, iterations: int) -> li
 
 
 def _common(device: str) -> list[str]:
-    return [f"train.device={device}", "optimizer.name=gd", f"optimizer.lr={LEARNING_RATE}",
-            f"train.log_every={LOG_EVERY}", "train.print_cost=false"]
+    return [
+        f"train.device={device}",
+        "optimizer.name=gd",
+        f"optimizer.lr={LEARNING_RATE}",
+        f"train.log_every={LOG_EVERY}",
+        "train.print_cost=false",
+    ]
 
 
 def step_kind(x: torch.Tensor) -> str:
@@ -64,6 +69,7 @@ def step_kind(x: torch.Tensor) -> str:
 
 def train_runner(overrides: list[str], device: str, data=None):
     """iterations -> wall seconds of one whole ``train(config, save=False)``."""
+
     def run(iterations: int) -> float:
         config = load_config(None, [*overrides, f"train.iterations={iterations}"])
         return timing.wall(lambda: train(config, save=False, data=data), device)
@@ -77,14 +83,24 @@ def measure(size: problems.Size, device: str, counts: tuple[int, int], repeats: 
         data = None  # train() loads the default data itself
     else:
         x, y = problems.synthetic(size.m, size.n, device=device)
-        x_test, y_test = problems.synthetic(min(TEST_ROWS, max(size.m // 4, 2)), size.n, device=device, seed=1)
+        x_test, y_test = problems.synthetic(
+            min(TEST_ROWS, max(size.m // 4, 2)), size.n, device=device, seed=1
+        )
         data = problems.in_memory_split(x, y, x_test, y_test)
     x, y = x.to(device=device, dtype=torch.float32), y.to(device=device, dtype=torch.float32)
-    runners = {"ours": train_runner(_common(device), device, data),
-               "autograd": lambda n: timing.wall(lambda: plain_autograd_loop(x, y, n), device)}
+    runners = {
+        "ours": train_runner(_common(device), device, data),
+        "autograd": lambda n: timing.wall(lambda: plain_autograd_loop(x, y, n), device),
+    }
     found = timing.marginal_per_iteration(runners, counts, repeats)
-    return {"ours": found["ours"][0], "autograd": found["autograd"][0], "kind": step_kind(x),
-            "train_rows": x.shape[0], "ours_total": found["ours"][1], "autograd_total": found["autograd"][1]}
+    return {
+        "ours": found["ours"][0],
+        "autograd": found["autograd"][0],
+        "kind": step_kind(x),
+        "train_rows": x.shape[0],
+        "ours_total": found["ours"][1],
+        "autograd_total": found["autograd"][1],
+    }
 
 
 TARGETS = {problems.DEFAULT: 3.0}  # speedup over the autograd loop; every other size: ≥ 1×
@@ -99,25 +115,53 @@ def run(plan: list[tuple[problems.Size, tuple[int, int], int]], device: str, log
         try:
             result = measure(size, device, counts, repeats)
         except Exception as error:
-            rows.append({"size": size.label, "m": size.m, "n": size.n, "error": f"{type(error).__name__}: {error}"})
+            rows.append(
+                {"size": size.label, "m": size.m, "n": size.n, "error": f"{type(error).__name__}: {error}"}
+            )
             continue
         target = TARGETS.get(size, 1.0)
         speedup = result["autograd"] / result["ours"]
-        rows.append({
-            "size": size.label, "m": size.m, "n": size.n, "train_rows": result["train_rows"],
-            "step_kind": result["kind"], "n1": counts[0], "n2": counts[1], "repeats": repeats,
-            "ours_ms_per_it": result["ours"] * 1e3, "autograd_ms_per_it": result["autograd"] * 1e3,
-            "speedup": speedup, "target": f"≥ {target:g}× autograd loop", "met": "yes" if speedup >= target else "NO",
-            "ours_total_s": result["ours_total"], "autograd_total_s": result["autograd_total"],
-            "section_seconds": time.perf_counter() - started,
-        })
+        rows.append(
+            {
+                "size": size.label,
+                "m": size.m,
+                "n": size.n,
+                "train_rows": result["train_rows"],
+                "step_kind": result["kind"],
+                "n1": counts[0],
+                "n2": counts[1],
+                "repeats": repeats,
+                "ours_ms_per_it": result["ours"] * 1e3,
+                "autograd_ms_per_it": result["autograd"] * 1e3,
+                "speedup": speedup,
+                "target": f"≥ {target:g}× autograd loop",
+                "met": "yes" if speedup >= target else "NO",
+                "ours_total_s": result["ours_total"],
+                "autograd_total_s": result["autograd_total"],
+                "section_seconds": time.perf_counter() - started,
+            }
+        )
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
-    notes = ["ms/it: (t(N2) − t(N1)) / (N2 − N1) of whole runs, t the median over repeats; "
-             "speedup = autograd ms/it ÷ ours (> 1: train() is faster). Both compute the cost every 100 "
-             "iterations; train() also the test cost, accuracies and the gradient's norm there."]
-    return {"title": "Training loop: marginal time per iteration (gd, log_every=100)", "rows": rows, "notes": notes,
-            "columns": [("size", "size", "s"), ("train_rows", "train rows", "d"), ("step_kind", "step", "s"),
-                        ("n1", "N1", "d"), ("n2", "N2", "d"), ("ours_ms_per_it", "train() ms/it", ".4f"),
-                        ("autograd_ms_per_it", "autograd loop ms/it", ".4f"), ("speedup", "speedup", ".2f"),
-                        ("target", "target", "s"), ("met", "met", "s")]}
+    notes = [
+        "ms/it: (t(N2) − t(N1)) / (N2 − N1) of whole runs, t the median over repeats; "
+        "speedup = autograd ms/it ÷ ours (> 1: train() is faster). Both compute the cost every 100 "
+        "iterations; train() also the test cost, accuracies and the gradient's norm there."
+    ]
+    return {
+        "title": "Training loop: marginal time per iteration (gd, log_every=100)",
+        "rows": rows,
+        "notes": notes,
+        "columns": [
+            ("size", "size", "s"),
+            ("train_rows", "train rows", "d"),
+            ("step_kind", "step", "s"),
+            ("n1", "N1", "d"),
+            ("n2", "N2", "d"),
+            ("ours_ms_per_it", "train() ms/it", ".4f"),
+            ("autograd_ms_per_it", "autograd loop ms/it", ".4f"),
+            ("speedup", "speedup", ".2f"),
+            ("target", "target", "s"),
+            ("met", "met", "s"),
+        ],
+    }

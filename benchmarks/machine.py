@@ -42,7 +42,11 @@ def numpy_blas() -> list[dict]:
     except ImportError:
         return []
     keys = ("internal_api", "version", "architecture", "num_threads")
-    return [{k: info.get(k) for k in keys} for info in threadpoolctl.threadpool_info() if info.get("user_api") == "blas"]
+    return [
+        {k: info.get(k) for k in keys}
+        for info in threadpoolctl.threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
 
 
 def _version(module: str) -> str | None:
@@ -56,10 +60,16 @@ def git_commit() -> str | None:
     """The checkout's commit, with "+dirty" when torch_logreg/ has uncommitted changes (read-only git calls)."""
     root = Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                                timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "torch_logreg"], cwd=root, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "torch_logreg"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return (commit + ("+dirty" if dirty else "")) or None

@@ -64,13 +64,17 @@ def data_for(net: Net, device: str) -> tuple[torch.Tensor, torch.Tensor, object]
     gen = torch.Generator(device=device).manual_seed(0)
     x = torch.randn(net.m + TEST_ROWS, net.n, generator=gen, device=device)
     y = torch.randint(0, net.classes, (net.m + TEST_ROWS,), generator=gen, device=device).float()
-    split = problems.in_memory_split(x[:net.m], y[:net.m], x[net.m:], y[net.m:], classes=list(range(net.classes)))
-    return x[:net.m], y[:net.m], split
+    split = problems.in_memory_split(
+        x[: net.m], y[: net.m], x[net.m :], y[net.m :], classes=list(range(net.classes))
+    )
+    return x[: net.m], y[: net.m], split
 
 
 def pytorch_loop(net: Net, x: torch.Tensor, y: torch.Tensor, iterations: int, log_every: int) -> list[float]:
     """The loop a PyTorch user writes: Sequential + the stock loss + SGD, the loss read every ``log_every``."""
-    model = nn.Sequential(nn.Linear(net.n, net.hidden), nn.Tanh(), nn.Linear(net.hidden, net.outputs)).to(x.device)
+    model = nn.Sequential(nn.Linear(net.n, net.hidden), nn.Tanh(), nn.Linear(net.hidden, net.outputs)).to(
+        x.device
+    )
     if net.outputs == 1:
         criterion, target = nn.BCEWithLogitsLoss(), y
     else:
@@ -90,9 +94,17 @@ def pytorch_loop(net: Net, x: torch.Tensor, y: torch.Tensor, iterations: int, lo
 
 def measure(net: Net, device: str, counts: tuple[int, int], repeats: int, log_every: int) -> dict:
     x, y, split = data_for(net, device)
-    overrides = ["model.name=mlp", f"model.hidden=[{net.hidden}]", "model.activation=tanh", "optimizer.name=gd",
-                 f"optimizer.lr={LEARNING_RATE}", f"train.log_every={log_every}", "train.print_cost=false",
-                 f"train.device={device}", "train.dtype=float32"]
+    overrides = [
+        "model.name=mlp",
+        f"model.hidden=[{net.hidden}]",
+        "model.activation=tanh",
+        "optimizer.name=gd",
+        f"optimizer.lr={LEARNING_RATE}",
+        f"train.log_every={log_every}",
+        "train.print_cost=false",
+        f"train.device={device}",
+        "train.dtype=float32",
+    ]
 
     def ours(iterations: int) -> float:
         config = load_config(None, [*overrides, f"train.iterations={iterations}"])
@@ -118,27 +130,50 @@ def run(plan: list[tuple[Net, tuple[int, int], int, int]], device: str, log=prin
             continue
         target = TARGETS.get(net)
         speedup = result["pytorch"] / result["ours"]
-        rows.append({
-            "size": net.label, "m": net.m, "n": net.n, "hidden": net.hidden, "outputs": net.outputs,
-            "n1": counts[0], "n2": counts[1], "repeats": repeats, "log_every": log_every,
-            "ours_ms_per_it": result["ours"] * 1e3, "pytorch_ms_per_it": result["pytorch"] * 1e3,
-            "speedup": speedup,
-            "target": f"≥ {target:g}× PyTorch loop" if target else "",
-            "met": ("yes" if speedup >= target else "NO") if target else "",
-            "totals_s": result["totals"], "section_seconds": time.perf_counter() - started,
-        })
+        rows.append(
+            {
+                "size": net.label,
+                "m": net.m,
+                "n": net.n,
+                "hidden": net.hidden,
+                "outputs": net.outputs,
+                "n1": counts[0],
+                "n2": counts[1],
+                "repeats": repeats,
+                "log_every": log_every,
+                "ours_ms_per_it": result["ours"] * 1e3,
+                "pytorch_ms_per_it": result["pytorch"] * 1e3,
+                "speedup": speedup,
+                "target": f"≥ {target:g}× PyTorch loop" if target else "",
+                "met": ("yes" if speedup >= target else "NO") if target else "",
+                "totals_s": result["totals"],
+                "section_seconds": time.perf_counter() - started,
+            }
+        )
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
-    notes = ["ms/it: (t(N2) − t(N1)) / (N2 − N1) of whole runs, t the median over interleaved repeats; "
-             "speedup = PyTorch loop ms/it ÷ ours (> 1: train() is faster).",
-             "Both read the cost every log_every iterations; at those iterations train() also evaluates "
-             "the test cost, the accuracies and the gradient's norm (a log step is inside N2 − N1 "
-             "only when log_every divides it).",
-             f"gd at α = {LEARNING_RATE}, tanh, float32, full batch; the PyTorch loop is nn.Sequential + "
-             "BCEWithLogitsLoss / CrossEntropyLoss + torch.optim.SGD."]
-    return {"title": "MLP training loop: marginal time per iteration against the PyTorch loop", "rows": rows,
-            "notes": notes,
-            "columns": [("size", "m×n → hidden → outputs", "s"), ("n1", "N1", "d"), ("n2", "N2", "d"),
-                        ("log_every", "log_every", "d"), ("ours_ms_per_it", "train() ms/it", ".4f"),
-                        ("pytorch_ms_per_it", "PyTorch loop ms/it", ".4f"), ("speedup", "speedup", ".2f"),
-                        ("target", "target", "s"), ("met", "met", "s")]}
+    notes = [
+        "ms/it: (t(N2) − t(N1)) / (N2 − N1) of whole runs, t the median over interleaved repeats; "
+        "speedup = PyTorch loop ms/it ÷ ours (> 1: train() is faster).",
+        "Both read the cost every log_every iterations; at those iterations train() also evaluates "
+        "the test cost, the accuracies and the gradient's norm (a log step is inside N2 − N1 "
+        "only when log_every divides it).",
+        f"gd at α = {LEARNING_RATE}, tanh, float32, full batch; the PyTorch loop is nn.Sequential + "
+        "BCEWithLogitsLoss / CrossEntropyLoss + torch.optim.SGD.",
+    ]
+    return {
+        "title": "MLP training loop: marginal time per iteration against the PyTorch loop",
+        "rows": rows,
+        "notes": notes,
+        "columns": [
+            ("size", "m×n → hidden → outputs", "s"),
+            ("n1", "N1", "d"),
+            ("n2", "N2", "d"),
+            ("log_every", "log_every", "d"),
+            ("ours_ms_per_it", "train() ms/it", ".4f"),
+            ("pytorch_ms_per_it", "PyTorch loop ms/it", ".4f"),
+            ("speedup", "speedup", ".2f"),
+            ("target", "target", "s"),
+            ("met", "met", "s"),
+        ],
+    }

@@ -38,7 +38,9 @@ def _count(m: int) -> str:
     return str(m)
 
 
-def synthetic(m: int, n: int, device: str = "cpu", dtype=torch.float32, seed: int = 0) -> tuple[Tensor, Tensor]:
+def synthetic(
+    m: int, n: int, device: str = "cpu", dtype=torch.float32, seed: int = 0
+) -> tuple[Tensor, Tensor]:
     """x ~ N(0, I) (m, n) and y ~ Bernoulli(σ(x·w)), w ~ N(0, 4/n): logits of std 2, not separable."""
     gen = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(m, n, generator=gen, device=device, dtype=dtype)
@@ -54,14 +56,22 @@ def breast_cancer_all(dtype=torch.float32, device: str = "cpu") -> tuple[Tensor,
     return x.to(device=device, dtype=dtype).contiguous(), y.to(device=device, dtype=dtype)
 
 
-def in_memory_split(x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, classes: list | None = None) -> Split:
+def in_memory_split(
+    x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, classes: list | None = None
+) -> Split:
     """The ``Split`` that ``train(config, data=...)`` trains on: x (m, n) as given, no standardization.
 
     ``classes`` defaults to [0, 1]; y holds class indices (float), as ``load_split`` gives them.
     """
     names = [f"x{j + 1}" for j in range(x.shape[1])]
-    return Split(x_train=x, y_train=y.to(x.dtype), x_test=x_test, y_test=y_test.to(x_test.dtype),
-                 feature_names=names, classes=list(classes) if classes is not None else [0, 1])
+    return Split(
+        x_train=x,
+        y_train=y.to(x.dtype),
+        x_test=x_test,
+        y_test=y_test.to(x_test.dtype),
+        feature_names=names,
+        classes=list(classes) if classes is not None else [0, 1],
+    )
 
 
 def step_problem(m: int, n: int, device: str) -> tuple[Tensor, Tensor]:

@@ -5,9 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-MACHINE_KEYS = ("cpu_model", "logical_cpus", "torch_threads", "gpu", "cuda", "torch", "numpy", "sklearn", "triton",
-                "torch_blas", "numpy_blas", "openblas_env", "git_commit", "hostname", "load_average_at_start",
-                "load_average_at_end", "date")
+MACHINE_KEYS = (
+    "cpu_model",
+    "logical_cpus",
+    "torch_threads",
+    "gpu",
+    "cuda",
+    "torch",
+    "numpy",
+    "sklearn",
+    "triton",
+    "torch_blas",
+    "numpy_blas",
+    "openblas_env",
+    "git_commit",
+    "hostname",
+    "load_average_at_start",
+    "load_average_at_end",
+    "date",
+)
 
 
 def _cell(value, fmt: str) -> str:
@@ -40,8 +56,14 @@ def section_markdown(section: dict) -> str:
 
 def markdown(report: dict) -> str:
     machine = report["machine"]
-    lines = [f"# torch_logreg benchmark: {machine['gpu'] or machine['cpu_model']} ({report['run']['device']})", "",
-             f"`{report['run']['command']}` — {report['run']['seconds']:.0f} s", "", "| machine | |", "|---|---|"]
+    lines = [
+        f"# torch_logreg benchmark: {machine['gpu'] or machine['cpu_model']} ({report['run']['device']})",
+        "",
+        f"`{report['run']['command']}` — {report['run']['seconds']:.0f} s",
+        "",
+        "| machine | |",
+        "|---|---|",
+    ]
     for key in MACHINE_KEYS:
         if key in machine:
             value = machine[key]
@@ -55,8 +77,10 @@ def markdown(report: dict) -> str:
 def write(report: dict, out_dir: Path, stem: str) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     as_json = dict(report)
-    as_json["sections"] = {name: {k: (v if k != "columns" else [list(c) for c in v]) for k, v in section.items()}
-                           for name, section in report["sections"].items()}
+    as_json["sections"] = {
+        name: {k: (v if k != "columns" else [list(c) for c in v]) for k, v in section.items()}
+        for name, section in report["sections"].items()
+    }
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     json_path.write_text(json.dumps(as_json, indent=2, default=str) + "\n", encoding="utf-8")
     md_path.write_text(markdown(report), encoding="utf-8")

@@ -39,10 +39,20 @@ MLP_MEDIUM, MLP_LARGE = Net(100_000, 100, 256, 2), Net(100_000, 784, 512, 10)
 # step: sizes; loop: (size, (N1, N2), repeats); mlp: (net, (N1, N2), repeats, log_every)
 PLANS = {
     ("cpu", False): {
-        "step": [DEFAULT, Size(10_000, 100), Size(100_000, 100), Size(1_000_000, 2), Size(1_000_000, 128),
-                 Size(2_000_000, 128)],
-        "loop": [(DEFAULT, (200, 2200), 5), (Size(100_000, 100), (100, 500), 3),
-                 (Size(1_000_000, 128), (100, 200), 2), (Size(2_000_000, 128), (100, 200), 1)],
+        "step": [
+            DEFAULT,
+            Size(10_000, 100),
+            Size(100_000, 100),
+            Size(1_000_000, 2),
+            Size(1_000_000, 128),
+            Size(2_000_000, 128),
+        ],
+        "loop": [
+            (DEFAULT, (200, 2200), 5),
+            (Size(100_000, 100), (100, 500), 3),
+            (Size(1_000_000, 128), (100, 200), 2),
+            (Size(2_000_000, 128), (100, 200), 1),
+        ],
         "mlp": [(FLOWER, (200, 2200), 5, 100), (MLP_MEDIUM, (5, 15), 3, 1000), (MLP_LARGE, (1, 4), 2, 1000)],
     },
     ("cpu", True): {
@@ -51,9 +61,23 @@ PLANS = {
         "mlp": [(FLOWER, (100, 600), 2, 100)],
     },
     ("cuda", False): {
-        "step": [DEFAULT, Size(100_000, 100), Size(1_000_000, 2), Size(1_000_000, 128), Size(10_000_000, 128)],
-        "loop": [(DEFAULT, (200, 2200), 3), (Size(100_000, 100), (200, 1200), 2), (Size(1_000_000, 128), (200, 1200), 1)],
-        "mlp": [(FLOWER, (200, 2200), 3, 100), (MLP_MEDIUM, (100, 600), 2, 100), (MLP_LARGE, (100, 300), 2, 100)],
+        "step": [
+            DEFAULT,
+            Size(100_000, 100),
+            Size(1_000_000, 2),
+            Size(1_000_000, 128),
+            Size(10_000_000, 128),
+        ],
+        "loop": [
+            (DEFAULT, (200, 2200), 3),
+            (Size(100_000, 100), (200, 1200), 2),
+            (Size(1_000_000, 128), (200, 1200), 1),
+        ],
+        "mlp": [
+            (FLOWER, (200, 2200), 3, 100),
+            (MLP_MEDIUM, (100, 600), 2, 100),
+            (MLP_LARGE, (100, 300), 2, 100),
+        ],
     },
     ("cuda", True): {
         "step": [DEFAULT, Size(100_000, 100)],
@@ -65,11 +89,21 @@ PLANS = {
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes only: a smoke check in under a minute")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where our methods run (default cpu)")
-    parser.add_argument("--out", type=Path, default=LOCAL_RESULTS,
-                        help=f"folder for the .json and .md (default {LOCAL_RESULTS}/, which git ignores)")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes only: a smoke check in under a minute"
+    )
+    parser.add_argument(
+        "--device", default="cpu", choices=("cpu", "cuda"), help="where our methods run (default cpu)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=LOCAL_RESULTS,
+        help=f"folder for the .json and .md (default {LOCAL_RESULTS}/, which git ignores)",
+    )
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}"
+    )
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(args.sections) - set(SECTIONS)
@@ -93,13 +127,22 @@ def main(argv=None) -> int:
     repeats = 3 if args.quick else 7
     min_seconds = 0.02 if args.quick else 0.05
     command = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
-    result = {"machine": info, "run": {"command": command.strip(), "device": args.device, "quick": args.quick,
-                                       "seconds": 0.0, "timing": "warm-up, then the median of interleaved repeats; "
-                                                                 "CUDA: events around calls; CPU: perf_counter"},
-              "sections": {}}
+    result = {
+        "machine": info,
+        "run": {
+            "command": command.strip(),
+            "device": args.device,
+            "quick": args.quick,
+            "seconds": 0.0,
+            "timing": "warm-up, then the median of interleaved repeats; "
+            "CUDA: events around calls; CPU: perf_counter",
+        },
+        "sections": {},
+    }
     runners = {
-        "step": lambda: step_time.run(plan["step"], args.device, repeats, min_seconds, log,
-                                      child_numpy=args.device == "cpu"),
+        "step": lambda: step_time.run(
+            plan["step"], args.device, repeats, min_seconds, log, child_numpy=args.device == "cpu"
+        ),
         "loop": lambda: loop_time.run(plan["loop"], args.device, log),
         "mlp": lambda: mlp_time.run(plan["mlp"], args.device, log),
         "solve": lambda: solve_time.run(args.device, args.quick, 3 if args.quick else 5, log),
@@ -110,8 +153,12 @@ def main(argv=None) -> int:
             result["sections"][name] = runners[name]()
         except Exception as error:  # keep the other sections
             log(f"section {name} failed: {type(error).__name__}: {error}")
-            result["sections"][name] = {"title": name, "rows": [], "columns": [],
-                                        "notes": [f"failed: {type(error).__name__}: {error}"]}
+            result["sections"][name] = {
+                "title": name,
+                "rows": [],
+                "columns": [],
+                "notes": [f"failed: {type(error).__name__}: {error}"],
+            }
         result["sections"][name]["seconds"] = time.perf_counter() - section_started
         info["load_average_at_end"] = machine.load_average()
         result["run"]["seconds"] = time.perf_counter() - started

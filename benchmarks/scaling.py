@@ -44,8 +44,8 @@ def make_file(path: Path, rows: int, features: int, seed: int = 0) -> None:
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, features + 1))
     for start in range(0, rows, 200_000):
         x = rng.normal(size=(min(200_000, rows - start), features)).astype(np.float32)
-        out[start:start + len(x), :-1] = x
-        out[start:start + len(x), -1] = rng.random(len(x)) < 1 / (1 + np.exp(-(x @ w)))
+        out[start : start + len(x), :-1] = x
+        out[start : start + len(x), -1] = rng.random(len(x)) < 1 / (1 + np.exp(-(x @ w)))
     out.flush()
     del out
 
@@ -98,33 +98,63 @@ def worker(args) -> None:
             p.sub_(g, alpha=0.5)
 
     step_s = min(timed(step, args.steps) for _ in range(2))
-    local_s = min(timed(lambda: model.cost_and_grads(x, y, rows=1, l2_rows=float("inf")), args.steps)
-                  for _ in range(2))
+    local_s = min(
+        timed(lambda: model.cost_and_grads(x, y, rows=1, l2_rows=float("inf")), args.steps) for _ in range(2)
+    )
     small = torch.zeros(n + 2, dtype=torch.float64)
     large = torch.zeros((n + 1) ** 2 + 1, dtype=torch.float64)
     # The least of five rounds: on a shared machine a round can wait on other people's processes.
     small_s = min(timed(lambda: dist.all_reduce(small), 200) for _ in range(5))
     large_s = min(timed(lambda: dist.all_reduce(large), 50) for _ in range(5))
     if rank == 0:
-        print("RESULT " + json.dumps({
-            "workers": world, "threads": args.threads, "rows": m, "features": n, "step_ms": step_s * 1e3,
-            "local_pass_ms": local_s * 1e3, "rows_per_s_per_worker": (hi - lo) / local_s,
-            "allreduce_small_us": small_s * 1e6, "allreduce_small_bytes": small.numel() * 8,
-            "allreduce_newton_us": large_s * 1e6, "allreduce_newton_bytes": large.numel() * 8,
-        }), flush=True)
+        print(
+            "RESULT "
+            + json.dumps(
+                {
+                    "workers": world,
+                    "threads": args.threads,
+                    "rows": m,
+                    "features": n,
+                    "step_ms": step_s * 1e3,
+                    "local_pass_ms": local_s * 1e3,
+                    "rows_per_s_per_worker": (hi - lo) / local_s,
+                    "allreduce_small_us": small_s * 1e6,
+                    "allreduce_small_bytes": small.numel() * 8,
+                    "allreduce_newton_us": large_s * 1e6,
+                    "allreduce_newton_bytes": large.numel() * 8,
+                }
+            ),
+            flush=True,
+        )
     dist.destroy_process_group()
 
 
 def launch(args, workers: int, threads: int) -> dict:
     torchrun = str(Path(sys.executable).with_name("torchrun"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
-    done = subprocess.run([torchrun, "--standalone", f"--nproc_per_node={workers}", __file__, "--worker",
-                           "--threads", str(threads), "--file", str(args.file), "--steps", str(args.steps)],
-                          env=env, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            f"--nproc_per_node={workers}",
+            __file__,
+            "--worker",
+            "--threads",
+            str(threads),
+            "--file",
+            str(args.file),
+            "--steps",
+            str(args.steps),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{workers} workers failed:\n{done.stderr[-3000:]}")
-    return json.loads(lines[0][len("RESULT "):])
+    return json.loads(lines[0][len("RESULT ") :])
 
 
 # ---------------------------------------------------------------- streaming
@@ -163,8 +193,15 @@ def streaming_rates(path: Path, threads: int, memory_limit: str) -> dict:
     reduced.cost_and_grads(stream, y)
     step_s = time.perf_counter() - start
     mb = size / 1e6
-    return {"file_mb": mb, "block_rows": block, "cat_mb_per_s": mb / cat_s, "stream_read_mb_per_s": mb / read_s,
-            "stream_step_mb_per_s": mb / step_s, "read_vs_cat": cat_s / read_s, "step_vs_cat": cat_s / step_s}
+    return {
+        "file_mb": mb,
+        "block_rows": block,
+        "cat_mb_per_s": mb / cat_s,
+        "stream_read_mb_per_s": mb / read_s,
+        "stream_step_mb_per_s": mb / step_s,
+        "read_vs_cat": cat_s / read_s,
+        "step_vs_cat": cat_s / step_s,
+    }
 
 
 PEAK = """
@@ -189,22 +226,41 @@ def big_stream(path: Path, rows: int, features: int, memory_limit: str, iteratio
     found = {}
     for dtype in ("float32", "float64"):
         weights = path.with_suffix(f".{dtype}.pt")
-        done = subprocess.run([sys.executable, "-c", PEAK, str(weights), f"data.path={path}", "data.stream=true",
-                               f"data.memory_limit={memory_limit}", f"train.dtype={dtype}", "optimizer.name=gd",
-                               f"train.iterations={iterations}", "train.print_cost=false", "train.device=cpu",
-                               "train.threads=1"],
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                              timeout=3600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                PEAK,
+                str(weights),
+                f"data.path={path}",
+                "data.stream=true",
+                f"data.memory_limit={memory_limit}",
+                f"train.dtype={dtype}",
+                "optimizer.name=gd",
+                f"train.iterations={iterations}",
+                "train.print_cost=false",
+                "train.device=cpu",
+                "train.threads=1",
+            ],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if done.returncode != 0 or not lines:
             raise RuntimeError(f"streaming {dtype} failed:\n{done.stderr[-3000:]}")
-        found[dtype] = {**json.loads(lines[0][len("RESULT "):]), "weights": torch.load(weights)}
+        found[dtype] = {**json.loads(lines[0][len("RESULT ") :]), "weights": torch.load(weights)}
     w32, w64 = (torch.cat([w.reshape(-1) for w in found[d].pop("weights")]) for d in ("float32", "float64"))
-    return {"file_gib": path.stat().st_size / 2**30, "memory_limit": memory_limit, "iterations": iterations,
-            "peak_rss_gib": {d: found[d]["vm_hwm"] / 2**30 for d in found},
-            "ru_maxrss_gib (includes the parent's peak)": {d: found[d]["ru_maxrss"] / 2**30 for d in found},
-            "seconds": {d: found[d]["seconds"] for d in found},
-            "float32_vs_float64_relative": float((w32 - w64).abs().max() / w64.abs().max())}
+    return {
+        "file_gib": path.stat().st_size / 2**30,
+        "memory_limit": memory_limit,
+        "iterations": iterations,
+        "peak_rss_gib": {d: found[d]["vm_hwm"] / 2**30 for d in found},
+        "ru_maxrss_gib (includes the parent's peak)": {d: found[d]["ru_maxrss"] / 2**30 for d in found},
+        "seconds": {d: found[d]["seconds"] for d in found},
+        "float32_vs_float64_relative": float((w32 - w64).abs().max() / w64.abs().max()),
+    }
 
 
 def main() -> None:
@@ -216,9 +272,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory-limit", default="256MiB")
     parser.add_argument("--stream-threads", type=int, default=1, help="torch threads of the streamed step")
-    parser.add_argument("--big-stream-rows", type=int, default=0,
-                        help="also stream gd on a rows × features float32 file (6_200_000 rows: 3 GiB) and report "
-                             "its peak resident set; 0 skips it")
+    parser.add_argument(
+        "--big-stream-rows",
+        type=int,
+        default=0,
+        help="also stream gd on a rows × features float32 file (6_200_000 rows: 3 GiB) and report "
+        "its peak resident set; 0 skips it",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -227,27 +287,42 @@ def main() -> None:
     make_file(args.file, args.rows, args.features)
     runs = [launch(args, 1, 1), launch(args, 1, 2), launch(args, 2, 1)]  # 1 × 1: the one-core reference
     stream = streaming_rates(args.file, args.stream_threads, args.memory_limit)
-    result = {"host": platform.node(), "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
-              "runs": runs, "streaming": stream}
+    result = {
+        "host": platform.node(),
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "runs": runs,
+        "streaming": stream,
+    }
     if args.big_stream_rows:
-        result["big_stream"] = big_stream(Path("/tmp") / f"scaling-{args.big_stream_rows}x{args.features}.npy",
-                                          args.big_stream_rows, args.features, args.memory_limit)
+        result["big_stream"] = big_stream(
+            Path("/tmp") / f"scaling-{args.big_stream_rows}x{args.features}.npy",
+            args.big_stream_rows,
+            args.features,
+            args.memory_limit,
+        )
         print(json.dumps(result["big_stream"]))
     out = ROOT / "benchmarks" / "results" / f"scaling-{platform.node() or 'host'}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     small, large = runs[0]["allreduce_small_bytes"], runs[0]["allreduce_newton_bytes"]
-    print(f"| workers × threads | gd step (ms) | local pass (ms) | rows/s per worker | all-reduce {small} B (µs) "
-          f"| all-reduce {large} B (µs) |")
+    print(
+        f"| workers × threads | gd step (ms) | local pass (ms) | rows/s per worker | all-reduce {small} B (µs) "
+        f"| all-reduce {large} B (µs) |"
+    )
     print("|---|---|---|---|---|---|")
     for run in runs:
-        print(f"| {run['workers']} × {run['threads']} | {run['step_ms']:.1f} | {run['local_pass_ms']:.1f} | "
-              f"{run['rows_per_s_per_worker']:.3g} | {run['allreduce_small_us']:.0f} | "
-              f"{run['allreduce_newton_us']:.0f} |")
-    print(f"\nstreaming {stream['file_mb']:.0f} MB ({stream['block_rows']} rows a block): cat "
-          f"{stream['cat_mb_per_s']:.0f} MB/s, block read {stream['stream_read_mb_per_s']:.0f} MB/s "
-          f"({100 * stream['read_vs_cat']:.0f} % of cat), streamed gd step {stream['stream_step_mb_per_s']:.0f} MB/s "
-          f"({100 * stream['step_vs_cat']:.0f} % of cat)")
+        print(
+            f"| {run['workers']} × {run['threads']} | {run['step_ms']:.1f} | {run['local_pass_ms']:.1f} | "
+            f"{run['rows_per_s_per_worker']:.3g} | {run['allreduce_small_us']:.0f} | "
+            f"{run['allreduce_newton_us']:.0f} |"
+        )
+    print(
+        f"\nstreaming {stream['file_mb']:.0f} MB ({stream['block_rows']} rows a block): cat "
+        f"{stream['cat_mb_per_s']:.0f} MB/s, block read {stream['stream_read_mb_per_s']:.0f} MB/s "
+        f"({100 * stream['read_vs_cat']:.0f} % of cat), streamed gd step {stream['stream_step_mb_per_s']:.0f} MB/s "
+        f"({100 * stream['step_vs_cat']:.0f} % of cat)"
+    )
     print(f"wrote {out}")
 
 

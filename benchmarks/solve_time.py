@@ -78,6 +78,7 @@ class Problem(NamedTuple):
 
 class Fit(NamedTuple):
     """A configured method: ``fit()`` returns (weight, bias, iterations); ``detail`` says how it was called."""
+
     fit: Callable[[], tuple[object, object, int]]
     detail: str
     l2: float
@@ -122,8 +123,9 @@ def sklearn_fit(problem: Problem, solver: str, optimum_value: float) -> Fit:
     from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
     x_np, y_np = problem.arrays
-    settings = [{}] + [{"tol": 10.0 ** -k, "max_iter": 10_000} for k in range(5, 13)]
+    settings = [{}] + [{"tol": 10.0**-k, "max_iter": 10_000} for k in range(5, 13)]
     for kwargs in settings:
+
         def fit(kwargs=kwargs):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -132,8 +134,12 @@ def sklearn_fit(problem: Problem, solver: str, optimum_value: float) -> Fit:
 
         weight, bias, _ = fit()
         if problem.objective(weight, bias, L2) - optimum_value <= GAP:
-            detail = "defaults" if not kwargs else f"tol={kwargs['tol']:g}, max_iter={kwargs['max_iter']} " \
-                                                   f"(the defaults stop short of {GAP:g})"
+            detail = (
+                "defaults"
+                if not kwargs
+                else f"tol={kwargs['tol']:g}, max_iter={kwargs['max_iter']} "
+                f"(the defaults stop short of {GAP:g})"
+            )
             return Fit(fit, detail, L2)
     raise RuntimeError(f"gap > {GAP:g} even at tol={settings[-1]['tol']:g}")
 
@@ -156,8 +162,15 @@ def statsmodels_fit(problem: Problem) -> Fit:
 def train_fit(problem: Problem, dtype: str, l2: float) -> Fit:
     """``train(config, data=split, save=False)`` with Newton, ``hessian_rows=auto``, to convergence."""
     split = problems.in_memory_split(problem.x, problem.y, problem.x_test, problem.y_test)
-    overrides = ["optimizer.name=newton", "optimizer.hessian_rows=auto", f"model.l2={l2}", "train.device=cpu",
-                 f"train.dtype={dtype}", "train.iterations=100", "train.print_cost=false"]
+    overrides = [
+        "optimizer.name=newton",
+        "optimizer.hessian_rows=auto",
+        f"model.l2={l2}",
+        "train.device=cpu",
+        f"train.dtype={dtype}",
+        "train.iterations=100",
+        "train.print_cost=false",
+    ]
     config = load_config(None, overrides)
 
     def fit():
@@ -165,7 +178,11 @@ def train_fit(problem: Problem, dtype: str, l2: float) -> Fit:
         if not result.metrics.get("converged", True):
             raise RuntimeError(f"train() did not converge: {result.metrics.get('warnings')}")
         model = result.model
-        return model.weight.detach().double(), model.bias.detach().double(), int(result.history["iteration"][-1])
+        return (
+            model.weight.detach().double(),
+            model.bias.detach().double(),
+            int(result.history["iteration"][-1]),
+        )
 
     return Fit(fit, "optimizer.name=newton, hessian_rows=auto, to convergence", l2)
 
@@ -204,8 +221,9 @@ def own_loop_fit(problem: Problem) -> Fit:
 # ---------------------------------------------------------------- the section
 
 
-def _configure(problem: Problem, optima: dict[float, float | None],
-               only: str | None = None) -> tuple[dict[str, Fit], dict[str, str]]:
+def _configure(
+    problem: Problem, optima: dict[float, float | None], only: str | None = None
+) -> tuple[dict[str, Fit], dict[str, str]]:
     """The methods (name -> Fit) and the ones that cannot run (name -> why); ``only``: that one alone."""
     makers = {
         SK_NEWTON: lambda: sklearn_fit(problem, "newton-cholesky", optima[L2]),
@@ -260,9 +278,17 @@ def measure(problem: Problem, repeats: int, log=print) -> list[dict]:
     rows = []
     for name, result in timed.items():
         l2 = result["l2"]
-        row = {"problem": problem.label, "method": name, "detail": result["detail"], "iterations": result["iterations"],
-               "l2": l2, "seconds": seconds[name], "min_seconds": min(result["samples"]), "repeats": repeats,
-               "gap": problem.objective(result["weight"], result["bias"], l2) - optima[l2]}
+        row = {
+            "problem": problem.label,
+            "method": name,
+            "detail": result["detail"],
+            "iterations": result["iterations"],
+            "l2": l2,
+            "seconds": seconds[name],
+            "min_seconds": min(result["samples"]),
+            "repeats": repeats,
+            "gap": problem.objective(result["weight"], result["bias"], l2) - optima[l2],
+        }
         if l2 == L2 and SK_NEWTON in seconds:
             row["vs_newton_cholesky"] = seconds[SK_NEWTON] / seconds[name]
         if l2 == L2 and fastest_sklearn is not None:
@@ -281,12 +307,20 @@ def measure(problem: Problem, repeats: int, log=print) -> list[dict]:
 
 def _method_names(optima: dict[float, float | None]) -> list[str]:
     """The methods to time, in the tables' order (statsmodels and l2 = 0 only with an unpenalized optimum)."""
-    names = [SK_NEWTON, SK_LBFGS, ESTIMATOR, "ours: train(), float64", "ours: train(), float32",
-             "ours: own loop, LogisticRegression + training.optim.Newton (float64)"]
+    names = [
+        SK_NEWTON,
+        SK_LBFGS,
+        ESTIMATOR,
+        "ours: train(), float64",
+        "ours: train(), float32",
+        "ours: own loop, LogisticRegression + training.optim.Newton (float64)",
+    ]
     return names + ([STATSMODELS, "ours: train(), float64, l2 = 0"] if optima[0.0] is not None else [])
 
 
-def _time_in_this_process(problem: Problem, optima: dict[float, float | None], name: str, repeats: int) -> dict:
+def _time_in_this_process(
+    problem: Problem, optima: dict[float, float | None], name: str, repeats: int
+) -> dict:
     """In a fresh process: configure ``name``, fit once to warm up, then time ``repeats`` fits.
     Returns {"samples", "weight", "bias", "iterations", "detail", "l2"} or {"error"}."""
     fits, errors = _configure(problem, optima, only=name)
@@ -299,9 +333,14 @@ def _time_in_this_process(problem: Problem, optima: dict[float, float | None], n
         begin = time.perf_counter()
         weight, bias, iterations = fit.fit()
         samples.append(time.perf_counter() - begin)
-    return {"samples": samples, "weight": np.asarray(weight, dtype=np.float64),
-            "bias": np.asarray(bias, dtype=np.float64), "iterations": int(iterations), "detail": fit.detail,
-            "l2": fit.l2}
+    return {
+        "samples": samples,
+        "weight": np.asarray(weight, dtype=np.float64),
+        "bias": np.asarray(bias, dtype=np.float64),
+        "iterations": int(iterations),
+        "detail": fit.detail,
+        "l2": fit.l2,
+    }
 
 
 def run(device: str, quick: bool, repeats: int, log=print, chosen: list[Problem] | None = None) -> dict:
@@ -315,23 +354,34 @@ def run(device: str, quick: bool, repeats: int, log=print, chosen: list[Problem]
         for row in found:
             row["section_seconds"] = time.perf_counter() - started
         rows += found
-    notes = [f"A fit counts when J − J* ≤ {GAP:g}, J in float64 on the float64 data; l2 = {L2:g} is scikit-learn's "
-             "default C = 1. J* from float64 Newton on every row, refined to max |∂J| < 1e-12.",
-             "vs newton-cholesky, vs fastest sklearn: that scikit-learn fit's median time ÷ this row's (> 1: this row "
-             "is faster). vs statsmodels: the same on the unpenalized objective (l2 = 0).",
-             f"Targets for ours through train(): at least as fast as newton-cholesky (≥ {TARGET:g}×); stretch "
-             f"≥ {STRETCH:g}× the fastest scikit-learn solver at each size.",
-             "Everything starts from in-memory float64 arrays (numpy for scikit-learn and statsmodels, tensors "
-             "sharing their memory for ours) and runs on the CPU; iterations: scikit-learn's n_iter_, "
-             "statsmodels' Newton iterations, ours the Newton steps taken."]
+    notes = [
+        f"A fit counts when J − J* ≤ {GAP:g}, J in float64 on the float64 data; l2 = {L2:g} is scikit-learn's "
+        "default C = 1. J* from float64 Newton on every row, refined to max |∂J| < 1e-12.",
+        "vs newton-cholesky, vs fastest sklearn: that scikit-learn fit's median time ÷ this row's (> 1: this row "
+        "is faster). vs statsmodels: the same on the unpenalized objective (l2 = 0).",
+        f"Targets for ours through train(): at least as fast as newton-cholesky (≥ {TARGET:g}×); stretch "
+        f"≥ {STRETCH:g}× the fastest scikit-learn solver at each size.",
+        "Everything starts from in-memory float64 arrays (numpy for scikit-learn and statsmodels, tensors "
+        "sharing their memory for ours) and runs on the CPU; iterations: scikit-learn's n_iter_, "
+        "statsmodels' Newton iterations, ours the Newton steps taken.",
+    ]
     if device != "cpu":
         notes.append(f"This section ran on the CPU (the run's device was {device}).")
-    return {"title": "Time to solution on in-memory float64 arrays (objective within 1e-8 of the optimum)",
-            "rows": rows, "notes": notes,
-            "columns": [("problem", "problem", "s"), ("method", "method", "s"), ("detail", "called with", "s"),
-                        ("iterations", "iterations", "d"), ("seconds", "seconds", ".4f"), ("gap", "J − J*", ".1e"),
-                        ("vs_newton_cholesky", "vs newton-cholesky", ".2f"),
-                        ("vs_fastest_sklearn", "vs fastest sklearn", ".2f"),
-                        ("vs_statsmodels", "vs statsmodels", ".2f"),
-                        ("target_met", f"≥ {TARGET:g}× newton-cholesky", "s"),
-                        ("stretch_met", f"≥ {STRETCH:g}× fastest sklearn", "s")]}
+    return {
+        "title": "Time to solution on in-memory float64 arrays (objective within 1e-8 of the optimum)",
+        "rows": rows,
+        "notes": notes,
+        "columns": [
+            ("problem", "problem", "s"),
+            ("method", "method", "s"),
+            ("detail", "called with", "s"),
+            ("iterations", "iterations", "d"),
+            ("seconds", "seconds", ".4f"),
+            ("gap", "J − J*", ".1e"),
+            ("vs_newton_cholesky", "vs newton-cholesky", ".2f"),
+            ("vs_fastest_sklearn", "vs fastest sklearn", ".2f"),
+            ("vs_statsmodels", "vs statsmodels", ".2f"),
+            ("target_met", f"≥ {TARGET:g}× newton-cholesky", "s"),
+            ("stretch_met", f"≥ {STRETCH:g}× fastest sklearn", "s"),
+        ],
+    }

@@ -87,7 +87,9 @@ def _fit_one(method: str, rows: int, columns: int, density: float, threads: int,
         warnings.simplefilter("ignore")
         _model(method, tol).fit(*text_like(200, 1000, 0.01, seed=1))
     gc.collect()
-    ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed heap pages (the matrix's temporaries) go back: RSS is what is held
+    ctypes.CDLL("libc.so.6").malloc_trim(
+        0
+    )  # freed heap pages (the matrix's temporaries) go back: RSS is what is held
     before = _status_kib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # the peak RSS (VmHWM) restarts from the current RSS
     with threadpool_limits(threads):
@@ -96,9 +98,14 @@ def _fit_one(method: str, rows: int, columns: int, density: float, threads: int,
         seconds = time.perf_counter() - start
     peak = _status_kib("VmHWM")
     iterations = model.n_iter_
-    return {"method": method, "tol": tol, "seconds": seconds, "fit_peak_bytes": (peak - before) * 1024,
-            "iterations": int(np.asarray(iterations).ravel()[0]),
-            "proba": model.predict_proba(x)[:, 1].tolist()}
+    return {
+        "method": method,
+        "tol": tol,
+        "seconds": seconds,
+        "fit_peak_bytes": (peak - before) * 1024,
+        "iterations": int(np.asarray(iterations).ravel()[0]),
+        "proba": model.predict_proba(x)[:, 1].tolist(),
+    }
 
 
 def _model(method: str, tol: float | None):
@@ -132,25 +139,43 @@ def main(argv=None) -> int:
     while i < len(plan):
         method, tol = plan[i]
         with ProcessPoolExecutor(1, mp_context=context) as pool:
-            run = pool.submit(_fit_one, method if method != "reference" else "ours-newton", args.rows,
-                              args.columns, args.density, args.threads, tol).result()
+            run = pool.submit(
+                _fit_one,
+                method if method != "reference" else "ours-newton",
+                args.rows,
+                args.columns,
+                args.density,
+                args.threads,
+                tol,
+            ).result()
         proba = np.array(run.pop("proba"))
         if method == "reference":
             reference = proba
         run["method"] = method
         run["max_proba_diff"] = float(np.abs(proba - reference).max())
         results.append(run)
-        print(f"{method:14s} tol={'default' if tol is None else f'{tol:g}':8s} {run['seconds']:8.2f} s  iterations {run['iterations']:5d}  "
-              f"peak +{run['fit_peak_bytes'] / 2**20:7.1f} MiB ({run['fit_peak_bytes'] / size:.2f}× the CSR)  "
-              f"max |Δp| {run['max_proba_diff']:.2e}", flush=True)
+        print(
+            f"{method:14s} tol={'default' if tol is None else f'{tol:g}':8s} {run['seconds']:8.2f} s  iterations {run['iterations']:5d}  "
+            f"peak +{run['fit_peak_bytes'] / 2**20:7.1f} MiB ({run['fit_peak_bytes'] / size:.2f}× the CSR)  "
+            f"max |Δp| {run['max_proba_diff']:.2e}",
+            flush=True,
+        )
         if method == "sklearn-lbfgs" and run["max_proba_diff"] > 1e-4:  # the default stopped short: tighten
             plan.insert(i + 1, ("sklearn-lbfgs", float(f"{(tol or 1e-4) / 10:g}")))
         i += 1
-    record = {"command": "python -m benchmarks.sparse_time " + " ".join(sys.argv[1:] if argv is None else argv),
-              "shape": list(shape), "nnz": nnz, "csr_bytes": size, "threads": args.threads,
-              "machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                          "load_average": os.getloadavg()},
-              "results": results}
+    record = {
+        "command": "python -m benchmarks.sparse_time " + " ".join(sys.argv[1:] if argv is None else argv),
+        "shape": list(shape),
+        "nnz": nnz,
+        "csr_bytes": size,
+        "threads": args.threads,
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        },
+        "results": results,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"sparse-{args.rows}x{args.columns}-{time.strftime('%Y%m%d-%H%M%S')}"
     (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1))
@@ -161,16 +186,24 @@ def main(argv=None) -> int:
 
 def _table(record: dict) -> str:
     m, n = record["shape"]
-    title = (f"# Sparse fit: {m:,} × {n:,}, {record['nnz']:,} stored ({record['nnz'] / (m * n):.3%}), "
-             f"CSR {record['csr_bytes'] / 2**20:.1f} MiB, {record['threads']} thread(s)")
-    lines = [title, "",
-             f"`{record['command']}`, load average at the end {record['machine']['load_average']}", "",
-             "| method | tol | fit (s) | iterations | peak added by fit | ÷ CSR bytes | max abs Δ probability |",
-             "|---|---|---|---|---|---|---|"]
+    title = (
+        f"# Sparse fit: {m:,} × {n:,}, {record['nnz']:,} stored ({record['nnz'] / (m * n):.3%}), "
+        f"CSR {record['csr_bytes'] / 2**20:.1f} MiB, {record['threads']} thread(s)"
+    )
+    lines = [
+        title,
+        "",
+        f"`{record['command']}`, load average at the end {record['machine']['load_average']}",
+        "",
+        "| method | tol | fit (s) | iterations | peak added by fit | ÷ CSR bytes | max abs Δ probability |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for run in record["results"]:
-        lines.append(f"| {run['method']} | {run['tol'] if run['tol'] is not None else 'default'} | "
-                     f"{run['seconds']:.2f} | {run['iterations']} | {run['fit_peak_bytes'] / 2**20:.1f} MiB | "
-                     f"{run['fit_peak_bytes'] / record['csr_bytes']:.2f}× | {run['max_proba_diff']:.1e} |")
+        lines.append(
+            f"| {run['method']} | {run['tol'] if run['tol'] is not None else 'default'} | "
+            f"{run['seconds']:.2f} | {run['iterations']} | {run['fit_peak_bytes'] / 2**20:.1f} MiB | "
+            f"{run['fit_peak_bytes'] / record['csr_bytes']:.2f}× | {run['max_proba_diff']:.1e} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -50,8 +50,9 @@ def methods(x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, Method], dict[s
     device = str(x.device)
     x_bytes = x.numel() * x.element_size()
     makers = {
-        NUMPY: lambda: Method(numpy_baseline.document_step(x.cpu().numpy(), y.cpu().numpy(), LEARNING_RATE), "cpu",
-                              x_bytes),
+        NUMPY: lambda: Method(
+            numpy_baseline.document_step(x.cpu().numpy(), y.cpu().numpy(), LEARNING_RATE), "cpu", x_bytes
+        ),
         AUTOGRAD: lambda: Method(_autograd_step(x, y), device, x_bytes),
         HAND: lambda: Method(_hand_step(LF.cost_and_grads, x, y), device, x_bytes),
         PLAIN: lambda: Method(_hand_step(plain_cost_and_grads, x, y), device, x_bytes),
@@ -59,7 +60,8 @@ def methods(x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, Method], dict[s
     }
     if x.is_cuda:
         makers["hand-written in a CUDA graph"] = lambda: Method(
-            _in_cuda_graph(_hand_step(LF.cost_and_grads, x, y)), device, x_bytes)
+            _in_cuda_graph(_hand_step(LF.cost_and_grads, x, y)), device, x_bytes
+        )
         for dtype, label in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
             for graphed in (False, True):
                 name = f"fused Triton kernel, {label} X, {'CUDA graph' if graphed else 'eager'}"
@@ -151,16 +153,35 @@ def numpy_without_openblas_env(size: problems.Size, repeats: int, min_seconds: f
     if not any(os.environ.get(name) for name in machine.OPENBLAS_VARIABLES):
         return None
     env = {k: v for k, v in os.environ.items() if k not in machine.OPENBLAS_VARIABLES}
-    command = [sys.executable, "-m", "benchmarks.numpy_baseline", str(size.m), str(size.n),
-               "--repeats", str(repeats), "--min-seconds", str(min_seconds)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.numpy_baseline",
+        str(size.m),
+        str(size.n),
+        "--repeats",
+        str(repeats),
+        "--min-seconds",
+        str(min_seconds),
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+        return {
+            "error": done.stderr.strip().splitlines()[-1]
+            if done.stderr.strip()
+            else f"exit {done.returncode}"
+        }
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(sizes: list[problems.Size], device: str, repeats: int, min_seconds: float, log=print,
-        child_numpy: bool = True) -> dict:
+def run(
+    sizes: list[problems.Size],
+    device: str,
+    repeats: int,
+    min_seconds: float,
+    log=print,
+    child_numpy: bool = True,
+) -> dict:
     """The section's rows: per size and method, ms per step, GB/s of X, and the ratios.
 
     ``child_numpy``: also time NumPy without the OPENBLAS_* variables (when set), in a child process.
@@ -170,7 +191,9 @@ def run(sizes: list[problems.Size], device: str, repeats: int, min_seconds: floa
         log(f"[step] {size.label} on {device}")
         x, y = problems.step_problem(size.m, size.n, device)
         found, errors = methods(x, y)
-        times = timing.interleaved_medians({k: (v.fn, v.device) for k, v in found.items()}, repeats, min_seconds)
+        times = timing.interleaved_medians(
+            {k: (v.fn, v.device) for k, v in found.items()}, repeats, min_seconds
+        )
         nbytes = {k: v.x_bytes for k, v in found.items()}
         notes = {k: v.note for k, v in found.items()}
         unset = numpy_without_openblas_env(size, repeats, min_seconds) if child_numpy else None
@@ -184,16 +207,23 @@ def run(sizes: list[problems.Size], device: str, repeats: int, min_seconds: floa
         for name, t in times.items():
             seconds = t["seconds"]
             bandwidth = nbytes[name] / seconds
-            rows.append({
-                "size": size.label, "m": size.m, "n": size.n,
-                "method": f"{name} [{notes[name]}]" if notes.get(name) else name,
-                "ms_per_step": seconds * 1e3, "ms_min": t["min"] * 1e3,
-                "gb_per_s": bandwidth / 1e9,
-                "vs_numpy": times[NUMPY]["seconds"] / seconds if NUMPY in times else None,
-                "vs_autograd": times[AUTOGRAD]["seconds"] / seconds if AUTOGRAD in times else None,
-                "pct_of_floor": 100 * bandwidth / floor if floor else None,
-                "spread": t.get("spread"), "repeats": t.get("repeats"), "calls_per_repeat": t.get("inner"),
-            })
+            rows.append(
+                {
+                    "size": size.label,
+                    "m": size.m,
+                    "n": size.n,
+                    "method": f"{name} [{notes[name]}]" if notes.get(name) else name,
+                    "ms_per_step": seconds * 1e3,
+                    "ms_min": t["min"] * 1e3,
+                    "gb_per_s": bandwidth / 1e9,
+                    "vs_numpy": times[NUMPY]["seconds"] / seconds if NUMPY in times else None,
+                    "vs_autograd": times[AUTOGRAD]["seconds"] / seconds if AUTOGRAD in times else None,
+                    "pct_of_floor": 100 * bandwidth / floor if floor else None,
+                    "spread": t.get("spread"),
+                    "repeats": t.get("repeats"),
+                    "calls_per_repeat": t.get("inner"),
+                }
+            )
         for name, message in errors.items():
             rows.append({"size": size.label, "m": size.m, "n": size.n, "method": name, "error": message})
         del x, y, found
@@ -207,10 +237,23 @@ def run(sizes: list[problems.Size], device: str, repeats: int, min_seconds: floa
         "computes no cost between log steps (as the training loop runs).",
     ]
     if unset_blas is not None:
-        notes.append(f"'{NUMPY_UNSET}': numpy's BLAS then ran {json.dumps(unset_blas)}; timed in a child "
-                     "process, so not interleaved with the others.")
-    return {"title": "One gradient-descent step (float32)", "rows": rows, "notes": notes,
-            "columns": [("size", "size", "s"), ("method", "method", "s"), ("ms_per_step", "ms/step", ".3f"), ("ms_min", "min ms", ".3f"),
-                        ("gb_per_s", "GB/s of X", ".2f"), ("vs_numpy", "vs NumPy", ".2f"),
-                        ("vs_autograd", "vs autograd", ".2f"), ("pct_of_floor", "% floor", ".0f"),
-                        ("spread", "IQR/median", ".2f")]}
+        notes.append(
+            f"'{NUMPY_UNSET}': numpy's BLAS then ran {json.dumps(unset_blas)}; timed in a child "
+            "process, so not interleaved with the others."
+        )
+    return {
+        "title": "One gradient-descent step (float32)",
+        "rows": rows,
+        "notes": notes,
+        "columns": [
+            ("size", "size", "s"),
+            ("method", "method", "s"),
+            ("ms_per_step", "ms/step", ".3f"),
+            ("ms_min", "min ms", ".3f"),
+            ("gb_per_s", "GB/s of X", ".2f"),
+            ("vs_numpy", "vs NumPy", ".2f"),
+            ("vs_autograd", "vs autograd", ".2f"),
+            ("pct_of_floor", "% floor", ".0f"),
+            ("spread", "IQR/median", ".2f"),
+        ],
+    }

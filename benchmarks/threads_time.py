@@ -102,8 +102,10 @@ def measure(size: Size, repeats: int) -> dict:
 
     def before():
         with contextlib.ExitStack() as stack:
-            stand_ins = ((one_pass, "blas_on_calling_thread", contextlib.nullcontext),
-                         (threads, "torch_threads_for", lambda x, count: contextlib.nullcontext()))
+            stand_ins = (
+                (one_pass, "blas_on_calling_thread", contextlib.nullcontext),
+                (threads, "torch_threads_for", lambda x, count: contextlib.nullcontext()),
+            )
             for module, name, stand_in in stand_ins:
                 stack.callback(setattr, module, name, getattr(module, name))
                 setattr(module, name, stand_in)
@@ -124,32 +126,48 @@ def measure(size: Size, repeats: int) -> dict:
             seconds[name].append(time.perf_counter() - begin)
             cpu[name].append(by_kind(threads_before, thread_cpu_ms()))
     sk = statistics.median(seconds["newton-cholesky"])
-    row = {"size": size.label, "m": size.m, "n": size.n, "repeats": repeats,
-           "newton-cholesky ms": sk * 1e3, "newton-cholesky min ms": min(seconds["newton-cholesky"]) * 1e3}
+    row = {
+        "size": size.label,
+        "m": size.m,
+        "n": size.n,
+        "repeats": repeats,
+        "newton-cholesky ms": sk * 1e3,
+        "newton-cholesky min ms": min(seconds["newton-cholesky"]) * 1e3,
+    }
     for name in variants:
         median = statistics.median(seconds[name])
-        row[name] = {"ms": median * 1e3, "min ms": min(seconds[name]) * 1e3,
-                     "vs newton-cholesky": sk / median,
-                     "cpu ms": {kind: statistics.median(c[kind] for c in cpu[name]) for kind in cpu[name][0]}}
+        row[name] = {
+            "ms": median * 1e3,
+            "min ms": min(seconds[name]) * 1e3,
+            "vs newton-cholesky": sk / median,
+            "cpu ms": {kind: statistics.median(c[kind] for c in cpu[name]) for kind in cpu[name][0]},
+        }
     return row
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = [("| size | newton-cholesky ms | ours before ms | before ÷ | ours after ms | after ÷ | "
-              "CPU ms of our fit after: main / BLAS workers / torch threads (before) |"),
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| size | newton-cholesky ms | ours before ms | before ÷ | ours after ms | after ÷ | "
+            "CPU ms of our fit after: main / BLAS workers / torch threads (before) |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         before, after = row["before"], row["after"]
         cpu = " / ".join(f"{after['cpu ms'][k]:.0f} ({before['cpu ms'][k]:.0f})" for k in after["cpu ms"])
-        lines.append(f"| {row['size']} | {row['newton-cholesky ms']:.2f} | {before['ms']:.2f} | "
-                     f"{before['vs newton-cholesky']:.2f}× | {after['ms']:.2f} | "
-                     f"{after['vs newton-cholesky']:.2f}× | {cpu} |")
+        lines.append(
+            f"| {row['size']} | {row['newton-cholesky ms']:.2f} | {before['ms']:.2f} | "
+            f"{before['vs newton-cholesky']:.2f}× | {after['ms']:.2f} | "
+            f"{after['vs newton-cholesky']:.2f}× | {cpu} |"
+        )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.threads_time",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.threads_time", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--sizes", default="569x30,100000x100,1000000x2")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/local")
@@ -161,12 +179,22 @@ def main(argv: list[str] | None = None) -> int:
         size = Size(*(int(v) for v in part.lower().split("x")))
         rows.append(measure(size, args.repeats))
         print("\n".join(table(rows)[-1:]), flush=True)
-    lines = ["# Our Newton fit in a process that runs scikit-learn", "",
-             (f"`python -m benchmarks.threads_time --sizes {args.sizes} --repeats {args.repeats}` at "
-              f"{info['git_commit']}; torch threads {torch.get_num_threads()}; load average at the start "
-              f"{info['load_average_at_start']}."), "", *table(rows), "",
-             ("÷: newton-cholesky's median time ÷ ours (> 1: ours is faster), each fit right after a "
-              "scikit-learn fit; medians of interleaved repeats.")]
+    lines = [
+        "# Our Newton fit in a process that runs scikit-learn",
+        "",
+        (
+            f"`python -m benchmarks.threads_time --sizes {args.sizes} --repeats {args.repeats}` at "
+            f"{info['git_commit']}; torch threads {torch.get_num_threads()}; load average at the start "
+            f"{info['load_average_at_start']}."
+        ),
+        "",
+        *table(rows),
+        "",
+        (
+            "÷: newton-cholesky's median time ÷ ours (> 1: ours is faster), each fit right after a "
+            "scikit-learn fit; medians of interleaved repeats."
+        ),
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"threads-{info['git_commit']}"
     stem.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1) + "\n")

@@ -50,8 +50,9 @@ def calibrate(fn: Callable[[], object], device: str, min_seconds: float, warmup:
     return max(1, min(10_000, int(min_seconds / max(per_call, 1e-9))))
 
 
-def interleaved_medians(fns: dict[str, tuple[Callable[[], object], str]], repeats: int,
-                        min_seconds: float) -> dict[str, dict]:
+def interleaved_medians(
+    fns: dict[str, tuple[Callable[[], object], str]], repeats: int, min_seconds: float
+) -> dict[str, dict]:
     """Time each ``name: (fn, device)``; a NumPy function runs on "cpu" beside CUDA ones.
 
     Returns {name: {"seconds": median per call, "min", "spread": (p75 − p25)/median,
@@ -68,8 +69,13 @@ def interleaved_medians(fns: dict[str, tuple[Callable[[], object], str]], repeat
     for name, values in samples.items():
         median = statistics.median(values)
         quartiles = statistics.quantiles(values, n=4) if len(values) >= 2 else [median, median, median]
-        out[name] = {"seconds": median, "min": min(values), "spread": (quartiles[2] - quartiles[0]) / median,
-                     "inner": inner[name], "repeats": repeats}
+        out[name] = {
+            "seconds": median,
+            "min": min(values),
+            "spread": (quartiles[2] - quartiles[0]) / median,
+            "inner": inner[name],
+            "repeats": repeats,
+        }
     return out
 
 
@@ -82,8 +88,9 @@ def wall(fn: Callable[[], object], device: str) -> float:
     return time.perf_counter() - begin
 
 
-def marginal_per_iteration(runners: dict[str, Callable[[int], float]], counts: tuple[int, int],
-                           repeats: int) -> dict[str, tuple[float, dict[int, float]]]:
+def marginal_per_iteration(
+    runners: dict[str, Callable[[int], float]], counts: tuple[int, int], repeats: int
+) -> dict[str, tuple[float, dict[int, float]]]:
     """Seconds an extra iteration costs, for each ``name: run(iterations) -> wall seconds``.
 
     Each runner is run to N1 and N2 = ``counts`` iterations, interleaved, after one warm-up
@@ -99,5 +106,10 @@ def marginal_per_iteration(runners: dict[str, Callable[[int], float]], counts: t
                 samples[(name, n)].append(run(n))
     median = {key: statistics.median(values) for key, values in samples.items()}
     extra = counts[1] - counts[0]
-    return {name: ((median[(name, counts[1])] - median[(name, counts[0])]) / extra,
-                   {n: median[(name, n)] for n in counts}) for name in runners}
+    return {
+        name: (
+            (median[(name, counts[1])] - median[(name, counts[0])]) / extra,
+            {n: median[(name, n)] for n in counts},
+        )
+        for name in runners
+    }

@@ -25,8 +25,14 @@ class Outcome:
 
 def run_script(*args, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python train.py ARGS`` in a child process, from the repository root."""
-    return subprocess.run([sys.executable, "train.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=None if env is None else {**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "train.py", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 def run_main(capsys, *args) -> Outcome:
@@ -55,5 +61,8 @@ def assert_one_error_line(err: str, *names: str) -> str:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` by relative path, with the SHA-256 of its bytes."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

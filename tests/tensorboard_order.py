@@ -53,7 +53,9 @@ def first_page(*run_dirs) -> list[tuple[str, list[str]]]:
     """
     tags: set[str] = set()
     for run_dir in run_dirs:
-        found = EventAccumulator(str(run_dir), size_guidance={"scalars": 1, "images": 1, "histograms": 1}).Reload()
+        found = EventAccumulator(
+            str(run_dir), size_guidance={"scalars": 1, "images": 1, "histograms": 1}
+        ).Reload()
         tags.update(*(found.Tags()[kind] for kind in ("scalars", "histograms", "images")))
     groups: dict[str, list[str]] = {}
     for tag in sorted(tags, key=cmp_to_key(compare_tag_names)):

@@ -16,8 +16,14 @@ from torch_logreg.cli import main
 from torch_logreg.training.config import load_config
 from torch_logreg.training.trainer import train
 
-CNN = ["model.name=cnn", "model.activation=relu", "model.channels=[3,4]", "model.hidden=[4]", "train.iterations=3",
-       "train.print_cost=false"]
+CNN = [
+    "model.name=cnn",
+    "model.activation=relu",
+    "model.channels=[3,4]",
+    "model.hidden=[4]",
+    "train.iterations=3",
+    "train.print_cost=false",
+]
 
 
 def trained(tmp_path, data) -> str:
@@ -29,7 +35,9 @@ def trained(tmp_path, data) -> str:
 
 
 @pytest.mark.parametrize("colour", [True, False], ids=["rgb", "grey"])
-def test_a_cnn_run_is_a_feature_network_whose_hand_written_gradient_is_autograds(tmp_path, monkeypatch, colour):
+def test_a_cnn_run_is_a_feature_network_whose_hand_written_gradient_is_autograds(
+    tmp_path, monkeypatch, colour
+):
     folder = photo_folder(tmp_path / "photos", colour=colour)
     run = trained(tmp_path, [f"data.path={folder}", "data.image_size=[12,12]"])
     network = cnn_network(run)
@@ -45,13 +53,39 @@ def test_a_cnn_run_is_a_feature_network_whose_hand_written_gradient_is_autograds
 
 def test_a_cnn_trained_on_rows_of_numbers_or_not_a_cnn_is_one_line(tmp_path, capsys):
     digits = trained(tmp_path, ["data.name=digits"])
-    assert main(["art", "art.network=cnn", f"art.weights={digits}", "art.size=16", "art.iterations=1",
-                 "--run-dir", str(tmp_path / "art")]) == 2
-    assert_one_error_line(capsys.readouterr().err, f"art.weights={digits}", "rows of numbers", "data.name=digits")
+    assert (
+        main(
+            [
+                "art",
+                "art.network=cnn",
+                f"art.weights={digits}",
+                "art.size=16",
+                "art.iterations=1",
+                "--run-dir",
+                str(tmp_path / "art"),
+            ]
+        )
+        == 2
+    )
+    assert_one_error_line(
+        capsys.readouterr().err, f"art.weights={digits}", "rows of numbers", "data.name=digits"
+    )
     assert not (tmp_path / "art").exists()
 
     logistic = tmp_path / "logistic"
     train(load_config(None, ["train.iterations=2", "train.print_cost=false"]), logistic)
-    assert main(["art", "art.network=cnn", f"art.weights={logistic}", "art.size=16", "art.iterations=1",
-                 "--run-dir", str(tmp_path / "art")]) == 2
+    assert (
+        main(
+            [
+                "art",
+                "art.network=cnn",
+                f"art.weights={logistic}",
+                "art.size=16",
+                "art.iterations=1",
+                "--run-dir",
+                str(tmp_path / "art"),
+            ]
+        )
+        == 2
+    )
     assert_one_error_line(capsys.readouterr().err, "not a CNN")

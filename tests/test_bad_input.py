@@ -24,20 +24,51 @@ BAD_FILES = [
     ("empty.csv", "", [], ["empty.csv", "the file is empty"]),
     ("header_only.csv", "a,b,y\n", [], ["header_only.csv", "no rows"]),
     ("ragged.csv", "a,b,y\n1,2,0\n3,4\n5,6,1\n", [], ["ragged.csv", "line 3", "2 fields", "header has 3"]),
-    ("letters.csv", "a,b,y\n1,2,0\n3,x,1\n", [], ["letters.csv", "line 3", "column 'b'", "'x' is not a number"]),
+    (
+        "letters.csv",
+        "a,b,y\n1,2,0\n3,x,1\n",
+        [],
+        ["letters.csv", "line 3", "column 'b'", "'x' is not a number"],
+    ),
     ("nan.csv", "a,b,y\n1,2,0\n3,nan,1\n", [], ["nan.csv", "line 3", "column 'b'", "not finite"]),
     ("inf.csv", "a,b,y\n1,2,0\ninf,4,1\n", [], ["inf.csv", "line 3", "column 'a'", "not finite"]),
-    ("minus_inf.csv", "a,b,y\n1,-inf,0\n3,4,1\n", [], ["minus_inf.csv", "line 2", "column 'b'", "not finite"]),
-    ("target.csv", "a,b,y\n1,2,0\n3,4,1\n", ["data.target=label"], ["target.csv", "no target column 'label'",
-                                                                     "columns are a, b, y"]),
-    ("half.csv", "a,b,y\n1,2,0\n3,4,0.5\n5,6,1\n", [], ["half.csv", "label '0.5' on line 3", "not a whole number"]),
-    ("mixed.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,M\n", [], ["mixed.csv", "label 'M' on line 4", "text among numeric",
-                                                          "data.labels"]),
+    (
+        "minus_inf.csv",
+        "a,b,y\n1,-inf,0\n3,4,1\n",
+        [],
+        ["minus_inf.csv", "line 2", "column 'b'", "not finite"],
+    ),
+    (
+        "target.csv",
+        "a,b,y\n1,2,0\n3,4,1\n",
+        ["data.target=label"],
+        ["target.csv", "no target column 'label'", "columns are a, b, y"],
+    ),
+    (
+        "half.csv",
+        "a,b,y\n1,2,0\n3,4,0.5\n5,6,1\n",
+        [],
+        ["half.csv", "label '0.5' on line 3", "not a whole number"],
+    ),
+    (
+        "mixed.csv",
+        "a,b,y\n1,2,0\n3,4,1\n5,6,M\n",
+        [],
+        ["mixed.csv", "label 'M' on line 4", "text among numeric", "data.labels"],
+    ),
     ("no_label.csv", "a,b,y\n1,2,0\n3,4,\n5,6,1\n", [], ["no_label.csv", "label on line 3 is empty"]),
-    ("rare_class.csv", "a,b,y\n" + "1,2,0\n" * 4 + "3,4,1\n" * 4 + "5,6,7\n", [],
-     ["rare_class.csv", "too few rows for the split", "1 of class 7"]),
-    ("unmapped.csv", "a,b,y\n1,2,M\n3,4,B\n5,6,X\n", ["data.labels={M: 1, B: 0}"],
-     ["unmapped.csv", "label 'X' on line 4", "not in data.labels"]),
+    (
+        "rare_class.csv",
+        "a,b,y\n" + "1,2,0\n" * 4 + "3,4,1\n" * 4 + "5,6,7\n",
+        [],
+        ["rare_class.csv", "too few rows for the split", "1 of class 7"],
+    ),
+    (
+        "unmapped.csv",
+        "a,b,y\n1,2,M\n3,4,B\n5,6,X\n",
+        ["data.labels={M: 1, B: 0}"],
+        ["unmapped.csv", "label 'X' on line 4", "not in data.labels"],
+    ),
     ("one_class.csv", "a,b,y\n1,2,1\n3,4,1\n5,6,1\n", [], ["one_class.csv", "only one class (1)"]),
     ("few_rows.csv", "a,b,y\n1,2,0\n3,4,1\n", [], ["few_rows.csv", "too few rows for the split", "2 rows"]),
     ("binary.csv", b"a,b,y\n1,2,\xff\xfe\n", [], ["binary.csv", "not a UTF-8 text CSV"]),
@@ -86,11 +117,14 @@ def test_a_folder_is_not_a_data_file(tmp_path):
         read_table(tmp_path)
 
 
-@pytest.mark.parametrize("array, shape", [
-    (np.arange(5.0), "(5,)"),
-    (np.zeros((2, 3, 2)), "(2, 3, 2)"),
-    (np.zeros((4, 1)), "(4, 1)"),  # a label column and no feature
-])
+@pytest.mark.parametrize(
+    "array, shape",
+    [
+        (np.arange(5.0), "(5,)"),
+        (np.zeros((2, 3, 2)), "(2, 3, 2)"),
+        (np.zeros((4, 1)), "(4, 1)"),  # a label column and no feature
+    ],
+)
 def test_a_npy_of_the_wrong_shape_names_its_shape(tmp_path, capsys, array, shape):
     path = write_npy(tmp_path / "data.npy", array)
     done = run_main(capsys, f"data.path={path}", *QUIET, "--run-dir", tmp_path / "run")
@@ -114,12 +148,15 @@ def test_files_that_are_not_arrays_are_refused_without_unpickling(tmp_path):
         read_table(tmp_path / "objects.npy")
 
 
-@pytest.mark.parametrize("labels, expected", [
-    (["0", "1", "1", "0"], [0, 1, 1, 0]),
-    (["-1", "1", "1", "-1"], [0, 1, 1, 0]),
-    (["false", "true", "True", "FALSE"], [0, 1, 1, 0]),
-    (["0.0", "1.0", "1", "0"], [0, 1, 1, 0]),
-])
+@pytest.mark.parametrize(
+    "labels, expected",
+    [
+        (["0", "1", "1", "0"], [0, 1, 1, 0]),
+        (["-1", "1", "1", "-1"], [0, 1, 1, 0]),
+        (["false", "true", "True", "FALSE"], [0, 1, 1, 0]),
+        (["0.0", "1.0", "1", "0"], [0, 1, 1, 0]),
+    ],
+)
 def test_labels_may_be_zero_one_minus_one_one_or_booleans(tmp_path, labels, expected):
     rows = "".join(f"{i},{label}\n" for i, label in enumerate(labels))
     _, y, names = read_table(write(tmp_path / "d.csv", "x,y\n" + rows))
@@ -132,8 +169,16 @@ def test_two_string_labels_train_when_mapped_with_data_labels(tmp_path, capsys):
     _, y, _ = read_table(path, "diagnosis", {"M": 1, "B": 0})
     assert y.tolist() == [float(i % 2) for i in range(12)]
 
-    done = run_main(capsys, f"data.path={path}", "data.target=diagnosis", "data.labels={M: 1, B: 0}",
-                    "train.iterations=3", *QUIET, "--run-dir", tmp_path / "run")
+    done = run_main(
+        capsys,
+        f"data.path={path}",
+        "data.target=diagnosis",
+        "data.labels={M: 1, B: 0}",
+        "train.iterations=3",
+        *QUIET,
+        "--run-dir",
+        tmp_path / "run",
+    )
     assert done.status == 0, done.err
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
 
@@ -162,7 +207,9 @@ def test_the_script_prints_one_line_and_exits_2_and_debug_shows_the_traceback(tm
 
 def test_debug_in_process_raises_the_error_itself(tmp_path, capsys):
     with pytest.raises(DataError, match="missing.csv: no such file"):
-        run_main(capsys, f"data.path={tmp_path / 'missing.csv'}", *QUIET, "--run-dir", tmp_path / "run", "--debug")
+        run_main(
+            capsys, f"data.path={tmp_path / 'missing.csv'}", *QUIET, "--run-dir", tmp_path / "run", "--debug"
+        )
 
 
 # ---------------------------------------------------------------- predict
@@ -178,15 +225,18 @@ def two_feature_run(tmp_path_factory):
     return folder / "run"
 
 
-@pytest.mark.parametrize("content, named", [
-    ("a,b,c,d\n1,2,3,4\n", ["column 'c' is not a training feature", "takes 2 columns: a, b"]),
-    ("a\n1\n", ["missing column 'b'", "takes 2 columns: a, b"]),
-    ("a,b\n1,oops\n", ["line 2", "column 'b'", "'oops' is not a number"]),
-    ("a,b\n1,nan\n", ["line 2", "column 'b'", "not finite"]),
-    ("a,b\n1,2\n3\n", ["line 3", "1 fields"]),
-    ("", ["the file is empty"]),
-    ("a,b\n", ["no rows"]),
-])
+@pytest.mark.parametrize(
+    "content, named",
+    [
+        ("a,b,c,d\n1,2,3,4\n", ["column 'c' is not a training feature", "takes 2 columns: a, b"]),
+        ("a\n1\n", ["missing column 'b'", "takes 2 columns: a, b"]),
+        ("a,b\n1,oops\n", ["line 2", "column 'b'", "'oops' is not a number"]),
+        ("a,b\n1,nan\n", ["line 2", "column 'b'", "not finite"]),
+        ("a,b\n1,2\n3\n", ["line 3", "1 fields"]),
+        ("", ["the file is empty"]),
+        ("a,b\n", ["no rows"]),
+    ],
+)
 def test_predict_on_a_bad_csv_is_one_line(two_feature_run, tmp_path, capsys, content, named):
     data = write(tmp_path / "new.csv", content)
     out = tmp_path / "predictions.csv"
@@ -199,12 +249,15 @@ def test_predict_on_a_bad_csv_is_one_line(two_feature_run, tmp_path, capsys, con
     assert str(raised.value) == message
 
 
-@pytest.mark.parametrize("array, named", [
-    (np.zeros((3, 5)), "has 5 columns, the checkpoint expects 2 or 3 (features, then the label)"),
-    (np.zeros(4), "got shape (4,)"),
-    (np.zeros((2, 2, 2)), "got shape (2, 2, 2)"),
-    (np.array([[1.0, np.nan]]), "row index 0, column index 1"),
-])
+@pytest.mark.parametrize(
+    "array, named",
+    [
+        (np.zeros((3, 5)), "has 5 columns, the checkpoint expects 2 or 3 (features, then the label)"),
+        (np.zeros(4), "got shape (4,)"),
+        (np.zeros((2, 2, 2)), "got shape (2, 2, 2)"),
+        (np.array([[1.0, np.nan]]), "row index 0, column index 1"),
+    ],
+)
 def test_predict_on_a_npy_of_the_wrong_shape_is_one_line(two_feature_run, tmp_path, capsys, array, named):
     data = write_npy(tmp_path / "new.npy", array)
     done = run_main(capsys, "predict", "--checkpoint", two_feature_run, "--data", data)
@@ -258,11 +311,14 @@ def test_predicted_probabilities_are_finite_for_extreme_raw_features(two_feature
     assert torch.isfinite(probabilities).all() and ((probabilities >= 0) & (probabilities <= 1)).all()
 
 
-@pytest.mark.parametrize("labels, expected", [
-    ([0, 1, 1, 0], [0.0, 1.0, 1.0, 0.0]),
-    ([-1.0, 1.0, 1.0, -1.0], [0.0, 1.0, 1.0, 0.0]),
-    ([True, False, True, True], [1.0, 0.0, 1.0, 1.0]),
-])
+@pytest.mark.parametrize(
+    "labels, expected",
+    [
+        ([0, 1, 1, 0], [0.0, 1.0, 1.0, 0.0]),
+        ([-1.0, 1.0, 1.0, -1.0], [0.0, 1.0, 1.0, 0.0]),
+        ([True, False, True, True], [1.0, 0.0, 1.0, 1.0]),
+    ],
+)
 def test_array_files_map_good_labels_in_bulk_as_a_csv_would(tmp_path, labels, expected):
     x = np.arange(8, dtype=np.float32).reshape(4, 2)
     np.savez(tmp_path / "data.npz", x=x, y=np.array(labels))

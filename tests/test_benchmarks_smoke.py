@@ -50,8 +50,11 @@ def test_step_table_is_written_as_json_and_markdown(tmp_path):
     assert numpy_row["vs_numpy"] == 1.0 and numpy_row["ms_per_step"] > 0 and numpy_row["gb_per_s"] > 0
 
     info = machine.describe("cpu")
-    result = {"machine": info, "run": {"command": "test", "device": "cpu", "quick": True, "seconds": 0.0},
-              "sections": {"step": section}}
+    result = {
+        "machine": info,
+        "run": {"command": "test", "device": "cpu", "quick": True, "seconds": 0.0},
+        "sections": {"step": section},
+    }
     stem = machine.result_stem(info, quick=True)
     assert stem.startswith("cpu-") and stem.endswith("-quick")
     json_path, md_path = report.write(result, tmp_path, stem)
@@ -71,7 +74,10 @@ def test_plain_ops_compute_the_same_gradients_as_the_library(monkeypatch):
 
     m = 600_000  # narrow float64 rows: three row blocks in the library (4 MB each), one pass in the plain ops
     monkeypatch.setattr(LF, "CPU_GRADIENT_BLOCK_BYTES", 4 << 20)
-    assert len(LF.row_blocks(torch.empty(m, 2, dtype=torch.float64), block_bytes=LF.CPU_GRADIENT_BLOCK_BYTES)) == 3
+    assert (
+        len(LF.row_blocks(torch.empty(m, 2, dtype=torch.float64), block_bytes=LF.CPU_GRADIENT_BLOCK_BYTES))
+        == 3
+    )
     x, y = torch.randn(m, 2, dtype=torch.float64), (torch.rand(m) < 0.5).double()
     weight, bias = torch.randn(1, 2, dtype=torch.float64), torch.randn(1, dtype=torch.float64)
     expected = LF.cost_and_grads(x, y, weight, bias, with_cost=True)
@@ -106,7 +112,11 @@ def test_solve_table_reaches_the_gap_with_every_method():
     else:
         assert not errors
     methods = [row["method"] for row in section["rows"]]
-    assert solve_time.SK_NEWTON in methods and solve_time.SK_LBFGS in methods and solve_time.STATSMODELS in methods
+    assert (
+        solve_time.SK_NEWTON in methods
+        and solve_time.SK_LBFGS in methods
+        and solve_time.STATSMODELS in methods
+    )
     assert "ours: train(), float64" in methods and "ours: train(), float32" in methods
     assert all(row["gap"] <= solve_time.GAP for row in section["rows"] if "error" not in row)
     ours = next(row for row in section["rows"] if row["method"] == "ours: train(), float64")
@@ -127,10 +137,17 @@ def test_separable_data_get_a_statsmodels_row_that_says_why():
 
 
 def test_profile_writes_its_tables_from_public_calls(tmp_path, capsys):
-    assert profile_ops.main(["--sizes", "300x4", "--iterations", "20", "--repeats", "2", "--out", str(tmp_path)]) == 0
+    assert (
+        profile_ops.main(["--sizes", "300x4", "--iterations", "20", "--repeats", "2", "--out", str(tmp_path)])
+        == 0
+    )
     (written,) = tmp_path.glob("profile-cpu-*.md")
     text = written.read_text()
-    assert "## 300×4" in text and "train(save=True) total" in text and "| function | cumulative s | calls |" in text
+    assert (
+        "## 300×4" in text
+        and "train(save=True) total" in text
+        and "| function | cumulative s | calls |" in text
+    )
     assert "trainer." in text  # cProfile saw the library's functions
 
 
@@ -153,8 +170,20 @@ def test_numpy_baseline_prints_one_json_line(capsys):
     assert result["seconds"] > 0 and result["repeats"] == 2
 
 
-@pytest.mark.parametrize("module", [loop_time, mlp_time, solve_time, step_time, profile_ops, "compare",
-                                    "compare_worker", "gemv_blocks", "threads_time"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        loop_time,
+        mlp_time,
+        solve_time,
+        step_time,
+        profile_ops,
+        "compare",
+        "compare_worker",
+        "gemv_blocks",
+        "threads_time",
+    ],
+)
 def test_benchmarks_call_no_trainer_internals(module):
     path = Path(module.__file__) if not isinstance(module, str) else ROOT / "benchmarks" / f"{module}.py"
     source = path.read_text()
@@ -200,12 +229,17 @@ def test_art_step_times_ours_and_autograd_and_writes_the_table(tmp_path):
     pytest.importorskip("sklearn")  # the built-in photographs
     from benchmarks import art_step
 
-    section = art_step.run([("vgg19", "style transfer", 32)], "cpu", repeats=2, min_seconds=0.001,
-                           log=lambda _: None)
+    section = art_step.run(
+        [("vgg19", "style transfer", 32)], "cpu", repeats=2, min_seconds=0.001, log=lambda _: None
+    )
     _no_errors(section)
     (row,) = section["rows"]
     assert row["ratio"] > 0 and row["grad_difference"] < 1e-4
-    assert art_step.main(["--sizes", "32", "--repeats", "2", "--min-seconds", "0.001", "--no-vgg",
-                          "--out", str(tmp_path)]) == 0
+    assert (
+        art_step.main(
+            ["--sizes", "32", "--repeats", "2", "--min-seconds", "0.001", "--no-vgg", "--out", str(tmp_path)]
+        )
+        == 0
+    )
     (md_path,) = tmp_path.glob("art-cpu-*.md")
     assert "PyTorch ÷ ours" in md_path.read_text() and md_path.with_suffix(".json").is_file()

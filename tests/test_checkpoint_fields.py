@@ -50,8 +50,12 @@ BROKEN = {
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "lbfgs"])
 def test_optimizer_state_of_the_wrong_shape_is_named(tmp_path, capsys, optimizer):
     folder = tmp_path / "run"
-    overrides = [*QUIET, f"optimizer.name={optimizer}", "optimizer.momentum=0.9" if optimizer == "sgd" else
-                 "optimizer.lr=0.01", "train.iterations=3"]
+    overrides = [
+        *QUIET,
+        f"optimizer.name={optimizer}",
+        "optimizer.momentum=0.9" if optimizer == "sgd" else "optimizer.lr=0.01",
+        "train.iterations=3",
+    ]
     train(load_config(None, overrides), folder)
     state = torch.load(folder / "checkpoint.pt", weights_only=True)
     states = state["optimizer"]["state"]
@@ -95,13 +99,33 @@ def test_an_empty_file_is_not_a_checkpoint(tmp_path):
 
 
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=True) | st.text(max_size=4)
-    | st.builds(torch.zeros, st.integers(0, 3)) | st.builds(lambda n: torch.zeros(n, dtype=torch.uint8),
-                                                             st.integers(0, 3)),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=4)
+    | st.builds(torch.zeros, st.integers(0, 3))
+    | st.builds(lambda n: torch.zeros(n, dtype=torch.uint8), st.integers(0, 3)),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
-    max_leaves=8)
-_fields = st.sampled_from(["model", "iteration", "optimizer", "rng", "history", "config", "classes", "seconds",
-                           "feature_names", "standardizer", "architecture", "target", "data_fingerprint"])
+    max_leaves=8,
+)
+_fields = st.sampled_from(
+    [
+        "model",
+        "iteration",
+        "optimizer",
+        "rng",
+        "history",
+        "config",
+        "classes",
+        "seconds",
+        "feature_names",
+        "standardizer",
+        "architecture",
+        "target",
+        "data_fingerprint",
+    ]
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

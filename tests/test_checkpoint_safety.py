@@ -67,8 +67,11 @@ def test_the_planted_checkpoint_really_would_run_code(tmp_path):
 
 
 @pytest.mark.parametrize("how", HOW)
-@pytest.mark.parametrize("loader", [torch_logreg.load_model, load_model, ckpt.load_checkpoint],
-                         ids=["torch_logreg.load_model", "inference.load_model", "load_checkpoint"])
+@pytest.mark.parametrize(
+    "loader",
+    [torch_logreg.load_model, load_model, ckpt.load_checkpoint],
+    ids=["torch_logreg.load_model", "inference.load_model", "load_checkpoint"],
+)
 def test_a_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path, force_no_weights_only, how, loader):
     marker = tmp_path / "MARKER"
     run = plant(tmp_path / "run", marker, how)
@@ -79,7 +82,9 @@ def test_a_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path, force_no_wei
 
 
 @pytest.mark.parametrize("how", HOW)
-def test_resume_and_predict_refuse_a_crafted_checkpoint_with_one_line(tmp_path, capsys, force_no_weights_only, how):
+def test_resume_and_predict_refuse_a_crafted_checkpoint_with_one_line(
+    tmp_path, capsys, force_no_weights_only, how
+):
     marker = tmp_path / "MARKER"
     run = plant(tmp_path / "run", marker, how)
     before = (run / "checkpoint.pt").read_bytes()
@@ -143,21 +148,51 @@ def _format_2(**changes) -> dict:
 ARGS = {"in_features": 3, "num_classes": 3, "l2": 0.0, "init": "zeros"}
 
 
-@pytest.mark.parametrize("state, named", [
-    (_format_2(architecture={"name": "transformer", "args": ARGS}), "unknown model 'transformer' (known: logistic"),
-    (_format_2(architecture={"name": "logistic", "args": {**ARGS, "in_features": 10**12}}),
-     "'weight' is (3, 3) in the checkpoint, (3, 1000000000000) in the model"),
-    (_format_2(architecture={"name": "logistic", "args": {**ARGS, "num_classes": 2}}),
-     "'weight' is (3, 3) in the checkpoint, (1, 3) in the model"),
-    (_format_2(architecture={"name": "logistic", "args": {**ARGS, "depth": 4}}), "unexpected keyword argument 'depth'"),
-    (_format_2(architecture={"name": "logistic", "args": {**ARGS, "in_features": -1}}), "in_features must be >= 1"),
-    (_format_2(architecture={"name": "logistic", "args": [3, 3]}), "architecture must be {'name': ..., 'args'"),
-    (_format_2(architecture="logistic"), "architecture must be {'name': ..., 'args'"),
-    (_format_2(classes=[0, 1]), "classes [0, 1] do not fit a model of 3 classes"),
-    (_format_2(feature_names=["a"]), "feature_names do not fit a model of 3 features"),
-    (_format_2(standardizer={"mean": torch.zeros(2), "std": torch.ones(2)}), "do not have shape (3,)"),
-], ids=["unknown-name", "huge-in-features", "wrong-classes-arg", "unknown-arg", "bad-arg", "args-not-a-dict",
-        "not-a-dict", "classes", "feature-names", "standardizer"])
+@pytest.mark.parametrize(
+    "state, named",
+    [
+        (
+            _format_2(architecture={"name": "transformer", "args": ARGS}),
+            "unknown model 'transformer' (known: logistic",
+        ),
+        (
+            _format_2(architecture={"name": "logistic", "args": {**ARGS, "in_features": 10**12}}),
+            "'weight' is (3, 3) in the checkpoint, (3, 1000000000000) in the model",
+        ),
+        (
+            _format_2(architecture={"name": "logistic", "args": {**ARGS, "num_classes": 2}}),
+            "'weight' is (3, 3) in the checkpoint, (1, 3) in the model",
+        ),
+        (
+            _format_2(architecture={"name": "logistic", "args": {**ARGS, "depth": 4}}),
+            "unexpected keyword argument 'depth'",
+        ),
+        (
+            _format_2(architecture={"name": "logistic", "args": {**ARGS, "in_features": -1}}),
+            "in_features must be >= 1",
+        ),
+        (
+            _format_2(architecture={"name": "logistic", "args": [3, 3]}),
+            "architecture must be {'name': ..., 'args'",
+        ),
+        (_format_2(architecture="logistic"), "architecture must be {'name': ..., 'args'"),
+        (_format_2(classes=[0, 1]), "classes [0, 1] do not fit a model of 3 classes"),
+        (_format_2(feature_names=["a"]), "feature_names do not fit a model of 3 features"),
+        (_format_2(standardizer={"mean": torch.zeros(2), "std": torch.ones(2)}), "do not have shape (3,)"),
+    ],
+    ids=[
+        "unknown-name",
+        "huge-in-features",
+        "wrong-classes-arg",
+        "unknown-arg",
+        "bad-arg",
+        "args-not-a-dict",
+        "not-a-dict",
+        "classes",
+        "feature-names",
+        "standardizer",
+    ],
+)
 def test_an_architecture_or_record_that_does_not_fit_is_one_clear_error(tmp_path, state, named):
     ckpt.save_checkpoint(tmp_path / "bad.pt", state)
     with pytest.raises(CheckpointError) as raised:
@@ -278,8 +313,13 @@ def test_written_files_get_the_users_normal_permissions(tmp_path, capsys, umask,
     assert done.status == 0, done.err
     predict_file(run, _raw_rows(tmp_path / "rows.csv"), tmp_path / "predictions.csv")
 
-    for path in [run / "checkpoint.pt", run / "config.yaml", run / "command.txt", run / "metrics.json",
-                 tmp_path / "predictions.csv"]:
+    for path in [
+        run / "checkpoint.pt",
+        run / "config.yaml",
+        run / "command.txt",
+        run / "metrics.json",
+        tmp_path / "predictions.csv",
+    ]:
         assert stat.S_IMODE(path.stat().st_mode) == mode, path.name
 
 
@@ -287,6 +327,7 @@ def _raw_rows(path):
     from torch_logreg.data import load_breast_cancer
 
     x, _, names = load_breast_cancer()
-    path.write_text(",".join(names) + "\n" + "\n".join(",".join(f"{v:.6g}" for v in row) for row in x[:3].tolist())
-                    + "\n")
+    path.write_text(
+        ",".join(names) + "\n" + "\n".join(",".join(f"{v:.6g}" for v in row) for row in x[:3].tolist()) + "\n"
+    )
     return path

@@ -32,8 +32,17 @@ def trained(monkeypatch):
 def test_overrides_and_flags_may_be_interleaved(tmp_path, capsys, trained):
     config = tmp_path / "small.yaml"
     config.write_text("train:\n  iterations: 7\n")
-    done = run_main(capsys, "optimizer.lr=0.1", "--run-dir", tmp_path / "run", "train.log_every=2",
-                    "--config", config, "seed=3", "--overwrite")
+    done = run_main(
+        capsys,
+        "optimizer.lr=0.1",
+        "--run-dir",
+        tmp_path / "run",
+        "train.log_every=2",
+        "--config",
+        config,
+        "seed=3",
+        "--overwrite",
+    )
 
     assert done.status == 0, done.err
     (call,) = trained
@@ -49,12 +58,15 @@ def test_the_command_is_recorded_under_the_programs_own_name(tmp_path, capsys, t
     assert trained[1].command == ["torch-logreg", "seed=1"]
 
 
-@pytest.mark.parametrize("argv0, prog", [
-    ("/home/me/.venv/bin/torch-logreg", "torch-logreg"),
-    ("train.py", "train.py"),
-    ("/src/torch_logreg/train.py", "train.py"),
-    ("-c", "train.py"),
-])
+@pytest.mark.parametrize(
+    "argv0, prog",
+    [
+        ("/home/me/.venv/bin/torch-logreg", "torch-logreg"),
+        ("train.py", "train.py"),
+        ("/src/torch_logreg/train.py", "train.py"),
+        ("-c", "train.py"),
+    ],
+)
 def test_help_shows_the_program_by_the_name_it_was_started_as(monkeypatch, capsys, argv0, prog):
     monkeypatch.setattr(sys, "argv", [argv0, "--help"])
     with pytest.raises(SystemExit) as exited:
@@ -70,7 +82,9 @@ def test_help_shows_the_program_by_the_name_it_was_started_as(monkeypatch, capsy
 def test_a_bad_flag_names_the_console_commands_help(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["/usr/bin/torch-logreg", "--no-such-flag"])
     assert cli.main() == 2
-    assert_one_error_line(capsys.readouterr().err, "unrecognized arguments: --no-such-flag", "(see torch-logreg --help)")
+    assert_one_error_line(
+        capsys.readouterr().err, "unrecognized arguments: --no-such-flag", "(see torch-logreg --help)"
+    )
 
 
 def test_help_ends_with_every_config_key_from_the_schema(capsys):
@@ -99,8 +113,12 @@ def test_a_value_not_finite_in_the_dtype_exits_2_and_creates_nothing(tmp_path, c
 def predicted(monkeypatch):
     calls = []
 
-    def fake_predict_file(checkpoint, data_path, out_path=None, *, threshold=0.5, header=True, overwrite=False):
-        calls.append(dict(checkpoint=checkpoint, data=data_path, out=out_path, threshold=threshold, header=header))
+    def fake_predict_file(
+        checkpoint, data_path, out_path=None, *, threshold=0.5, header=True, overwrite=False
+    ):
+        calls.append(
+            dict(checkpoint=checkpoint, data=data_path, out=out_path, threshold=threshold, header=header)
+        )
         return "prediction,p_M\nM,0.91\nB,0.12\nM,0.55\n"
 
     monkeypatch.setattr(torch_logreg.inference, "predict_file", fake_predict_file)
@@ -108,10 +126,14 @@ def predicted(monkeypatch):
 
 
 def test_predict_with_out_says_how_many_rows_it_wrote_and_where(capsys, predicted):
-    done = run_main(capsys, "predict", "--checkpoint", "run", "--data", "rows.csv", "--out", "predictions.csv")
+    done = run_main(
+        capsys, "predict", "--checkpoint", "run", "--data", "rows.csv", "--out", "predictions.csv"
+    )
     assert done.status == 0, done.err
     assert done.out == "wrote 3 predictions to predictions.csv\n"
-    assert predicted == [dict(checkpoint="run", data="rows.csv", out="predictions.csv", threshold=0.5, header=True)]
+    assert predicted == [
+        dict(checkpoint="run", data="rows.csv", out="predictions.csv", threshold=0.5, header=True)
+    ]
 
 
 def test_predict_without_out_writes_the_rows_to_standard_output(capsys, predicted):
@@ -120,8 +142,9 @@ def test_predict_without_out_writes_the_rows_to_standard_output(capsys, predicte
 
 
 def test_predict_passes_the_threshold_and_the_headerless_flag(capsys, predicted):
-    done = run_main(capsys, "predict", "--checkpoint", "run", "--data", "rows.csv", "--threshold", "0.8",
-                    "--no-header")
+    done = run_main(
+        capsys, "predict", "--checkpoint", "run", "--data", "rows.csv", "--threshold", "0.8", "--no-header"
+    )
     assert done.status == 0, done.err
     assert (predicted[0]["threshold"], predicted[0]["header"]) == (0.8, False)
 
@@ -130,7 +153,9 @@ def test_predict_passes_the_threshold_and_the_headerless_flag(capsys, predicted)
 def test_predict_refuses_a_threshold_outside_0_to_1(capsys, predicted, threshold):
     done = run_main(capsys, "predict", "--checkpoint", "run", "--data", "rows.csv", "--threshold", threshold)
     assert done.status == 2
-    assert_one_error_line(done.err, "--threshold", "a number in [0, 1]", repr(threshold), "train.py predict --help")
+    assert_one_error_line(
+        done.err, "--threshold", "a number in [0, 1]", repr(threshold), "train.py predict --help"
+    )
     assert predicted == []
 
 

@@ -22,8 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "train.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "train.py", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +46,10 @@ def test_default_run_reaches_95_percent_and_prints_the_document_lines(default_ru
     lines = done.stdout.splitlines()
     assert "Cost after iteration 0: 0.693147" in lines
     assert sum(line.startswith("Cost after iteration") for line in lines) == 21  # 0, 100, ..., 2000
-    assert any(re.fullmatch(r"test accuracy: 9\d\.\d\d % \(auc 0\.9\d+, f1 0\.9\d+, log_loss 0\.\d+\)", line)
-               for line in lines)
+    assert any(
+        re.fullmatch(r"test accuracy: 9\d\.\d\d % \(auc 0\.9\d+, f1 0\.9\d+, log_loss 0\.\d+\)", line)
+        for line in lines
+    )
     assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "config.yaml").is_file()
 
 
@@ -56,8 +63,17 @@ def test_event_files_hold_one_run_with_every_dashboard_series(default_run):
     assert [e.step for e in cost] == list(range(0, 2001, 100))
     assert cost[-1].value < cost[len(cost) // 2].value < cost[0].value
     tags = events.Tags()
-    for tag in ("1_cost/test", "2_accuracy/train", "2_accuracy/test", "train/learning_rate", "train/grad_norm",
-                "weights/bias", "test/auc", "test/f1", "train/log_loss"):
+    for tag in (
+        "1_cost/test",
+        "2_accuracy/train",
+        "2_accuracy/test",
+        "train/learning_rate",
+        "train/grad_norm",
+        "weights/bias",
+        "test/auc",
+        "test/f1",
+        "train/log_loss",
+    ):
         assert tag in tags["scalars"], tag
     assert not [tag for tag in tags["scalars"] if tag.startswith(("hparams/", "val/"))]  # no one-dot charts
     assert "weights/weight" in tags["histograms"] and "weights/bias" not in tags["histograms"]
@@ -70,9 +86,23 @@ def test_event_files_hold_one_run_with_every_dashboard_series(default_run):
 
 def test_tensorboard_serves_the_cost_series_over_http(default_run):
     run_dir, _ = default_run
-    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(run_dir), "--host",
-                               "127.0.0.1", "--port", "0", "--load_fast=false"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(run_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--load_fast=false",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = None
         deadline = time.monotonic() + 60
@@ -85,7 +115,9 @@ def test_tensorboard_serves_the_cost_series_over_http(default_run):
         series = None
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{url}/data/plugin/scalars/scalars?{query}", timeout=5) as response:
+                with urllib.request.urlopen(
+                    f"{url}/data/plugin/scalars/scalars?{query}", timeout=5
+                ) as response:
                     series = json.load(response)
                 break
             except Exception:
@@ -111,15 +143,23 @@ def test_predict_writes_probabilities_and_labels_for_raw_rows(default_run, tmp_p
     raw_x, y, _ = load_breast_cancer()
     expected = load_model(run_dir).predict_proba(raw_x)
     assert len(rows) == 569
-    assert [float(r[next(k for k in r if k.startswith("p_"))]) for r in rows] == pytest.approx(expected.tolist(), abs=1e-9)
+    assert [float(r[next(k for k in r if k.startswith("p_"))]) for r in rows] == pytest.approx(
+        expected.tolist(), abs=1e-9
+    )
     assert [int(r["prediction"]) for r in rows] == (expected > 0.5).int().tolist()
     accuracy = sum(int(r["prediction"]) == t for r, t in zip(rows, y.int().tolist())) / 569
     assert accuracy > 0.95
 
 
 def test_two_feature_config_draws_the_decision_boundary(tmp_path):
-    done = run_cli("--config", ROOT / "configs" / "two_features.yaml", "--run-dir", tmp_path / "run",
-                   "train.iterations=200", "train.print_cost=false")
+    done = run_cli(
+        "--config",
+        ROOT / "configs" / "two_features.yaml",
+        "--run-dir",
+        tmp_path / "run",
+        "train.iterations=200",
+        "train.print_cost=false",
+    )
     assert done.returncode == 0, done.stderr
     events = EventAccumulator(str(tmp_path / "run")).Reload()
     image = events.Images("test/decision_boundary")[-1]
@@ -150,15 +190,25 @@ def test_every_shipped_config_loads(path):
 
 
 def test_overrides_are_typed_by_the_field():
-    config = load_config(None, ["train.iterations=7", "optimizer.lr=1e-3", "train.print_cost=no",
-                                "data.target=label", "train.batch_size=null", "model.l2=2"])
+    config = load_config(
+        None,
+        [
+            "train.iterations=7",
+            "optimizer.lr=1e-3",
+            "train.print_cost=no",
+            "data.target=label",
+            "train.batch_size=null",
+            "model.l2=2",
+        ],
+    )
     assert config.train.iterations == 7 and config.optimizer.lr == 1e-3 and config.train.print_cost is False
     assert config.data.target == "label" and config.train.batch_size is None
     assert config.model.l2 == 2.0 and isinstance(config.model.l2, float)
 
 
-@pytest.mark.parametrize("override, named", [("optimizer.lrr=0.1", "optimizer.lrr"),
-                                             ("train.iterations=ten", "train.iterations")])
+@pytest.mark.parametrize(
+    "override, named", [("optimizer.lrr=0.1", "optimizer.lrr"), ("train.iterations=ten", "train.iterations")]
+)
 def test_bad_keys_and_types_are_rejected_by_name(override, named):
     with pytest.raises(ValueError, match=re.escape(named)):
         load_config(None, [override])

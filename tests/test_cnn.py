@@ -20,8 +20,18 @@ CPU = ["train.print_cost=false", "train.device=cpu"]
 def small_cnn(num_classes=10, pool="max", activation="relu", image_shape=(2, 7, 6), **kwargs):
     torch.manual_seed(0)
     in_features = image_shape[0] * image_shape[1] * image_shape[2]
-    return CNN(in_features, image_shape, channels=(3, 4), kernel_size=3, pool=pool, hidden=(5,),
-               num_classes=num_classes, activation=activation, dtype=torch.float64, **kwargs)
+    return CNN(
+        in_features,
+        image_shape,
+        channels=(3, 4),
+        kernel_size=3,
+        pool=pool,
+        hidden=(5,),
+        num_classes=num_classes,
+        activation=activation,
+        dtype=torch.float64,
+        **kwargs,
+    )
 
 
 def stock_copy(model: CNN) -> nn.Sequential:
@@ -30,8 +40,9 @@ def stock_copy(model: CNN) -> nn.Sequential:
     pool = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}.get(model.pool)
     layers, channels = [], model.image_shape[0]
     for conv, pools in zip(model.convolutions, model.pooled):
-        stock = nn.Conv2d(channels, conv.out_channels, conv.kernel_size, padding=conv.padding,
-                          dtype=torch.float64)
+        stock = nn.Conv2d(
+            channels, conv.out_channels, conv.kernel_size, padding=conv.padding, dtype=torch.float64
+        )
         stock.load_state_dict(conv.state_dict())
         layers += [stock, act(), *([pool(2)] if pools else [])]
         channels = conv.out_channels
@@ -63,7 +74,7 @@ def test_logits_and_gradients_equal_the_same_network_in_stock_pytorch(pool, num_
     else:
         data_cost = nn.functional.cross_entropy(logits, y)
     weights = [p for name, p in stock.named_parameters() if name.endswith("weight")]
-    (data_cost + 0.3 / (2 * 9) * sum((w ** 2).sum() for w in weights)).backward()
+    (data_cost + 0.3 / (2 * 9) * sum((w**2).sum() for w in weights)).backward()
     for mine, theirs in zip(model.parameters(), stock.parameters()):
         torch.testing.assert_close(mine.grad, theirs.grad, rtol=0, atol=1e-12)
 
@@ -101,7 +112,7 @@ def test_init_is_he_for_relu_and_xavier_otherwise_with_zero_biases():
     assert small_cnn(activation="relu").init == "he" and small_cnn(activation="tanh").init == "xavier"
     model = small_cnn(activation="tanh")
     assert all(torch.all(layer.bias == 0) for layer in [*model.convolutions, *model.dense_layers])
-    bound = 3 ** 0.5 * nn.init.calculate_gain("tanh") * (2 / (2 * 9 + 3 * 9)) ** 0.5  # Xavier's for conv1
+    bound = 3**0.5 * nn.init.calculate_gain("tanh") * (2 / (2 * 9 + 3 * 9)) ** 0.5  # Xavier's for conv1
     assert model.convolutions[0].weight.abs().max() <= bound
 
 
@@ -115,15 +126,31 @@ def test_a_pool_stops_when_the_image_is_one_pixel_wide():
 
 
 def tiny_digits(*overrides):
-    return load_config(None, [*CPU, "data.name=digits", "model.name=cnn", "model.channels=[4]",
-                              "model.hidden=[8]", "model.activation=tanh", *overrides])
+    return load_config(
+        None,
+        [
+            *CPU,
+            "data.name=digits",
+            "model.name=cnn",
+            "model.channels=[4]",
+            "model.hidden=[8]",
+            "model.activation=tanh",
+            *overrides,
+        ],
+    )
 
 
 def test_training_with_check_grad_equals_training_with_plain_autograd_to_1e_10():
     """50 full-batch gd steps in float64: the hand-written backward (checked against autograd at each
     log step) and plain autograd through stock ops give the same weights."""
-    common = ["train.dtype=float64", "optimizer.name=gd", "optimizer.lr=0.1", "train.iterations=50",
-              "train.log_every=10", "model.l2=0.5"]
+    common = [
+        "train.dtype=float64",
+        "optimizer.name=gd",
+        "optimizer.lr=0.1",
+        "train.iterations=50",
+        "train.log_every=10",
+        "model.l2=0.5",
+    ]
     checked = train(tiny_digits(*common, "model.check_grad=true"), save=False)
     with LF.plain_autograd():
         plain = train(tiny_digits(*common), save=False)
@@ -136,8 +163,13 @@ def test_training_with_check_grad_equals_training_with_plain_autograd_to_1e_10()
 def test_a_digits_cnn_saves_loads_resumes_bitwise_and_shows_its_filters(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    common = ["optimizer.name=adam", "optimizer.lr=0.01", "train.batch_size=64", "train.log_every=10",
-              "train.checkpoint_every=0"]
+    common = [
+        "optimizer.name=adam",
+        "optimizer.lr=0.01",
+        "train.batch_size=64",
+        "train.log_every=10",
+        "train.checkpoint_every=0",
+    ]
     whole = train(tiny_digits(*common, "train.iterations=30"), tmp_path / "whole")
     train(tiny_digits(*common, "train.iterations=12"), tmp_path / "part")
     resumed = train(tiny_digits(*common, "train.iterations=30"), tmp_path / "part", resume=True)
@@ -162,17 +194,39 @@ def test_rows_of_flattened_pixels_need_data_image_shape(tmp_path, capsys):
     rng = np.random.default_rng(0)
     table = np.hstack([rng.random((40, 12)), (np.arange(40) % 2)[:, None]])
     np.save(tmp_path / "pixels.npy", table)
-    outcome = run_main(capsys, *QUIET, f"data.path={tmp_path / 'pixels.npy'}", "model.name=cnn",
-                       "--run-dir", tmp_path / "run")
+    outcome = run_main(
+        capsys,
+        *QUIET,
+        f"data.path={tmp_path / 'pixels.npy'}",
+        "model.name=cnn",
+        "--run-dir",
+        tmp_path / "run",
+    )
     assert outcome.status == 2
     assert_one_error_line(outcome.err, "model.name=cnn", "data.image_shape")
     assert not (tmp_path / "run").exists()
-    outcome = run_main(capsys, *QUIET, f"data.path={tmp_path / 'pixels.npy'}", "data.image_shape=[5, 5]",
-                       "model.name=cnn", "--run-dir", tmp_path / "run")
+    outcome = run_main(
+        capsys,
+        *QUIET,
+        f"data.path={tmp_path / 'pixels.npy'}",
+        "data.image_shape=[5, 5]",
+        "model.name=cnn",
+        "--run-dir",
+        tmp_path / "run",
+    )
     assert outcome.status == 2
     assert_one_error_line(outcome.err, "data.image_shape", "25", "12")
-    config = load_config(None, [*CPU, f"data.path={tmp_path / 'pixels.npy'}", "data.image_shape=[3, 2, 2]",
-                                "model.name=cnn", "model.channels=[2]", "train.iterations=3"])
+    config = load_config(
+        None,
+        [
+            *CPU,
+            f"data.path={tmp_path / 'pixels.npy'}",
+            "data.image_shape=[3, 2, 2]",
+            "model.name=cnn",
+            "model.channels=[2]",
+            "train.iterations=3",
+        ],
+    )
     result = train(config, save=False)
     assert result.model.sample_shape == (3, 2, 2)
 
@@ -183,5 +237,6 @@ def test_the_cnn_keys_are_the_cnn_declaration_and_shared_head_keys_are_the_mlps(
     from torch_logreg.training.config import ignored_keys
 
     assert ignored_keys(load_config(None, ["model.name=mlp", "model.pool=avg"])) == [
-        "model.pool=avg is ignored: model.name=mlp does not use it (used by cnn)"]
+        "model.pool=avg is ignored: model.name=mlp does not use it (used by cnn)"
+    ]
     assert json.dumps(load_config(None, ["model.name=cnn"]).to_dict()["model"]["channels"]) == "[16, 32]"

@@ -13,7 +13,10 @@ from torch_logreg.training.trainer import train
 
 # (override, what the one error line must name)
 BAD_OVERRIDES = [
-    ("optimizer.lrr=0.1", ["'optimizer.lrr'", "did you mean optimizer.lr?", "optimizer keys: name, lr, momentum"]),
+    (
+        "optimizer.lrr=0.1",
+        ["'optimizer.lrr'", "did you mean optimizer.lr?", "optimizer keys: name, lr, momentum"],
+    ),
     ("optimiser.lr=0.1", ["'optimiser.lr'", "did you mean optimizer.lr?"]),
     ("train.iteration=5", ["'train.iteration'", "did you mean train.iterations?"]),
     ("optimizer.lr", ["'optimizer.lr'", "must look like section.key=value"]),
@@ -64,15 +67,30 @@ def test_a_wrong_type_is_also_a_type_error():
         load_config(None, ["optimizer.lr=fast"])
 
 
-@pytest.mark.parametrize("section, key, value, error, named", [
-    ("optimizer", "lr", -1, ConfigError, "config: optimizer.lr must be > 0, got -1.0"),
-    ("optimizer", "lr", "fast", ConfigTypeError, "config: optimizer.lr must be a number, got 'fast' (str)"),
-    ("optimizer", "lrr", 0.1, ConfigError, "config: unknown key 'optimizer.lrr' (did you mean optimizer.lr?)"),
-    ("train", "iterations", -5, ConfigError, "config: train.iterations must be >= 0, got -5"),
-    ("train", "batch_size", 0, ConfigError, "config: train.batch_size must be >= 1"),
-    ("data", "test_fraction", 1.0, ConfigError, "config: data.test_fraction must be in (0, 1), got 1.0"),
-    ("train", "device", "tpu", ConfigError, "config: train.device must be auto, cpu, cuda or cuda:N"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, error, named",
+    [
+        ("optimizer", "lr", -1, ConfigError, "config: optimizer.lr must be > 0, got -1.0"),
+        (
+            "optimizer",
+            "lr",
+            "fast",
+            ConfigTypeError,
+            "config: optimizer.lr must be a number, got 'fast' (str)",
+        ),
+        (
+            "optimizer",
+            "lrr",
+            0.1,
+            ConfigError,
+            "config: unknown key 'optimizer.lrr' (did you mean optimizer.lr?)",
+        ),
+        ("train", "iterations", -5, ConfigError, "config: train.iterations must be >= 0, got -5"),
+        ("train", "batch_size", 0, ConfigError, "config: train.batch_size must be >= 1"),
+        ("data", "test_fraction", 1.0, ConfigError, "config: data.test_fraction must be in (0, 1), got 1.0"),
+        ("train", "device", "tpu", ConfigError, "config: train.device must be auto, cpu, cuda or cuda:N"),
+    ],
+)
 def test_setting_a_bad_value_in_python_raises_at_once(section, key, value, error, named):
     config = Config()
     with pytest.raises(error) as raised:
@@ -102,16 +120,19 @@ def write_config(tmp_path, text, name="run.yaml"):
     return path
 
 
-@pytest.mark.parametrize("text, named", [
-    ("optimizer:\n  lrr: 0.1\n", ["run.yaml", "'optimizer.lrr'", "did you mean optimizer.lr?"]),
-    ("optimiser:\n  lr: 0.1\n", ["run.yaml", "'optimiser'", "did you mean optimizer?"]),
-    ("train:\n  iterations: ten\n", ["run.yaml", "train.iterations", "an integer", "'ten'"]),
-    ("optimizer:\n  lr: [0.1]\n", ["run.yaml", "optimizer.lr", "a number"]),
-    ("optimizer:\n  lr: -0.5\n", ["run.yaml", "optimizer.lr", "> 0"]),
-    ("train: 5\n", ["run.yaml", "train must be a mapping"]),
-    ("- a\n- b\n", ["run.yaml", "expected a mapping of sections, got list"]),
-    ("train:\n  iterations: [1\n", ["run.yaml", "not a plain YAML config"]),
-])
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("optimizer:\n  lrr: 0.1\n", ["run.yaml", "'optimizer.lrr'", "did you mean optimizer.lr?"]),
+        ("optimiser:\n  lr: 0.1\n", ["run.yaml", "'optimiser'", "did you mean optimizer?"]),
+        ("train:\n  iterations: ten\n", ["run.yaml", "train.iterations", "an integer", "'ten'"]),
+        ("optimizer:\n  lr: [0.1]\n", ["run.yaml", "optimizer.lr", "a number"]),
+        ("optimizer:\n  lr: -0.5\n", ["run.yaml", "optimizer.lr", "> 0"]),
+        ("train: 5\n", ["run.yaml", "train must be a mapping"]),
+        ("- a\n- b\n", ["run.yaml", "expected a mapping of sections, got list"]),
+        ("train:\n  iterations: [1\n", ["run.yaml", "not a plain YAML config"]),
+    ],
+)
 def test_a_bad_config_file_is_one_error_line(tmp_path, capsys, text, named):
     path = write_config(tmp_path, text)
     done = run_main(capsys, "--config", path, *QUIET, "--run-dir", tmp_path / "run")
@@ -144,11 +165,14 @@ def test_an_empty_section_changes_nothing(tmp_path):
 # ---------------------------------------------------------------- unsafe YAML
 
 
-@pytest.mark.parametrize("template", [
-    '!!python/object/apply:os.system ["touch {marker}"]\n',
-    'train:\n  iterations: !!python/object/apply:os.system ["touch {marker}"]\n',
-    'data:\n  labels: !!python/object/new:os.system ["touch {marker}"]\n',
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '!!python/object/apply:os.system ["touch {marker}"]\n',
+        'train:\n  iterations: !!python/object/apply:os.system ["touch {marker}"]\n',
+        'data:\n  labels: !!python/object/new:os.system ["touch {marker}"]\n',
+    ],
+)
 def test_a_yaml_python_tag_is_refused_and_never_runs(tmp_path, capsys, template):
     marker = tmp_path / "pwned"
     path = write_config(tmp_path, template.format(marker=marker), name="evil.yaml")
@@ -193,17 +217,22 @@ def test_cuda_without_a_gpu_is_an_error_not_a_silent_cpu_run(tmp_path, capsys, d
 
 
 def test_device_auto_falls_back_to_the_cpu(tmp_path):
-    result = train(load_config(None, ["train.device=auto", "train.iterations=2", "train.print_cost=false"]),
-                   tmp_path / "run")
+    result = train(
+        load_config(None, ["train.device=auto", "train.iterations=2", "train.print_cost=false"]),
+        tmp_path / "run",
+    )
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert result.metrics["device"].startswith(expected)
 
 
-@pytest.mark.parametrize("args, named", [
-    (["--no-such-flag"], ["unrecognized arguments: --no-such-flag", "train.py --help"]),
-    (["--resume"], ["--resume", "expected one argument"]),
-    (["predict", "--checkpoint", "x"], ["--data", "train.py predict --help"]),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--no-such-flag"], ["unrecognized arguments: --no-such-flag", "train.py --help"]),
+        (["--resume"], ["--resume", "expected one argument"]),
+        (["predict", "--checkpoint", "x"], ["--data", "train.py predict --help"]),
+    ],
+)
 def test_a_bad_flag_is_one_error_line(capsys, args, named):
     done = run_main(capsys, *args)
     assert done.status == 2

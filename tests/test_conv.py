@@ -12,8 +12,16 @@ from torch_logreg.nn import conv
 from torch_logreg.nn import functional as tf
 
 GRADCHECK = {"eps": 1e-6, "atol": 1e-8, "rtol": 1e-6}
-DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU")])]
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.cuda,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+        ],
+    ),
+]
 
 # (batch, channels, height, width, out channels, kernel, stride, padding, dilation)
 CONV_CASES = {
@@ -97,7 +105,9 @@ def test_pooling_equals_stock_pytorch(pool, case, device):
     grad_y = torch.randn_like(ours)
     stock = getattr(F, pool)(x, **geometry)
     torch.testing.assert_close(ours, stock)
-    torch.testing.assert_close(torch.autograd.grad(ours, x, grad_y)[0], torch.autograd.grad(stock, x, grad_y)[0])
+    torch.testing.assert_close(
+        torch.autograd.grad(ours, x, grad_y)[0], torch.autograd.grad(stock, x, grad_y)[0]
+    )
 
 
 def test_max_pool_ties_send_the_whole_gradient_to_the_first_maximum_as_pytorch_does():
@@ -149,7 +159,9 @@ class _MaxPoolWrong(conv.MaxPool2dFunction):
         (indices,) = ctx.saved_tensors
         n, c, h, w = ctx.input_shape
         spread = grad_y.new_zeros(n, c, h * w)
-        spread.scatter_add_(2, indices.reshape(n, c, -1).roll(1, -1), grad_y.reshape(n, c, -1))  # wrong window
+        spread.scatter_add_(
+            2, indices.reshape(n, c, -1).roll(1, -1), grad_y.reshape(n, c, -1)
+        )  # wrong window
         return spread.reshape(n, c, h, w), None, None, None
 
 
@@ -164,7 +176,9 @@ class _FlattenWrong(conv.FlattenFunction):
     @staticmethod
     def backward(ctx, grad_y):
         n, c, h, w = ctx.input_shape
-        return grad_y.reshape(n, h, w, c).permute(0, 3, 1, 2)  # channels-last order read back as channels-first
+        return grad_y.reshape(n, h, w, c).permute(
+            0, 3, 1, 2
+        )  # channels-last order read back as channels-first
 
 
 @pytest.mark.parametrize("broken", [_ConvWrongInputGrad, _ConvWrongWeightGrad, _ConvWrongBiasGrad])
@@ -174,13 +188,17 @@ def test_gradcheck_catches_a_broken_convolution_backward(broken):
     from torch.nn.modules.utils import _pair
 
     args = tuple(_pair(a) for a in args)
-    assert torch.autograd.gradcheck(lambda *t: conv.Conv2dFunction.apply(*t, *args), (x, weight, bias), **GRADCHECK)
+    assert torch.autograd.gradcheck(
+        lambda *t: conv.Conv2dFunction.apply(*t, *args), (x, weight, bias), **GRADCHECK
+    )
     with pytest.raises(GradcheckError):
         torch.autograd.gradcheck(lambda *t: broken.apply(*t, *args), (x, weight, bias), **GRADCHECK)
 
 
-@pytest.mark.parametrize("broken, good, case", [
-    (_MaxPoolWrong, conv.MaxPool2dFunction, "2x2"), (_AvgPoolWrong, conv.AvgPool2dFunction, "2x2")])
+@pytest.mark.parametrize(
+    "broken, good, case",
+    [(_MaxPoolWrong, conv.MaxPool2dFunction, "2x2"), (_AvgPoolWrong, conv.AvgPool2dFunction, "2x2")],
+)
 def test_gradcheck_catches_a_broken_pooling_backward(broken, good, case):
     x, geometry = _pool_input(POOL_CASES[case])
     args = conv._pool_geometry(geometry["kernel_size"], geometry["stride"], geometry["padding"])
@@ -203,8 +221,10 @@ def test_a_small_cnn_from_these_parts_matches_autograd_through_plain_autograd():
     """Conv -> relu -> max pool -> conv -> tanh -> avg pool -> flatten -> linear, against stock ops."""
     g = torch.Generator().manual_seed(3)
     x = torch.randn(3, 2, 9, 9, generator=g, dtype=torch.float64)
-    params = [torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True) for shape in
-              [(4, 2, 3, 3), (4,), (5, 4, 3, 3), (5,), (2, 5), (2,)]]
+    params = [
+        torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+        for shape in [(4, 2, 3, 3), (4,), (5, 4, 3, 3), (5,), (2, 5), (2,)]
+    ]
 
     def cost(w1, b1, w2, b2, w3, b3):
         a = tf.max_pool2d(tf.activation("relu", tf.conv2d(x, w1, b1, padding=1)), 2)

@@ -59,15 +59,18 @@ def todays_split(y: np.ndarray, test_fraction: float, seed: int):
 # ---------------------------------------------------------------- labels
 
 
-@pytest.mark.parametrize("labels, classes, expected", [
-    (["0", "1", "1", "0"], [0, 1], [0, 1, 1, 0]),
-    (["-1", "1", "1", "-1"], [-1, 1], [0, 1, 1, 0]),
-    (["false", "true", "True", "FALSE"], [False, True], [0, 1, 1, 0]),
-    (["1.0", "0", "2.0", "2"], [0, 1, 2], [1, 0, 2, 2]),  # whole-number floats are integers
-    (["10", "9", "2", "9"], [2, 9, 10], [2, 1, 0, 1]),  # numbers sort as numbers, not as text
-    (["M", "B", "M", "B"], ["B", "M"], [1, 0, 1, 0]),  # any other pair: sorted, the second is positive
-    (["setosa", "virginica", "versicolor"], ["setosa", "versicolor", "virginica"], [0, 2, 1]),
-])
+@pytest.mark.parametrize(
+    "labels, classes, expected",
+    [
+        (["0", "1", "1", "0"], [0, 1], [0, 1, 1, 0]),
+        (["-1", "1", "1", "-1"], [-1, 1], [0, 1, 1, 0]),
+        (["false", "true", "True", "FALSE"], [False, True], [0, 1, 1, 0]),
+        (["1.0", "0", "2.0", "2"], [0, 1, 2], [1, 0, 2, 2]),  # whole-number floats are integers
+        (["10", "9", "2", "9"], [2, 9, 10], [2, 1, 0, 1]),  # numbers sort as numbers, not as text
+        (["M", "B", "M", "B"], ["B", "M"], [1, 0, 1, 0]),  # any other pair: sorted, the second is positive
+        (["setosa", "virginica", "versicolor"], ["setosa", "versicolor", "virginica"], [0, 2, 1]),
+    ],
+)
 def test_csv_labels_become_indices_into_the_sorted_classes(tmp_path, labels, classes, expected):
     table = load_table(write_csv(tmp_path / "d.csv", labels))
     assert table.classes == classes and [type(c) for c in table.classes] == [type(c) for c in classes]
@@ -75,13 +78,16 @@ def test_csv_labels_become_indices_into_the_sorted_classes(tmp_path, labels, cla
     json.dumps(table.classes)  # the checkpoint and metrics.json record them
 
 
-@pytest.mark.parametrize("y, classes, expected", [
-    (np.array([0, 1, 1, 0]), [0, 1], [0, 1, 1, 0]),
-    (np.array([-1.0, 1.0, 1.0, -1.0]), [-1, 1], [0, 1, 1, 0]),
-    (np.array([True, False, True]), [False, True], [1, 0, 1]),
-    (np.array([3.0, 1.0, 7.0, 1.0]), [1, 3, 7], [1, 0, 2, 0]),
-    (np.array(["cat", "dog", "cat"]), ["cat", "dog"], [0, 1, 0]),
-])
+@pytest.mark.parametrize(
+    "y, classes, expected",
+    [
+        (np.array([0, 1, 1, 0]), [0, 1], [0, 1, 1, 0]),
+        (np.array([-1.0, 1.0, 1.0, -1.0]), [-1, 1], [0, 1, 1, 0]),
+        (np.array([True, False, True]), [False, True], [1, 0, 1]),
+        (np.array([3.0, 1.0, 7.0, 1.0]), [1, 3, 7], [1, 0, 2, 0]),
+        (np.array(["cat", "dog", "cat"]), ["cat", "dog"], [0, 1, 0]),
+    ],
+)
 def test_array_labels_become_indices_and_whole_floats_become_ints(tmp_path, y, classes, expected):
     np.savez(tmp_path / "d.npz", x=np.zeros((len(y), 2)), y=y)
     table = load_table(tmp_path / "d.npz")
@@ -111,12 +117,15 @@ def test_a_label_missing_from_the_mapping_is_named_with_its_line(tmp_path):
         load_table(path, labels={"low": 0, "mid": 1})
 
 
-@pytest.mark.parametrize("labels, named", [
-    (["0", "1", "2.5"], "label '2.5' on line 4 is not a whole number"),
-    (["0", "1", "nan"], "label 'nan' on line 4 is not a whole number"),
-    (["0", "1", "x"], "label 'x' on line 4 is text among numeric labels such as '0'"),
-    (["1", "1", "1"], r"only one class \(1\) is present"),
-])
+@pytest.mark.parametrize(
+    "labels, named",
+    [
+        (["0", "1", "2.5"], "label '2.5' on line 4 is not a whole number"),
+        (["0", "1", "nan"], "label 'nan' on line 4 is not a whole number"),
+        (["0", "1", "x"], "label 'x' on line 4 is text among numeric labels such as '0'"),
+        (["1", "1", "1"], r"only one class \(1\) is present"),
+    ],
+)
 def test_bad_labels_are_one_line_naming_the_value_and_its_line(tmp_path, labels, named):
     with pytest.raises(DataError, match=r"d.csv: " + named):
         load_table(write_csv(tmp_path / "d.csv", labels))
@@ -129,8 +138,11 @@ def test_a_test_file_uses_the_training_files_classes(tmp_path):
     assert split.classes == ["a", "b", "c"] and split.num_classes == 3
     assert split.y_test.tolist() == [2, 2, 1]
     write_csv(test_path, ["c", "d"])
-    with pytest.raises(DataError, match=r"test.csv: label 'd' on line 3 is not one of the training data's classes "
-                                        r"\(a, b, c\)"):
+    with pytest.raises(
+        DataError,
+        match=r"test.csv: label 'd' on line 3 is not one of the training data's classes "
+        r"\(a, b, c\)",
+    ):
         load_split(data_config(path=str(train_path), test_path=str(test_path)), seed=0)
 
 
@@ -158,6 +170,7 @@ def test_the_default_runs_split_is_todays():
 
 def read_table_breast_cancer():
     from torch_logreg.data import load_breast_cancer
+
     return load_breast_cancer()
 
 
@@ -203,6 +216,7 @@ def test_digits_are_1797_images_of_8x8_pixels_in_10_classes():
 def test_digits_equal_scikit_learns_copy():
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
     from torch_logreg.data.datasets.digits import load_digits
+
     x, y, _ = load_digits()
     reference = sklearn_datasets.load_digits()
     assert np.array_equal(x, reference.data) and np.array_equal(y, reference.target)
@@ -210,12 +224,15 @@ def test_digits_equal_scikit_learns_copy():
 
 def test_the_digits_file_is_64_pixels_then_the_label_without_a_header():
     from importlib import resources
+
     raw = resources.files("torch_logreg.data.datasets").joinpath("digits.csv.gz").read_bytes()
     lines = gzip.decompress(raw).decode().splitlines()
     assert len(lines) == 1797 and all(len(line.split(",")) == 65 for line in lines)
 
 
-@pytest.mark.parametrize("name, classes, rows", [("flower", 2, 400), ("spirals", 3, 300), ("spirals", 5, 500)])
+@pytest.mark.parametrize(
+    "name, classes, rows", [("flower", 2, 400), ("spirals", 3, 300), ("spirals", 5, 500)]
+)
 def test_planar_sets_are_deterministic_per_seed(name, classes, rows):
     first = load_split(data_config(name=name, classes=classes), seed=0)
     again = load_split(data_config(name=name, classes=classes), seed=0)
@@ -230,6 +247,7 @@ def test_planar_sets_are_deterministic_per_seed(name, classes, rows):
 
 def test_the_flower_follows_the_courses_generator():
     from torch_logreg.data.datasets.planar import make_flower
+
     x, y, names = make_flower(seed=0)
     rng = np.random.default_rng(0)
     t = np.linspace(0, 3.12, 200) + rng.standard_normal(200) * 0.2
@@ -243,7 +261,9 @@ def test_binary_synthetic_data_are_todays_bitwise():
     x = torch.randn(300, 3, generator=gen, dtype=torch.float64)
     w = torch.randn(3, generator=gen, dtype=torch.float64)
     b = torch.randn((), generator=gen, dtype=torch.float64) * 0.5
-    y = (torch.rand(300, generator=gen, dtype=torch.float64) < torch.sigmoid((x @ w + b) / 0.7)).to(torch.float64)
+    y = (torch.rand(300, generator=gen, dtype=torch.float64) < torch.sigmoid((x @ w + b) / 0.7)).to(
+        torch.float64
+    )
     split = load_split(data_config(name="synthetic", samples=300, features=3, noise=0.7), seed=5)
     train_index, test_index = todays_split(y.numpy(), 0.25, 5)
     assert torch.equal(split.x_test_raw, x[test_index]) and torch.equal(split.y_train, y[train_index])
@@ -303,8 +323,10 @@ def test_the_two_features_demo_shows_a_clean_boundary_with_a_few_mistakes(tmp_pa
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "bool"]),
-       st.lists(st.integers(-130, 300), min_size=1, max_size=300))
+@given(
+    st.sampled_from(["int8", "int64", "uint16", "float32", "float64", "bool"]),
+    st.lists(st.integers(-130, 300), min_size=1, max_size=300),
+)
 def test_distinct_and_inverse_is_np_unique_with_return_inverse(dtype, values):
     from torch_logreg.data.labels import distinct_and_inverse
 

@@ -57,19 +57,25 @@ def files(tmp_path_factory):
     for i, part in enumerate(np.array_split(table, 3)):  # 101, 100, 100 rows: one table
         np.save(shards / f"part-{i}.npy", part)
     return {
-        "odd": odd, "even": write_logistic(folder / "even.npy", 300, seed=1),
+        "odd": odd,
+        "even": write_logistic(folder / "even.npy", 300, seed=1),
         "three": write_logistic(folder / "three.npy", 301, classes=3, seed=2),
         "train": write_logistic(folder / "train.npy", 201, seed=3),
-        "test": write_logistic(folder / "test.npy", 99, seed=4), "shards": shards, "folder": folder,
+        "test": write_logistic(folder / "test.npy", 99, seed=4),
+        "shards": shards,
+        "folder": folder,
         "long": write_logistic(folder / "long.npy", 1501, seed=5),  # 256-row blocks: 3 per worker
     }
 
 
-def torchrun(args: list[str], *, nproc: int = 2, timeout: float = LAUNCH_TIMEOUT, extra: tuple = (),
-             **popen) -> subprocess.CompletedProcess:
+def torchrun(
+    args: list[str], *, nproc: int = 2, timeout: float = LAUNCH_TIMEOUT, extra: tuple = (), **popen
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [TORCHRUN, "--standalone", f"--nproc_per_node={nproc}", *extra, *args]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, **popen)
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, **popen
+    )
 
 
 def final_weights(run_dir: Path) -> torch.Tensor:
@@ -94,20 +100,63 @@ CASES = [
     ("newton, l2", "odd", ["optimizer.name=newton", "train.iterations=50", "model.l2=0.5"], 1e-10),
     ("newton, 3 classes", "three", ["optimizer.name=newton", "train.iterations=50", "model.l2=0.5"], 1e-10),
     # the workers' Hessian sample is one process's: the rows are drawn from the global row index
-    ("newton, sampled Hessian", "long", ["optimizer.name=newton", "optimizer.hessian_rows=300",
-                                         "train.iterations=50", "model.l2=0.5"], 1e-10),
-    ("sgd mini-batches", "odd", ["optimizer.name=sgd", "optimizer.momentum=0.9", "optimizer.lr=0.05",
-                                 "train.batch_size=32", "train.iterations=60", "model.l2=0.5"], 1e-10),
-    ("adam mini-batches, balanced", "odd", ["optimizer.name=adam", "optimizer.lr=0.05", "train.batch_size=50",
-                                            "train.iterations=40", "model.class_weight=balanced"], 1e-10),
-    ("mlp gd", "even", ["model.name=mlp", "model.hidden=[4]", "optimizer.name=gd", "train.iterations=150",
-                        "model.l2=0.1"], 1e-10),
-    ("lbfgs, converged", "odd", ["optimizer.name=lbfgs", "optimizer.lr=1", "train.iterations=100",
-                                 "model.l2=0.5"], 1e-8),
+    (
+        "newton, sampled Hessian",
+        "long",
+        ["optimizer.name=newton", "optimizer.hessian_rows=300", "train.iterations=50", "model.l2=0.5"],
+        1e-10,
+    ),
+    (
+        "sgd mini-batches",
+        "odd",
+        [
+            "optimizer.name=sgd",
+            "optimizer.momentum=0.9",
+            "optimizer.lr=0.05",
+            "train.batch_size=32",
+            "train.iterations=60",
+            "model.l2=0.5",
+        ],
+        1e-10,
+    ),
+    (
+        "adam mini-batches, balanced",
+        "odd",
+        [
+            "optimizer.name=adam",
+            "optimizer.lr=0.05",
+            "train.batch_size=50",
+            "train.iterations=40",
+            "model.class_weight=balanced",
+        ],
+        1e-10,
+    ),
+    (
+        "mlp gd",
+        "even",
+        ["model.name=mlp", "model.hidden=[4]", "optimizer.name=gd", "train.iterations=150", "model.l2=0.1"],
+        1e-10,
+    ),
+    (
+        "lbfgs, converged",
+        "odd",
+        ["optimizer.name=lbfgs", "optimizer.lr=1", "train.iterations=100", "model.l2=0.5"],
+        1e-8,
+    ),
     ("separate test file", "train", ["optimizer.name=gd", "train.iterations=100"], 1e-10),
     ("folder of shards", "shards", ["optimizer.name=gd", "train.iterations=100"], 1e-10),
-    ("streamed newton", "long", ["optimizer.name=newton", "train.iterations=50", "model.l2=0.5", "data.stream=true",
-                                 "data.memory_limit=20000"], 1e-10),
+    (
+        "streamed newton",
+        "long",
+        [
+            "optimizer.name=newton",
+            "train.iterations=50",
+            "model.l2=0.5",
+            "data.stream=true",
+            "data.memory_limit=20000",
+        ],
+        1e-10,
+    ),
 ]
 STREAMING_KEYS = ("data.stream=", "data.memory_limit=")
 
@@ -122,8 +171,10 @@ def data_overrides(files, key: str) -> list[str]:
 def two_worker_runs(files):
     """Every case trained once by ``torchrun --nproc_per_node=2``: {name: run folder}."""
     folder = files["folder"]
-    spec = [{"overrides": BASE + data_overrides(files, key) + overrides, "run_dir": str(folder / f"run{i}")}
-            for i, (name, key, overrides, _) in enumerate(CASES)]
+    spec = [
+        {"overrides": BASE + data_overrides(files, key) + overrides, "run_dir": str(folder / f"run{i}")}
+        for i, (name, key, overrides, _) in enumerate(CASES)
+    ]
     spec_path = folder / "spec.json"
     spec_path.write_text(json.dumps(spec))
     done = torchrun([WORKER, str(spec_path)])
@@ -133,7 +184,9 @@ def two_worker_runs(files):
 
 
 @pytest.mark.parametrize("name, key, overrides, tolerance", CASES, ids=[case[0] for case in CASES])
-def test_two_workers_train_the_weights_of_one_process(two_worker_runs, files, name, key, overrides, tolerance):
+def test_two_workers_train_the_weights_of_one_process(
+    two_worker_runs, files, name, key, overrides, tolerance
+):
     in_memory = [o for o in overrides if not o.startswith(STREAMING_KEYS)]
     reference = one_process(BASE + data_overrides(files, "odd" if key == "shards" else key) + in_memory)
     distributed = final_weights(two_worker_runs[name])
@@ -144,7 +197,9 @@ def test_two_workers_train_the_weights_of_one_process(two_worker_runs, files, na
 
 def test_two_workers_write_one_run_folder_with_global_metrics_and_the_world_size(two_worker_runs, files):
     run = two_worker_runs["gd, odd rows, l2"]
-    assert json.loads((run / "world.json").read_text()) == [{"world_size": 2, "backend": "gloo", "restart": 0}]
+    assert json.loads((run / "world.json").read_text()) == [
+        {"world_size": 2, "backend": "gloo", "restart": 0}
+    ]
     metrics = json.loads((run / "metrics.json").read_text())
     alone = train(load_config(None, BASE + data_overrides(files, "odd") + CASES[0][2]), save=False).metrics
     for key in ("train_accuracy", "test_accuracy", "train_auc", "test_log_loss", "train_cost"):
@@ -162,11 +217,29 @@ def test_two_nodes_on_one_machine_give_one_process_result(files, tmp_path):
     overrides = BASE + data_overrides(files, "odd") + CASES[0][2]
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    nodes = [subprocess.Popen([TORCHRUN, "--nnodes=2", f"--node_rank={i}", "--nproc_per_node=1",
-                               "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_id=two-nodes",
-                               "train.py", *overrides, "--run-dir", str(tmp_path / "run")],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(2)]
+    nodes = [
+        subprocess.Popen(
+            [
+                TORCHRUN,
+                "--nnodes=2",
+                f"--node_rank={i}",
+                "--nproc_per_node=1",
+                "--rdzv_backend=c10d",
+                f"--rdzv_endpoint=127.0.0.1:{port}",
+                "--rdzv_id=two-nodes",
+                "train.py",
+                *overrides,
+                "--run-dir",
+                str(tmp_path / "run"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = [node.communicate(timeout=LAUNCH_TIMEOUT) for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], outputs
     assert relative(final_weights(tmp_path / "run"), one_process(overrides)) < 1e-10
@@ -175,16 +248,35 @@ def test_two_nodes_on_one_machine_give_one_process_result(files, tmp_path):
 # ---------------------------------------------------------------- restarts and signals
 
 
-def test_a_killed_worker_restarts_from_the_checkpoint_and_ends_with_the_uninterrupted_weights(files, tmp_path):
+def test_a_killed_worker_restarts_from_the_checkpoint_and_ends_with_the_uninterrupted_weights(
+    files, tmp_path
+):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    overrides = BASE + data_overrides(files, "odd") + ["optimizer.name=gd", "train.iterations=3000",
-                                                      "train.log_every=100", "train.checkpoint_every=500"]
+    overrides = (
+        BASE
+        + data_overrides(files, "odd")
+        + ["optimizer.name=gd", "train.iterations=3000", "train.log_every=100", "train.checkpoint_every=500"]
+    )
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    launcher = subprocess.Popen([TORCHRUN, "--standalone", "--nproc_per_node=2", "--max-restarts=1", "train.py",
-                                 *overrides, "--run-dir", str(run)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+    launcher = subprocess.Popen(
+        [
+            TORCHRUN,
+            "--standalone",
+            "--nproc_per_node=2",
+            "--max-restarts=1",
+            "train.py",
+            *overrides,
+            "--run-dir",
+            str(run),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     killed = _kill_a_worker_after_the_first_checkpoint(launcher, run)
     out, err = launcher.communicate(timeout=LAUNCH_TIMEOUT)
     assert launcher.returncode == 0, err[-3000:]
@@ -216,13 +308,21 @@ def _children(pid: int) -> list[int]:
 
 
 def test_sigterm_to_the_launcher_stops_every_worker_after_one_step_and_checkpoints_once(files, tmp_path):
-    overrides = BASE + data_overrides(files, "odd") + ["optimizer.name=gd", "train.iterations=10000000",
-                                                      "train.checkpoint_every=0"]
+    overrides = (
+        BASE
+        + data_overrides(files, "odd")
+        + ["optimizer.name=gd", "train.iterations=10000000", "train.checkpoint_every=0"]
+    )
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    launcher = subprocess.Popen([TORCHRUN, "--standalone", "--nproc_per_node=2", "train.py", *overrides,
-                                 "--run-dir", str(run)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+    launcher = subprocess.Popen(
+        [TORCHRUN, "--standalone", "--nproc_per_node=2", "train.py", *overrides, "--run-dir", str(run)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (run / "events.out.tfevents").parent.is_dir() or not list(run.glob("events.out.tfevents.*")):
         assert time.monotonic() < deadline and launcher.poll() is None
@@ -257,26 +357,38 @@ def test_a_shard_with_the_wrong_columns_stops_every_worker_with_one_line(files, 
     np.save(shards / "part-0.npy", np.load(files["odd"])[:150])
     np.save(shards / "part-1.npy", np.load(files["odd"])[150:, 1:])  # a column short
     started = time.monotonic()
-    done = torchrun(["train.py", *BASE, f"data.path={shards}", "train.iterations=1", "--run-dir",
-                     str(tmp_path / "run")], timeout=120)
+    done = torchrun(
+        ["train.py", *BASE, f"data.path={shards}", "train.iterations=1", "--run-dir", str(tmp_path / "run")],
+        timeout=120,
+    )
     assert done.returncode != 0 and time.monotonic() - started < 60
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert lines and all("part-1.npy: has 5 columns, the other shards 6" in line for line in lines), done.stderr
+    assert lines and all("part-1.npy: has 5 columns, the other shards 6" in line for line in lines), (
+        done.stderr
+    )
     # Each worker that gets to print says it; torchrun may end the slower one first when the other exits.
     assert {line.split(":")[1].strip() for line in lines} <= {"rank 0", "rank 1"} and len(lines) <= 2
 
 
-def test_a_missing_shard_disagreeing_configs_and_restarts_without_a_run_folder_each_end_with_one_line(files, tmp_path):
+def test_a_missing_shard_disagreeing_configs_and_restarts_without_a_run_folder_each_end_with_one_line(
+    files, tmp_path
+):
     shards = tmp_path / "shards"
     shards.mkdir()
     table = np.load(files["odd"])
     np.save(shards / "part-0.npy", table[:150])
     (shards / "part-1.npy").symlink_to(tmp_path / "gone.npy")  # rank 1's shard, missing
     spec = [
-        {"overrides": BASE + [f"data.path={shards}", f"data.test_path={files['test']}", "train.iterations=1"],
-         "run_dir": str(tmp_path / "missing")},
-        {"overrides": BASE + [f"data.path={files['odd']}", "train.iterations=1"], "by_rank": {"1": ["optimizer.lr=0.1"]},
-         "run_dir": str(tmp_path / "disagree")},
+        {
+            "overrides": BASE
+            + [f"data.path={shards}", f"data.test_path={files['test']}", "train.iterations=1"],
+            "run_dir": str(tmp_path / "missing"),
+        },
+        {
+            "overrides": BASE + [f"data.path={files['odd']}", "train.iterations=1"],
+            "by_rank": {"1": ["optimizer.lr=0.1"]},
+            "run_dir": str(tmp_path / "disagree"),
+        },
         {"overrides": BASE + [f"data.path={files['odd']}", "train.iterations=1"], "run_dir": None},
     ]
     spec_path = tmp_path / "spec.json"
@@ -287,10 +399,15 @@ def test_a_missing_shard_disagreeing_configs_and_restarts_without_a_run_folder_e
     assert rank1[0] == f"rank 1: {shards / 'part-1.npy'}: no such file (a missing shard)"
     assert rank0[0].startswith("rank 0: stopped, because rank 1 failed:")
     for line in (rank0[1], rank1[1]):
-        assert "the workers' configs differ" in line and "optimizer.lr is 0.5 on rank 0 and 0.1 on rank 1" in line
+        assert (
+            "the workers' configs differ" in line
+            and "optimizer.lr is 0.5 on rank 0 and 0.1 on rank 1" in line
+        )
     for rank, line in enumerate((rank0[2], rank1[2])):  # a restart would not find a timestamped folder
-        assert line == f"rank {rank}: torchrun --max-restarts needs an explicit --run-dir: a restarted worker " \
-                       f"continues from that folder's checkpoint"
+        assert (
+            line == f"rank {rank}: torchrun --max-restarts needs an explicit --run-dir: a restarted worker "
+            f"continues from that folder's checkpoint"
+        )
 
 
 def test_a_non_finite_value_in_streamed_data_names_file_row_and_column_on_every_worker(files, tmp_path):
@@ -298,34 +415,69 @@ def test_a_non_finite_value_in_streamed_data_names_file_row_and_column_on_every_
     table[123, 2] = np.nan
     bad = tmp_path / "bad.npy"
     np.save(bad, table)
-    done = torchrun(["train.py", *BASE, f"data.path={bad}", "data.stream=true", "train.iterations=1", "--run-dir",
-                     str(tmp_path / "run")], timeout=120)
+    done = torchrun(
+        [
+            "train.py",
+            *BASE,
+            f"data.path={bad}",
+            "data.stream=true",
+            "train.iterations=1",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        timeout=120,
+    )
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert lines and all(f"{bad}: row index 123, column index 2 (from 0): nan is not finite" in line
-                         for line in lines), done.stderr
+    assert lines and all(
+        f"{bad}: row index 123, column index 2 (from 0): nan is not finite" in line for line in lines
+    ), done.stderr
     for line in lines:  # one rank named once per line, the error said once
         assert line.count("rank ") == 1 and line.count("is not finite") == 1, line
 
 
 def test_a_config_error_before_the_workers_meet_is_one_line_per_rank_with_its_rank(files, tmp_path):
-    done = torchrun(["train.py", *BASE, f"data.path={files['odd']}", "optimizer.lr=-1", "--run-dir",
-                     str(tmp_path / "run")], timeout=120)
+    done = torchrun(
+        [
+            "train.py",
+            *BASE,
+            f"data.path={files['odd']}",
+            "optimizer.lr=-1",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        timeout=120,
+    )
     lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert sorted(line.split(":")[1].strip() for line in lines) == ["rank 0", "rank 1"], done.stderr
     assert all(line.count("optimizer.lr") >= 1 and line.count("rank ") == 1 for line in lines)
 
 
-@pytest.mark.parametrize("layout", [["data.path={shards}"], ["data.path={odd}", "data.stream=true"]],
-                         ids=["shards", "streamed"])
+@pytest.mark.parametrize(
+    "layout", [["data.path={shards}"], ["data.path={odd}", "data.stream=true"]], ids=["shards", "streamed"]
+)
 def test_train_summary_under_torchrun_is_the_table_of_every_workers_rows(files, tmp_path, layout):
-    overrides = [*BASE, "optimizer.name=newton", "train.summary=true", "data.test_path={test}", "model.l2=0.1",
-                 *layout]
-    overrides = [item.format(shards=files["shards"], odd=files["odd"], test=files["test"]) for item in overrides]
+    overrides = [
+        *BASE,
+        "optimizer.name=newton",
+        "train.summary=true",
+        "data.test_path={test}",
+        "model.l2=0.1",
+        *layout,
+    ]
+    overrides = [
+        item.format(shards=files["shards"], odd=files["odd"], test=files["test"]) for item in overrides
+    ]
     done = torchrun(["train.py", *overrides, "--run-dir", str(tmp_path / "two")], timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    one = subprocess.run([sys.executable, "train.py", *overrides, "--run-dir", str(tmp_path / "one")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    one = subprocess.run(
+        [sys.executable, "train.py", *overrides, "--run-dir", str(tmp_path / "one")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     two_rows = (tmp_path / "two" / "summary.csv").read_text().splitlines()
     one_rows = (tmp_path / "one" / "summary.csv").read_text().splitlines()

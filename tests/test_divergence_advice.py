@@ -17,13 +17,25 @@ def split(scale=1.0):
 
 
 def config(*overrides):
-    return load_config(None, ["train.device=cpu", "train.print_cost=false", "train.dtype=float64",
-                              "train.iterations=50", *overrides])
+    return load_config(
+        None,
+        [
+            "train.device=cpu",
+            "train.print_cost=false",
+            "train.dtype=float64",
+            "train.iterations=50",
+            *overrides,
+        ],
+    )
 
 
-@pytest.mark.parametrize("optimizer,why", [("newton", "newton takes no learning rate"),
-                                           ("lbfgs", "lbfgs picks its step by a line search, so its step size is "
-                                                     "not the cause")])
+@pytest.mark.parametrize(
+    "optimizer,why",
+    [
+        ("newton", "newton takes no learning rate"),
+        ("lbfgs", "lbfgs picks its step by a line search, so its step size is not the cause"),
+    ],
+)
 def test_newton_and_lbfgs_on_huge_weights_are_not_told_to_lower_the_lr(optimizer, why):
     model = LogisticRegression(3).double()
     with torch.no_grad():
@@ -36,8 +48,11 @@ def test_newton_and_lbfgs_on_huge_weights_are_not_told_to_lower_the_lr(optimizer
 
 
 def test_newton_on_huge_features_is_told_to_standardize():
-    with pytest.raises(TrainingDiverged, match=r"newton takes no learning rate.*the features reach 3.1\de\+300: "
-                                               r"standardize them \(data.standardize=true\)"):
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"newton takes no learning rate.*the features reach 3.1\de\+300: "
+        r"standardize them \(data.standardize=true\)",
+    ):
         train(config("optimizer.name=newton"), save=False, data=split(1e300))
 
 

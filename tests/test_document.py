@@ -17,7 +17,9 @@ def exercise(dtype=F64):
 
 
 def test_sigmoid_of_0_and_2():
-    assert document.sigmoid(torch.tensor([0.0, 2.0], dtype=F64)).tolist() == pytest.approx([0.5, 0.8807970779778823])
+    assert document.sigmoid(torch.tensor([0.0, 2.0], dtype=F64)).tolist() == pytest.approx(
+        [0.5, 0.8807970779778823]
+    )
 
 
 def test_initialize_with_zeros_gives_a_zero_column_and_a_zero_bias():
@@ -28,7 +30,9 @@ def test_initialize_with_zeros_gives_a_zero_column_and_a_zero_bias():
 
 def test_propagate_gives_the_exercise_gradients_and_cost():
     grads, cost = document.propagate(*exercise())
-    torch.testing.assert_close(grads["dw"], torch.tensor([[0.25071532], [-0.06604096]], dtype=F64), atol=1e-8, rtol=0)
+    torch.testing.assert_close(
+        grads["dw"], torch.tensor([[0.25071532], [-0.06604096]], dtype=F64), atol=1e-8, rtol=0
+    )
     assert grads["db"] == pytest.approx(-0.1250040450043965, abs=1e-15)
     assert cost == pytest.approx(0.15900537707692405, abs=1e-15)
     assert isinstance(grads["db"], float) and isinstance(cost, float)
@@ -36,7 +40,9 @@ def test_propagate_gives_the_exercise_gradients_and_cost():
 
 def test_optimize_100_iterations_at_0_009_gives_the_exercise_parameters():
     params, grads, costs = document.optimize(*exercise(), num_iterations=100, learning_rate=0.009)
-    torch.testing.assert_close(params["w"], torch.tensor([[0.80956046], [2.0508202]], dtype=F64), atol=1e-8, rtol=0)
+    torch.testing.assert_close(
+        params["w"], torch.tensor([[0.80956046], [2.0508202]], dtype=F64), atol=1e-8, rtol=0
+    )
     assert params["b"] == pytest.approx(1.5948713189708588, abs=1e-14)
     assert costs == [pytest.approx(0.15900537707692405, abs=1e-15)]  # only i = 0 is recorded
 
@@ -97,7 +103,9 @@ def test_model_on_the_default_data_reaches_95_percent_test_accuracy(capsys):
     # The document's own run: 2000 iterations at rate 0.5 on the default split (a quarter held
     # out, standardized on the training rows): 99.5 % train, 95.1 % (135/142) test.
     split = data.breast_cancer()
-    result = document.model(split.x_train.T, split.y_train.reshape(1, -1), split.x_test.T, split.y_test.reshape(1, -1))
+    result = document.model(
+        split.x_train.T, split.y_train.reshape(1, -1), split.x_test.T, split.y_test.reshape(1, -1)
+    )
 
     test_accuracy = 100 - (result["Y_prediction_test"] - split.y_test).abs().mean().item() * 100
     assert test_accuracy >= 95

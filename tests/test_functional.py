@@ -127,7 +127,9 @@ def test_cost_and_grads_equals_autograd_of_cost(l2):
     cost = functional.cost(x, y, weight, bias, l2)  # stock ops only: autograd differentiates it
     auto_dweight, auto_dbias = torch.autograd.grad(cost, (weight, bias))
 
-    value, dweight, dbias = functional.cost_and_grads(x, y, weight.detach(), bias.detach(), l2, with_cost=True)
+    value, dweight, dbias = functional.cost_and_grads(
+        x, y, weight.detach(), bias.detach(), l2, with_cost=True
+    )
 
     assert dweight.shape == (1, 5) and dbias.shape == (1,)
     torch.testing.assert_close(value, cost.detach(), atol=0, rtol=0)
@@ -173,7 +175,9 @@ def test_cost_and_grads_stay_finite_for_saturated_logits():
     x = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
     y = torch.tensor([0.0, 1.0], dtype=torch.float64)
     weight = torch.tensor([[1000.0]], dtype=torch.float64)  # z = ±1000, both wrong
-    value, dweight, dbias = functional.cost_and_grads(x, y, weight, torch.zeros(1, dtype=torch.float64), with_cost=True)
+    value, dweight, dbias = functional.cost_and_grads(
+        x, y, weight, torch.zeros(1, dtype=torch.float64), with_cost=True
+    )
     assert value.item() == 1000.0
     assert dweight.tolist() == [[1.0]]  # (0.5·1 + (−0.5)·(−1))
     assert dbias.tolist() == [0.0]
@@ -189,7 +193,9 @@ def test_logistic_cost_returns_no_gradient_for_the_labels():
     assert z.grad is not None
     assert y.grad is None
 
-    ctx = types.SimpleNamespace(saved_tensors=(z.detach(), y.detach(), None), needs_input_grad=(True, True, True))
+    ctx = types.SimpleNamespace(
+        saved_tensors=(z.detach(), y.detach(), None), needs_input_grad=(True, True, True)
+    )
     dz, dy, dweights = functional.LogisticCostFunction.backward(ctx, torch.tensor(1.0, dtype=torch.float64))
     assert dz is not None and dy is None and dweights is None
 
@@ -215,7 +221,9 @@ def test_linear_does_not_compute_the_input_gradient_when_x_needs_none(monkeypatc
 
 def test_linear_backward_returns_none_for_every_input_that_needs_no_gradient():
     x, _, weight, _ = random_problem(4, 2)
-    ctx = types.SimpleNamespace(saved_tensors=(x, weight), needs_input_grad=(False, True, False), has_bias=True)
+    ctx = types.SimpleNamespace(
+        saved_tensors=(x, weight), needs_input_grad=(False, True, False), has_bias=True
+    )
     dx, dweight, dbias = functional.LinearFunction.backward(ctx, torch.ones(4, 1, dtype=torch.float64))
     assert dx is None and dbias is None
     torch.testing.assert_close(dweight, x.sum(0, keepdim=True), atol=0, rtol=0)  # gᵀx with g = 1
@@ -232,12 +240,18 @@ def test_cost_and_grads_in_row_blocks_equals_autograd(monkeypatch, block_bytes):
     weight = torch.randn(1, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(1, generator=gen, dtype=torch.float64, requires_grad=True)
 
-    cost, dweight, dbias = functional.cost_and_grads(x, y, weight.detach(), bias.detach(), l2=0.4, with_cost=True)
+    cost, dweight, dbias = functional.cost_and_grads(
+        x, y, weight.detach(), bias.detach(), l2=0.4, with_cost=True
+    )
 
-    reference = F.binary_cross_entropy_with_logits(x @ weight[0] + bias, y) + 0.4 / (2 * 101) * weight.pow(2).sum()
+    reference = (
+        F.binary_cross_entropy_with_logits(x @ weight[0] + bias, y) + 0.4 / (2 * 101) * weight.pow(2).sum()
+    )
     reference.backward()
     assert abs(cost.item() - reference.item()) < 1e-14
-    assert torch.allclose(dweight, weight.grad, atol=1e-15, rtol=0) and torch.allclose(dbias, bias.grad, atol=1e-15, rtol=0)
+    assert torch.allclose(dweight, weight.grad, atol=1e-15, rtol=0) and torch.allclose(
+        dbias, bias.grad, atol=1e-15, rtol=0
+    )
 
 
 @pytest.mark.parametrize("block_bytes", [64, 1 << 20])
@@ -258,9 +272,14 @@ def test_hessian_equals_autograds_second_derivative(monkeypatch, block_bytes):
     assert abs(got[4, 4] - no_l2[4, 4]) < 1e-15  # the bias entry carries no l2 term
 
 
-@pytest.mark.parametrize("name, derivative", [
-    ("sigmoid", lambda a: a * (1 - a)), ("tanh", lambda a: 1 - a * a), ("relu", lambda a: (a > 0).double()),
-])
+@pytest.mark.parametrize(
+    "name, derivative",
+    [
+        ("sigmoid", lambda a: a * (1 - a)),
+        ("tanh", lambda a: 1 - a * a),
+        ("relu", lambda a: (a > 0).double()),
+    ],
+)
 def test_each_activation_derivative_is_its_formula_from_the_output(name, derivative):
     z = torch.cat([torch.randn(200, dtype=torch.float64) * 3, torch.zeros(5, dtype=torch.float64)])
     a = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[name](z)
@@ -282,8 +301,10 @@ def test_with_grad_off_each_wrapper_gives_the_functions_value_and_records_nothin
         "logistic_cost": lambda: functional.logistic_cost(z1, y1),
         "softmax_cost": lambda: functional.softmax_cost(x @ w.T, y3),
         "l2_penalty": lambda: functional.l2_penalty(w, 0.3, 7),
-        **{f"activation {name}": (lambda name=name: functional.activation(name, x @ w.T))
-           for name in functional.ACTIVATIONS},
+        **{
+            f"activation {name}": (lambda name=name: functional.activation(name, x @ w.T))
+            for name in functional.ACTIVATIONS
+        },
     }
     for name, call in calls.items():
         recorded = call()

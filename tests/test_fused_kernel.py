@@ -18,7 +18,9 @@ from torch_logreg.kernels import FusedOutputs, fused_cost_and_grads, supports  #
 from torch_logreg.nn import functional  # noqa: E402
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
-interpreted = pytest.mark.skipif(not INTERPRETED, reason="runs under TRITON_INTERPRET=1, where there is no GPU")
+interpreted = pytest.mark.skipif(
+    not INTERPRETED, reason="runs under TRITON_INTERPRET=1, where there is no GPU"
+)
 cuda = pytest.mark.skipif(INTERPRETED or not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
@@ -34,7 +36,9 @@ def make_problem(m, n, dtype=torch.float32, device="cpu", scale=1.0, seed=0):
 def assert_matches_reference(x, y, weight, bias, l2=0.0, rtol=1e-5, atol=1e-6, **launch):
     """Kernel output == float64 ``cost_and_grads`` on the same values (x as stored, bf16 included)."""
     got = fused_cost_and_grads(x, y, weight, bias, l2, **launch)
-    want = functional.cost_and_grads(x.double(), y.double(), weight.double(), bias.double(), l2, with_cost=True)
+    want = functional.cost_and_grads(
+        x.double(), y.double(), weight.double(), bias.double(), l2, with_cost=True
+    )
     for name, g, w in zip(("cost", "dweight", "dbias"), got, want):
         assert g.dtype == torch.float32 and g.shape == w.shape, name
         torch.testing.assert_close(g.double(), w, rtol=rtol, atol=atol, msg=lambda s: f"{name}: {s}")
@@ -136,7 +140,9 @@ def test_supports_only_what_the_kernel_handles():
     with pytest.raises(ValueError, match="y must be float32"):
         fused_cost_and_grads(x, torch.ones(8, dtype=torch.long), torch.ones(1, 4), torch.ones(1))
     with pytest.raises(ValueError, match="out buffers"):
-        fused_cost_and_grads(x, torch.ones(8), torch.ones(1, 4), torch.ones(1), out=FusedOutputs.allocate(5, "cpu"))
+        fused_cost_and_grads(
+            x, torch.ones(8), torch.ones(1, 4), torch.ones(1), out=FusedOutputs.allocate(5, "cpu")
+        )
 
 
 def test_cpu_tensors_need_the_interpreter():
@@ -181,6 +187,8 @@ def test_cuda_graph_replay_reuses_the_out_buffers():
         for static, new in zip((x, y, weight, bias), make_problem(100_000, 128, device="cuda", seed=seed)):
             static.copy_(new)
         graph.replay()
-        want = functional.cost_and_grads(x.double(), y.double(), weight.double(), bias.double(), 0.7, with_cost=True)
+        want = functional.cost_and_grads(
+            x.double(), y.double(), weight.double(), bias.double(), 0.7, with_cost=True
+        )
         for got, expected in zip(out, want):
             torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-6)

@@ -44,7 +44,7 @@ def test_standardization_of_images_is_per_channel():
     x = torch.cat([torch.full((4, 4), 1.0), torch.full((4, 4), 10.0)], 1) + torch.arange(4.0)[:, None]
     fitted = Standardizer.fit(x, (2, 2, 2))
     assert torch.equal(fitted.mean, torch.tensor([2.5] * 4 + [11.5] * 4))
-    assert torch.allclose(fitted.std, torch.full((8,), 1.25 ** 0.5))
+    assert torch.allclose(fitted.std, torch.full((8,), 1.25**0.5))
     rows = Standardizer.fit(x)  # a table: per column
     assert torch.equal(rows.mean, x.mean(0))
 
@@ -62,9 +62,21 @@ def test_shifted_copies_move_each_image_one_pixel_each_way_with_the_edge_repeate
 
 def test_a_folder_trains_a_cnn_and_predict_writes_one_row_per_image_with_its_path(tmp_path):
     folder = photo_folder(tmp_path / "photos")
-    config = load_config(None, [*QUIET, f"data.path={folder}", "data.image_size=[12, 12]", "model.name=cnn",
-                                "model.channels=[4]", "model.hidden=[8]", "model.activation=relu",
-                                "optimizer.name=adam", "optimizer.lr=0.01", "train.iterations=60"])
+    config = load_config(
+        None,
+        [
+            *QUIET,
+            f"data.path={folder}",
+            "data.image_size=[12, 12]",
+            "model.name=cnn",
+            "model.channels=[4]",
+            "model.hidden=[8]",
+            "model.activation=relu",
+            "optimizer.name=adam",
+            "optimizer.lr=0.01",
+            "train.iterations=60",
+        ],
+    )
     result = train(config, tmp_path / "run")
     assert result.metrics["train_accuracy"] == 1.0
     lines = predict_file(tmp_path / "run", folder).splitlines()
@@ -74,12 +86,20 @@ def test_a_folder_trains_a_cnn_and_predict_writes_one_row_per_image_with_its_pat
     one = predict_file(tmp_path / "run", folder / "right" / "1.png").splitlines()
     assert one[1].startswith(f"{folder / 'right' / '1.png'},right,")
     scores = evaluate_file(tmp_path / "run", folder)
-    assert scores | {"log_loss": 0} == {"rows": 20, "accuracy": 1.0, "auc": 1.0, "f1": 1.0, "precision": 1.0,
-                                        "recall": 1.0, "log_loss": 0}
+    assert scores | {"log_loss": 0} == {
+        "rows": 20,
+        "accuracy": 1.0,
+        "auc": 1.0,
+        "f1": 1.0,
+        "precision": 1.0,
+        "recall": 1.0,
+        "log_loss": 0,
+    }
 
 
-@pytest.mark.parametrize("bad, named", [(b"not a picture", "1.png"), (None, "notes.txt")],
-                         ids=["undecodable", "not-an-image"])
+@pytest.mark.parametrize(
+    "bad, named", [(b"not a picture", "1.png"), (None, "notes.txt")], ids=["undecodable", "not-an-image"]
+)
 def test_a_file_that_is_not_an_image_is_refused_naming_it(tmp_path, capsys, bad, named):
     folder = photo_folder(tmp_path / "photos", per_class=3)
     if bad is None:
@@ -96,8 +116,10 @@ def test_shifted_copies_of_rows_of_pixels_need_them_in_memory(tmp_path):
     from torch_logreg.data.shards import load_for_training
     from torch_logreg.training import distributed
 
-    np.save(tmp_path / "pixels.npy", np.hstack([np.random.default_rng(0).random((40, 16)),
-                                                 (np.arange(40) % 2)[:, None]]))
+    np.save(
+        tmp_path / "pixels.npy",
+        np.hstack([np.random.default_rng(0).random((40, 16)), (np.arange(40) % 2)[:, None]]),
+    )
     common = [f"data.path={tmp_path / 'pixels.npy'}", "data.image_shape=[4, 4]", "data.shift=1"]
     split = load_for_training(load_config(None, common).data, 0, distributed.Solo(), None)
     assert split.x_train.shape == (5 * 30, 16) and split.x_test.shape == (10, 16)
@@ -108,8 +130,17 @@ def test_shifted_copies_of_rows_of_pixels_need_them_in_memory(tmp_path):
 def test_a_model_trained_on_rows_of_pixels_refuses_image_files_instead_of_misreading_them(tmp_path, capsys):
     """The digits are rows of 0-16; an image file is read as [0, 1]: predict and evaluate refuse it in one
     line (exit 2), writing nothing, where they would otherwise print confident wrong classes."""
-    config = load_config(None, ["data.name=digits", "model.name=cnn", "model.channels=[2]", "model.hidden=[4]",
-                                "train.iterations=2", "train.print_cost=false"])
+    config = load_config(
+        None,
+        [
+            "data.name=digits",
+            "model.name=cnn",
+            "model.channels=[2]",
+            "model.hidden=[4]",
+            "train.iterations=2",
+            "train.print_cost=false",
+        ],
+    )
     import warnings
 
     with warnings.catch_warnings():
@@ -117,8 +148,10 @@ def test_a_model_trained_on_rows_of_pixels_refuses_image_files_instead_of_misrea
         train(config, tmp_path / "run")
     picture = tmp_path / "seven.png"
     Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).save(picture)
-    for command in (["predict", "--checkpoint", str(tmp_path / "run"), "--data", str(picture)],
-                    ["evaluate", "--checkpoint", str(tmp_path / "run"), "--data", str(tmp_path)]):
+    for command in (
+        ["predict", "--checkpoint", str(tmp_path / "run"), "--data", str(picture)],
+        ["evaluate", "--checkpoint", str(tmp_path / "run"), "--data", str(tmp_path)],
+    ):
         done = run_main(capsys, *command)
         assert done.status == 2 and done.out == ""
         assert_one_error_line(done.err, "image files are read as pixels in [0, 1]", "data.name=digits")

@@ -33,9 +33,22 @@ def cost_steps(run_dir) -> list[int]:
 def start_and_interrupt(run_dir, signum: int) -> tuple[subprocess.CompletedProcess, int]:
     """Start a very long run, wait until it is training, send ``signum``; return the result."""
     child = subprocess.Popen(
-        [sys.executable, "train.py", "train.iterations=1000000000", f"train.log_every={LOG_EVERY}",
-         "train.checkpoint_every=0", "train.device=cpu", "--run-dir", str(run_dir)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **ONE_THREAD})
+        [
+            sys.executable,
+            "train.py",
+            "train.iterations=1000000000",
+            f"train.log_every={LOG_EVERY}",
+            "train.checkpoint_every=0",
+            "train.device=cpu",
+            "--run-dir",
+            str(run_dir),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ONE_THREAD},
+    )
     try:
         seen = []
         for line in child.stdout:  # the first cost line: the loop is running
@@ -65,7 +78,8 @@ def test_a_signal_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp
     assert "Traceback" not in done.stderr
     stopped_at = load_checkpoint(run)["iteration"]
     assert done.stderr.strip().splitlines()[-1] == (
-        f"stopped: interrupted by {name} at iteration {stopped_at}; checkpoint saved, continue with --resume {run}")
+        f"stopped: interrupted by {name} at iteration {stopped_at}; checkpoint saved, continue with --resume {run}"
+    )
     assert stopped_at > 0
     # The writer was closed: every log step before the signal is on disk.
     assert cost_steps(run) == list(range(0, stopped_at, LOG_EVERY))
@@ -77,8 +91,18 @@ def test_a_signal_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        whole = train(load_config(None, [f"train.iterations={total}", f"train.log_every={LOG_EVERY}",
-                                         "train.checkpoint_every=0", *QUIET]), tmp_path / "whole")
+        whole = train(
+            load_config(
+                None,
+                [
+                    f"train.iterations={total}",
+                    f"train.log_every={LOG_EVERY}",
+                    "train.checkpoint_every=0",
+                    *QUIET,
+                ],
+            ),
+            tmp_path / "whole",
+        )
     finally:
         torch.set_num_threads(threads)
     final = load_checkpoint(run)
@@ -110,13 +134,19 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path, where):
         (probe / "sitecustomize.py").write_text(
             "import torch_logreg.data.split as split\n"
             "def interrupted(*args, **kwargs):\n    raise KeyboardInterrupt\n"
-            "split.load_table = interrupted\n")
+            "split.load_table = interrupted\n"
+        )
         data = tmp_path / "rows.csv"
         data.write_text("a,y\n1,0\n2,1\n")
         args = [f"data.path={data}", "train.print_cost=false"]
-    done = subprocess.run([sys.executable, "train.py", *args, "--run-dir", str(tmp_path / "run")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": f"{probe}{os.pathsep}{ROOT}"})
+    done = subprocess.run(
+        [sys.executable, "train.py", *args, "--run-dir", str(tmp_path / "run")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": f"{probe}{os.pathsep}{ROOT}"},
+    )
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip() == "error: interrupted"
     assert not (tmp_path / "run").exists()
@@ -139,6 +169,8 @@ def test_a_signal_in_a_run_that_saves_nothing_does_not_claim_a_checkpoint(monkey
     with pytest.raises(TrainingInterrupted) as stopped:
         train(config, save=False)
     assert stopped.value.run_dir is None and stopped.value.iteration == 4
-    assert str(stopped.value) == ("interrupted by SIGTERM at iteration 4; this run saves nothing (save=False), "
-                                  "so there is nothing to resume")
+    assert str(stopped.value) == (
+        "interrupted by SIGTERM at iteration 4; this run saves nothing (save=False), "
+        "so there is nothing to resume"
+    )
     assert "checkpoint" not in stopped.value.command_line

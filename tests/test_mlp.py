@@ -27,7 +27,9 @@ def labelled_data(m, n, num_classes, seed=0, device="cpu"):
 
 def network(n, hidden, num_classes=2, activation="tanh", l2=0.0, seed=0, device="cpu", **kwargs):
     torch.manual_seed(seed)
-    return MLP(n, hidden, num_classes, activation=activation, l2=l2, dtype=torch.float64, device=device, **kwargs)
+    return MLP(
+        n, hidden, num_classes, activation=activation, l2=l2, dtype=torch.float64, device=device, **kwargs
+    )
 
 
 def stock_gradients(model, x, y, sample_weight=None):
@@ -51,7 +53,7 @@ def stock_gradients(model, x, y, sample_weight=None):
     s = torch.ones_like(pointwise) if sample_weight is None else sample_weight
     cost = (s * pointwise).sum() / s.sum()
     weights = [module.weight for module in sequential if isinstance(module, nn.Linear)]
-    cost = cost + model.l2 / (2 * s.sum()) * sum((w ** 2).sum() for w in weights)
+    cost = cost + model.l2 / (2 * s.sum()) * sum((w**2).sum() for w in weights)
     return cost.detach(), torch.autograd.grad(cost, list(sequential.parameters()))
 
 
@@ -88,10 +90,13 @@ def test_hand_written_gradients_equal_stock_autograd(device, activation, hidden,
 
 @settings(max_examples=40, deadline=None)
 @given(
-    m=st.integers(1, 12), n=st.integers(1, 5),
+    m=st.integers(1, 12),
+    n=st.integers(1, 5),
     hidden=st.lists(st.integers(1, 6), min_size=1, max_size=3),
-    num_classes=st.integers(2, 4), activation=st.sampled_from(functional.ACTIVATIONS),
-    l2=st.sampled_from([0.0, 0.3]), seed=st.integers(0, 2**16),
+    num_classes=st.integers(2, 4),
+    activation=st.sampled_from(functional.ACTIVATIONS),
+    l2=st.sampled_from([0.0, 0.3]),
+    seed=st.integers(0, 2**16),
 )
 def test_fast_gradients_equal_stock_autograd_for_any_shape(m, n, hidden, num_classes, activation, l2, seed):
     x, y = labelled_data(m, n, num_classes, seed=seed)
@@ -111,7 +116,9 @@ def test_sample_weights_and_l2_rows_reach_the_fast_path(num_classes):
     assert_gradients_equal(fast, stock)
 
     # A mini-batch passes the full count to the L2 term: dW gains (l2/l2_rows)·W, db nothing.
-    _, plain = network(3, (4, 3), num_classes, "relu", l2=0.0).cost_and_grads(x, model.loss.targets(y, x.dtype))
+    _, plain = network(3, (4, 3), num_classes, "relu", l2=0.0).cost_and_grads(
+        x, model.loss.targets(y, x.dtype)
+    )
     _, batch = model.cost_and_grads(x, model.loss.targets(y, x.dtype), l2_rows=1000)
     for (name, parameter), with_l2, without in zip(model.named_parameters(), batch, plain):
         extra = 0.4 / 1000 * parameter.detach() if name.endswith("weight") else torch.zeros_like(parameter)
@@ -156,9 +163,12 @@ def test_penalty_is_l2_over_2m_times_every_weight_squared_and_no_bias():
 
     x, y = labelled_data(m=50, n=4, num_classes=3)
     unpenalized = network(4, (6, 5), num_classes=3, l2=0.0)
-    assert (model.cost(x, y) - unpenalized.cost(x, y)).item() == pytest.approx(0.8 / 100 * explicit, rel=1e-12)
+    assert (model.cost(x, y) - unpenalized.cost(x, y)).item() == pytest.approx(
+        0.8 / 100 * explicit, rel=1e-12
+    )
     assert (model.cost(x, y, l2_rows=1000) - unpenalized.cost(x, y)).item() == pytest.approx(
-        0.8 / 2000 * explicit, rel=1e-12)
+        0.8 / 2000 * explicit, rel=1e-12
+    )
 
 
 # ---------------------------------------------------------------- construction and init
@@ -167,9 +177,12 @@ def test_penalty_is_l2_over_2m_times_every_weight_squared_and_no_bias():
 def test_layers_are_registered_in_order_with_nn_linear_shapes():
     model = MLP(3, hidden=(5, 4), num_classes=2)
     assert [(n, tuple(p.shape)) for n, p in model.named_parameters()] == [
-        ("layer1.weight", (5, 3)), ("layer1.bias", (5,)),
-        ("layer2.weight", (4, 5)), ("layer2.bias", (4,)),
-        ("layer3.weight", (1, 4)), ("layer3.bias", (1,)),  # one output neuron for 2 classes
+        ("layer1.weight", (5, 3)),
+        ("layer1.bias", (5,)),
+        ("layer2.weight", (4, 5)),
+        ("layer2.bias", (4,)),
+        ("layer3.weight", (1, 4)),
+        ("layer3.bias", (1,)),  # one output neuron for 2 classes
     ]
     assert MLP(3, hidden=(5,), num_classes=4).layer2.weight.shape == (4, 5)  # K neurons for K classes
     assert model.out_features == 1 and not hasattr(model, "hessian")  # so Newton is not offered
@@ -196,7 +209,9 @@ def test_xavier_draws_glorot_uniform_weights_and_zero_biases():
 def test_he_draws_kaiming_normal_weights_with_std_root_2_over_fan_in_and_zero_biases():
     torch.manual_seed(0)
     model = MLP(400, hidden=(400,), activation="relu", init="he", dtype=torch.float64)
-    assert float(model.layer1.weight.detach().std()) == pytest.approx(math.sqrt(2 / 400), rel=0.02)  # 160 000 draws
+    assert float(model.layer1.weight.detach().std()) == pytest.approx(
+        math.sqrt(2 / 400), rel=0.02
+    )  # 160 000 draws
     assert float(model.layer1.weight.detach().mean()) == pytest.approx(0, abs=0.002)
     assert all(float(layer.bias.detach().abs().max()) == 0 for layer in model.layers)
 
@@ -258,9 +273,18 @@ def test_predict_proba_and_predict_shapes_and_dtypes():
 def test_constructor_args_round_trip_through_json_and_rebuild_model():
     model = network(3, (5, 4), num_classes=3, activation="relu", l2=0.25, init="he")
     architecture = json.loads(json.dumps(models.architecture(model)))
-    assert architecture == {"name": "mlp", "args": {"in_features": 3, "hidden": [5, 4], "num_classes": 3,
-                                                    "activation": "relu", "l2": 0.25, "init": "he"},
-                            "sample_shape": [3]}
+    assert architecture == {
+        "name": "mlp",
+        "args": {
+            "in_features": 3,
+            "hidden": [5, 4],
+            "num_classes": 3,
+            "activation": "relu",
+            "l2": 0.25,
+            "init": "he",
+        },
+        "sample_shape": [3],
+    }
     rebuilt = models.rebuild_model(architecture, dtype=torch.float64)
     rebuilt.load_state_dict(model.state_dict())
     x, _ = labelled_data(m=5, n=3, num_classes=3)

@@ -25,7 +25,11 @@ def uniform_model(n, l2=0.0, seed=0, dtype=torch.float64, **kwargs):
 def off_by_a_tenth_of_a_percent(monkeypatch):
     """Break the hand-written dz = (σ(z) − y)/m by a factor 1.001 (autograd's path is untouched)."""
     correct = functional.logistic_cost_backward
-    monkeypatch.setattr(functional, "logistic_cost_backward", lambda z, y, *args, **kwargs: correct(z, y, *args, **kwargs) * 1.001)
+    monkeypatch.setattr(
+        functional,
+        "logistic_cost_backward",
+        lambda z, y, *args, **kwargs: correct(z, y, *args, **kwargs) * 1.001,
+    )
 
 
 # ---------------------------------------------------------------- shapes and init
@@ -168,7 +172,11 @@ def test_l2_optimum_matches_scikit_learn_with_c_equal_one_over_l2():
     l2 = 1.0
     model = LogisticRegression(split.n_features, l2=l2, dtype=torch.float64)
     optimizer = torch.optim.LBFGS(
-        model.parameters(), lr=1, max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15,
+        model.parameters(),
+        lr=1,
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
         line_search_fn="strong_wolfe",
     )
 
@@ -205,7 +213,10 @@ def test_invalid_arguments_raise_value_error(kwargs, message):
 
 
 def test_repr_names_what_matters():
-    assert repr(LogisticRegression(3, l2=0.5)) == "LogisticRegression(in_features=3, num_classes=2, l2=0.5, init='zeros')"
+    assert (
+        repr(LogisticRegression(3, l2=0.5))
+        == "LogisticRegression(in_features=3, num_classes=2, l2=0.5, init='zeros')"
+    )
 
 
 def test_every_public_name_loads_and_what_the_readme_names_is_exported():

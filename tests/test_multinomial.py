@@ -42,11 +42,15 @@ def test_softmax_cost_is_exact_and_finite_at_logits_of_a_thousand():
     assert dz[0].tolist() == [0.5, -0.5, 0.0]
 
 
-@pytest.mark.parametrize("z, y", [(25.0, 1.0), (-25.0, 0.0), (25.0, 0.0), (-25.0, 1.0), (1000.0, 1.0), (15.5, 1.0)])
+@pytest.mark.parametrize(
+    "z, y", [(25.0, 1.0), (-25.0, 0.0), (25.0, 0.0), (-25.0, 1.0), (1000.0, 1.0), (15.5, 1.0)]
+)
 def test_binary_cost_is_exact_beyond_softplus_threshold(z, y):
     # F.softplus returns z itself above 20, so a right answer at z = 25 cost exactly 0, not e^-25
     expected = np.logaddexp(0.0, z) - y * z if not (y == 1.0 and z > 0) else np.log1p(np.exp(-z))
-    value = LF.logistic_cost_forward(torch.tensor([z], dtype=torch.float64), torch.tensor([y], dtype=torch.float64))
+    value = LF.logistic_cost_forward(
+        torch.tensor([z], dtype=torch.float64), torch.tensor([y], dtype=torch.float64)
+    )
     assert value.item() == pytest.approx(expected, rel=1e-15, abs=0)
     assert (value.item() > 0) == (expected > 0)  # e^-25 survives; e^-1000 underflows in float64 too
 
@@ -56,8 +60,10 @@ def test_vectorized_softmax_gradients_match_the_per_example_loop():
 
     x, y = blobs(m=40, n=3, k=4, seed=1)
     gen = torch.Generator().manual_seed(2)
-    weight, bias = torch.randn(4, 3, generator=gen, dtype=torch.float64), torch.randn(4, generator=gen,
-                                                                                      dtype=torch.float64)
+    weight, bias = (
+        torch.randn(4, 3, generator=gen, dtype=torch.float64),
+        torch.randn(4, generator=gen, dtype=torch.float64),
+    )
     cost, dweight, dbias = LF.softmax_cost_and_grads(x, y, weight, bias, with_cost=True)
     loop_cost, loop_dweight, loop_dbias = loop_softmax_cost_and_grads(weight, bias, x.T, y)
     assert cost.item() == pytest.approx(loop_cost, abs=1e-12)
@@ -71,8 +77,9 @@ def test_softmax_cost_passes_gradcheck(weighted):
     weight = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(3, dtype=torch.float64, requires_grad=True)
     s = torch.rand(20, dtype=torch.float64) + 0.1 if weighted else None
-    assert torch.autograd.gradcheck(lambda w, b: LF.softmax_cost(LF.linear(x, w, b), y, s), (weight, bias),
-                                    atol=1e-8, rtol=1e-6)
+    assert torch.autograd.gradcheck(
+        lambda w, b: LF.softmax_cost(LF.linear(x, w, b), y, s), (weight, bias), atol=1e-8, rtol=1e-6
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -107,8 +114,9 @@ def test_sample_weight_two_equals_a_repeated_row():
 # ---------------------------------------------------------------- the Hessians
 
 
-@pytest.mark.parametrize("num_classes, l2, weighted", [(2, 0.0, False), (2, 0.7, True), (3, 0.0, False),
-                                                       (4, 0.7, True)])
+@pytest.mark.parametrize(
+    "num_classes, l2, weighted", [(2, 0.0, False), (2, 0.7, True), (3, 0.0, False), (4, 0.7, True)]
+)
 def test_closed_form_hessian_equals_autograds(num_classes, l2, weighted):
     x, y = blobs(m=40, n=3, k=num_classes)
     model = LogisticRegression(3, num_classes=num_classes, l2=l2, init="uniform", dtype=torch.float64)
@@ -119,10 +127,11 @@ def test_closed_form_hessian_equals_autograds(num_classes, l2, weighted):
     theta = torch.nn.utils.parameters_to_vector(params).detach()
 
     def cost(flat):
-        weight, bias = flat[: shapes[0].numel()].view(shapes[0]), flat[shapes[0].numel():]
+        weight, bias = flat[: shapes[0].numel()].view(shapes[0]), flat[shapes[0].numel() :]
         z = LF.linear_forward(x, weight, bias)
-        return model.loss.cost_forward(z, y, sample_weight=s) + LF.l2_forward(weight, l2, len(x) if s is None
-                                                                             else s.sum())
+        return model.loss.cost_forward(z, y, sample_weight=s) + LF.l2_forward(
+            weight, l2, len(x) if s is None else s.sum()
+        )
 
     expected = torch.autograd.functional.hessian(cost, theta)
     torch.testing.assert_close(model.hessian(x, sample_weight=s), expected, atol=1e-13, rtol=1e-11)
@@ -219,7 +228,9 @@ def test_parts_of_the_rows_add_up_to_the_whole_when_each_divides_by_the_whole_co
     assert (first_cost + rest_cost).item() == pytest.approx(whole_cost.item(), rel=1e-14)
     for part_a, part_b, total in zip(first, rest, whole):
         torch.testing.assert_close(part_a + part_b, total, atol=1e-15, rtol=1e-13)
-    autograd_cost = model.cost(x[:20], y[:20], rows=50) + model.cost(x[20:], y[20:], rows=50, l2_rows=float("inf"))
+    autograd_cost = model.cost(x[:20], y[:20], rows=50) + model.cost(
+        x[20:], y[20:], rows=50, l2_rows=float("inf")
+    )
     assert autograd_cost.item() == pytest.approx(whole_cost.item(), rel=1e-14)
 
 
@@ -248,11 +259,30 @@ def test_the_trainer_reaches_scikit_learns_multinomial_optimum(dataset, optimize
 
     x, y = blobs(**dataset)
     k = dataset["k"]
-    split = make_split(x, y.double(), x[:0], y[:0].double(), [f"x{j}" for j in range(x.shape[1])], standardize=False,
-                       classes=list(range(k)))
-    config = load_config(None, [f"optimizer.name={optimizer}", "optimizer.lr=1", "model.l2=1.0", "train.dtype=float64",
-                                "train.device=cpu", "train.print_cost=false", "train.iterations=200"])
+    split = make_split(
+        x,
+        y.double(),
+        x[:0],
+        y[:0].double(),
+        [f"x{j}" for j in range(x.shape[1])],
+        standardize=False,
+        classes=list(range(k)),
+    )
+    config = load_config(
+        None,
+        [
+            f"optimizer.name={optimizer}",
+            "optimizer.lr=1",
+            "model.l2=1.0",
+            "train.dtype=float64",
+            "train.device=cpu",
+            "train.print_cost=false",
+            "train.iterations=200",
+        ],
+    )
     result = train(config, data=split, save=False)
     assert result.metrics["converged"], result.metrics["warnings"]
     reference = SkLogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(x.numpy(), y.numpy())
-    np.testing.assert_allclose(result.model.predict_proba(x).numpy(), reference.predict_proba(x.numpy()), atol=1e-4)
+    np.testing.assert_allclose(
+        result.model.predict_proba(x).numpy(), reference.predict_proba(x.numpy()), atol=1e-4
+    )

@@ -42,25 +42,48 @@ def first_non_finite_iteration(optimizer: str, lr: float, momentum: float = 0.0,
     raise AssertionError(f"{optimizer} with lr {lr} stays finite for {limit} iterations")
 
 
-@pytest.mark.parametrize("overrides, log_every", [
-    (["optimizer.name=gd", "optimizer.lr=1e38"], 1),
-    (["optimizer.name=gd", "optimizer.lr=1e38"], 100),  # seen at a log step, then replayed to name the step
-    (["optimizer.name=sgd", "optimizer.lr=1e37", "optimizer.momentum=0.9"], 100),
-])
+@pytest.mark.parametrize(
+    "overrides, log_every",
+    [
+        (["optimizer.name=gd", "optimizer.lr=1e38"], 1),
+        (
+            ["optimizer.name=gd", "optimizer.lr=1e38"],
+            100,
+        ),  # seen at a log step, then replayed to name the step
+        (["optimizer.name=sgd", "optimizer.lr=1e37", "optimizer.momentum=0.9"], 100),
+    ],
+)
 def test_a_diverging_run_names_the_first_bad_iteration_and_keeps_the_last_good_checkpoint(
-        tmp_path, capsys, overrides, log_every):
+    tmp_path, capsys, overrides, log_every
+):
     settings = dict(item.split("=") for item in overrides)
-    first_bad = first_non_finite_iteration(settings["optimizer.name"], float(settings["optimizer.lr"]),
-                                           float(settings.get("optimizer.momentum", 0)))
+    first_bad = first_non_finite_iteration(
+        settings["optimizer.name"],
+        float(settings["optimizer.lr"]),
+        float(settings.get("optimizer.momentum", 0)),
+    )
     assert first_bad >= 1  # the cost really overflows float32 (z = x·w beyond 3.4e38), a few steps in
 
     run = tmp_path / "run"
-    done = run_main(capsys, *overrides, "train.iterations=300", f"train.log_every={log_every}",
-                    "train.checkpoint_every=1", *QUIET, "--run-dir", run)
+    done = run_main(
+        capsys,
+        *overrides,
+        "train.iterations=300",
+        f"train.log_every={log_every}",
+        "train.checkpoint_every=1",
+        *QUIET,
+        "--run-dir",
+        run,
+    )
 
     assert done.status == 3
-    message = assert_one_error_line(done.err, f"diverged at iteration {first_bad}", "not finite",
-                                    f"smaller optimizer.lr (now {float(settings['optimizer.lr']):g})", str(run / "checkpoint.pt"))
+    message = assert_one_error_line(
+        done.err,
+        f"diverged at iteration {first_bad}",
+        "not finite",
+        f"smaller optimizer.lr (now {float(settings['optimizer.lr']):g})",
+        str(run / "checkpoint.pt"),
+    )
     state = load_checkpoint(run)
     assert state["iteration"] < first_bad
     assert f"last good state (iteration {state['iteration']})" in message
@@ -106,7 +129,9 @@ def test_saturated_logits_give_a_finite_cost_gradient_and_prediction(dtype, scal
     torch.testing.assert_close(model.weight.grad, torch.tensor([[0.5, 0.0]], dtype=dtype))
     with torch.no_grad():
         probabilities = model.predict_proba(x)
-    torch.testing.assert_close(probabilities, torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=dtype), rtol=0, atol=1e-21)
+    torch.testing.assert_close(
+        probabilities, torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=dtype), rtol=0, atol=1e-21
+    )
     if scale >= 1e3:  # σ(z) rounds to exactly 0 or 1
         a = torch.sigmoid(model(x)).detach()
         document_cost = -(y * torch.log(a) + (1 - y) * torch.log(1 - a)).mean()
@@ -123,8 +148,19 @@ def test_the_formula_functions_stay_finite_at_the_largest_logits(dtype):
 
 @pytest.mark.parametrize("lr", [1e6, 1e20])
 def test_separable_data_with_a_huge_lr_saturates_without_nan(tmp_path, lr):
-    config = load_config(None, ["data.name=synthetic", "data.noise=0", "data.samples=200", "data.features=2",
-                                f"optimizer.lr={lr}", "train.iterations=200", "train.log_every=50", *QUIET])
+    config = load_config(
+        None,
+        [
+            "data.name=synthetic",
+            "data.noise=0",
+            "data.samples=200",
+            "data.features=2",
+            f"optimizer.lr={lr}",
+            "train.iterations=200",
+            "train.log_every=50",
+            *QUIET,
+        ],
+    )
     result = train(config, tmp_path / "run")
 
     assert all(math.isfinite(c) for c in result.history["train_cost"] + result.history["test_cost"])

@@ -58,7 +58,9 @@ def relative_error(got, want) -> float:
 def test_one_pass_gives_the_formulas_logits_and_gradients(dtype, classes, weighted):
     x, y, weight, bias, s = problem(classes, dtype, weighted)
     m = M if s is None else s.sum()
-    assert one_pass.block_rows(x, block_bytes(x)) == BLOCK_ROWS and M % BLOCK_ROWS == 3  # the last block short
+    assert (
+        one_pass.block_rows(x, block_bytes(x)) == BLOCK_ROWS and M % BLOCK_ROWS == 3
+    )  # the last block short
 
     z, dweight, dbias = one_pass.grads(x, weight, bias, LOSSES[classes], y, m, s, block_bytes=block_bytes(x))
 

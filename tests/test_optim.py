@@ -12,7 +12,9 @@ from torch_logreg.training.optim import Newton, auto_hessian_rows, default_grad_
 def test_auto_samples_the_hessian_only_on_tall_data_with_more_than_ten_parameters():
     assert auto_hessian_rows(100_000, 101) == 10_100  # 100k×100: 100 rows per parameter
     assert auto_hessian_rows(15_000, 101) == 0  # not tall enough: fewer than 2 × 10_100 rows
-    assert auto_hessian_rows(1_000_000, 3) == 0  # 1M×2: H costs what the gradient does, exact converges faster
+    assert (
+        auto_hessian_rows(1_000_000, 3) == 0
+    )  # 1M×2: H costs what the gradient does, exact converges faster
     assert auto_hessian_rows(427, 31) == 0  # the default data: every row, as the document's run
 
 
@@ -23,9 +25,11 @@ def test_the_gradient_tolerance_scales_with_the_dtype():
 def _newton_models():
     from torch_logreg import LogisticRegression
 
-    return {"one neuron, small x (cached)": (LogisticRegression(6, l2=0.1).double(), 200),
-            "one neuron, x over 1 MB (row blocks)": (LogisticRegression(6, l2=0.1).double(), 30_000),
-            "3 classes (any model)": (LogisticRegression(6, num_classes=3, l2=0.1).double(), 200)}
+    return {
+        "one neuron, small x (cached)": (LogisticRegression(6, l2=0.1).double(), 200),
+        "one neuron, x over 1 MB (row blocks)": (LogisticRegression(6, l2=0.1).double(), 30_000),
+        "3 classes (any model)": (LogisticRegression(6, num_classes=3, l2=0.1).double(), 200),
+    }
 
 
 @pytest.mark.parametrize("name", list(_newton_models()))
@@ -37,8 +41,13 @@ def test_a_newton_step_on_new_data_starts_from_that_data_not_the_last_steps(name
     model, m = _newton_models()[name]
     gen = torch.Generator().manual_seed(0)
     classes = 3 if "3 classes" in name else 2
-    batches = [(torch.randn(m, 6, generator=gen, dtype=torch.float64),
-                model.loss.targets(torch.randint(0, classes, (m,), generator=gen), torch.float64)) for _ in range(2)]
+    batches = [
+        (
+            torch.randn(m, 6, generator=gen, dtype=torch.float64),
+            model.loss.targets(torch.randint(0, classes, (m,), generator=gen), torch.float64),
+        )
+        for _ in range(2)
+    ]
     newton = Newton(model)
     newton.step_on(*batches[0])
     fresh = copy.deepcopy(model)
@@ -58,7 +67,9 @@ def test_cost_and_gradient_is_the_models_and_the_next_step_starts_from_it(name, 
     model, m = _newton_models()[name]
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(m, 6, generator=gen, dtype=torch.float64)
-    y = model.loss.targets(torch.randint(0, 3 if "3 classes" in name else 2, (m,), generator=gen), torch.float64)
+    y = model.loss.targets(
+        torch.randint(0, 3 if "3 classes" in name else 2, (m,), generator=gen), torch.float64
+    )
     newton = Newton(model)
     cost, gradient = newton.cost_and_gradient(x, y)
 
@@ -68,9 +79,11 @@ def test_cost_and_gradient_is_the_models_and_the_next_step_starts_from_it(name, 
     torch.testing.assert_close(gradient, torch.cat([g.reshape(-1) for g in grads]), rtol=1e-10, atol=1e-14)
 
     # The one function each path passes over x with: row blocks, the model's own, small x.
-    where, attribute = {"one neuron, x over 1 MB (row blocks)": (newton_module.LF, "cost_and_grads"),
-                        "3 classes (any model)": (model, "cost_and_grads"),
-                        "one neuron, small x (cached)": (newton_module.LF, "logistic_cost_forward")}[name]
+    where, attribute = {
+        "one neuron, x over 1 MB (row blocks)": (newton_module.LF, "cost_and_grads"),
+        "3 classes (any model)": (model, "cost_and_grads"),
+        "one neuron, small x (cached)": (newton_module.LF, "logistic_cost_forward"),
+    }[name]
     real, passes = getattr(where, attribute), []
     monkeypatch.setattr(where, attribute, lambda *a, **k: passes.append(1) or real(*a, **k))
     start = newton.cost_and_gradient(x, y)

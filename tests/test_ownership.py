@@ -48,7 +48,9 @@ def test_overwrite_never_empties_the_current_folder_or_a_parent(finished_run, ca
     """Even a folder that holds only a run is not emptied while the user stands in it (or below it)."""
     inside = finished_run / "sub" if where == "a parent of it" else finished_run
     before = snapshot(finished_run)
-    if where == "a parent of it":  # a subfolder would make the run folder not-a-run; stand in a sibling's child
+    if (
+        where == "a parent of it"
+    ):  # a subfolder would make the run folder not-a-run; stand in a sibling's child
         inside = finished_run.parent / "elsewhere"
         inside.mkdir()
         monkeypatch.chdir(inside)
@@ -102,15 +104,24 @@ def test_a_markerless_folder_with_anything_else_in_it_is_not_a_run(finished_run,
 
 run_file_names = st.sampled_from(sorted(RUN_FILES - {LOCK_NAME}) + ["events.out.tfevents.1.host.1.0"])
 user_file_names = st.text(alphabet="abcdefghij_.", min_size=1, max_size=12).filter(
-    lambda name: name not in RUN_FILES and name not in (".", "..") and not name.startswith("events.out.tfevents")
-    and not name.startswith(".") )
+    lambda name: (
+        name not in RUN_FILES
+        and name not in (".", "..")
+        and not name.startswith("events.out.tfevents")
+        and not name.startswith(".")
+    )
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ours=st.lists(run_file_names, max_size=4), theirs=st.lists(user_file_names, min_size=1, max_size=3),
-       subfolder=st.booleans())
-def test_overwrite_never_deletes_a_folder_holding_anything_it_did_not_write(tmp_path_factory, ours, theirs,
-                                                                            subfolder):
+@given(
+    ours=st.lists(run_file_names, max_size=4),
+    theirs=st.lists(user_file_names, min_size=1, max_size=3),
+    subfolder=st.booleans(),
+)
+def test_overwrite_never_deletes_a_folder_holding_anything_it_did_not_write(
+    tmp_path_factory, ours, theirs, subfolder
+):
     folder = tmp_path_factory.mktemp("mixed")
     for name in {*ours, *theirs}:
         (folder / name).write_text(name)
@@ -125,8 +136,14 @@ def test_overwrite_never_deletes_a_folder_holding_anything_it_did_not_write(tmp_
 
 def test_predict_never_replaces_an_existing_file_unless_asked(finished_run, tmp_path, capsys):
     data = tmp_path / "rows.csv"
-    done = run_main(capsys, "predict", "--checkpoint", finished_run, "--data", ROOT / "torch_logreg" / "data" /
-                    "datasets" / "breast_cancer.csv")
+    done = run_main(
+        capsys,
+        "predict",
+        "--checkpoint",
+        finished_run,
+        "--data",
+        ROOT / "torch_logreg" / "data" / "datasets" / "breast_cancer.csv",
+    )
     assert done.status == 0, done.err
     existing = tmp_path / "predictions.csv"
     existing.write_text("precious\n")
@@ -135,8 +152,9 @@ def test_predict_never_replaces_an_existing_file_unless_asked(finished_run, tmp_
     assert done.status == 2
     assert_one_error_line(done.err, str(existing), "already exists", "--overwrite")
     assert existing.read_text() == "precious\n"
-    done = run_main(capsys, "predict", "--checkpoint", finished_run, "--data", source, "--out", existing,
-                    "--overwrite")
+    done = run_main(
+        capsys, "predict", "--checkpoint", finished_run, "--data", source, "--out", existing, "--overwrite"
+    )
     assert done.status == 0, done.err
     assert existing.read_text().startswith("prediction")
     assert not data.exists()
@@ -146,8 +164,17 @@ def test_predict_never_replaces_an_existing_file_unless_asked(finished_run, tmp_
 def test_predict_never_writes_a_run_folders_own_files_even_when_asked(finished_run, capsys, name):
     source = ROOT / "torch_logreg" / "data" / "datasets" / "breast_cancer.csv"
     before = snapshot(finished_run)
-    done = run_main(capsys, "predict", "--checkpoint", finished_run, "--data", source,
-                    "--out", finished_run / name, "--overwrite")
+    done = run_main(
+        capsys,
+        "predict",
+        "--checkpoint",
+        finished_run,
+        "--data",
+        source,
+        "--out",
+        finished_run / name,
+        "--overwrite",
+    )
     assert done.status == 2
     assert_one_error_line(done.err, "run folder's own files")
     assert snapshot(finished_run) == before
@@ -165,8 +192,9 @@ def test_a_full_disk_names_the_users_file_not_the_temporary_one(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []  # nothing half-written is left behind
 
 
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True,
-                    reason="root writes into read-only folders")
+@pytest.mark.skipif(
+    os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root writes into read-only folders"
+)
 def test_a_read_only_folder_names_the_users_file(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -181,6 +209,7 @@ def test_a_read_only_folder_names_the_users_file(tmp_path):
 
 def test_a_folder_that_cannot_take_a_temporary_file_names_the_users_file(tmp_path, monkeypatch):
     """The read-only case as root sees it: creating the temporary file fails."""
+
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / ".hidden.tmp"))
 
@@ -206,10 +235,19 @@ def test_a_second_writer_is_refused_with_the_holders_pid(finished_run, capsys):
 
 @pytest.mark.slow
 def test_a_lock_left_by_a_killed_process_does_not_block_the_next_run(finished_run):
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from torch_logreg.training.run_dir import RunLock; from pathlib import Path; "
-        f"lock = RunLock(Path({str(finished_run)!r})); print('held', flush=True); time.sleep(60)")],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from torch_logreg.training.run_dir import RunLock; from pathlib import Path; "
+                f"lock = RunLock(Path({str(finished_run)!r})); print('held', flush=True); time.sleep(60)"
+            ),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(RunDirError, match=f"pid {holder.pid}"):
@@ -228,10 +266,18 @@ def test_a_lock_left_by_a_killed_process_does_not_block_the_next_run(finished_ru
             time.sleep(0.05)
 
 
-@pytest.mark.parametrize("overrides, name", [
-    (["data.name=digits"], "digits-softmax-"), (["data.name=flower", "model.name=mlp"], "flower-mlp-"),
-    ([], "breast_cancer-logistic-"), (["--config", ROOT / "configs" / "flower_mlp.yaml"], "flower_mlp-")])
-def test_a_run_is_named_after_its_config_file_or_its_data_and_model(tmp_path, capsys, monkeypatch, overrides, name):
+@pytest.mark.parametrize(
+    "overrides, name",
+    [
+        (["data.name=digits"], "digits-softmax-"),
+        (["data.name=flower", "model.name=mlp"], "flower-mlp-"),
+        ([], "breast_cancer-logistic-"),
+        (["--config", ROOT / "configs" / "flower_mlp.yaml"], "flower_mlp-"),
+    ],
+)
+def test_a_run_is_named_after_its_config_file_or_its_data_and_model(
+    tmp_path, capsys, monkeypatch, overrides, name
+):
     monkeypatch.chdir(tmp_path)
     done = run_main(capsys, *overrides, "train.iterations=2", *QUIET)
     assert done.status == 0, done.err

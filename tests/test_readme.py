@@ -62,8 +62,14 @@ def readme_blocks(text: str) -> list[Block]:
         end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
         above = next((lines[i].strip() for i in range(index - 1, -1, -1) if lines[i].strip()), "")
         marker = SKIP.fullmatch(above)
-        blocks.append(Block(index + 1, fence["language"], "\n".join(lines[index + 1:end]),
-                            marker["why"] if marker else None))
+        blocks.append(
+            Block(
+                index + 1,
+                fence["language"],
+                "\n".join(lines[index + 1 : end]),
+                marker["why"] if marker else None,
+            )
+        )
         index = end + 1
     runnable = []
     for previous, block in zip([None, *blocks], blocks):
@@ -84,10 +90,12 @@ def matches(shown: str, printed: str, last_command_only: bool = False) -> str | 
     actual = [line for line in printed.splitlines() if line.strip()]
     if "..." not in [line.strip() for line in expected]:
         if last_command_only:
-            actual = actual[-len(expected):]
+            actual = actual[-len(expected) :]
         if len(expected) != len(actual):
             return f"{len(actual)} lines printed, {len(expected)} shown"
-        return next((f"{a!r} is shown as {e!r}" for e, a in zip(expected, actual) if not same_line(e, a)), None)
+        return next(
+            (f"{a!r} is shown as {e!r}" for e, a in zip(expected, actual) if not same_line(e, a)), None
+        )
     position = 0
     for line in expected:
         if line.strip() == "...":
@@ -104,9 +112,14 @@ def same_line(shown: str, printed: str) -> bool:
     shown_numbers, printed_numbers = NUMBER.findall(shown), NUMBER.findall(printed)
     shown_text = [" ".join(part.split()) for part in NUMBER.split(shown)]
     printed_text = [" ".join(part.split()) for part in NUMBER.split(printed)]
-    return (shown_text == printed_text and len(shown_numbers) == len(printed_numbers)
-            and all(math.isclose(float(a), float(b), rel_tol=1e-3, abs_tol=1e-12)
-                    for a, b in zip(shown_numbers, printed_numbers)))
+    return (
+        shown_text == printed_text
+        and len(shown_numbers) == len(printed_numbers)
+        and all(
+            math.isclose(float(a), float(b), rel_tol=1e-3, abs_tol=1e-12)
+            for a, b in zip(shown_numbers, printed_numbers)
+        )
+    )
 
 
 BLOCKS = readme_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
@@ -129,9 +142,14 @@ def run_block(block: Block, where: Path) -> subprocess.CompletedProcess:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python` is this interpreter
     env = {**os.environ, "PYTHONPATH": str(where), "PATH": path}
     env.pop("TRITON_INTERPRET", None)
-    command = ["bash", "-euo", "pipefail", "-c", block.code] if block.language == "bash" else \
-        [sys.executable, "-c", block.code]
-    return subprocess.run(command, check=False, cwd=where, env=env, capture_output=True, text=True, timeout=300)
+    command = (
+        ["bash", "-euo", "pipefail", "-c", block.code]
+        if block.language == "bash"
+        else [sys.executable, "-c", block.code]
+    )
+    return subprocess.run(
+        command, check=False, cwd=where, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_readme_has_runnable_blocks_and_says_why_the_others_do_not_run():
@@ -146,7 +164,9 @@ def test_the_output_rule_compares_numbers_to_their_printed_digits():
     assert matches("a\nb", "a\nb\nc") is not None  # a shown output is the whole output
     assert matches("b  1.5\n...", "a\nb 1.5\nc") is None  # unless it is an excerpt
     assert matches("c\nb\n...", "a\nb\nc") is not None  # in order
-    assert matches("b\nc", "a\nb\nc", last_command_only=True) is None  # what the last of several commands prints
+    assert (
+        matches("b\nc", "a\nb\nc", last_command_only=True) is None
+    )  # what the last of several commands prints
     assert matches("a\nb", "a\nb\nc", last_command_only=True) is not None
 
 
@@ -156,7 +176,9 @@ def test_a_readme_block_runs_twice_and_prints_what_the_readme_shows(block, clean
         pytest.skip(f"README.md:{block.line} is marked: {block.skip}")
     for attempt in ("first", "second"):
         done = run_block(block, clean_copy)
-        assert done.returncode == 0, f"{attempt} run of {block.name} exited {done.returncode}:\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, (
+            f"{attempt} run of {block.name} exited {done.returncode}:\n{done.stderr[-3000:]}"
+        )
         if block.output is not None:
             several = block.language == "bash" and len(block.code.strip().splitlines()) > 1
             difference = matches(block.output, done.stdout, last_command_only=several)

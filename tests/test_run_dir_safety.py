@@ -113,10 +113,13 @@ def test_the_python_api_names_its_arguments_not_the_flags(finished_run):
     before = snapshot(finished_run)
     with pytest.raises(RunDirError) as raised:
         train(load_config(None, [*QUIET, "train.iterations=2"]), finished_run)
-    assert str(raised.value) == (f"{finished_run}: already holds a run; pass resume=True to continue it or "
-                                 f"overwrite=True to replace it")
-    assert raised.value.command_line == (f"{finished_run}: already holds a run; pass --resume to continue it or "
-                                         f"--overwrite to replace it")
+    assert str(raised.value) == (
+        f"{finished_run}: already holds a run; pass resume=True to continue it or "
+        f"overwrite=True to replace it"
+    )
+    assert raised.value.command_line == (
+        f"{finished_run}: already holds a run; pass --resume to continue it or --overwrite to replace it"
+    )
     assert snapshot(finished_run) == before
 
 
@@ -125,7 +128,9 @@ def test_a_folder_that_is_not_a_run_is_refused_in_each_callers_words(tmp_path):
     with pytest.raises(RunDirError) as raised:
         prepare_run_dir(tmp_path, "default", overwrite=True)
     assert str(raised.value).endswith("choose a new or empty run_dir (overwrite=True deletes only runs)")
-    assert raised.value.command_line.endswith("choose a new or empty --run-dir (--overwrite deletes only runs)")
+    assert raised.value.command_line.endswith(
+        "choose a new or empty --run-dir (--overwrite deletes only runs)"
+    )
     assert "--" not in str(raised.value).replace(str(tmp_path), "")
 
 

@@ -34,7 +34,9 @@ from torch_logreg.sklearn import (
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
-@parametrize_with_checks([LogisticRegressionClassifier()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+@parametrize_with_checks(
+    [LogisticRegressionClassifier()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+)
 def test_check_estimator(estimator, check):
     check(estimator)
 
@@ -100,7 +102,9 @@ def test_sample_weight_two_equals_a_repeated_row(iris):
 def test_class_weight_dict_is_a_per_class_sample_weight(iris):
     x, y = iris
     by_class = LogisticRegressionClassifier(class_weight={0: 3.0, 2: 0.5}).fit(x, y)
-    by_row = LogisticRegressionClassifier().fit(x, y, sample_weight=np.select([y == 0, y == 2], [3.0, 0.5], 1.0))
+    by_row = LogisticRegressionClassifier().fit(
+        x, y, sample_weight=np.select([y == 0, y == 2], [3.0, 0.5], 1.0)
+    )
     np.testing.assert_allclose(by_class.coef_, by_row.coef_, rtol=1e-8)
 
 
@@ -173,9 +177,13 @@ def test_quiet_by_default_and_verbose_prints_the_cost(tmp_path):
         print("--- verbose=1", flush=True)
         LogisticRegressionClassifier(verbose=1).fit(x, y)
     """
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout's torch_logreg
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
-                         env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }  # this checkout's torch_logreg
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path, env=env
+    )
     quiet, verbose = run.stdout.split("--- verbose=1\n")
     assert quiet == "" and run.stderr == ""
     assert "Cost after iteration 0" in verbose
@@ -206,8 +214,11 @@ def test_summary_of_an_unpenalized_fit_matches_statsmodels_logit():
     y = (rng.random(300) < 1 / (1 + np.exp(-(x @ [1.0, -2.0, 0.5] + 0.3)))).astype(int)
     table = LogisticRegressionClassifier(l2=0.0).fit(x, y).summary(x, y)
     theirs = sm.Logit(y, sm.add_constant(x)).fit(disp=0)
-    for ours, reference_values in [(table.coef, theirs.params), (table.std_err, theirs.bse),
-                                   (table.p_value, theirs.pvalues)]:
+    for ours, reference_values in [
+        (table.coef, theirs.params),
+        (table.std_err, theirs.bse),
+        (table.p_value, theirs.pvalues),
+    ]:
         np.testing.assert_allclose(ours, reference_values, rtol=1e-6)
     assert table.converged is True and "penalized" not in str(table)
 
@@ -241,7 +252,10 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
 
 def test_only_torch_logreg_sklearn_imports_scikit_learn():
     code = "import sys, torch_logreg, torch_logreg.stats, torch_logreg.cli; print('sklearn' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        == "False\n"
+    )
 
 
 # ------------------------------------------------------------------ scikit-learn's attribute contract
@@ -285,8 +299,9 @@ def test_n_iter_is_an_array_of_shape_1_as_scikit_learns(iris):
 def test_float32_input_stays_float32_end_to_end(iris, make):
     x, y = iris
     fitted = make().fit(x.astype(np.float32), y)
-    parameters = fitted.coefs_ + fitted.intercepts_ if hasattr(fitted, "coefs_") else [fitted.coef_,
-                                                                                         fitted.intercept_]
+    parameters = (
+        fitted.coefs_ + fitted.intercepts_ if hasattr(fitted, "coefs_") else [fitted.coef_, fitted.intercept_]
+    )
     assert {p.dtype for p in parameters} == {np.dtype(np.float32)}
     x32 = x.astype(np.float32)
     for method in ("predict_proba", "predict_log_proba"):
@@ -309,7 +324,9 @@ def test_messages_name_the_estimators_parameters(iris):
         LogisticRegressionClassifier(optimizer="lbfgs", max_iter=2, tol=1e-12).fit(x, y)
     text = " ".join(str(w.message) for w in said)
     assert "max_iter" in text and "tol" in text
-    assert not any(key in text for key in ("train.iterations", "optimizer.grad_tol", "model.l2", "data.standardize"))
+    assert not any(
+        key in text for key in ("train.iterations", "optimizer.grad_tol", "model.l2", "data.standardize")
+    )
     with pytest.raises(ValueError, match=r"^lr must be > 0, got 0.0"):
         LogisticRegressionClassifier(optimizer="gd", lr=0.0).fit(x, y)
     with pytest.raises(ValueError, match=r"^batch_size must be >= 1 or None"):
@@ -324,8 +341,9 @@ def test_separation_and_non_convergence_are_scikit_learns_convergence_warning():
     separated = [w for w in said if issubclass(w.category, SeparatedWarning)]
     assert separated and issubclass(separated[0].category, errors.SeparationWarning)
     assert "l2 > 0" in str(separated[0].message) and "model.l2" not in str(separated[0].message)
-    assert issubclass(NotConvergedWarning, ConvergenceWarning) and issubclass(NotConvergedWarning,
-                                                                              errors.ConvergenceWarning)
+    assert issubclass(NotConvergedWarning, ConvergenceWarning) and issubclass(
+        NotConvergedWarning, errors.ConvergenceWarning
+    )
     with warnings.catch_warnings():  # a user's filter on scikit-learn's class silences ours
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -335,8 +353,9 @@ def test_separation_and_non_convergence_are_scikit_learns_convergence_warning():
 
 def test_mlp_sgd_with_tol_stops_once_the_cost_settles(iris):
     x, y = iris
-    settled = MLPClassifier(optimizer="sgd", lr=0.1, batch_size=30, tol=1e-4, max_iter=5000,
-                            random_state=0).fit(x, y)
+    settled = MLPClassifier(
+        optimizer="sgd", lr=0.1, batch_size=30, tol=1e-4, max_iter=5000, random_state=0
+    ).fit(x, y)
     assert settled.converged_ and settled.n_iter_ < 5000 and settled.n_iter_ % 5 == 0  # 5 steps an epoch
     with pytest.warns(ConvergenceWarning, match="did not settle to tol=1e-09"):
         MLPClassifier(optimizer="sgd", lr=0.1, batch_size=30, tol=1e-9, max_iter=50, random_state=0).fit(x, y)

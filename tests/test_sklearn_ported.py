@@ -128,8 +128,9 @@ def test_logistic_regression_sample_weights():
 
 def test_logistic_regression_class_weights_balanced():
     """test_logistic_regression_class_weights: "balanced" equals the explicit dict of the same weights."""
-    x, y = make_classification(n_samples=60, n_features=5, n_informative=3, n_classes=3,
-                               weights=[0.6, 0.3, 0.1], random_state=0)
+    x, y = make_classification(
+        n_samples=60, n_features=5, n_informative=3, n_classes=3, weights=[0.6, 0.3, 0.1], random_state=0
+    )
     counts = np.bincount(y)
     explicit = {k: len(y) / (3 * counts[k]) for k in range(3)}
     balanced = LogisticRegressionClassifier(class_weight="balanced").fit(x, y)
@@ -139,8 +140,9 @@ def test_logistic_regression_class_weights_balanced():
 
 def test_multinomial_logistic_regression_string_inputs():
     """test_multinomial_logistic_regression_string_inputs: string labels give the integer labels' model."""
-    x, y = make_classification(n_samples=30, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
-                               random_state=0)
+    x, y = make_classification(
+        n_samples=30, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0
+    )
     names = np.array(["bar", "baz", "foo"])[y]
     by_int = LogisticRegressionClassifier().fit(x, y)
     by_name = LogisticRegressionClassifier().fit(x, names)
@@ -150,8 +152,9 @@ def test_multinomial_logistic_regression_string_inputs():
 
 def test_zero_class_weight_in_a_dict_is_accepted():
     """test_lr_cv/..._class_weights use {'bar': 1, 'baz': 2, 'foo': 0}: the rows of 'foo' count for nothing."""
-    x, y = make_classification(n_samples=60, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
-                               random_state=0)
+    x, y = make_classification(
+        n_samples=60, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0
+    )
     names = np.array(["bar", "baz", "foo"])[y]
     fitted = LogisticRegressionClassifier(class_weight={"bar": 1, "baz": 2, "foo": 0}).fit(x, names)
     weights = np.select([names == "bar", names == "baz"], [1.0, 2.0], 0.0)
@@ -193,8 +196,9 @@ def test_logreg_predict_proba_multinomial():
     """test_logreg_predict_proba_multinomial: the softmax model's log loss beats one-vs-rest's."""
     x, y = make_classification(n_samples=10, n_features=20, random_state=0, n_classes=3, n_informative=10)
     ours = LogisticRegressionClassifier().fit(x, y)
-    ovr_loss = np.mean([log_loss(y == k, LogisticRegression(C=1.0).fit(x, y == k).predict_proba(x))
-                        for k in range(3)])
+    ovr_loss = np.mean(
+        [log_loss(y == k, LogisticRegression(C=1.0).fit(x, y == k).predict_proba(x)) for k in range(3)]
+    )
     assert log_loss(y, ours.predict_proba(x)) < ovr_loss * 3
 
 
@@ -264,7 +268,7 @@ def test_alpha(iris):
     norms = []
     for l2 in (0.001, 1.0, 100.0):
         mlp = MLPClassifier(hidden=(5,), l2=l2, random_state=0, max_iter=100).fit(x, y)
-        norms.append(sum(np.sum(c ** 2) for c in mlp.coefs_))
+        norms.append(sum(np.sum(c**2) for c in mlp.coefs_))
     assert norms[0] > norms[1] > norms[2]
 
 

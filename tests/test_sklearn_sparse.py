@@ -40,7 +40,9 @@ def test_newton_cg_on_hessian_vector_products_reaches_the_same_optimum(classes, 
 
 
 @pytest.mark.parametrize("classes", [2, 3])
-@pytest.mark.parametrize("optimizer, lr, batch_size", [("gd", 2.0, None), ("sgd", 0.5, 64), ("adam", 0.05, 64)])
+@pytest.mark.parametrize(
+    "optimizer, lr, batch_size", [("gd", 2.0, None), ("sgd", 0.5, 64), ("adam", 0.05, 64)]
+)
 def test_first_order_steps_on_sparse_x_are_the_dense_trainers_steps(classes, optimizer, lr, batch_size):
     """Same batches (drawn from (seed, epoch)), same objective: the same iterates, step for step."""
     x, y = _text_like(classes)
@@ -74,7 +76,10 @@ def test_sample_weight_two_on_sparse_x_equals_a_repeated_row():
 def test_float32_sparse_x_gives_a_float32_model():
     x, y = _text_like(2)
     fitted = LogisticRegressionClassifier().fit(x.astype(np.float32), y)
-    assert fitted.coef_.dtype == np.float32 and fitted.decision_function(x.astype(np.float32)).dtype == np.float32
+    assert (
+        fitted.coef_.dtype == np.float32
+        and fitted.decision_function(x.astype(np.float32)).dtype == np.float32
+    )
     dense = LogisticRegressionClassifier().fit(x.toarray().astype(np.float32), y)
     assert dense.coef_.dtype == np.float32
     np.testing.assert_allclose(fitted.predict_proba(x), dense.predict_proba(x.toarray()), atol=1e-5)

@@ -39,10 +39,14 @@ def test_hessian_and_its_products_equal_the_dense_hessian(classes, weighted):
     rows, x, y, weight, bias, s = _problem(classes, weighted)
     dense = LF.hessian if classes == 2 else LF.softmax_hessian
     want = dense(x, weight, bias, 0.7, sample_weight=s)
-    torch.testing.assert_close(SF.hessian(rows, weight, bias, 0.7, sample_weight=s), want, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(
+        SF.hessian(rows, weight, bias, 0.7, sample_weight=s), want, rtol=1e-12, atol=1e-14
+    )
     v = torch.randn(want.shape[0], dtype=torch.float64)
     k, n = weight.shape
-    hv_w, hv_b = SF.hessian_vector(rows, weight, bias, 0.7, v[: k * n].view(k, n), v[k * n:], sample_weight=s)
+    hv_w, hv_b = SF.hessian_vector(
+        rows, weight, bias, 0.7, v[: k * n].view(k, n), v[k * n :], sample_weight=s
+    )
     torch.testing.assert_close(torch.cat([hv_w.reshape(-1), hv_b]), want @ v, rtol=1e-12, atol=1e-14)
 
 
@@ -51,8 +55,10 @@ def test_the_gradient_is_autograds_gradient_of_the_dense_cost():
     w, b = weight.clone().requires_grad_(), bias.clone().requires_grad_()
     with LF.plain_autograd():
         z = x @ w.T + b
-        cost = torch.nn.functional.cross_entropy(z, y, reduction="none").mul(s).sum() / s.sum() \
+        cost = (
+            torch.nn.functional.cross_entropy(z, y, reduction="none").mul(s).sum() / s.sum()
             + 0.7 / (2 * s.sum()) * w.pow(2).sum()
+        )
     cost.backward()
     _, dweight, dbias = SF.cost_and_grads(rows, y, weight, bias, 0.7, sample_weight=s)
     torch.testing.assert_close(dweight, w.grad, rtol=1e-10, atol=1e-12)
@@ -65,5 +71,6 @@ def test_csc_and_float32_input_stay_sparse_in_their_dtype():
     assert rows.x.layout == torch.sparse_csr and rows.xt.layout == torch.sparse_csr
     assert rows.dtype == torch.float32
     weight, bias = torch.ones(1, 5), torch.zeros(1)
-    torch.testing.assert_close(SF.linear_forward(rows, weight, bias)[:, 0],
-                               torch.from_numpy(matrix.toarray()).sum(1))
+    torch.testing.assert_close(
+        SF.linear_forward(rows, weight, bias)[:, 0], torch.from_numpy(matrix.toarray()).sum(1)
+    )

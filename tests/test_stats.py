@@ -42,9 +42,18 @@ def fit(x, y, k, *, standardize, l2=0.0, sample_weight=None, **extra):
     names = [f"f{j}" for j in range(x.shape[1])]
     tx, ty = torch.tensor(x), torch.tensor(y)
     split = make_split(tx, ty, tx, ty, names, standardize, classes=list(range(k)))
-    config = load_config(None, ["optimizer.name=newton", "optimizer.hessian_rows=0", "train.dtype=float64",
-                                "train.print_cost=false", "train.iterations=100", f"model.l2={l2}",
-                                *[f"{key}={value}" for key, value in extra.items()]])
+    config = load_config(
+        None,
+        [
+            "optimizer.name=newton",
+            "optimizer.hessian_rows=0",
+            "train.dtype=float64",
+            "train.print_cost=false",
+            "train.iterations=100",
+            f"model.l2={l2}",
+            *[f"{key}={value}" for key, value in extra.items()],
+        ],
+    )
     return train(config, data=split, save=False, sample_weight=sample_weight), split
 
 
@@ -56,8 +65,14 @@ def their_fields(result):
         low, high = ci[..., 0].reshape(-1), ci[..., 1].reshape(-1)
     else:
         low, high = ci[:, 0], ci[:, 1]
-    return dict(coef=flat(result.params), std_err=flat(result.bse), z=flat(result.tvalues),
-                p_value=flat(result.pvalues), ci_low=low, ci_high=high)
+    return dict(
+        coef=flat(result.params),
+        std_err=flat(result.bse),
+        z=flat(result.tvalues),
+        p_value=flat(result.pvalues),
+        ci_low=low,
+        ci_high=high,
+    )
 
 
 def max_relative(ours: Summary, theirs: dict) -> dict:
@@ -136,8 +151,9 @@ def test_standardizer_gives_raw_units_with_exactly_mapped_covariance(binary):
     mean, std = split.standardizer.mean.numpy(), split.standardizer.std.numpy()
 
     np.testing.assert_allclose(raw.coef[1:], fitted_units.coef[1:] / std, rtol=1e-12)
-    np.testing.assert_allclose(raw.coef[0], fitted_units.coef[0] - np.sum(fitted_units.coef[1:] * mean / std),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        raw.coef[0], fitted_units.coef[0] - np.sum(fitted_units.coef[1:] * mean / std), rtol=1e-12
+    )
     # A linear map leaves z and p of each slope unchanged; the intercept's change (it is another quantity).
     np.testing.assert_allclose(raw.z[1:], fitted_units.z[1:], rtol=1e-10)
     assert raw.standardized and "raw feature units" in str(raw)
@@ -183,8 +199,9 @@ def test_sample_weight_two_is_a_repeated_row(binary):
     x, y, result, split = binary
     weights = np.ones(len(x))
     weights[:10] = 2.0
-    repeated = summary(result.model, np.vstack([x, x[:10]]), np.concatenate([y, y[:10]]),
-                       standardizer=split.standardizer)
+    repeated = summary(
+        result.model, np.vstack([x, x[:10]]), np.concatenate([y, y[:10]]), standardizer=split.standardizer
+    )
     weighted = summary(result.model, x, y, standardizer=split.standardizer, sample_weight=weights)
     for name in FIELDS:
         np.testing.assert_allclose(getattr(weighted, name), getattr(repeated, name), rtol=1e-10)
@@ -195,8 +212,13 @@ def test_load_model_brings_its_standardizer_names_and_classes(tmp_path, binary):
     x, y, result, split = binary
     from torch_logreg import save_model
 
-    save_model(result.model, tmp_path / "model.pt", standardizer=split.standardizer, classes=["no", "yes"],
-               feature_names=["a", "b", "c"])
+    save_model(
+        result.model,
+        tmp_path / "model.pt",
+        standardizer=split.standardizer,
+        classes=["no", "yes"],
+        feature_names=["a", "b", "c"],
+    )
     loaded = summary(load_model(tmp_path / "model.pt"), x, y)
     direct = summary(result.model, x, y, standardizer=split.standardizer)
     np.testing.assert_allclose(loaded.std_err, direct.std_err, rtol=1e-12)
@@ -238,11 +260,25 @@ def test_a_network_has_no_table():
 
 def test_text_table_reports_observations_log_likelihood_pseudo_r2_and_convergence(multinomial):
     x, y, result, split = multinomial
-    text = str(summary(result.model, x, y, standardizer=split.standardizer, converged=True, classes=["a", "b", "c"]))
+    text = str(
+        summary(result.model, x, y, standardizer=split.standardizer, converged=True, classes=["a", "b", "c"])
+    )
     table = summary(result.model, x, y, standardizer=split.standardizer)
-    for expected in ("Observations:", "400", "Log-likelihood:", f"{table.log_likelihood:.6g}",
-                     "Pseudo R² (McFadden):", f"{table.pseudo_r2:.4f}", "Converged:", "yes",
-                     "y = b (vs a)", "y = c (vs a)", "P>|z|", "[0.025", "0.975]"):
+    for expected in (
+        "Observations:",
+        "400",
+        "Log-likelihood:",
+        f"{table.log_likelihood:.6g}",
+        "Pseudo R² (McFadden):",
+        f"{table.pseudo_r2:.4f}",
+        "Converged:",
+        "yes",
+        "y = b (vs a)",
+        "y = c (vs a)",
+        "P>|z|",
+        "[0.025",
+        "0.975]",
+    ):
         assert expected in text
     assert "not stated" in str(table)  # converged not given
 
@@ -263,8 +299,17 @@ def test_csv_holds_every_field_at_full_precision_and_markdown_one_row_per_coeffi
 def test_train_summary_logs_the_table_and_writes_summary_csv_and_tensorboard_text(tmp_path, caplog):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    config = load_config(None, ["optimizer.name=newton", "train.dtype=float64", "train.summary=true",
-                                "model.l2=1", "train.iterations=30", "train.print_cost=false"])
+    config = load_config(
+        None,
+        [
+            "optimizer.name=newton",
+            "train.dtype=float64",
+            "train.summary=true",
+            "model.l2=1",
+            "train.iterations=30",
+            "train.print_cost=false",
+        ],
+    )
     with caplog.at_level(logging.INFO, logger="torch_logreg"):
         result = train(config, run_dir=tmp_path / "run")
     rows = list(csv.DictReader(io.StringIO((tmp_path / "run" / "summary.csv").read_text())))
@@ -279,9 +324,18 @@ def test_train_summary_logs_the_table_and_writes_summary_csv_and_tensorboard_tex
 def test_train_summary_on_separable_data_warns_instead_of_failing_the_run():
     from torch_logreg import TorchLogregWarning
 
-    config = load_config(None, ["data.name=synthetic", "data.noise=0", "optimizer.name=newton",
-                                "train.dtype=float64", "train.summary=true", "train.iterations=20",
-                                "train.print_cost=false"])
+    config = load_config(
+        None,
+        [
+            "data.name=synthetic",
+            "data.noise=0",
+            "optimizer.name=newton",
+            "train.dtype=float64",
+            "train.summary=true",
+            "train.iterations=20",
+            "train.print_cost=false",
+        ],
+    )
     with pytest.warns(TorchLogregWarning) as caught:
         train(config, save=False)
     text = "\n".join(str(w.message) for w in caught)
@@ -291,8 +345,9 @@ def test_train_summary_on_separable_data_warns_instead_of_failing_the_run():
 def test_train_summary_with_a_network_is_one_warning_at_the_start_and_no_table(tmp_path):
     from torch_logreg import IgnoredKeyWarning, TorchLogregWarning
 
-    config = load_config(None, ["model.name=mlp", "train.summary=true", "train.iterations=5",
-                                "train.print_cost=false"])
+    config = load_config(
+        None, ["model.name=mlp", "train.summary=true", "train.iterations=5", "train.print_cost=false"]
+    )
     with pytest.warns(IgnoredKeyWarning) as caught:
         result = train(config, run_dir=tmp_path / "run")
     said = "train.summary=true is ignored: model.name=mlp does not use it (used by logistic)"
@@ -305,7 +360,9 @@ def test_summary_runs_on_the_device_of_the_model(device, binary):
     x, y, result, split = binary
     model = result.model.to(device)
     standardizer = Standardizer(split.standardizer.mean.to(device), split.standardizer.std.to(device))
-    there = summary(model, torch.tensor(x, device=device), torch.tensor(y, device=device), standardizer=standardizer)
+    there = summary(
+        model, torch.tensor(x, device=device), torch.tensor(y, device=device), standardizer=standardizer
+    )
     here = summary(result.model.cpu(), x, y, standardizer=split.standardizer)
     for name in FIELDS:
         np.testing.assert_allclose(getattr(there, name), getattr(here, name), rtol=1e-9)
@@ -321,16 +378,32 @@ def test_train_summary_on_every_data_path_gives_a_table_or_says_why_not_at_the_s
     x, y, names = load_breast_cancer()
     if path == "in-memory CSV":
         data = tmp_path / "rows.csv"
-        data.write_text(",".join(names) + ",y\n" + "".join(",".join(map(repr, row)) + f",{int(label)}\n"
-                                                           for row, label in zip(x.tolist(), y.tolist())))
+        data.write_text(
+            ",".join(names)
+            + ",y\n"
+            + "".join(
+                ",".join(map(repr, row)) + f",{int(label)}\n" for row, label in zip(x.tolist(), y.tolist())
+            )
+        )
         extra = ["data.target=y"]
     else:
         data = tmp_path / "rows.npy"
         np.save(data, np.column_stack([x.numpy(), y.numpy()]))
         extra = ["data.stream=true"] if path == "streamed .npy" else []
-    config = load_config(None, [f"data.path={data}", *extra, "optimizer.name=newton", "train.dtype=float64",
-                                "model.l2=1", "train.iterations=30", "train.summary=true", "train.print_cost=false",
-                                "train.device=cpu"])
+    config = load_config(
+        None,
+        [
+            f"data.path={data}",
+            *extra,
+            "optimizer.name=newton",
+            "train.dtype=float64",
+            "model.l2=1",
+            "train.iterations=30",
+            "train.summary=true",
+            "train.print_cost=false",
+            "train.device=cpu",
+        ],
+    )
     train(config, run_dir=tmp_path / "run")  # streamed rows are read once more, raw, when they fit in memory
     rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
     assert len(rows) == 32  # header, const and 30 features
@@ -354,23 +427,46 @@ def test_an_exact_linear_dependency_is_warned_in_training_and_refused_by_summary
     x, y, names, make_split = _fitted_on_breast_cancer()
     x = torch.cat([x, -x[:, :1]], 1)
     split = make_split(x[:400], y[:400], x[400:], y[400:], [*names, "minus_first"], standardize=True)
-    config = load_config(None, ["optimizer.name=newton", "train.dtype=float64", "train.print_cost=false",
-                                "train.device=cpu", "train.iterations=50"])
+    config = load_config(
+        None,
+        [
+            "optimizer.name=newton",
+            "train.dtype=float64",
+            "train.print_cost=false",
+            "train.device=cpu",
+            "train.iterations=50",
+        ],
+    )
     with pytest.warns(DesignWarning, match="linearly dependent"):
         result = train(config, data=split, save=False)
     with pytest.raises(SingularHessianError):
         summary(result.model, split.x_train, split.y_train)
 
 
-@pytest.mark.parametrize("labels, weights, said", [
-    ("minus one", None, "{-1, 1}"), ("half", None, "holds 0.5"), (None, "negative", "sample_weight must be")])
+@pytest.mark.parametrize(
+    "labels, weights, said",
+    [
+        ("minus one", None, "{-1, 1}"),
+        ("half", None, "holds 0.5"),
+        (None, "negative", "sample_weight must be"),
+    ],
+)
 def test_summary_validates_labels_and_weights_as_fit_does(labels, weights, said):
     from torch_logreg.stats import summary
 
     x, y, names, make_split = _fitted_on_breast_cancer()
     split = make_split(x, y, x[:0], y[:0], names, standardize=True)
-    config = load_config(None, ["optimizer.name=newton", "train.dtype=float64", "model.l2=1",
-                                "train.print_cost=false", "train.device=cpu", "train.iterations=30"])
+    config = load_config(
+        None,
+        [
+            "optimizer.name=newton",
+            "train.dtype=float64",
+            "model.l2=1",
+            "train.print_cost=false",
+            "train.device=cpu",
+            "train.iterations=30",
+        ],
+    )
     result = train(config, data=split, save=False)
     y_given = split.y_train.clone().double()
     if labels == "minus one":
@@ -394,8 +490,17 @@ def test_wide_separable_data_warn_and_do_not_claim_convergence():
     x = torch.tensor(rng.normal(size=(60, 10_000)))
     y = torch.tensor((rng.random(60) > 0.5).astype(float))
     split = make_split(x[:40], y[:40], x[40:], y[40:], [f"x{j}" for j in range(10_000)], standardize=True)
-    config = load_config(None, ["train.print_cost=false", "train.device=cpu", "train.dtype=float32",
-                                "optimizer.name=gd", "optimizer.lr=1", "train.iterations=2000"])
+    config = load_config(
+        None,
+        [
+            "train.print_cost=false",
+            "train.device=cpu",
+            "train.dtype=float32",
+            "optimizer.name=gd",
+            "optimizer.lr=1",
+            "train.iterations=2000",
+        ],
+    )
     with pytest.warns(SeparationWarning, match="model.l2"):
         result = train(config, data=split, save=False)
     assert result.metrics["separated"] is True and result.metrics["converged"] is False

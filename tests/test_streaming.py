@@ -44,10 +44,16 @@ STREAM = ["data.stream=true", "data.memory_limit=20000"]  # 256-row blocks: 1001
 @pytest.mark.parametrize("optimizer, iterations", [("gd", 100), ("newton", 50), ("lbfgs", 50)])
 def test_streamed_full_batch_training_equals_training_in_memory_in_float64(tmp_path, optimizer, iterations):
     path = write_table(tmp_path / "data.npy", 1001, 5)
-    config = BASE + [f"data.path={path}", "train.dtype=float64", f"optimizer.name={optimizer}",
-                     f"train.iterations={iterations}"]
-    in_memory, streamed = train(load_config(None, config), save=False), train(load_config(None, config + STREAM),
-                                                                              save=False)
+    config = BASE + [
+        f"data.path={path}",
+        "train.dtype=float64",
+        f"optimizer.name={optimizer}",
+        f"train.iterations={iterations}",
+    ]
+    in_memory, streamed = (
+        train(load_config(None, config), save=False),
+        train(load_config(None, config + STREAM), save=False),
+    )
     assert relative(weights(streamed), weights(in_memory)) < 1e-12
     assert streamed.metrics["test_auc"] == pytest.approx(in_memory.metrics["test_auc"], abs=1e-12)
 
@@ -93,9 +99,16 @@ def test_streamed_mini_batches_visit_every_row_once_per_epoch_block_by_block(tmp
 
 def test_streamed_sgd_trains_and_resumes_to_the_same_weights(tmp_path):
     path = write_table(tmp_path / "data.npy", 3001, 5)
-    config = BASE + [f"data.path={path}", "train.dtype=float64", "optimizer.name=sgd", "optimizer.lr=0.1",
-                     "optimizer.momentum=0.9", "train.batch_size=64", "data.stream=true",
-                     "data.memory_limit=200000"]  # 520-row blocks
+    config = BASE + [
+        f"data.path={path}",
+        "train.dtype=float64",
+        "optimizer.name=sgd",
+        "optimizer.lr=0.1",
+        "optimizer.momentum=0.9",
+        "train.batch_size=64",
+        "data.stream=true",
+        "data.memory_limit=200000",
+    ]  # 520-row blocks
     straight = train(load_config(None, config + ["train.iterations=90"]), save=False)
     in_memory = train(load_config(None, config[:-2] + ["train.iterations=90"]), save=False)
     # Other batches than one global permutation's, but the same descent.
@@ -106,8 +119,10 @@ def test_streamed_sgd_trains_and_resumes_to_the_same_weights(tmp_path):
     assert relative(weights(resumed), weights(straight)) < 1e-12
 
 
-@pytest.mark.parametrize("text, size", [("512MiB", 512 << 20), ("2GiB", 2 << 30), ("1.5GB", 1_500_000_000),
-                                        (4096, 4096), ("4096", 4096)])
+@pytest.mark.parametrize(
+    "text, size",
+    [("512MiB", 512 << 20), ("2GiB", 2 << 30), ("1.5GB", 1_500_000_000), (4096, 4096), ("4096", 4096)],
+)
 def test_memory_limits_take_bytes_or_sizes_with_units(text, size):
     assert streaming.parse_size(text) == size
 
@@ -138,22 +153,40 @@ def test_streaming_keeps_the_peak_resident_set_far_below_the_file(tmp_path):
 
     def peak(overrides) -> int:
         # One thread: on a busy machine, OpenMP threads waiting on each other would dominate the time.
-        done = subprocess.run([sys.executable, "-c", PEAK, *BASE, "optimizer.name=gd", "train.iterations=2",
-                               "train.threads=1", *overrides], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                PEAK,
+                *BASE,
+                "optimizer.name=gd",
+                "train.iterations=2",
+                "train.threads=1",
+                *overrides,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout.splitlines()[-1])
 
     baseline = peak([f"data.path={small}"])  # torch and the package, on a tiny file
     streamed = peak([f"data.path={path}", "data.stream=true", "data.memory_limit=4MiB"])
-    print(f"peak resident set (VmHWM): baseline {baseline / 2**20:.0f} MiB, streaming a {size / 2**20:.0f} MiB file "
-          f"{streamed / 2**20:.0f} MiB")
+    print(
+        f"peak resident set (VmHWM): baseline {baseline / 2**20:.0f} MiB, streaming a {size / 2**20:.0f} MiB file "
+        f"{streamed / 2**20:.0f} MiB"
+    )
     assert streamed - baseline < 0.5 * size  # in memory, the float64 copies alone take 2 × size
 
 
 @pytest.mark.parametrize("where", ["training rows", "test file"])
 @pytest.mark.parametrize("standardize", [True, False])
-def test_a_non_finite_value_in_streamed_data_names_its_file_row_and_column(tmp_path, capsys, where, standardize):
+def test_a_non_finite_value_in_streamed_data_names_its_file_row_and_column(
+    tmp_path, capsys, where, standardize
+):
     """Streamed data are checked as rows in memory are, in the pass the stream already makes: not reported
     later as a divergence with advice about the learning rate."""
     from reliability_helpers import QUIET, assert_one_error_line, run_main
@@ -165,10 +198,20 @@ def test_a_non_finite_value_in_streamed_data_names_its_file_row_and_column(tmp_p
     bad[137, 2] = np.nan
     np.save(train_path, bad if where == "training rows" else rows)
     np.save(test_path, bad if where == "test file" else rows)
-    done = run_main(capsys, f"data.path={train_path}", f"data.test_path={test_path}", "data.stream=true",
-                    f"data.standardize={str(standardize).lower()}", "train.iterations=3", *QUIET,
-                    "--run-dir", tmp_path / "run")
+    done = run_main(
+        capsys,
+        f"data.path={train_path}",
+        f"data.test_path={test_path}",
+        "data.stream=true",
+        f"data.standardize={str(standardize).lower()}",
+        "train.iterations=3",
+        *QUIET,
+        "--run-dir",
+        tmp_path / "run",
+    )
     assert done.status == 2
     named = train_path if where == "training rows" else test_path
-    message = assert_one_error_line(done.err, str(named), "row index 137", "column index 2", "nan is not finite")
+    message = assert_one_error_line(
+        done.err, str(named), "row index 137", "column index 2", "nan is not finite"
+    )
     assert "diverged" not in message and "optimizer.lr" not in message

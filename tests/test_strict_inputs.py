@@ -22,7 +22,9 @@ from torch_logreg.training.config import load_config
 from torch_logreg.training.metrics import strict_json
 from torch_logreg.training.yaml_loading import load_yaml_text
 
-ROWS = "".join(f"{i % 7 * 0.5},{(i * 3) % 5 - 2},{int(i % 7 * 0.5 + (i * 3) % 5 - 2 > 1)}\n" for i in range(60))
+ROWS = "".join(
+    f"{i % 7 * 0.5},{(i * 3) % 5 - 2},{int(i % 7 * 0.5 + (i * 3) % 5 - 2 > 1)}\n" for i in range(60)
+)
 
 
 # ---------------------------------------------------------------- numbers
@@ -34,8 +36,9 @@ def test_a_cell_that_is_not_a_plain_number_is_refused_with_its_place(cell):
         parse_number(cell, "rows.csv", 7, "b")
 
 
-@pytest.mark.parametrize("cell, value", [("1", 1.0), (" -2.5 ", -2.5), ("1e5", 1e5), (".5", 0.5), ("3.", 3.0),
-                                         ("+7E-2", 0.07)])
+@pytest.mark.parametrize(
+    "cell, value", [("1", 1.0), (" -2.5 ", -2.5), ("1e5", 1e5), (".5", 0.5), ("3.", 3.0), ("+7E-2", 0.07)]
+)
 def test_decimal_and_exponent_forms_are_read(cell, value):
     assert parse_number(cell, "rows.csv", 2, "a") == value
 
@@ -58,7 +61,7 @@ def test_any_cell_is_a_finite_float_or_one_clear_refusal(cell):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet="ab,\n\"x1.e_ -;", max_size=80))
+@given(st.text(alphabet='ab,\n"x1.e_ -;', max_size=80))
 def test_a_generated_csv_loads_or_gives_one_clear_error(tmp_path, text):
     path = tmp_path / "gen.csv"
     path.write_text(text)
@@ -70,8 +73,9 @@ def test_a_generated_csv_loads_or_gives_one_clear_error(tmp_path, text):
 
 def test_a_non_numeric_column_that_is_not_the_label_says_how_to_choose_the_label(tmp_path, capsys):
     path = tmp_path / "pets.csv"
-    path.write_text("species,weight,height\n" + "".join(f"{'dog' if i % 2 else 'cat'},{i},{i * 2}\n"
-                                                        for i in range(20)))
+    path.write_text(
+        "species,weight,height\n" + "".join(f"{'dog' if i % 2 else 'cat'},{i},{i * 2}\n" for i in range(20))
+    )
     done = run_main(capsys, f"data.path={path}", *QUIET, "--run-dir", tmp_path / "run")
     assert done.status == 2
     assert_one_error_line(done.err, "column 'species'", "last column", "data.target=NAME")
@@ -93,22 +97,35 @@ def _train(tmp_path, test_text):
     test_path.write_text(test_text)
     from torch_logreg.training.trainer import train
 
-    config = load_config(None, [f"data.path={train_path}", f"data.test_path={test_path}", "data.target=y",
-                                "train.iterations=50", *QUIET])
+    config = load_config(
+        None,
+        [
+            f"data.path={train_path}",
+            f"data.test_path={test_path}",
+            "data.target=y",
+            "train.iterations=50",
+            *QUIET,
+        ],
+    )
     return train(config, save=False)
 
 
 def test_the_test_file_is_read_by_column_name_not_position(tmp_path):
     same = _train(tmp_path, "a,b,y\n" + ROWS).metrics
-    swapped_rows = "".join(f"{r.split(',')[1]},{r.split(',')[0]},{r.split(',')[2]}\n" for r in ROWS.splitlines())
+    swapped_rows = "".join(
+        f"{r.split(',')[1]},{r.split(',')[0]},{r.split(',')[2]}\n" for r in ROWS.splitlines()
+    )
     swapped = _train(tmp_path, "b,a,y\n" + swapped_rows).metrics
     assert swapped["test_accuracy"] == same["test_accuracy"] and swapped["test_cost"] == same["test_cost"]
 
 
 @pytest.mark.parametrize("header, named", [("a,y\n", "missing column 'b'"), ("a,b,c,y\n", "column 'c'")])
 def test_a_test_file_with_missing_or_extra_features_is_refused(tmp_path, header, named):
-    rows = ROWS if header.count(",") == 2 else "".join(r.rsplit(",", 1)[0] + ",1," + r.rsplit(",", 1)[1] + "\n"
-                                                       for r in ROWS.splitlines())
+    rows = (
+        ROWS
+        if header.count(",") == 2
+        else "".join(r.rsplit(",", 1)[0] + ",1," + r.rsplit(",", 1)[1] + "\n" for r in ROWS.splitlines())
+    )
     if header == "a,y\n":
         rows = "".join(f"{r.split(',')[0]},{r.split(',')[2]}\n" for r in ROWS.splitlines())
     with pytest.raises(DataError, match=named):
@@ -128,7 +145,9 @@ def test_a_key_given_twice_names_the_key_and_both_lines(tmp_path):
 def test_nested_aliases_are_refused_in_bounded_space(tmp_path):
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     for level in range(1, 10):
-        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*{'a' if level == 1 else f'l{level - 1}'}"] * 10) + "]")
+        lines.append(
+            f"l{level}: &l{level} [" + ", ".join([f"*{'a' if level == 1 else f'l{level - 1}'}"] * 10) + "]"
+        )
     path = tmp_path / "laughs.yaml"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ConfigError) as raised:
@@ -185,16 +204,25 @@ def test_a_one_class_test_set_writes_null_auc_not_nan(tmp_path):
     test_path.write_text("a,b,y\n" + "".join(r for r in ROWS.splitlines(keepends=True) if r.endswith("1\n")))
     from torch_logreg.training.trainer import train
 
-    config = load_config(None, [f"data.path={train_path}", f"data.test_path={test_path}", "data.target=y",
-                                "train.iterations=20", *QUIET])
+    config = load_config(
+        None,
+        [
+            f"data.path={train_path}",
+            f"data.test_path={test_path}",
+            "data.target=y",
+            "train.iterations=20",
+            *QUIET,
+        ],
+    )
     train(config, tmp_path / "run")
     text = (tmp_path / "run" / "metrics.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text)["test_auc"] is None
 
 
-@pytest.mark.parametrize("field, value", [("iteration", "abc"), ("config", [1]), ("model", {"w": "x"}),
-                                          ("seconds", "soon")])
+@pytest.mark.parametrize(
+    "field, value", [("iteration", "abc"), ("config", [1]), ("model", {"w": "x"}), ("seconds", "soon")]
+)
 def test_a_checkpoint_with_a_wrong_type_names_the_checkpoint_and_the_field(tmp_path, capsys, field, value):
     run = tmp_path / "run"
     done = run_main(capsys, "train.iterations=2", *QUIET, "--run-dir", run)
@@ -202,8 +230,10 @@ def test_a_checkpoint_with_a_wrong_type_names_the_checkpoint_and_the_field(tmp_p
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     state[field] = value
     torch.save(state, run / "checkpoint.pt")
-    for command in (["--resume", run, "train.iterations=4"], ["evaluate", "--checkpoint", run, "--data",
-                                                             tmp_path / "none.csv"]):
+    for command in (
+        ["--resume", run, "train.iterations=4"],
+        ["evaluate", "--checkpoint", run, "--data", tmp_path / "none.csv"],
+    ):
         done = run_main(capsys, *command)
         assert done.status == 2
         named = "'w'" if field == "model" else repr(field)
@@ -220,7 +250,9 @@ def test_a_csv_passed_as_a_checkpoint_is_not_a_checkpoint(tmp_path, capsys):
 
 
 def test_a_model_too_large_to_allocate_names_the_key_and_the_bytes(tmp_path, capsys):
-    done = run_main(capsys, "model.name=mlp", "model.hidden=[20000000000]", *QUIET, "--run-dir", tmp_path / "run")
+    done = run_main(
+        capsys, "model.name=mlp", "model.hidden=[20000000000]", *QUIET, "--run-dir", tmp_path / "run"
+    )
     assert done.status == 2
     assert_one_error_line(done.err, "model.hidden=[20000000000]", "2,560,000,000,004 bytes")
     assert not (tmp_path / "run").exists()
@@ -233,5 +265,8 @@ def test_strict_json_names_a_nested_value_that_is_not_finite():
     from torch_logreg.training.metrics import strict_json
 
     text = strict_json({"final": {"style": float("nan"), "tv": 0.5}, "iterations": 3})
-    assert json.loads(text) == {"final": {"style": None, "tv": 0.5}, "iterations": 3,
-                                "undefined": {"final.style": "not finite (nan)"}}
+    assert json.loads(text) == {
+        "final": {"style": None, "tv": 0.5},
+        "iterations": 3,
+        "undefined": {"final.style": "not finite (nan)"},
+    }

@@ -25,7 +25,9 @@ def test_gram_style_content_and_tv_gradcheck(shape):
     target_features = _features(shape, seed=1).detach()
     target_gram = sl.gram_forward(target_features)
     assert torch.autograd.gradcheck(tf.gram_matrix, (features,), **GRADCHECK)
-    assert torch.autograd.gradcheck(lambda f: tf.style_loss(tf.gram_matrix(f), target_gram), (features,), **GRADCHECK)
+    assert torch.autograd.gradcheck(
+        lambda f: tf.style_loss(tf.gram_matrix(f), target_gram), (features,), **GRADCHECK
+    )
     assert torch.autograd.gradcheck(lambda f: tf.content_loss(f, target_features), (features,), **GRADCHECK)
     assert torch.autograd.gradcheck(tf.total_variation, (features,), **GRADCHECK)
 
@@ -87,12 +89,16 @@ class _TotalVariationWrong(sl.TotalVariationFunction):
         return grad * grad_loss
 
 
-@pytest.mark.parametrize("broken", [
-    lambda f, t: _GramWrong.apply(f).sum(),
-    lambda f, t: _StyleWrong.apply(sl.GramFunction.apply(f), sl.gram_forward(t)),
-    lambda f, t: _ContentWrong.apply(f, t),
-    lambda f, t: _TotalVariationWrong.apply(f),
-], ids=["gram", "style", "content", "total variation"])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda f, t: _GramWrong.apply(f).sum(),
+        lambda f, t: _StyleWrong.apply(sl.GramFunction.apply(f), sl.gram_forward(t)),
+        lambda f, t: _ContentWrong.apply(f, t),
+        lambda f, t: _TotalVariationWrong.apply(f),
+    ],
+    ids=["gram", "style", "content", "total variation"],
+)
 def test_gradcheck_catches_each_broken_backward(broken):
     features, target = _features((1, 2, 4, 3)), _features((1, 2, 4, 3), seed=1).detach()
     with pytest.raises(GradcheckError):

@@ -48,12 +48,15 @@ def test_the_count_comes_back_when_the_block_raises():
         assert set(blas_thread_counts()) == {2}
 
 
-@pytest.mark.parametrize("threads_key, x, inside", [
-    (None, torch.zeros(569, 30), 1),  # small data: one thread
-    (2, torch.zeros(569, 30), 2),  # the user's train.threads is kept
-    (None, torch.zeros(0, 30, device="meta"), 2),  # not on the CPU
-    (None, None, 2),  # x not known yet
-])
+@pytest.mark.parametrize(
+    "threads_key, x, inside",
+    [
+        (None, torch.zeros(569, 30), 1),  # small data: one thread
+        (2, torch.zeros(569, 30), 2),  # the user's train.threads is kept
+        (None, torch.zeros(0, 30, device="meta"), 2),  # not on the CPU
+        (None, None, 2),  # x not known yet
+    ],
+)
 def test_torch_runs_on_one_thread_for_small_cpu_data_unless_the_user_chose(threads_key, x, inside):
     with torch_threads(2):
         with threads.torch_threads_for(x, threads_key):

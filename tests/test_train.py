@@ -40,18 +40,31 @@ def test_result_holds_model_history_and_metrics(tmp_path):
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     per_split = ("cost", "accuracy", "auc", "f1", "precision", "recall", "log_loss")
     assert set(metrics) == {f"{split}_{name}" for split in ("train", "test") for name in per_split} | {
-        "iterations", "converged", "separated", "grad_norm", "classes", "warnings", "seconds", "device"}
+        "iterations",
+        "converged",
+        "separated",
+        "grad_norm",
+        "classes",
+        "warnings",
+        "seconds",
+        "device",
+    }
     assert metrics["iterations"] == 300 and metrics["device"] == "cpu" and metrics["classes"] == [0, 1]
-    assert metrics["converged"] is False and metrics["warnings"] == []  # gd runs the iterations asked for, quietly
+    assert (
+        metrics["converged"] is False and metrics["warnings"] == []
+    )  # gd runs the iterations asked for, quietly
     assert 0.9 < metrics["test_accuracy"] <= 1.0
     assert (result.run_dir / "config.yaml").is_file() and (result.run_dir / "checkpoint.pt").is_file()
 
 
-@pytest.mark.parametrize("optimizer", [
-    ["optimizer.name=gd"],
-    ["optimizer.name=sgd", "optimizer.momentum=0.9", "optimizer.lr=0.05", "train.batch_size=64"],
-    ["optimizer.name=adam", "optimizer.lr=0.01", "train.batch_size=100"],
-])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        ["optimizer.name=gd"],
+        ["optimizer.name=sgd", "optimizer.momentum=0.9", "optimizer.lr=0.05", "train.batch_size=64"],
+        ["optimizer.name=adam", "optimizer.lr=0.01", "train.batch_size=100"],
+    ],
+)
 def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path, optimizer):
     common = [*optimizer, "train.device=cpu", "train.checkpoint_every=0"]
     whole = train(config(*common, "train.iterations=250"), tmp_path / "whole")
@@ -68,7 +81,13 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path, opt
 
 
 def test_same_seed_and_config_give_the_same_numbers(tmp_path):
-    args = ["optimizer.name=sgd", "train.batch_size=32", "train.iterations=120", "model.init=uniform", "seed=3"]
+    args = [
+        "optimizer.name=sgd",
+        "train.batch_size=32",
+        "train.iterations=120",
+        "model.init=uniform",
+        "seed=3",
+    ]
     first = train(config(*args), tmp_path / "a")
     second = train(config(*args), tmp_path / "b")
     assert torch.equal(first.model.weight, second.model.weight)
@@ -99,10 +118,21 @@ def test_lbfgs_on_a_user_csv_reaches_scikit_learns_optimum(tmp_path):
     _write_csv(tmp_path / "train.csv", x[:200], y[:200])
     _write_csv(tmp_path / "test.csv", x[200:], y[200:])
 
-    result = train(config(f"data.path={tmp_path / 'train.csv'}", f"data.test_path={tmp_path / 'test.csv'}",
-                            "data.target=label", "data.standardize=false", "model.l2=2.0", "optimizer.name=lbfgs",
-                          "optimizer.lr=1", "train.iterations=50", "train.log_every=10", "train.dtype=float64"),
-                   tmp_path / "run")
+    result = train(
+        config(
+            f"data.path={tmp_path / 'train.csv'}",
+            f"data.test_path={tmp_path / 'test.csv'}",
+            "data.target=label",
+            "data.standardize=false",
+            "model.l2=2.0",
+            "optimizer.name=lbfgs",
+            "optimizer.lr=1",
+            "train.iterations=50",
+            "train.log_every=10",
+            "train.dtype=float64",
+        ),
+        tmp_path / "run",
+    )
 
     reference = SkLogisticRegression(C=1 / 2.0, tol=1e-12, max_iter=10_000).fit(x[:200], y[:200])
     ours = result.model.predict_proba(torch.from_numpy(x[200:])).detach().numpy()
@@ -110,16 +140,26 @@ def test_lbfgs_on_a_user_csv_reaches_scikit_learns_optimum(tmp_path):
 
 
 def test_newton_reaches_the_same_optimum_in_a_few_steps(tmp_path):
-    result = train(config("optimizer.name=newton", "model.l2=1.0", "train.iterations=12", "train.log_every=1",
-                          "train.dtype=float64"), tmp_path / "run")
+    result = train(
+        config(
+            "optimizer.name=newton",
+            "model.l2=1.0",
+            "train.iterations=12",
+            "train.log_every=1",
+            "train.dtype=float64",
+        ),
+        tmp_path / "run",
+    )
     split = breast_cancer()
-    reference = SkLogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(split.x_train.numpy(),
-                                                                             split.y_train.numpy())
+    reference = SkLogisticRegression(C=1.0, tol=1e-12, max_iter=10_000).fit(
+        split.x_train.numpy(), split.y_train.numpy()
+    )
     # scikit-learn stops with a gradient of ~5e-9, which leaves ~2e-6 in the weights; Newton goes to ~1e-12.
     np.testing.assert_allclose(result.model.weight.detach().numpy()[0], reference.coef_[0], atol=1e-5)
     assert result.model.bias.item() == pytest.approx(reference.intercept_[0], abs=1e-5)
-    _, dweight, dbias = cost_and_grads(split.x_train, split.y_train, result.model.weight.detach(),
-                                       result.model.bias.detach(), l2=1.0)
+    _, dweight, dbias = cost_and_grads(
+        split.x_train, split.y_train, result.model.weight.detach(), result.model.bias.detach(), l2=1.0
+    )
     assert dweight.abs().max() < 1e-10 and dbias.abs().max() < 1e-10
 
 
@@ -128,7 +168,9 @@ def test_newton_falls_back_to_lbfgs_when_there_are_too_many_features(tmp_path, m
 
     monkeypatch.setattr(optim, "NEWTON_MAX_FEATURES", 10)
     with caplog.at_level("WARNING"):
-        result = train(config("optimizer.name=newton", "train.iterations=5", "train.log_every=5"), tmp_path / "run")
+        result = train(
+            config("optimizer.name=newton", "train.iterations=5", "train.log_every=5"), tmp_path / "run"
+        )
     assert "using lbfgs" in caplog.text
     assert result.metrics["test_accuracy"] > 0.9
 
@@ -179,7 +221,10 @@ def test_cuda_training_matches_the_cpu(tmp_path, dtype):
 def test_cuda_steps_never_sync_with_the_host(tmp_path):
     from torch_logreg.training.trainer import Trainer
 
-    for args in (["optimizer.name=gd"], ["optimizer.name=sgd", "train.batch_size=64", "optimizer.momentum=0.9"]):
+    for args in (
+        ["optimizer.name=gd"],
+        ["optimizer.name=sgd", "train.batch_size=64", "optimizer.momentum=0.9"],
+    ):
         trainer = Trainer(config(*args, "train.device=cuda"), tmp_path / args[0].split("=")[1])
         trainer.step(*trainer._batch(0))  # first call may capture a graph or compile a kernel
         torch.cuda.set_sync_debug_mode("error")
@@ -201,9 +246,9 @@ def test_any_module_that_returns_logits_trains_through_the_same_loop(tmp_path):
         def __init__(self, n, hidden):
             super().__init__()
             gen = torch.Generator().manual_seed(0)
-            self.w1 = nn.Parameter(torch.randn(hidden, n, generator=gen) / n ** 0.5)
+            self.w1 = nn.Parameter(torch.randn(hidden, n, generator=gen) / n**0.5)
             self.b1 = nn.Parameter(torch.zeros(hidden))
-            self.w2 = nn.Parameter(torch.randn(1, hidden, generator=gen) / hidden ** 0.5)
+            self.w2 = nn.Parameter(torch.randn(1, hidden, generator=gen) / hidden**0.5)
             self.b2 = nn.Parameter(torch.zeros(1))
 
         def forward(self, x):  # (N, n) -> logits (N,)
@@ -218,8 +263,11 @@ def test_any_module_that_returns_logits_trains_through_the_same_loop(tmp_path):
     for h, a in zip(hand, auto):
         torch.testing.assert_close(h, a)
 
-    result = train(config("optimizer.name=adam", "optimizer.lr=0.01", "train.iterations=300"), tmp_path / "run",
-                   model=model)
+    result = train(
+        config("optimizer.name=adam", "optimizer.lr=0.01", "train.iterations=300"),
+        tmp_path / "run",
+        model=model,
+    )
     assert result.history["train_cost"][-1] < 0.1 < result.history["train_cost"][0]
     assert result.metrics["test_accuracy"] > 0.93
 
@@ -241,8 +289,16 @@ def test_newtons_two_layouts_take_the_same_step(monkeypatch):
 
 
 def test_newton_stops_once_converged_after_one_final_full_step(tmp_path):
-    result = train(config("optimizer.name=newton", "model.l2=1.0", "train.iterations=30", "train.log_every=10",
-                          "train.dtype=float64"), tmp_path / "run")
+    result = train(
+        config(
+            "optimizer.name=newton",
+            "model.l2=1.0",
+            "train.iterations=30",
+            "train.log_every=10",
+            "train.dtype=float64",
+        ),
+        tmp_path / "run",
+    )
     assert result.metrics["converged"] is True and result.metrics["grad_norm"] < 1e-10
     assert result.metrics["iterations"] <= 10  # no Hessians after the gradient test fired
     assert result.history["iteration"] == [0, result.metrics["iterations"]]
@@ -304,9 +360,12 @@ def test_newtons_first_sampled_step_solves_with_the_hessian_of_the_sampled_rows(
     assert len(rows) == 200 and len(set(rows.tolist())) == 200
     zero_w, zero_b = torch.zeros(1, 6, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     _, dweight, dbias = cost_and_grads(x, y, zero_w, zero_b, l2=0.5)
-    expected = -torch.linalg.solve(hessian(x[rows], zero_w, zero_b, l2=0.5 * 200 / len(x)),
-                                   torch.cat([dweight.reshape(-1), dbias]))
-    torch.testing.assert_close(torch.cat([weight.detach().reshape(-1), bias.detach()]), expected, atol=1e-12, rtol=0)
+    expected = -torch.linalg.solve(
+        hessian(x[rows], zero_w, zero_b, l2=0.5 * 200 / len(x)), torch.cat([dweight.reshape(-1), dbias])
+    )
+    torch.testing.assert_close(
+        torch.cat([weight.detach().reshape(-1), bias.detach()]), expected, atol=1e-12, rtol=0
+    )
     # and it is not the exact step: the test would pass for the wrong reason otherwise
     exact, exact_weight, _ = _newton(6, l2=0.5)
     exact.step_on(x, y)
@@ -339,8 +398,15 @@ def test_newton_uses_every_row_once_the_sample_misjudges_the_curvature(caplog):
 def test_newton_with_sampled_hessian_resumes_to_the_same_weights(tmp_path, stop_at):
     # On the default data a 120-row sample steers well for 4 steps, then asks for a short
     # step and hands over to every row; a resumed run must pick up that switch.
-    common = ["optimizer.name=newton", "optimizer.hessian_rows=120", "model.l2=1.0", "train.device=cpu",
-              "train.dtype=float64", "train.log_every=1", "train.checkpoint_every=0"]
+    common = [
+        "optimizer.name=newton",
+        "optimizer.hessian_rows=120",
+        "model.l2=1.0",
+        "train.device=cpu",
+        "train.dtype=float64",
+        "train.log_every=1",
+        "train.checkpoint_every=0",
+    ]
     whole = train(config(*common, "train.iterations=14"), tmp_path / "whole")
     train(config(*common, f"train.iterations={stop_at}"), tmp_path / "part")
     saved = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=True)
@@ -349,7 +415,9 @@ def test_newton_with_sampled_hessian_resumes_to_the_same_weights(tmp_path, stop_
     apply_overrides(resumed_config, ["train.iterations=14"])
     resumed = train(resumed_config, tmp_path / "part", resume=True)
 
-    assert torch.equal(resumed.model.weight, whole.model.weight) and torch.equal(resumed.model.bias, whole.model.bias)
+    assert torch.equal(resumed.model.weight, whole.model.weight) and torch.equal(
+        resumed.model.bias, whole.model.bias
+    )
     assert resumed.history == whole.history
     split = breast_cancer()
     x, y = split.x_train.double(), split.y_train.double()

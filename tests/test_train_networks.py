@@ -64,14 +64,30 @@ def test_a_digits_run_shows_the_confusion_matrix_and_the_misclassified_digits(tm
 # ---------------------------------------------------------------- checkpoints, predict, resume
 
 
-@pytest.mark.parametrize("model_args", [
-    ["model.name=mlp", "model.hidden=[5,3]", "model.activation=relu", "data.name=spirals", "data.classes=3"],
-    ["model.name=mlp", "model.hidden=[4]", "data.name=flower"],
-    ["data.name=synthetic", "data.classes=4", "data.features=3"],
-], ids=["mlp-3-classes", "mlp-binary", "softmax-4-classes"])
+@pytest.mark.parametrize(
+    "model_args",
+    [
+        [
+            "model.name=mlp",
+            "model.hidden=[5,3]",
+            "model.activation=relu",
+            "data.name=spirals",
+            "data.classes=3",
+        ],
+        ["model.name=mlp", "model.hidden=[4]", "data.name=flower"],
+        ["data.name=synthetic", "data.classes=4", "data.features=3"],
+    ],
+    ids=["mlp-3-classes", "mlp-binary", "softmax-4-classes"],
+)
 def test_checkpoint_load_model_and_resume_are_exact(tmp_path, model_args):
-    common = [*model_args, "optimizer.name=sgd", "optimizer.lr=0.1", "train.batch_size=64",
-              "train.checkpoint_every=0", "train.log_every=20"]
+    common = [
+        *model_args,
+        "optimizer.name=sgd",
+        "optimizer.lr=0.1",
+        "train.batch_size=64",
+        "train.checkpoint_every=0",
+        "train.log_every=20",
+    ]
     whole = train(config(*common, "train.iterations=120"), tmp_path / "whole")
     train(config(*common, "train.iterations=50"), tmp_path / "part")
     resumed = train(config(*common, "train.iterations=120"), tmp_path / "part", resume=True)
@@ -96,8 +112,16 @@ def test_predict_writes_the_original_labels_and_one_probability_column_per_class
     x[labels == "owl"] -= 3
     data = tmp_path / "animals.csv"
     data.write_text("a,b,kind\n" + "".join(f"{p},{q},{k}\n" for (p, q), k in zip(x, labels)))
-    train(config(f"data.path={data}", "model.name=mlp", "model.hidden=[6]", "optimizer.name=lbfgs",
-                 "train.iterations=30"), tmp_path / "run")
+    train(
+        config(
+            f"data.path={data}",
+            "model.name=mlp",
+            "model.hidden=[6]",
+            "optimizer.name=lbfgs",
+            "train.iterations=30",
+        ),
+        tmp_path / "run",
+    )
     lines = predict_file(tmp_path / "run", data).splitlines()
     assert lines[0] == "prediction,p_cat,p_dog,p_owl"
     predicted = [line.split(",")[0] for line in lines[1:]]
@@ -107,14 +131,18 @@ def test_predict_writes_the_original_labels_and_one_probability_column_per_class
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("args, named", [
-    (["model.name=mlp", "model.init=zeros"], ["model.init", "symmetr"]),
-    (["model.name=mlp", "model.hidden=[0]"], ["model.hidden"]),
-    (["model.name=mlp", "model.hidden=[-3]"], ["model.hidden"]),
-    (["model.name=mlp", "model.hidden=[]"], ["model.hidden"]),
-    (["model.name=mlp", "model.activation=swish"], ["model.activation", "tanh"]),
-    (["model.name=mlp", "optimizer.name=newton"], ["optimizer.name=newton", "Hessian"]),
-], ids=["zeros", "zero-width", "negative-width", "no-layers", "activation", "newton"])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["model.name=mlp", "model.init=zeros"], ["model.init", "symmetr"]),
+        (["model.name=mlp", "model.hidden=[0]"], ["model.hidden"]),
+        (["model.name=mlp", "model.hidden=[-3]"], ["model.hidden"]),
+        (["model.name=mlp", "model.hidden=[]"], ["model.hidden"]),
+        (["model.name=mlp", "model.activation=swish"], ["model.activation", "tanh"]),
+        (["model.name=mlp", "optimizer.name=newton"], ["optimizer.name=newton", "Hessian"]),
+    ],
+    ids=["zeros", "zero-width", "negative-width", "no-layers", "activation", "newton"],
+)
 def test_a_network_that_cannot_be_built_or_trained_is_one_line_and_exit_2(tmp_path, capsys, args, named):
     outcome = run_main(capsys, *QUIET, *args, "--run-dir", tmp_path / "run")
     assert outcome.status == 2
@@ -123,6 +151,14 @@ def test_a_network_that_cannot_be_built_or_trained_is_one_line_and_exit_2(tmp_pa
 
 
 def test_newton_is_offered_to_softmax_regression_and_reaches_the_optimum(tmp_path):
-    result = train(config("data.name=synthetic", "data.classes=3", "model.l2=1.0", "optimizer.name=newton",
-                          "train.dtype=float64"), save=False)
+    result = train(
+        config(
+            "data.name=synthetic",
+            "data.classes=3",
+            "model.l2=1.0",
+            "optimizer.name=newton",
+            "train.dtype=float64",
+        ),
+        save=False,
+    )
     assert result.metrics["converged"] and result.metrics["iterations"] < 20

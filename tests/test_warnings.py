@@ -22,7 +22,9 @@ def config(*overrides):
 
 def write_csv(path, x, y, names=None):
     names = names or [f"x{j + 1}" for j in range(x.shape[1])]
-    rows = "".join(",".join(f"{v!r}" for v in row) + f",{int(label)}\n" for row, label in zip(x.tolist(), y.tolist()))
+    rows = "".join(
+        ",".join(f"{v!r}" for v in row) + f",{int(label)}\n" for row, label in zip(x.tolist(), y.tolist())
+    )
     path.write_text(",".join(names) + ",y\n" + rows)
     return path
 
@@ -38,15 +40,26 @@ def raw_columns(tmp_path, columns):
 def test_lbfgs_on_badly_scaled_raw_features_reaches_the_optimum_and_says_how_far_it_got(tmp_path):
     # torch's default tolerance_change=1e-9 left this fit 0.008 above its optimum.
     path = raw_columns(tmp_path, list(range(10)))
-    result = train(config(f"data.path={path}", "data.standardize=false", "optimizer.name=lbfgs", "optimizer.lr=1",
-                          "train.dtype=float64", "train.iterations=400"), save=False)
+    result = train(
+        config(
+            f"data.path={path}",
+            "data.standardize=false",
+            "optimizer.name=lbfgs",
+            "optimizer.lr=1",
+            "train.dtype=float64",
+            "train.iterations=400",
+        ),
+        save=False,
+    )
     import statsmodels.api as sm
 
     from torch_logreg.data import load_split
 
     split = load_split(config(f"data.path={path}", "data.standardize=false").data, 0)
     reference = sm.Logit(split.y_train.numpy(), sm.add_constant(split.x_train.numpy()))
-    best = -reference.fit(disp=0, method="newton", tol=1e-14, maxiter=200, warn_convergence=False).llf / len(split.y_train)
+    best = -reference.fit(disp=0, method="newton", tol=1e-14, maxiter=200, warn_convergence=False).llf / len(
+        split.y_train
+    )
     # What the library promises on any machine (BLAS, threads and versions change the last bits of
     # every line search): it reaches the optimum, or it says that it did not and how far it got.
     weight, bias = (p.detach().double().numpy().ravel() for p in result.model.parameters())
@@ -60,15 +73,19 @@ def test_lbfgs_on_badly_scaled_raw_features_reaches_the_optimum_and_says_how_far
         assert len(said) == 1 and "standardize" in said[0]
         reported = float(said[0].split("largest gradient entry is ")[1].split(",")[0])
         assert reported == pytest.approx(largest, rel=0.05)  # the distance it names is the true one
-        assert best <= result.metrics["train_cost"] <= best + largest * 1e4  # near the optimum, never below it
+        assert (
+            best <= result.metrics["train_cost"] <= best + largest * 1e4
+        )  # near the optimum, never below it
     # On raw areas in the thousands the last bits of gradient are below float64's resolution of the cost:
     # the run stops early and says so, instead of spinning through the remaining iterations.
     assert result.metrics["iterations"] <= 400
 
 
 def test_newton_converges_to_full_float64_precision_and_stops(tmp_path):
-    result = train(config("optimizer.name=newton", "model.l2=1.0", "train.dtype=float64", "train.iterations=100"),
-                   save=False)
+    result = train(
+        config("optimizer.name=newton", "model.l2=1.0", "train.dtype=float64", "train.iterations=100"),
+        save=False,
+    )
     assert result.metrics["converged"] and result.metrics["iterations"] <= 12
     # a refined optimum: many more exact Newton steps from the result
     from torch_logreg.data import breast_cancer
@@ -86,7 +103,9 @@ def test_newton_converges_to_full_float64_precision_and_stops(tmp_path):
 
 def test_newton_that_runs_out_of_iterations_warns_with_the_gradient_and_what_to_try(tmp_path):
     with pytest.warns(ConvergenceWarning) as said:
-        result = train(config("optimizer.name=newton", "train.iterations=2", "train.dtype=float64"), tmp_path / "r")
+        result = train(
+            config("optimizer.name=newton", "train.iterations=2", "train.dtype=float64"), tmp_path / "r"
+        )
     lines = [str(w.message) for w in said if issubclass(w.category, TorchLogregWarning)]
     assert len(lines) == 1 and "newton did not converge in 2 iterations" in lines[0]
     assert "standardize" in lines[0] and "train.iterations" in lines[0] and "model.l2" in lines[0]
@@ -113,10 +132,16 @@ def test_gd_warns_when_a_tol_it_was_given_is_not_reached():
 
 def test_a_climbing_cost_warns_that_the_learning_rate_may_be_too_large(tmp_path):
     path = raw_columns(tmp_path, [3])  # 'mean area', raw: values in the hundreds
-    result = train(config(f"data.path={path}", "data.standardize=false", "optimizer.lr=0.5",
-                          "train.iterations=300"), save=False)
+    result = train(
+        config(f"data.path={path}", "data.standardize=false", "optimizer.lr=0.5", "train.iterations=300"),
+        save=False,
+    )
     rising = [w for w in result.metrics["warnings"] if "the cost rose" in w]
-    assert len(rising) == 1 and "the learning rate may be too large" in rising[0] and "optimizer.lr=0.5" in rising[0]
+    assert (
+        len(rising) == 1
+        and "the learning rate may be too large" in rising[0]
+        and "optimizer.lr=0.5" in rising[0]
+    )
 
 
 def separable(tmp_path):
@@ -127,20 +152,33 @@ def separable(tmp_path):
 
 @pytest.mark.parametrize("optimizer", ["newton", "lbfgs"])
 def test_separable_data_warn_that_the_optimum_is_at_infinity(tmp_path, optimizer):
-    result = train(config(f"data.path={separable(tmp_path)}", f"optimizer.name={optimizer}", "train.dtype=float64",
-                          "train.iterations=200"), save=False)
+    result = train(
+        config(
+            f"data.path={separable(tmp_path)}",
+            f"optimizer.name={optimizer}",
+            "train.dtype=float64",
+            "train.iterations=200",
+        ),
+        save=False,
+    )
     lines = [w for w in result.metrics["warnings"] if "separable" in w]
     assert len(lines) == 1 and "infinity" in lines[0] and "model.l2" in lines[0]
 
 
 def test_separable_data_with_l2_do_not_warn(tmp_path):
-    result = train(config(f"data.path={separable(tmp_path)}", "optimizer.name=newton", "model.l2=1.0",
-                          "train.dtype=float64"), save=False)
+    result = train(
+        config(
+            f"data.path={separable(tmp_path)}", "optimizer.name=newton", "model.l2=1.0", "train.dtype=float64"
+        ),
+        save=False,
+    )
     assert not [w for w in result.metrics["warnings"] if "separable" in w]
 
 
 def test_a_gd_run_that_stops_short_of_separating_says_nothing_about_it(tmp_path):
-    result = train(config(f"data.path={separable(tmp_path)}", "train.iterations=1", "optimizer.lr=0.01"), save=False)
+    result = train(
+        config(f"data.path={separable(tmp_path)}", "train.iterations=1", "optimizer.lr=0.01"), save=False
+    )
     assert not [w for w in result.metrics["warnings"] if "separable" in w]
 
 
@@ -154,8 +192,10 @@ def test_duplicated_and_nearly_constant_columns_are_named(tmp_path):
     names = ["a", "b", "c", "b_again", "rare", "constant"]
     path = write_csv(tmp_path / "design.csv", x, y, names)
     test = write_csv(tmp_path / "test.csv", x[:20], y[:20], names)  # a test file: every row above trains
-    result = train(config(f"data.path={path}", f"data.test_path={test}", "optimizer.name=newton",
-                          "train.dtype=float64"), save=False)
+    result = train(
+        config(f"data.path={path}", f"data.test_path={test}", "optimizer.name=newton", "train.dtype=float64"),
+        save=False,
+    )
     text = "\n".join(result.metrics["warnings"])
     assert "'b' = 'b_again'" in text and "singular" in text
     assert "column 'rare' is constant but for one training row" in text
@@ -196,8 +236,16 @@ def test_the_console_ends_with_the_metrics_beside_accuracy(tmp_path, capsys):
 
 
 def test_warnings_go_to_stderr_as_one_line_each_and_stdout_keeps_the_progress(tmp_path, capsys):
-    outcome = run_main(capsys, "optimizer.name=newton", "train.iterations=2", "train.dtype=float64",
-                       "train.device=cpu", "train.log_every=1", "--run-dir", tmp_path / "run")
+    outcome = run_main(
+        capsys,
+        "optimizer.name=newton",
+        "train.iterations=2",
+        "train.dtype=float64",
+        "train.device=cpu",
+        "train.log_every=1",
+        "--run-dir",
+        tmp_path / "run",
+    )
     assert outcome.status == 0, outcome.err
     said = [line for line in outcome.err.splitlines() if line.startswith("warning: ")]
     assert len(said) == 1 and "newton did not converge in 2 iterations" in said[0]
@@ -216,15 +264,19 @@ def test_wide_separable_data_get_the_separation_warning_whatever_the_shape():
     y = torch.tensor(rng.integers(0, 2, size=40))
     split = make_split(x[:30], y[:30], x[30:], y[30:], [f"x{j}" for j in range(10_000)], standardize=False)
     with pytest.warns(SeparationWarning, match="separable"):
-        result = train(config("optimizer.name=gd", "optimizer.lr=0.5", "train.iterations=200"), data=split,
-                       save=False)
+        result = train(
+            config("optimizer.name=gd", "optimizer.lr=0.5", "train.iterations=200"), data=split, save=False
+        )
     assert any("separable" in line for line in result.metrics["warnings"])
 
 
-@pytest.mark.parametrize("name, advice, not_said", [
-    ("newton", "takes no learning rate", "optimizer.lr"),
-    ("gd", "try a smaller optimizer.lr", "takes no learning rate"),
-])
+@pytest.mark.parametrize(
+    "name, advice, not_said",
+    [
+        ("newton", "takes no learning rate", "optimizer.lr"),
+        ("gd", "try a smaller optimizer.lr", "takes no learning rate"),
+    ],
+)
 def test_a_divergence_gives_advice_that_fits_its_optimizer(name, advice, not_said):
     """Data of 1e300 overflow every optimizer; only those with a learning rate are told to lower it."""
     from torch_logreg.data.split import make_split
@@ -235,12 +287,16 @@ def test_a_divergence_gives_advice_that_fits_its_optimizer(name, advice, not_sai
     y = torch.tensor((rng.normal(size=60) > 0).astype(int))
     split = make_split(x[:40], y[:40], x[40:], y[40:], ["a", "b"], standardize=False)
     with pytest.raises(TrainingDiverged) as raised:
-        train(config(f"optimizer.name={name}", "train.dtype=float64", "train.iterations=50"), data=split, save=False)
+        train(
+            config(f"optimizer.name={name}", "train.dtype=float64", "train.iterations=50"),
+            data=split,
+            save=False,
+        )
     assert advice in str(raised.value) and not_said not in str(raised.value)
     assert "standardize" in str(raised.value)
 
 
-@pytest.mark.parametrize("dtype, eps", [("float32", 2.0 ** -23), ("float64", 2.0 ** -52)])
+@pytest.mark.parametrize("dtype, eps", [("float32", 2.0**-23), ("float64", 2.0**-52)])
 def test_a_rise_within_rounding_of_a_converged_cost_is_not_a_rise(dtype, eps):
     from torch_logreg.training.diagnostics import rising_cost_warning
 
@@ -253,14 +309,23 @@ def test_a_rise_within_rounding_of_a_converged_cost_is_not_a_rise(dtype, eps):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_run_at_convergence_gives_no_false_rising_cost_alarm(dtype):
-    result = train(config("model.l2=1", f"train.dtype={dtype}", "train.iterations=3000", "optimizer.lr=1"),
-                   save=False)
+    result = train(
+        config("model.l2=1", f"train.dtype={dtype}", "train.iterations=3000", "optimizer.lr=1"), save=False
+    )
     assert not any("the cost rose" in line for line in result.metrics["warnings"])
 
 
 def test_a_run_that_stops_early_says_when_and_which_test_it_met(tmp_path, capsys):
-    outcome = run_main(capsys, "optimizer.name=newton", "model.l2=1", "train.dtype=float64", "train.iterations=500",
-                       "train.device=cpu", "--run-dir", tmp_path / "run")
+    outcome = run_main(
+        capsys,
+        "optimizer.name=newton",
+        "model.l2=1",
+        "train.dtype=float64",
+        "train.iterations=500",
+        "train.device=cpu",
+        "--run-dir",
+        tmp_path / "run",
+    )
     assert outcome.status == 0, outcome.err
     said = [line for line in outcome.out.splitlines() if line.startswith("stopped early")]
     assert len(said) == 1 and "of 500" in said[0] and "optimizer.grad_tol" in said[0]
@@ -287,8 +352,17 @@ def test_constant_pixels_are_named_truly_under_per_channel_standardization_and_n
     assert constant and "carries nothing the bias does not" in constant[0]
     assert not any("maps it to zeros" in str(w.message) for w in seen)
 
-    cnn = load_config(None, ["data.name=digits", "model.name=cnn", "model.channels=[2]", "model.hidden=[4]",
-                             "train.iterations=1", "train.print_cost=false"])
+    cnn = load_config(
+        None,
+        [
+            "data.name=digits",
+            "model.name=cnn",
+            "model.channels=[2]",
+            "model.hidden=[4]",
+            "train.iterations=1",
+            "train.print_cost=false",
+        ],
+    )
     with warnings_module.catch_warnings():
         warnings_module.simplefilter("error", DesignWarning)
         train(cnn, save=False, report=False)

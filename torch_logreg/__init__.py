@@ -16,19 +16,32 @@ import importlib.util
 # Where each public name lives.  They load on first use (PEP 562), so ``import torch_logreg.cli`` starts
 # without importing torch: a Ctrl-C during start-up is then the command line's to report in one line.
 _PUBLIC = {
-    "functional": ".nn.functional", "LogisticRegression": ".nn.logistic", "MLP": ".nn.mlp", "CNN": ".nn.cnn",
-    "check_gradients": ".nn.gradcheck", "GradientMismatchError": ".nn.gradcheck",
-    "Config": ".training.config", "load_config": ".training.config",
-    "train": ".training.trainer", "TrainResult": ".training.trainer",
-    "load_model": ".inference", "save_model": ".inference", "read_table": ".data.split",
-    "TorchLogregWarning": ".errors", "ConvergenceWarning": ".errors", "SeparationWarning": ".errors",
-    "DesignWarning": ".errors", "IgnoredKeyWarning": ".errors",
+    "functional": ".nn.functional",
+    "LogisticRegression": ".nn.logistic",
+    "MLP": ".nn.mlp",
+    "CNN": ".nn.cnn",
+    "check_gradients": ".nn.gradcheck",
+    "GradientMismatchError": ".nn.gradcheck",
+    "Config": ".training.config",
+    "load_config": ".training.config",
+    "train": ".training.trainer",
+    "TrainResult": ".training.trainer",
+    "load_model": ".inference",
+    "save_model": ".inference",
+    "read_table": ".data.split",
+    "TorchLogregWarning": ".errors",
+    "ConvergenceWarning": ".errors",
+    "SeparationWarning": ".errors",
+    "DesignWarning": ".errors",
+    "IgnoredKeyWarning": ".errors",
 }
 
 
 def __getattr__(name: str):
     if name not in _PUBLIC:
-        if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a subpackage: torch_logreg.data, .stats
+        if (
+            importlib.util.find_spec(f"{__name__}.{name}") is not None
+        ):  # a subpackage: torch_logreg.data, .stats
             return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'torch_logreg' has no attribute {name!r}")
     module = importlib.import_module(_PUBLIC[name], __name__)
@@ -42,8 +55,23 @@ def __dir__():
 
 
 __all__ = [
-    "functional", "LogisticRegression", "MLP", "CNN", "check_gradients", "GradientMismatchError",
-    "Config", "load_config", "train", "TrainResult", "load_model", "save_model", "read_table",
-    "TorchLogregWarning", "ConvergenceWarning", "SeparationWarning", "DesignWarning", "IgnoredKeyWarning",
+    "functional",
+    "LogisticRegression",
+    "MLP",
+    "CNN",
+    "check_gradients",
+    "GradientMismatchError",
+    "Config",
+    "load_config",
+    "train",
+    "TrainResult",
+    "load_model",
+    "save_model",
+    "read_table",
+    "TorchLogregWarning",
+    "ConvergenceWarning",
+    "SeparationWarning",
+    "DesignWarning",
+    "IgnoredKeyWarning",
 ]
 __version__ = "0.1.0"

@@ -108,16 +108,22 @@ def load_checkpoint(path: str | Path) -> dict:
     with open(path, "rb") as handle:
         head = handle.read(4)
     if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save's zip, or a legacy pickle
-        raise CheckpointError(f"{path}: not a checkpoint (a checkpoint is a file written by torch.save, "
-                              f"such as a run folder's {CHECKPOINT_NAME})")
+        raise CheckpointError(
+            f"{path}: not a checkpoint (a checkpoint is a file written by torch.save, "
+            f"such as a run folder's {CHECKPOINT_NAME})"
+        )
     try:
         with warnings.catch_warnings():
             # A foreign pickle draws a protocol warning before it is refused; the refusal says enough.
             warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            state = torch.load(path, map_location="cpu", weights_only=True)  # explicit: env vars cannot unset it
+            state = torch.load(
+                path, map_location="cpu", weights_only=True
+            )  # explicit: env vars cannot unset it
     except pickle.UnpicklingError as error:
-        raise CheckpointError(f"{path}: refused to load: it holds Python objects beyond tensors and plain values, "
-                              f"which could run code ({_unsupported(error)})") from None
+        raise CheckpointError(
+            f"{path}: refused to load: it holds Python objects beyond tensors and plain values, "
+            f"which could run code ({_unsupported(error)})"
+        ) from None
     except Exception as error:  # noqa: BLE001 - a damaged file can fail anywhere inside the unpickler
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first[:200]})") from None
@@ -129,19 +135,40 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 # The type of each field a checkpoint may hold: a file that loads but holds another type is refused by name.
-FIELD_TYPES = {"format": int, "iteration": int, "seconds": (int, float), "model": dict, "config": dict,
-               "optimizer": dict, "data_fingerprint": dict, "history": dict, "rng": dict,
-               "standardizer": (dict, type(None)), "classes": list, "feature_names": list}
+FIELD_TYPES = {
+    "format": int,
+    "iteration": int,
+    "seconds": (int, float),
+    "model": dict,
+    "config": dict,
+    "optimizer": dict,
+    "data_fingerprint": dict,
+    "history": dict,
+    "rng": dict,
+    "standardizer": (dict, type(None)),
+    "classes": list,
+    "feature_names": list,
+}
 
 
 def _check_fields(state: dict, path: Path) -> None:
     for field, kind in FIELD_TYPES.items():
         if field in state and (not isinstance(state[field], kind) or isinstance(state[field], bool)):
-            raise CheckpointError(f"{path}: field {field!r} holds {type(state[field]).__name__} "
-                                  f"{str(state[field])[:40]!r}, not {_kind_name(kind)}; the checkpoint is damaged")
-    if field := next((name for name, value in state["model"].items()
-                      if not isinstance(name, str) or not isinstance(value, torch.Tensor)), None):
-        raise CheckpointError(f"{path}: model entry {str(field)[:40]!r} is not a tensor; the checkpoint is damaged")
+            raise CheckpointError(
+                f"{path}: field {field!r} holds {type(state[field]).__name__} "
+                f"{str(state[field])[:40]!r}, not {_kind_name(kind)}; the checkpoint is damaged"
+            )
+    if field := next(
+        (
+            name
+            for name, value in state["model"].items()
+            if not isinstance(name, str) or not isinstance(value, torch.Tensor)
+        ),
+        None,
+    ):
+        raise CheckpointError(
+            f"{path}: model entry {str(field)[:40]!r} is not a tensor; the checkpoint is damaged"
+        )
 
 
 def _kind_name(kind) -> str:

@@ -21,6 +21,7 @@ MAX_SHOWN = 60  # characters of a bad value shown in a message
 
 def check_fields(state: dict, path) -> None:
     """Raise CheckpointError naming ``path`` and the field when a present field has the wrong type."""
+
     def fail(field: str, expected: str, value) -> None:
         raise CheckpointError(f"{path}: field {field!r} must be {expected}, got {_shown(value)}")
 
@@ -34,15 +35,17 @@ def check_fields(state: dict, path) -> None:
             raise CheckpointError(f"{path}: field 'model.{key}' holds NaN or infinite entries")
     if "iteration" in state and not (_is_int(state["iteration"]) and state["iteration"] >= 0):
         fail("iteration", "a whole number >= 0", state["iteration"])
-    if "seconds" in state and not (_is_real(state["seconds"]) and math.isfinite(state["seconds"])
-                                   and state["seconds"] >= 0):
+    if "seconds" in state and not (
+        _is_real(state["seconds"]) and math.isfinite(state["seconds"]) and state["seconds"] >= 0
+    ):
         fail("seconds", "a finite number >= 0", state["seconds"])
     for field in ("config", "optimizer", "rng", "history", "data_fingerprint"):  # architecture: saved_model
         if field in state and state[field] is not None and not isinstance(state[field], dict):
             fail(field, "a mapping", state[field])
     optimizer = state.get("optimizer")
-    if isinstance(optimizer, dict) and not (isinstance(optimizer.get("state"), dict)
-                                            and isinstance(optimizer.get("param_groups"), list)):
+    if isinstance(optimizer, dict) and not (
+        isinstance(optimizer.get("state"), dict) and isinstance(optimizer.get("param_groups"), list)
+    ):
         fail("optimizer", "an optimizer state_dict ('state' and 'param_groups')", optimizer)
     rng = state.get("rng")
     if isinstance(rng, dict):
@@ -56,11 +59,18 @@ def check_fields(state: dict, path) -> None:
                 fail(f"history.{key}", "a list of numbers", values)
         if "iteration" in history and not all(_is_int(v) for v in history["iteration"]):
             fail("history.iteration", "a list of whole numbers", history["iteration"])
-    if "classes" in state and not (isinstance(state["classes"], list)
-                                   and all(isinstance(c, (int, str)) for c in state["classes"])):
+    if "classes" in state and not (
+        isinstance(state["classes"], list) and all(isinstance(c, (int, str)) for c in state["classes"])
+    ):
         fail("classes", "a list of labels (whole numbers, booleans or text)", state["classes"])
-    if "feature_names" in state and state["feature_names"] is not None and not (
-            isinstance(state["feature_names"], list) and all(isinstance(n, str) for n in state["feature_names"])):
+    if (
+        "feature_names" in state
+        and state["feature_names"] is not None
+        and not (
+            isinstance(state["feature_names"], list)
+            and all(isinstance(n, str) for n in state["feature_names"])
+        )
+    ):
         fail("feature_names", "a list of text", state["feature_names"])
     if state.get("target") is not None and not isinstance(state["target"], str):
         fail("target", "a column name or None", state["target"])
@@ -78,8 +88,9 @@ def check_resumable(state: dict, path) -> None:
     """A checkpoint to resume from holds what the loop restores: its iteration, optimizer, rng and history."""
     for field in ("config", "iteration", "optimizer", "rng", "history"):
         if field not in state:
-            raise CheckpointError(f"{path}: field {field!r} is missing: this checkpoint holds a model, "
-                                  f"not a run to resume")
+            raise CheckpointError(
+                f"{path}: field {field!r} is missing: this checkpoint holds a model, not a run to resume"
+            )
     if "torch" not in state["rng"]:
         raise CheckpointError(f"{path}: field 'rng.torch' is missing")
 
@@ -105,8 +116,10 @@ def check_weights_fit(model: torch.nn.Module, weights: dict, path) -> None:
     found = {key: tuple(t.shape) for key, t in weights.items()}
     for key in [*expected, *(key for key in found if key not in expected)]:
         if expected.get(key) != found.get(key):
-            raise CheckpointError(f"{path}: field 'model.{key}' is {found.get(key, 'missing')} in the checkpoint, "
-                                  f"{expected.get(key, 'absent')} in the model this config builds")
+            raise CheckpointError(
+                f"{path}: field 'model.{key}' is {found.get(key, 'missing')} in the checkpoint, "
+                f"{expected.get(key, 'absent')} in the model this config builds"
+            )
 
 
 def check_optimizer_fits(optimizer: torch.optim.Optimizer, path) -> None:
@@ -119,7 +132,10 @@ def check_optimizer_fits(optimizer: torch.optim.Optimizer, path) -> None:
         for key, value in optimizer.state.get(param, {}).items():
             values = value if isinstance(value, list) else [value]
             for tensor in (v for v in values if torch.is_tensor(v) and v.dim() > 0):
-                if not tensor.is_floating_point() or (tuple(tensor.shape) != tuple(param.shape)
-                                                      and tensor.numel() not in (1, total)):
-                    raise CheckpointError(f"{path}: field 'optimizer.state.{index}.{key}' is {_shown(tensor)}, "
-                                          f"the parameter it belongs to has shape {tuple(param.shape)}")
+                if not tensor.is_floating_point() or (
+                    tuple(tensor.shape) != tuple(param.shape) and tensor.numel() not in (1, total)
+                ):
+                    raise CheckpointError(
+                        f"{path}: field 'optimizer.state.{index}.{key}' is {_shown(tensor)}, "
+                        f"the parameter it belongs to has shape {tuple(param.shape)}"
+                    )

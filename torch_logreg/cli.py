@@ -129,7 +129,9 @@ def _fail(error, status: int) -> int:
     """Print ``error: <message>`` as exactly one line on stderr; return the exit status."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     text = "; ".join(lines)
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and "RANK" in os.environ:  # torchrun: whose error, once
+    if (
+        int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and "RANK" in os.environ
+    ):  # torchrun: whose error, once
         prefix = f"rank {os.environ['RANK']}: "
         text = text if text.startswith(prefix) else prefix + text
     sys.stderr.write(f"error: {text}\n")  # one write: the workers' lines do not interleave
@@ -141,18 +143,34 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
     from .training.config import config_keys_help
 
     parser = _Parser(
-        prog=prog, usage=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog,
+        usage=USAGE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=f"Train logistic regression (or an MLP) as the config says.\n"
-                    f"'{prog} predict --help' and '{prog} evaluate --help' for a trained model.",
+        f"'{prog} predict --help' and '{prog} evaluate --help' for a trained model.",
         epilog="config keys, as section.key=value (default, allowed values); a --config YAML file sets the same "
-               "keys as\nsection: {key: value}; the README's \"Config\" table says what each means:\n"
-               + config_keys_help())
-    parser.add_argument("overrides", nargs="*", metavar="section.key=value",
-                        help="config overrides, e.g. optimizer.lr=0.1 train.iterations=500 train.device=cuda; "
-                             "they may come before, between or after the flags")
-    parser.add_argument("--config", metavar="PATH", default=None, help="YAML config (default: configs/default.yaml's values)")
-    parser.add_argument("--run-dir", metavar="DIR", default=None, help="run folder (default: runs/<config file or data-model>-<timestamp>)")
-    parser.add_argument("--resume", metavar="DIR", default=None, help="continue the run in DIR from its checkpoint")
+        'keys as\nsection: {key: value}; the README\'s "Config" table says what each means:\n'
+        + config_keys_help(),
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="section.key=value",
+        help="config overrides, e.g. optimizer.lr=0.1 train.iterations=500 train.device=cuda; "
+        "they may come before, between or after the flags",
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", default=None, help="YAML config (default: configs/default.yaml's values)"
+    )
+    parser.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        default=None,
+        help="run folder (default: runs/<config file or data-model>-<timestamp>)",
+    )
+    parser.add_argument(
+        "--resume", metavar="DIR", default=None, help="continue the run in DIR from its checkpoint"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
@@ -167,7 +185,9 @@ def _train(argv: list[str], prog: str) -> int:
     args = _train_parser(prog).parse_intermixed_args(argv)
     if args.resume:
         if args.run_dir and args.run_dir != args.resume:
-            raise UserInputError("--resume DIR continues the run in DIR; do not also give a different --run-dir")
+            raise UserInputError(
+                "--resume DIR continues the run in DIR; do not also give a different --run-dir"
+            )
         checkpoint = load_checkpoint(args.resume)  # read once: the trainer resumes from this same state
         saved = checkpoint.get("config")
         if not isinstance(saved, dict):
@@ -180,8 +200,14 @@ def _train(argv: list[str], prog: str) -> int:
         config = load_config(args.config, args.overrides)
         run_dir = args.run_dir
     try:
-        result = train(config, run_dir, resume=bool(args.resume), overwrite=args.overwrite, command=[prog, *argv],
-                       checkpoint=checkpoint)
+        result = train(
+            config,
+            run_dir,
+            resume=bool(args.resume),
+            overwrite=args.overwrite,
+            command=[prog, *argv],
+            checkpoint=checkpoint,
+        )
     except TrainingInterrupted as stop:
         print(f"stopped: {stop.command_line}", file=sys.stderr)
         return 128 + stop.signum
@@ -203,28 +229,47 @@ def _probability(text: str) -> float:
 def _model_parser(prog: str, description: str, data_help: str, data_required: bool = True) -> _Parser:
     """The flags that predict and evaluate share: a trained model, a data file and its header."""
     parser = _Parser(prog=prog, description=description)
-    parser.add_argument("--checkpoint", metavar="RUN", required=True, help="a run folder or its checkpoint.pt")
+    parser.add_argument(
+        "--checkpoint", metavar="RUN", required=True, help="a run folder or its checkpoint.pt"
+    )
     parser.add_argument("--data", metavar="FILE", required=data_required, help=data_help)
-    parser.add_argument("--no-header", action="store_true",
-                        help="the CSV has no header row: its columns are the training features, in order")
+    parser.add_argument(
+        "--no-header",
+        action="store_true",
+        help="the CSV has no header row: its columns are the training features, in order",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
 def _predict(argv: list[str], prog: str) -> int:
-    parser = _model_parser(f"{prog} predict", "Write the predicted label and the class probabilities for each row.",
-                           "CSV (or .npy/.npz) of raw features; a label column is ignored")
+    parser = _model_parser(
+        f"{prog} predict",
+        "Write the predicted label and the class probabilities for each row.",
+        "CSV (or .npy/.npz) of raw features; a label column is ignored",
+    )
     parser.add_argument("--out", metavar="CSV", default=None, help="output CSV (default: standard output)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out if it exists (never a run folder's own files)")
-    parser.add_argument("--threshold", metavar="T", type=_probability, default=0.5,
-                        help="binary models: predict the positive class when its probability is at least this "
-                             "(default 0.5)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists (never a run folder's own files)"
+    )
+    parser.add_argument(
+        "--threshold",
+        metavar="T",
+        type=_probability,
+        default=0.5,
+        help="binary models: predict the positive class when its probability is at least this (default 0.5)",
+    )
     args = parser.parse_args(argv)
     from .inference import predict_file
 
-    text = predict_file(args.checkpoint, args.data, args.out, threshold=args.threshold, header=not args.no_header,
-                        overwrite=args.overwrite)
+    text = predict_file(
+        args.checkpoint,
+        args.data,
+        args.out,
+        threshold=args.threshold,
+        header=not args.no_header,
+        overwrite=args.overwrite,
+    )
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -234,18 +279,29 @@ def _predict(argv: list[str], prog: str) -> int:
 
 
 def _evaluate(argv: list[str], prog: str) -> int:
-    parser = _model_parser(f"{prog} evaluate", "Print the metrics of a trained model on a labelled file, or on "
-                           "its run's own held-out rows (--split test).",
-                           "CSV (or .npy/.npz) of raw features and the label column", data_required=False)
-    parser.add_argument("--split", choices=("test", "train"), default=None,
-                        help="score the run's own test (held-out) or training rows, rebuilt from its config and seed")
+    parser = _model_parser(
+        f"{prog} evaluate",
+        "Print the metrics of a trained model on a labelled file, or on "
+        "its run's own held-out rows (--split test).",
+        "CSV (or .npy/.npz) of raw features and the label column",
+        data_required=False,
+    )
+    parser.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default=None,
+        help="score the run's own test (held-out) or training rows, rebuilt from its config and seed",
+    )
     args = parser.parse_args(argv)
     if (args.data is None) == (args.split is None):
         raise UsageError("evaluate takes --data FILE or --split test|train (one of them)")
     from .inference import evaluate_file, evaluate_split
 
-    metrics = (evaluate_split(args.checkpoint, args.split) if args.split else
-               evaluate_file(args.checkpoint, args.data, header=not args.no_header))
+    metrics = (
+        evaluate_split(args.checkpoint, args.split)
+        if args.split
+        else evaluate_file(args.checkpoint, args.data, header=not args.no_header)
+    )
     for name, value in metrics.items():
         print(f"{name}: {value:.6g}" if isinstance(value, float) else f"{name}: {value}")
     return 0

@@ -63,7 +63,13 @@ def propagate(w: Tensor, b: float, X: Tensor, Y: Tensor) -> tuple[dict, float]:
 
 
 def optimize(
-    w: Tensor, b: float, X: Tensor, Y: Tensor, num_iterations: int, learning_rate: float, print_cost: bool = False
+    w: Tensor,
+    b: float,
+    X: Tensor,
+    Y: Tensor,
+    num_iterations: int,
+    learning_rate: float,
+    print_cost: bool = False,
 ) -> tuple[dict, dict, list[float]]:
     """Step 4, gradient descent: ``num_iterations`` times, propagate then w ← w − α·dw, b ← b − α·db.
 

@@ -25,8 +25,9 @@ from .saved_model import StandardizedModel
 _TRUE, _FALSE = {"true", "True", "TRUE"}, {"false", "False", "FALSE"}
 
 
-def read_rows(path, model: StandardizedModel, *, header: bool = True,
-              need_labels: bool = False) -> tuple[Tensor, list | None, list[str]]:
+def read_rows(
+    path, model: StandardizedModel, *, header: bool = True, need_labels: bool = False
+) -> tuple[Tensor, list | None, list[str]]:
     """(x, labels, places): x (m, n) float64 features in training order; the raw label of each
     row (None when the file has no label column); and each row's place ("line 3") for messages.
 
@@ -41,7 +42,9 @@ def read_rows(path, model: StandardizedModel, *, header: bool = True,
         with open(path, newline="", encoding="utf-8-sig") as handle:
             return _read_csv(handle, path, model, header, need_labels)
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a UTF-8 text CSV (a spreadsheet or binary file? export it as CSV)") from None
+        raise DataError(
+            f"{path}: not a UTF-8 text CSV (a spreadsheet or binary file? export it as CSV)"
+        ) from None
 
 
 def _read_array(path: Path, model: StandardizedModel, need_labels: bool):
@@ -55,8 +58,10 @@ def _read_array(path: Path, model: StandardizedModel, need_labels: bool):
     else:
         array = load_npy(path)
         if need_labels and (array.ndim != 2 or array.shape[1] != n + 1):
-            raise DataError(f"{path}: expected a 2-D array of rows by {n + 1} columns (features, then the label), "
-                            f"got shape {tuple(array.shape)}")
+            raise DataError(
+                f"{path}: expected a 2-D array of rows by {n + 1} columns (features, then the label), "
+                f"got shape {tuple(array.shape)}"
+            )
         x = _feature_array(array, path, n, label_may_follow=True)
         y = array[:, -1] if need_labels else None
     labels = None if y is None else y.tolist()
@@ -66,7 +71,9 @@ def _read_array(path: Path, model: StandardizedModel, need_labels: bool):
 def _feature_array(array, path: Path, n: int, label_may_follow: bool) -> Tensor:
     widths = f"{n} or {n + 1} (features, then the label)" if label_may_follow else f"{n}"
     if array.ndim != 2 or array.shape[0] < 1:
-        raise DataError(f"{path}: expected a 2-D array of rows by {widths} columns, got shape {tuple(array.shape)}")
+        raise DataError(
+            f"{path}: expected a 2-D array of rows by {widths} columns, got shape {tuple(array.shape)}"
+        )
     if label_may_follow and array.shape[1] == n + 1:
         array = array[:, :-1]
     if array.shape[1] != n:
@@ -105,8 +112,10 @@ def _header_layout(names: list[str], path: Path, model: StandardizedModel, need_
     """(the column of each training feature, the label's column or None) from a header row."""
     features = model.feature_names
     if all(_is_number(name) for name in names) and not set(names) & set(features):
-        raise DataError(f"{path}: line 1 holds numbers, not column names; for a file without a header, "
-                        f"pass --no-header (header=False) and give the {len(features)} features in training order")
+        raise DataError(
+            f"{path}: line 1 holds numbers, not column names; for a file without a header, "
+            f"pass --no-header (header=False) and give the {len(features)} features in training order"
+        )
     twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
     if twice is not None:
         raise DataError(f"{path}: column {twice!r} appears twice in the header")
@@ -117,14 +126,20 @@ def _header_layout(names: list[str], path: Path, model: StandardizedModel, need_
         label = len(names) - 1  # the label column by position, as training reads it when no target is named
     unknown = [name for i, name in enumerate(names) if i != label and name not in features]
     if unknown:
-        raise DataError(f"{path}: column {unknown[0]!r} is not a training feature; the model takes "
-                        f"{_listing(features)}")
+        raise DataError(
+            f"{path}: column {unknown[0]!r} is not a training feature; the model takes {_listing(features)}"
+        )
     missing = [name for name in features if name not in names]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        taken = f" (the last column, {names[label]!r}, was taken as the label)" if label == len(names) - 1 \
-            and names[label] != model.target else ""
-        raise DataError(f"{path}: missing column {missing[0]!r}{more}{taken}; the model takes {_listing(features)}")
+        taken = (
+            f" (the last column, {names[label]!r}, was taken as the label)"
+            if label == len(names) - 1 and names[label] != model.target
+            else ""
+        )
+        raise DataError(
+            f"{path}: missing column {missing[0]!r}{more}{taken}; the model takes {_listing(features)}"
+        )
     if need_labels and label is None:
         expected = f"{model.target!r} or a last column" if model.target else "a last column"
         raise DataError(f"{path}: no label column: expected {expected} after the {len(features)} features")
@@ -135,8 +150,11 @@ def _headerless_layout(width: int, path: Path, model: StandardizedModel, need_la
     n = model.in_features
     if width == n + 1:
         return list(range(n)), n
-    expected = f"{n + 1} (features in training order, then the label)" if need_labels else \
-        f"{n} or {n + 1} (features in training order, then the label)"
+    expected = (
+        f"{n + 1} (features in training order, then the label)"
+        if need_labels
+        else f"{n} or {n + 1} (features in training order, then the label)"
+    )
     if width != n or need_labels:
         raise DataError(f"{path}: line 1 has {width} fields; without a header the model expects {expected}")
     return list(range(n)), None
@@ -174,8 +192,10 @@ def class_indices(labels: list, places: list[str], model: StandardizedModel, nam
         key = _label_key(value)
         k = lookup.get(mapping.get(key, key))
         if k is None:
-            raise DataError(f"{name}: {place}: label {str(value)!r} is not one of the model's classes "
-                            f"({', '.join(map(str, model.classes))})")
+            raise DataError(
+                f"{name}: {place}: label {str(value)!r} is not one of the model's classes "
+                f"({', '.join(map(str, model.classes))})"
+            )
         indices.append(k)
     return torch.tensor(indices, dtype=torch.int64)
 

@@ -20,15 +20,30 @@ from .feature_files import class_indices, read_rows
 from .saved_model import StandardizedModel, load_model, model_record, save_model
 from .training.metrics import classification_metrics
 
-__all__ = ["StandardizedModel", "load_model", "save_model", "model_record", "read_rows", "predict_file",
-           "evaluate_file", "evaluate_split"]
+__all__ = [
+    "StandardizedModel",
+    "load_model",
+    "save_model",
+    "model_record",
+    "read_rows",
+    "predict_file",
+    "evaluate_file",
+    "evaluate_split",
+]
 
 
 # ---------------------------------------------------------------- the commands
 
 
-def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5, header: bool = True,
-                 overwrite: bool = False) -> str:
+def predict_file(
+    checkpoint,
+    data_path,
+    out_path=None,
+    *,
+    threshold: float = 0.5,
+    header: bool = True,
+    overwrite: bool = False,
+) -> str:
     """CSV text: the predicted label (``prediction``), then ``p_<class>``, the probability of the positive
     class (the second of ``classes``), for a binary model or one ``p_<class>`` column per class for K classes; one line per row.
 
@@ -41,8 +56,10 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
     if not 0.0 <= threshold <= 1.0:
         raise UserInputError(f"the threshold must be in [0, 1], got {threshold}")
     if model.num_classes > 2 and threshold != 0.5:
-        raise UserInputError(f"--threshold applies to binary models; this model has {model.num_classes} classes "
-                             f"and predicts the most probable one")
+        raise UserInputError(
+            f"--threshold applies to binary models; this model has {model.num_classes} classes "
+            f"and predicts the most probable one"
+        )
     images = image_inputs(model.model.sample_shape, data_path)  # a folder or a file of images: their paths
     if images:
         _check_trained_on_image_files(model, data_path)
@@ -55,8 +72,13 @@ def predict_file(checkpoint, data_path, out_path=None, *, threshold: float = 0.5
     writer = csv.writer(buffer, lineterminator="\n")
     binary = model.num_classes == 2
     # The binary column names its class (p_1, p_dog), as the K-class columns do.
-    writer.writerow([*(["path"] if images else []), "prediction",
-                     *([f"p_{model.classes[1]}"] if binary else (f"p_{c}" for c in model.classes))])
+    writer.writerow(
+        [
+            *(["path"] if images else []),
+            "prediction",
+            *([f"p_{model.classes[1]}"] if binary else (f"p_{c}" for c in model.classes)),
+        ]
+    )
     for index, (k, p) in enumerate(zip(predicted.tolist(), proba.tolist())):
         path = [str(images[index])] if images else []
         writer.writerow([*path, model.classes[k], *(f"{v:.10g}" for v in ([p] if binary else p))])
@@ -71,9 +93,11 @@ def _check_trained_on_image_files(model, data_path) -> None:
     pixels) would take them at another scale and give wrong numbers without a sign, so it refuses them."""
     source = getattr(model, "rows_not_image_files", None)
     if source is not None:
-        raise DataError(f"{data_path}: image files are read as pixels in [0, 1], but this model was trained on "
-                        f"rows of numbers ({source}) whose scale may differ; give it rows in its training form "
-                        f"(a CSV or .npy), or train it on a folder of images")
+        raise DataError(
+            f"{data_path}: image files are read as pixels in [0, 1], but this model was trained on "
+            f"rows of numbers ({source}) whose scale may differ; give it rows in its training form "
+            f"(a CSV or .npy), or train it on a folder of images"
+        )
 
 
 def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
@@ -89,8 +113,9 @@ def evaluate_file(checkpoint, data_path, *, header: bool = True) -> dict:
     if image_inputs(shape, data_path):  # labelled images: a folder with one sub-folder per class
         _check_trained_on_image_files(model, data_path)
         if not Path(data_path).is_dir():
-            raise DataError(f"{data_path}: evaluate needs labelled images, a folder with one sub-folder "
-                            f"per class")
+            raise DataError(
+                f"{data_path}: evaluate needs labelled images, a folder with one sub-folder per class"
+            )
         x, y, _, _ = load_image_folder(data_path, shape[1:], model.classes, shape[0])
         y = y.long()
     else:
@@ -117,11 +142,15 @@ def evaluate_split(checkpoint, which: str) -> dict:
     state = load_checkpoint(checkpoint)
     config = config_from_dict(state["config"])
     if config.data.stream:
-        raise UserInputError("--split needs the rows in memory; evaluate a streamed run's test file with --data")
+        raise UserInputError(
+            "--split needs the rows in memory; evaluate a streamed run's test file with --data"
+        )
     key = changed_data_file(state.get("data_fingerprint"), data_fingerprint(config.data))
     if key is not None:
-        raise DataError(f"data.{key} ({getattr(config.data, key)}) changed since the run trained on it, so "
-                            f"its {which} rows cannot be rebuilt; evaluate on a file with --data")
+        raise DataError(
+            f"data.{key} ({getattr(config.data, key)}) changed since the run trained on it, so "
+            f"its {which} rows cannot be rebuilt; evaluate on a file with --data"
+        )
     split = load_split(config.data, config.seed)
     model = load_model(checkpoint)
     x, y = (split.x_test, split.y_test) if which == "test" else (split.x_train, split.y_train)
@@ -138,8 +167,10 @@ def evaluate_split(checkpoint, which: str) -> dict:
 
 
 def _metrics(y: Tensor, proba: Tensor, num_classes: int) -> dict[str, float]:
-    return {key.removeprefix("data_"): value
-            for key, value in classification_metrics(y, proba, num_classes, "data").items()}
+    return {
+        key.removeprefix("data_"): value
+        for key, value in classification_metrics(y, proba, num_classes, "data").items()
+    }
 
 
 # ---------------------------------------------------------------- safety
@@ -148,8 +179,10 @@ def _metrics(y: Tensor, proba: Tensor, num_classes: int) -> dict[str, float]:
 def _check_finite(proba: Tensor, data_path) -> None:
     bad = torch.nonzero(torch.isnan(proba.reshape(len(proba), -1)).any(1)).flatten()
     if len(bad):
-        raise DataError(f"{data_path}: row index {int(bad[0])} (from 0): features too large to score "
-                        f"(the logit overflows float64)")
+        raise DataError(
+            f"{data_path}: row index {int(bad[0])} (from 0): features too large to score "
+            f"(the logit overflows float64)"
+        )
 
 
 def _check_out_path(out: Path, checkpoint, data_path, overwrite: bool) -> None:
@@ -162,7 +195,9 @@ def _check_out_path(out: Path, checkpoint, data_path, overwrite: bool) -> None:
     inputs = [checkpoint / CHECKPOINT_NAME if checkpoint.is_dir() else checkpoint, Path(data_path)]
     for given in inputs:
         if out.exists() and given.exists() and out.samefile(given):
-            raise DataError(f"{out}: is an input of this command ({given}); write the predictions to another file")
+            raise DataError(
+                f"{out}: is an input of this command ({given}); write the predictions to another file"
+            )
     if is_run_folder_file(out):
         raise DataError(f"{out}: is one of a run folder's own files; write the predictions to another file")
     if (out.exists() or out.is_symlink()) and not overwrite:

@@ -68,7 +68,9 @@ def loop_cost_and_grads(w: Tensor, b: float, X: Tensor, Y: Tensor) -> tuple[floa
     return J, torch.tensor(dw, dtype=torch.float64).reshape(n, 1), db
 
 
-def gradient_descent_step(w: Tensor, b: float, X: Tensor, Y: Tensor, learning_rate: float) -> tuple[Tensor, float]:
+def gradient_descent_step(
+    w: Tensor, b: float, X: Tensor, Y: Tensor, learning_rate: float
+) -> tuple[Tensor, float]:
     """One update of the document: w ← w − α·dw, b ← b − α·db, with dw, db from the loop.
 
     Returns:
@@ -102,8 +104,9 @@ _LOOP_ACTIVATIONS = {
 }
 
 
-def loop_cost_and_grads_one_hidden(W1: Tensor, b1: Tensor, W2: Tensor, b2, X: Tensor, Y: Tensor,
-                                   activation: str = "tanh", l2: float = 0.0) -> tuple[float, dict[str, Tensor]]:
+def loop_cost_and_grads_one_hidden(
+    W1: Tensor, b1: Tensor, W2: Tensor, b2, X: Tensor, Y: Tensor, activation: str = "tanh", l2: float = 0.0
+) -> tuple[float, dict[str, Tensor]]:
     """J and its gradients for a network with one hidden layer, two classes, by the loop over examples.
 
     Args:
@@ -154,8 +157,12 @@ def loop_cost_and_grads_one_hidden(W1: Tensor, b1: Tensor, W2: Tensor, b2, X: Te
         J += l2 / (2 * m) * (sum(w * w for row in W1 for w in row) + sum(w * w for w in W2))
         dW1 = [[dW1[k][j] + l2 / m * W1[k][j] for j in range(n)] for k in range(h)]
         dW2 = [dW2[k] + l2 / m * W2[k] for k in range(h)]
-    return J, {"dW1": _float64(dW1, (h, n)), "db1": _float64(db1, (h, 1)),
-               "dW2": _float64(dW2, (1, h)), "db2": _float64([db2], (1, 1))}
+    return J, {
+        "dW1": _float64(dW1, (h, n)),
+        "db1": _float64(db1, (h, 1)),
+        "dW2": _float64(dW2, (1, h)),
+        "db2": _float64([db2], (1, 1)),
+    }
 
 
 def _float64(values: list, shape: tuple[int, ...]) -> Tensor:

@@ -47,8 +47,15 @@ class StandardizedModel(nn.Module):
     Shape: x (N, n) raw features -> logits (N,) for 2 classes, (N, K) for K.
     """
 
-    def __init__(self, model: Classifier, standardizer: Standardizer | None = None, classes: list | None = None,
-                 feature_names: list[str] | None = None, target: str | None = None, label_map: dict | None = None):
+    def __init__(
+        self,
+        model: Classifier,
+        standardizer: Standardizer | None = None,
+        classes: list | None = None,
+        feature_names: list[str] | None = None,
+        target: str | None = None,
+        label_map: dict | None = None,
+    ):
         super().__init__()
         self.model = model
         n = model.in_features
@@ -73,8 +80,10 @@ class StandardizedModel(nn.Module):
     def forward(self, x) -> Tensor:
         wide = torch.float64
         x = torch.as_tensor(x).to(device=self.mean.device, dtype=wide)
-        tensors = {name: t.to(wide) if t.is_floating_point() else t
-                   for name, t in [*self.model.named_parameters(), *self.model.named_buffers()]}
+        tensors = {
+            name: t.to(wide) if t.is_floating_point() else t
+            for name, t in [*self.model.named_parameters(), *self.model.named_buffers()]
+        }
         z = functional_call(self.model, tensors, ((x - self.mean.to(wide)) / self.std.to(wide),))
         return z.to(self.mean.dtype)
 
@@ -119,14 +128,17 @@ def model_record(model: Classifier, standardizer=None, classes=None, feature_nam
     classes = list(range(k)) if classes is None else [_plain_label(c) for c in classes]
     if len(classes) != k or len(set(map(repr, classes))) != k:
         raise ValueError(f"classes must be {k} distinct labels for this model, got {classes}")
-    feature_names = default_feature_names(n) if feature_names is None else [str(name) for name in feature_names]
+    feature_names = (
+        default_feature_names(n) if feature_names is None else [str(name) for name in feature_names]
+    )
     if len(feature_names) != n:
         raise ValueError(f"feature_names must name the model's {n} features, got {len(feature_names)}")
     if isinstance(standardizer, Standardizer):
         standardizer = standardizer.state_dict()
     if standardizer is not None:
-        standardizer = {key: torch.as_tensor(standardizer[key]).detach().to("cpu", copy=True)
-                        for key in ("mean", "std")}
+        standardizer = {
+            key: torch.as_tensor(standardizer[key]).detach().to("cpu", copy=True) for key in ("mean", "std")
+        }
         if any(tuple(t.shape) != (n,) for t in standardizer.values()):
             raise ValueError(f"the standardizer's mean and std must have shape ({n},)")
     return {
@@ -188,8 +200,18 @@ def load_model(run_dir_or_checkpoint) -> StandardizedModel:
         label_map = ((state.get("config") or {}).get("data") or {}).get("labels")
         if label_map is not None and not isinstance(label_map, dict):
             raise ValueError(f"config data.labels must be a mapping, got {label_map!r}")
-    except (KeyError, RuntimeError, TypeError, IndexError, AttributeError, ValueError, StopIteration) as error:
-        raise CheckpointError(f"{run_dir_or_checkpoint}: not a torch_logreg checkpoint ({_one_line(error)})") from None
+    except (
+        KeyError,
+        RuntimeError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        ValueError,
+        StopIteration,
+    ) as error:
+        raise CheckpointError(
+            f"{run_dir_or_checkpoint}: not a torch_logreg checkpoint ({_one_line(error)})"
+        ) from None
     loaded = StandardizedModel(model, standardizer, classes, names, target, label_map).eval()
     loaded.rows_not_image_files = _rows_not_image_files((state.get("config") or {}).get("data") or {})
     return loaded
@@ -208,7 +230,10 @@ def _rows_not_image_files(data: dict) -> str | None:
 def _format_1_architecture(state: dict) -> dict:
     """Format 1 recorded no architecture: it was always the binary one-neuron model."""
     n = state["model"]["weight"].shape[1]
-    return {"name": "logistic", "args": {"in_features": n, "num_classes": 2, "l2": state["config"]["model"]["l2"]}}
+    return {
+        "name": "logistic",
+        "args": {"in_features": n, "num_classes": 2, "l2": state["config"]["model"]["l2"]},
+    }
 
 
 def _rebuild(architecture: dict, weights: dict, dtype: torch.dtype) -> Classifier:
@@ -220,11 +245,16 @@ def _rebuild(architecture: dict, weights: dict, dtype: torch.dtype) -> Classifie
         probe = models.rebuild_model(architecture, dtype=dtype)
     expected = {key: tuple(t.shape) for key, t in probe.state_dict().items()}
     found = {key: tuple(t.shape) for key, t in weights.items()}
-    for key in [*expected, *(key for key in found if key not in expected)]:  # the model's order: first mismatch
+    for key in [
+        *expected,
+        *(key for key in found if key not in expected),
+    ]:  # the model's order: first mismatch
         if expected.get(key) != found.get(key):
-            raise ValueError(f"the weights do not fit architecture {architecture['name']!r}: {key!r} is "
-                             f"{found.get(key, 'missing')} in the checkpoint, {expected.get(key, 'absent')} "
-                             f"in the model")
+            raise ValueError(
+                f"the weights do not fit architecture {architecture['name']!r}: {key!r} is "
+                f"{found.get(key, 'missing')} in the checkpoint, {expected.get(key, 'absent')} "
+                f"in the model"
+            )
     model = models.rebuild_model(architecture, dtype=dtype)
     model.load_state_dict(weights)
     return model
@@ -242,4 +272,3 @@ def _standardizer(state, n: int) -> Standardizer | None:
 def _one_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return "; ".join(lines) if lines else type(error).__name__
-

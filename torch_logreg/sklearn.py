@@ -46,7 +46,9 @@ try:
         validate_data,
     )
 except ImportError as error:  # pragma: no cover - exercised by a test that hides scikit-learn
-    raise ImportError("torch_logreg.sklearn needs scikit-learn: pip install 'torch_logreg[sklearn]'") from error
+    raise ImportError(
+        "torch_logreg.sklearn needs scikit-learn: pip install 'torch_logreg[sklearn]'"
+    ) from error
 
 from . import errors
 from .data.labels import distinct_and_inverse
@@ -87,13 +89,16 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit on X (m, n) numpy, pandas, tensor (or scipy.sparse CSR/CSC where the estimator takes it),
         y (m,) labels, optional sample_weight (m,) >= 0.  -> self."""
-        X, y = validate_data(self, _host(X), _host(y), dtype=[np.float64, np.float32],
-                             accept_sparse=self._sparse_formats)
+        X, y = validate_data(
+            self, _host(X), _host(y), dtype=[np.float64, np.float32], accept_sparse=self._sparse_formats
+        )
         check_classification_targets(y)
         self.classes_, y_index = distinct_and_inverse(y)
         if len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in the data, but the data "
-                             f"contain only one class: {self.classes_[0]!r}")
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, but the data "
+                f"contain only one class: {self.classes_[0]!r}"
+            )
         weights = _row_weights(self, X, y_index, sample_weight)
         dtype = self._torch_dtype(X)
         config = self._config(dtype, X.shape[0])
@@ -104,7 +109,9 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
                 metrics = self._fit_sparse(X, y_index, weights, config)
             else:
                 metrics = self._fit_dense(X, y_index, weights, config)
-        lines = [(str(w.message), w.category) for w in caught if issubclass(w.category, errors.TorchLogregWarning)]
+        lines = [
+            (str(w.message), w.category) for w in caught if issubclass(w.category, errors.TorchLogregWarning)
+        ]
         for w in caught:  # anything else (a library's own warning) is said as it was
             if not issubclass(w.category, errors.TorchLogregWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -122,14 +129,22 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         run_dir = _new_run_dir(self.log_dir, type(self).__name__) if self.log_dir is not None else None
         # The trainer's own warnings are caught by fit and said again in the estimator's words and classes.
         with _quiet_logging(self.verbose):
-            result = train(config, run_dir=run_dir, save=run_dir is not None, report=run_dir is not None, data=split,
-                           sample_weight=None if weights is None else torch.from_numpy(weights))
+            result = train(
+                config,
+                run_dir=run_dir,
+                save=run_dir is not None,
+                report=run_dir is not None,
+                data=split,
+                sample_weight=None if weights is None else torch.from_numpy(weights),
+            )
         self.model_ = result.model.cpu().eval()
         self._fitted_run(int(result.metrics["iterations"]), bool(result.metrics["converged"]), result.run_dir)
         return result.metrics
 
     def _fit_sparse(self, X, y_index, weights, config) -> dict:
-        raise TypeError(f"{type(self).__name__} does not take sparse X")  # the estimators that do override this
+        raise TypeError(
+            f"{type(self).__name__} does not take sparse X"
+        )  # the estimators that do override this
 
     def _fitted_run(self, iterations: int, converged: bool, run_dir) -> None:
         self.n_iter_ = np.array([iterations], dtype=np.int32)  # scikit-learn's LogisticRegression: shape (1,)
@@ -159,15 +174,18 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         """log ``predict_proba``, from the logits (no log of a rounded probability).  (N, K)."""
         z = self._logits(X)
         if z.ndim == 1:
-            return torch.stack([-torch.nn.functional.softplus(z), -torch.nn.functional.softplus(-z)], 1).numpy()
+            return torch.stack(
+                [-torch.nn.functional.softplus(z), -torch.nn.functional.softplus(-z)], 1
+            ).numpy()
         return torch.log_softmax(z, 1).numpy()
 
     # ------------------------------------------------------------ helpers
 
     def _logits(self, X) -> torch.Tensor:
         check_is_fitted(self)
-        X = validate_data(self, _host(X), reset=False, dtype=[np.float64, np.float32],
-                          accept_sparse=self._sparse_formats)
+        X = validate_data(
+            self, _host(X), reset=False, dtype=[np.float64, np.float32], accept_sparse=self._sparse_formats
+        )
         reference = next(self.model_.parameters())
         with torch.no_grad():
             if sp.issparse(X):
@@ -196,9 +214,13 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         for key, value in self._model_settings().items():
             setattr(config.model, key, value)
         config.model.l2 = float(self.l2)
-        config.model.class_weight = None  # folded into the row weights (_row_weights): a zero weight is allowed
+        config.model.class_weight = (
+            None  # folded into the row weights (_row_weights): a zero weight is allowed
+        )
         config.optimizer.name = self.optimizer
-        if self.optimizer != "newton":  # Newton takes no learning rate: lr is then unused, as said in the docstring
+        if (
+            self.optimizer != "newton"
+        ):  # Newton takes no learning rate: lr is then unused, as said in the docstring
             config.optimizer.lr = float(self.lr)
         # tol=0 is scikit-learn's "run to max_iter": the smallest tolerance the config takes, never met.
         config.optimizer.grad_tol = None if self.tol is None else max(float(self.tol), TOL_NEVER_MET)
@@ -221,10 +243,13 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
     def _warn(self, metrics: dict, caught: list) -> None:
         """Say the run's warnings once each, in the estimator's words (``sklearn_warnings``)."""
         lines = caught + [(line, None) for line in metrics["warnings"]]
-        if not metrics["converged"] and not any(category_of(line, category) is NotConvergedWarning
-                                                for line, category in lines):
-            said = (f"{self.optimizer} did not converge in {int(metrics['iterations'])} iterations: the largest "
-                    f"gradient entry is {metrics['grad_norm']:.3g} > tol; raise max_iter")
+        if not metrics["converged"] and not any(
+            category_of(line, category) is NotConvergedWarning for line, category in lines
+        ):
+            said = (
+                f"{self.optimizer} did not converge in {int(metrics['iterations'])} iterations: the largest "
+                f"gradient entry is {metrics['grad_norm']:.3g} > tol; raise max_iter"
+            )
             lines.append((said, None))
         say(lines, stacklevel=4)
 
@@ -268,8 +293,21 @@ class LogisticRegressionClassifier(_TorchClassifier):
     _model_name = "logistic"
     _sparse_formats = ("csr", "csc")
 
-    def __init__(self, l2=1.0, optimizer="newton", lr=0.5, max_iter=100, tol=None, batch_size=None,
-                 class_weight=None, device="cpu", dtype=None, random_state=None, verbose=0, log_dir=None):
+    def __init__(
+        self,
+        l2=1.0,
+        optimizer="newton",
+        lr=0.5,
+        max_iter=100,
+        tol=None,
+        batch_size=None,
+        class_weight=None,
+        device="cpu",
+        dtype=None,
+        random_state=None,
+        verbose=0,
+        log_dir=None,
+    ):
         self.l2 = l2
         self.optimizer = optimizer
         self.lr = lr
@@ -312,9 +350,21 @@ class LogisticRegressionClassifier(_TorchClassifier):
         y = torch.from_numpy(y_index).to(dtype) if k == 2 else torch.from_numpy(y_index).long()
         s = None if weights is None else torch.from_numpy(weights).to(dtype)
         tol = default_grad_tol(dtype) if self.tol is None else float(self.tol)
-        fit = fit_sparse(X, y, s, outputs=1 if k == 2 else k, l2=float(self.l2), optimizer=self.optimizer,
-                         lr=float(self.lr), max_iter=int(self.max_iter), tol=tol, batch_size=self.batch_size,
-                         seed=config.seed, dtype=dtype, cost_tol=config.train.tol or None)
+        fit = fit_sparse(
+            X,
+            y,
+            s,
+            outputs=1 if k == 2 else k,
+            l2=float(self.l2),
+            optimizer=self.optimizer,
+            lr=float(self.lr),
+            max_iter=int(self.max_iter),
+            tol=tol,
+            batch_size=self.batch_size,
+            seed=config.seed,
+            dtype=dtype,
+            cost_tol=config.train.tol or None,
+        )
         model = LogisticRegression(X.shape[1], k, l2=float(self.l2), dtype=dtype)
         with torch.no_grad():
             model.weight.copy_(fit.weight)
@@ -323,13 +373,21 @@ class LogisticRegressionClassifier(_TorchClassifier):
         self._fitted_run(fit.iterations, fit.converged, None)
         said = []
         if fit.stalled:
-            said.append(f"{self.optimizer} stalled at iteration {fit.iterations}: no step lowers the cost in this "
-                        f"precision any more (largest gradient entry {fit.grad_max:.3g}); add l2")
+            said.append(
+                f"{self.optimizer} stalled at iteration {fit.iterations}: no step lowers the cost in this "
+                f"precision any more (largest gradient entry {fit.grad_max:.3g}); add l2"
+            )
         elif config.train.tol and not fit.converged:
-            said.append(f"the cost did not settle to tol={config.train.tol:g} in {fit.iterations} iterations; "
-                        f"raise max_iter or tol")
-        return {"iterations": fit.iterations, "converged": fit.converged, "grad_norm": fit.grad_max,
-                "warnings": said}
+            said.append(
+                f"the cost did not settle to tol={config.train.tol:g} in {fit.iterations} iterations; "
+                f"raise max_iter or tol"
+            )
+        return {
+            "iterations": fit.iterations,
+            "converged": fit.converged,
+            "grad_norm": fit.grad_max,
+            "warnings": said,
+        }
 
     def summary(self, X, y, sample_weight=None):
         """``torch_logreg.stats.summary`` of the fit on its training data (X, y as given to ``fit``).
@@ -343,15 +401,24 @@ class LogisticRegressionClassifier(_TorchClassifier):
         X = validate_data(self, _host(X), reset=False, dtype=[np.float64, np.float32])
         y = np.asarray(_host(y)).reshape(-1)
         index = np.searchsorted(self.classes_, y)
-        if np.any(index >= len(self.classes_)) or np.any(self.classes_[np.minimum(index, len(self.classes_) - 1)] != y):
+        if np.any(index >= len(self.classes_)) or np.any(
+            self.classes_[np.minimum(index, len(self.classes_) - 1)] != y
+        ):
             raise ValueError("y holds labels that are not in classes_")
-        given = _row_weights(self, X, index, sample_weight)  # the fitted objective's row weights, as fit built them
+        given = _row_weights(
+            self, X, index, sample_weight
+        )  # the fitted objective's row weights, as fit built them
         weights = None if given is None else torch.from_numpy(given)
         names = list(getattr(self, "feature_names_in_", default_feature_names(X.shape[1])))
-        return summary(self.model_, torch.tensor(X, dtype=self.model_.weight.dtype),
-                       torch.from_numpy(index.astype(np.float64)), feature_names=names,
-                       sample_weight=weights, converged=self.converged_,
-                       classes=[_plain_label(c) for c in self.classes_])
+        return summary(
+            self.model_,
+            torch.tensor(X, dtype=self.model_.weight.dtype),
+            torch.from_numpy(index.astype(np.float64)),
+            feature_names=names,
+            sample_weight=weights,
+            converged=self.converged_,
+            classes=[_plain_label(c) for c in self.classes_],
+        )
 
 
 class MLPClassifier(_TorchClassifier):
@@ -372,9 +439,24 @@ class MLPClassifier(_TorchClassifier):
 
     _model_name = "mlp"
 
-    def __init__(self, hidden=(4,), activation="tanh", l2=1e-4, optimizer="lbfgs", lr=1.0, max_iter=200,
-                 tol=None, batch_size=None, class_weight=None, init="uniform", device="cpu", dtype=None,
-                 random_state=None, verbose=0, log_dir=None):
+    def __init__(
+        self,
+        hidden=(4,),
+        activation="tanh",
+        l2=1e-4,
+        optimizer="lbfgs",
+        lr=1.0,
+        max_iter=200,
+        tol=None,
+        batch_size=None,
+        class_weight=None,
+        init="uniform",
+        device="cpu",
+        dtype=None,
+        random_state=None,
+        verbose=0,
+        log_dir=None,
+    ):
         self.hidden = hidden
         self.activation = activation
         self.l2 = l2
@@ -392,7 +474,11 @@ class MLPClassifier(_TorchClassifier):
         self.log_dir = log_dir
 
     def _model_settings(self) -> dict:
-        return {"hidden": [int(width) for width in self.hidden], "activation": self.activation, "init": self.init}
+        return {
+            "hidden": [int(width) for width in self.hidden],
+            "activation": self.activation,
+            "init": self.init,
+        }
 
     def _fitted_run(self, iterations: int, converged: bool, run_dir) -> None:
         super()._fitted_run(iterations, converged, run_dir)
@@ -464,13 +550,16 @@ def _row_weights(estimator, X, y_index: np.ndarray, sample_weight) -> np.ndarray
         row = per_class[y_index]
         weights = row if weights is None else weights * row
     if weights is not None and len(np.unique(y_index[weights > 0])) < 2:
-        raise ValueError(f"{type(estimator).__name__} needs samples of at least 2 classes with a positive "
-                         f"weight (sample_weight × class_weight), but only one class has any weight")
+        raise ValueError(
+            f"{type(estimator).__name__} needs samples of at least 2 classes with a positive "
+            f"weight (sample_weight × class_weight), but only one class has any weight"
+        )
     return weights
 
 
-def _class_weight(class_weight, classes: np.ndarray, labels: list, y_index: np.ndarray,
-                  sample_weight: np.ndarray | None):
+def _class_weight(
+    class_weight, classes: np.ndarray, labels: list, y_index: np.ndarray, sample_weight: np.ndarray | None
+):
     """``class_weight`` keyed by the trainer's labels (``model.class_weight``); unknown labels are an error.
 
     ``"balanced"`` with sample weights counts each class by its weight, Σs / (K·Σ_{y=k} s), as
@@ -487,8 +576,10 @@ def _class_weight(class_weight, classes: np.ndarray, labels: list, y_index: np.n
     for key, weight in dict(class_weight).items():
         matches = np.flatnonzero(classes == key)
         if len(matches) != 1:
-            raise ValueError(f"class_weight names label {key!r}, which is not a class of y "
-                             f"(classes: {', '.join(map(str, classes))})")
+            raise ValueError(
+                f"class_weight names label {key!r}, which is not a class of y "
+                f"(classes: {', '.join(map(str, classes))})"
+            )
         mapped[labels[matches[0]]] = float(weight)
     return mapped
 

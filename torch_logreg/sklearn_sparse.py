@@ -53,17 +53,33 @@ class _Objective:
         self.rows, self.y, self.s, self.l2 = rows, y, sample_weight, l2
 
     def value(self, weight, bias) -> float:
-        cost, _, _ = SF.cost_and_grads(self.rows, self.y, weight, bias, self.l2, with_cost=True,
-                                       sample_weight=self.s)
+        cost, _, _ = SF.cost_and_grads(
+            self.rows, self.y, weight, bias, self.l2, with_cost=True, sample_weight=self.s
+        )
         return float(cost)
 
     def grads(self, weight, bias, with_cost=False):
-        return SF.cost_and_grads(self.rows, self.y, weight, bias, self.l2, with_cost=with_cost, sample_weight=self.s)
+        return SF.cost_and_grads(
+            self.rows, self.y, weight, bias, self.l2, with_cost=with_cost, sample_weight=self.s
+        )
 
 
-def fit_sparse(matrix, y: torch.Tensor, sample_weight: torch.Tensor | None, *, outputs: int, l2: float,
-               optimizer: str, lr: float, max_iter: int, tol: float, batch_size: int | None, seed: int,
-               dtype: torch.dtype, cost_tol: float | None = None) -> SparseFit:
+def fit_sparse(
+    matrix,
+    y: torch.Tensor,
+    sample_weight: torch.Tensor | None,
+    *,
+    outputs: int,
+    l2: float,
+    optimizer: str,
+    lr: float,
+    max_iter: int,
+    tol: float,
+    batch_size: int | None,
+    seed: int,
+    dtype: torch.dtype,
+    cost_tol: float | None = None,
+) -> SparseFit:
     """Fit W (outputs, n), b (outputs,) from zeros on the scipy.sparse ``matrix`` (m, n).
 
     y: (m,) 0./1. for one output, int64 class indices for K; sample_weight: (m,) or None.
@@ -77,7 +93,9 @@ def fit_sparse(matrix, y: torch.Tensor, sample_weight: torch.Tensor | None, *, o
     if optimizer == "newton":
         return _newton(full, weight, bias, max_iter, tol)
     if optimizer in ("gd", "sgd", "adam"):
-        return _first_order(full, matrix, weight, bias, optimizer, lr, max_iter, tol, cost_tol, batch_size, seed)
+        return _first_order(
+            full, matrix, weight, bias, optimizer, lr, max_iter, tol, cost_tol, batch_size, seed
+        )
     raise ValueError(f"unknown optimizer {optimizer!r}: use newton, lbfgs, gd, sgd or adam")
 
 
@@ -88,8 +106,15 @@ def _grad_max(dweight, dbias) -> float:
 def _lbfgs(full: _Objective, weight, bias, lr, max_iter, tol) -> SparseFit:
     weight.requires_grad_(True)
     bias.requires_grad_(True)
-    opt = torch.optim.LBFGS([weight, bias], lr=lr, max_iter=max(max_iter, 1), tolerance_grad=tol,
-                            tolerance_change=0.0, history_size=LBFGS_HISTORY, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [weight, bias],
+        lr=lr,
+        max_iter=max(max_iter, 1),
+        tolerance_grad=tol,
+        tolerance_change=0.0,
+        history_size=LBFGS_HISTORY,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         cost, dweight, dbias = full.grads(weight.detach(), bias.detach(), with_cost=True)
@@ -143,7 +168,7 @@ def _dense_newton_step(full: _Objective, weight, bias, dweight, dbias):
     hess = SF.hessian(full.rows, weight, bias, full.l2, sample_weight=full.s)
     gradient = torch.cat([dweight.reshape(-1), dbias])
     step = -torch.linalg.lstsq(hess, gradient.unsqueeze(1), driver="gelsd").solution[:, 0]
-    return step[: k * n].view(k, n), step[k * n:]
+    return step[: k * n].view(k, n), step[k * n :]
 
 
 def _cg_newton_step(full: _Objective, weight, bias, dweight, dbias):
@@ -151,6 +176,7 @@ def _cg_newton_step(full: _Objective, weight, bias, dweight, dbias):
 
     Softmax's H is singular along the bias shift, but g and every CG direction are orthogonal to it
     (Σ_k db_k = 0), so CG stays in the range of H."""
+
     def product(vw, vb):
         return SF.hessian_vector(full.rows, weight, bias, full.l2, vw, vb, sample_weight=full.s)
 
@@ -162,7 +188,7 @@ def _cg_newton_step(full: _Objective, weight, bias, dweight, dbias):
     direction = residual
     norm_g = math.sqrt(dot(residual, residual))
     target = min(0.5, math.sqrt(norm_g)) * norm_g
-    rr = norm_g ** 2
+    rr = norm_g**2
     for _ in range(CG_MAX_STEPS):
         hd = product(*direction)
         curvature = dot(direction, hd)
@@ -181,11 +207,14 @@ def _cg_newton_step(full: _Objective, weight, bias, dweight, dbias):
     return step
 
 
-def _first_order(full: _Objective, matrix, weight, bias, name, lr, max_iter, tol, cost_tol, batch_size,
-                 seed) -> SparseFit:
+def _first_order(
+    full: _Objective, matrix, weight, bias, name, lr, max_iter, tol, cost_tol, batch_size, seed
+) -> SparseFit:
     weight.requires_grad_(True)
     bias.requires_grad_(True)
-    opt = torch.optim.Adam([weight, bias], lr=lr) if name == "adam" else torch.optim.SGD([weight, bias], lr=lr)
+    opt = (
+        torch.optim.Adam([weight, bias], lr=lr) if name == "adam" else torch.optim.SGD([weight, bias], lr=lr)
+    )
     m = full.rows.shape[0]
     per_epoch = 1 if batch_size is None or batch_size >= m else math.ceil(m / batch_size)
     total = m if full.s is None else full.s.sum()  # the L2 term's m in every mini-batch, as the trainer's
@@ -203,11 +232,20 @@ def _first_order(full: _Objective, matrix, weight, bias, name, lr, max_iter, tol
             _, dweight, dbias = full.grads(weight.detach(), bias.detach())
         else:
             if index == 0 or order is None:  # each epoch's order depends only on (seed, epoch)
-                order = torch.randperm(m, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).numpy()
-            picked = np.sort(order[index * batch_size:(index + 1) * batch_size])
+                order = torch.randperm(
+                    m, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+                ).numpy()
+            picked = np.sort(order[index * batch_size : (index + 1) * batch_size])
             weights = None if full.s is None else full.s[picked]
-            _, dweight, dbias = SF.cost_and_grads(full.rows.rows(picked, matrix), full.y[picked], weight.detach(),
-                                                  bias.detach(), full.l2, sample_weight=weights, l2_rows=total)
+            _, dweight, dbias = SF.cost_and_grads(
+                full.rows.rows(picked, matrix),
+                full.y[picked],
+                weight.detach(),
+                bias.detach(),
+                full.l2,
+                sample_weight=weights,
+                l2_rows=total,
+            )
         weight.grad, bias.grad = dweight, dbias
         opt.step()
         it += 1

@@ -55,11 +55,17 @@ def category_of(line: str, category: type | None = None) -> type[Warning]:
     """The estimator's class for a trainer warning: by the trainer's class when it gave one, else by its words."""
     if category is not None and issubclass(category, errors.SeparationWarning) or "separa" in line:
         return SeparatedWarning
-    if category is not None and issubclass(category, errors.ConvergenceWarning) or any(
-            words in line for words in ("did not converge", "did not settle", "stalled", "cost rose")):
+    if (
+        category is not None
+        and issubclass(category, errors.ConvergenceWarning)
+        or any(words in line for words in ("did not converge", "did not settle", "stalled", "cost rose"))
+    ):
         return NotConvergedWarning
-    if category is not None and issubclass(category, errors.DesignWarning) or any(
-            words in line for words in ("constant", "duplicate", "singular", "dependent")):
+    if (
+        category is not None
+        and issubclass(category, errors.DesignWarning)
+        or any(words in line for words in ("constant", "duplicate", "singular", "dependent"))
+    ):
         return errors.DesignWarning
     return errors.TorchLogregWarning
 

@@ -98,8 +98,17 @@ class Summary:
 
 
 @torch.no_grad()
-def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_names=None, sample_weight=None,
-            converged: bool | None = None, classes: list | None = None) -> Summary:
+def summary(
+    model,
+    x,
+    y,
+    *,
+    standardizer: Standardizer | None = None,
+    feature_names=None,
+    sample_weight=None,
+    converged: bool | None = None,
+    classes: list | None = None,
+) -> Summary:
     """The coefficient table of a fitted ``LogisticRegression``, as statsmodels' ``Logit`` / ``MNLogit`` give it.
 
     Args:
@@ -124,7 +133,9 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     device = fitted.weight.device
     n, k = fitted.in_features, fitted.num_classes
     x, y, weights = _checked_rows(x, y, sample_weight, n, k, device)
-    names = [f"x{j + 1}" for j in range(n)] if feature_names is None else [str(name) for name in feature_names]
+    names = (
+        [f"x{j + 1}" for j in range(n)] if feature_names is None else [str(name) for name in feature_names]
+    )
     if len(names) != n:
         raise ValueError(f"feature_names must name the model's {n} features, got {len(names)}")
     classes = list(range(k)) if classes is None else list(classes)
@@ -147,17 +158,31 @@ def summary(model, x, y, *, standardizer: Standardizer | None = None, feature_na
     log_likelihood = -float(fitted.loss.cost(fitted(x_model), targets, weights)) * total_weight
     ll_null = _null_log_likelihood(y.long(), weights, k, total_weight)
     equations = classes[1:]  # binary: the positive class; K: each class against classes[0]
-    notes = _notes(fitted.l2, standardizer is not None, k, classes, None if weights is None else (len(x), total_weight))
+    notes = _notes(
+        fitted.l2, standardizer is not None, k, classes, None if weights is None else (len(x), total_weight)
+    )
 
     return Summary(
         names=np.array(["const", *names] * len(equations), dtype=object),
         equation=np.array([label for label in equations for _ in range(n + 1)], dtype=object),
-        coef=as_numpy(coef), std_err=as_numpy(std_err), z=as_numpy(z), p_value=as_numpy(p_value),
-        ci_low=as_numpy(coef - NORMAL_QUANTILE_975 * std_err), ci_high=as_numpy(coef + NORMAL_QUANTILE_975 * std_err),
-        cov=as_numpy(cov), nobs=len(x), log_likelihood=log_likelihood, ll_null=ll_null,
-        pseudo_r2=1.0 - log_likelihood / ll_null if ll_null else float("nan"), classes=classes,
-        converged=converged, l2=fitted.l2, standardized=standardizer is not None, weighted=weights is not None,
-        notes=notes)
+        coef=as_numpy(coef),
+        std_err=as_numpy(std_err),
+        z=as_numpy(z),
+        p_value=as_numpy(p_value),
+        ci_low=as_numpy(coef - NORMAL_QUANTILE_975 * std_err),
+        ci_high=as_numpy(coef + NORMAL_QUANTILE_975 * std_err),
+        cov=as_numpy(cov),
+        nobs=len(x),
+        log_likelihood=log_likelihood,
+        ll_null=ll_null,
+        pseudo_r2=1.0 - log_likelihood / ll_null if ll_null else float("nan"),
+        classes=classes,
+        converged=converged,
+        l2=fitted.l2,
+        standardized=standardizer is not None,
+        weighted=weights is not None,
+        notes=notes,
+    )
 
 
 def as_numpy(tensor) -> np.ndarray:
@@ -175,8 +200,10 @@ def _unwrapped(model, standardizer, feature_names, classes):
         classes = model.classes if classes is None else classes
         model = model.model
     if not all(hasattr(model, name) for name in ("hessian", "weight", "bias", "loss")):
-        raise TypeError(f"summary needs a logistic regression (a model with a closed-form Hessian over [W, b]); "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"summary needs a logistic regression (a model with a closed-form Hessian over [W, b]); "
+            f"got {type(model).__name__}"
+        )
     return model, standardizer, feature_names, classes
 
 
@@ -195,24 +222,37 @@ def _checked_rows(x, y, sample_weight, n: int, k: int, device):
     return x, y, weights
 
 
-def _notes(l2: float, standardized: bool, k: int, classes: list, weighted: tuple[int, float] | None) -> list[str]:
+def _notes(
+    l2: float, standardized: bool, k: int, classes: list, weighted: tuple[int, float] | None
+) -> list[str]:
     """The lines under the table that say how to read it; ``weighted`` is (rows, Σs) of a weighted fit."""
     notes = []
     if l2:
-        notes.append(f"penalized fit (l2={l2:g}): standard errors from the penalized Hessian "
-                     f"(inverse of −∇²ℓ + l2·I on the weights)")
+        notes.append(
+            f"penalized fit (l2={l2:g}): standard errors from the penalized Hessian "
+            f"(inverse of −∇²ℓ + l2·I on the weights)"
+        )
     if standardized:
         notes.append("coefficients in raw feature units, mapped from the fit on standardized features")
     if k > 2:
-        notes.append(f"each equation is a class against {classes[0]!r} (statsmodels' MNLogit parameterization)")
+        notes.append(
+            f"each equation is a class against {classes[0]!r} (statsmodels' MNLogit parameterization)"
+        )
     if weighted is not None:
         rows, total_weight = weighted
-        notes.append(f"sample weights: the log-likelihood is Σ s·log p over {rows} rows, Σs = {total_weight:g}")
+        notes.append(
+            f"sample weights: the log-likelihood is Σ s·log p over {rows} rows, Σs = {total_weight:g}"
+        )
     return notes
 
 
 def _wraps_classifier(model) -> bool:
-    return hasattr(model, "model") and hasattr(model, "mean") and hasattr(model, "std") and hasattr(model, "classes")
+    return (
+        hasattr(model, "model")
+        and hasattr(model, "mean")
+        and hasattr(model, "std")
+        and hasattr(model, "classes")
+    )
 
 
 def _as_float64(values, device) -> Tensor:
@@ -229,7 +269,8 @@ def _refuse_separable(model, x: Tensor, y: Tensor, weights: Tensor | None) -> No
         raise PerfectSeparationError(
             "the training data are perfectly separated: the model classifies every row correctly, so the maximum-"
             "likelihood coefficients are infinite and have no standard errors (statsmodels: PerfectSeparation); "
-            "fit with model.l2 > 0 for a penalized table")
+            "fit with model.l2 > 0 for a penalized table"
+        )
 
 
 def _check_labels_and_weights(y: Tensor, weights: Tensor | None, k: int) -> None:
@@ -238,12 +279,16 @@ def _check_labels_and_weights(y: Tensor, weights: Tensor | None, k: int) -> None
     if bool(bad.any()):
         value = float(y[bad][0])
         hint = " (labels in {-1, 1}: pass (y + 1) / 2)" if value == -1 and k == 2 else ""
-        raise ValueError(f"y must hold class indices 0..{k - 1}; row {int(bad.nonzero()[0])} holds {value:g}{hint}")
+        raise ValueError(
+            f"y must hold class indices 0..{k - 1}; row {int(bad.nonzero()[0])} holds {value:g}{hint}"
+        )
     if weights is not None:
         wrong = ~torch.isfinite(weights) | (weights < 0)
         if bool(wrong.any()):
             row = int(wrong.nonzero()[0])
-            raise ValueError(f"sample_weight must be finite and >= 0; row {row} holds {float(weights[row]):g}")
+            raise ValueError(
+                f"sample_weight must be finite and >= 0; row {row} holds {float(weights[row]):g}"
+            )
         if not float(weights.sum()) > 0:
             raise ValueError("sample_weight sums to 0: no row counts")
 
@@ -255,8 +300,10 @@ def _inverse_on_identifiable(hessian: Tensor, null: Tensor | None) -> Tensor:
         basis = torch.eye(size, dtype=hessian.dtype, device=hessian.device)
     else:
         null = null.to(hessian)
-        complete, _ = torch.linalg.qr(null, mode="complete")  # first r columns span null, the rest its complement
-        basis = complete[:, null.shape[1]:]
+        complete, _ = torch.linalg.qr(
+            null, mode="complete"
+        )  # first r columns span null, the rest its complement
+        basis = complete[:, null.shape[1] :]
     restricted = basis.T @ hessian @ basis
     restricted = (restricted + restricted.T) / 2
     factor, info = torch.linalg.cholesky_ex(restricted)
@@ -269,7 +316,8 @@ def _inverse_on_identifiable(hessian: Tensor, null: Tensor | None) -> Tensor:
         raise SingularHessianError(
             "the Hessian of the log-likelihood is singular: some coefficients are not determined by the data "
             "(a constant or duplicated column, or more coefficients than the data support); drop those columns "
-            "or fit with model.l2 > 0")
+            "or fit with model.l2 > 0"
+        )
     return basis @ torch.cholesky_inverse(factor) @ basis.T
 
 
@@ -286,10 +334,12 @@ def _coefficient_map(n: int, outputs: int, standardizer: Standardizer | None, de
         row = e if outputs == 1 else e + 1
         top = e * (n + 1)
         differences[top, outputs * n + row] = 1.0
-        differences[top + 1: top + n + 1, row * n: (row + 1) * n] += torch.eye(n, dtype=torch.float64, device=device)
+        differences[top + 1 : top + n + 1, row * n : (row + 1) * n] += torch.eye(
+            n, dtype=torch.float64, device=device
+        )
         if outputs > 1:
             differences[top, outputs * n] = -1.0
-            differences[top + 1: top + n + 1, :n] -= torch.eye(n, dtype=torch.float64, device=device)
+            differences[top + 1 : top + n + 1, :n] -= torch.eye(n, dtype=torch.float64, device=device)
     if standardizer is None:
         return differences
     mean = standardizer.mean.to(device=device, dtype=torch.float64)
@@ -309,8 +359,9 @@ def _null_log_likelihood(y: Tensor, weights: Tensor | None, k: int, total_weight
     return float((present * (present / total_weight).log()).sum())
 
 
-def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir, writer, step: int,
-                       group=None) -> Summary | None:
+def report_run_summary(
+    model, split, *, sample_weight, converged: bool, run_dir, writer, step: int, group=None
+) -> Summary | None:
     """``train.summary=true``: log the table, write ``summary.csv`` in the run folder, log it to TensorBoard as text.
 
     A model or data that has no table (an MLP, separable data, a singular design) logs a warning instead.
@@ -324,10 +375,15 @@ def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir,
             x = x * split.standardizer.std.to(x) + split.standardizer.mean.to(x)
     y = split.y_train
     active = group is not None and group.active
-    if (group.any(x is None) if active else x is None):
+    if group.any(x is None) if active else x is None:
         if not active or group.rank == 0:
-            warnings.warn(TorchLogregWarning("no coefficient table (train.summary): the streamed training rows do "
-                                             "not fit in memory, and the table needs them all at once"), stacklevel=2)
+            warnings.warn(
+                TorchLogregWarning(
+                    "no coefficient table (train.summary): the streamed training rows do "
+                    "not fit in memory, and the table needs them all at once"
+                ),
+                stacklevel=2,
+            )
         return None
     if active:  # one table of every worker's rows, not of rank 0's share
         device = getattr(group, "device", torch.device("cpu"))  # NCCL gathers CUDA tensors only
@@ -337,8 +393,16 @@ def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir,
         if group.rank != 0:
             return None
     try:
-        table = summary(model, x, y, standardizer=split.standardizer, feature_names=split.feature_names,
-                        sample_weight=sample_weight, converged=converged, classes=split.classes)
+        table = summary(
+            model,
+            x,
+            y,
+            standardizer=split.standardizer,
+            feature_names=split.feature_names,
+            sample_weight=sample_weight,
+            converged=converged,
+            classes=split.classes,
+        )
     except (TypeError, PerfectSeparationError, SingularHessianError) as error:
         warnings.warn(TorchLogregWarning(f"no coefficient table (train.summary): {error}"), stacklevel=2)
         return None
@@ -349,5 +413,11 @@ def report_run_summary(model, split, *, sample_weight, converged: bool, run_dir,
     return table
 
 
-__all__ = ["summary", "Summary", "PerfectSeparationError", "SingularHessianError", "NORMAL_QUANTILE_975",
-           "report_run_summary"]
+__all__ = [
+    "summary",
+    "Summary",
+    "PerfectSeparationError",
+    "SingularHessianError",
+    "NORMAL_QUANTILE_975",
+    "report_run_summary",
+]

@@ -66,9 +66,14 @@ def summary_text(summary) -> str:
         for i in rows:
             name = str(summary.names[i])
             name = name if len(name) <= name_width - 1 else name[: name_width - 2] + "…"
-            values = [_number(float(summary.coef[i])), _number(float(summary.std_err[i])),
-                      f"{float(summary.z[i]):.3f}", _p_value(float(summary.p_value[i])),
-                      _number(float(summary.ci_low[i])), _number(float(summary.ci_high[i]))]
+            values = [
+                _number(float(summary.coef[i])),
+                _number(float(summary.std_err[i])),
+                f"{float(summary.z[i]):.3f}",
+                _p_value(float(summary.p_value[i])),
+                _number(float(summary.ci_low[i])),
+                _number(float(summary.ci_high[i])),
+            ]
             lines.append(f"{name:<{name_width}}" + "".join(f"{v:>{NUMBER_WIDTH}}" for v in values))
     lines.append("=" * width)
     lines += [f"Note: {note}." for note in summary.notes]
@@ -88,11 +93,19 @@ def summary_csv(summary) -> str:
 def summary_markdown(summary) -> str:
     """The header as a two-column table, then the coefficients (TensorBoard's text plugin renders Markdown)."""
     lines = ["| | |", "|---|---|", *(f"| {key} | {value} |" for key, value in _header_pairs(summary)), ""]
-    lines += ["| equation | name | " + " | ".join(MARKDOWN_HEADINGS) + " |", "|---|---|" + "---:|" * len(COLUMNS)]
+    lines += [
+        "| equation | name | " + " | ".join(MARKDOWN_HEADINGS) + " |",
+        "|---|---|" + "---:|" * len(COLUMNS),
+    ]
     for i, name in enumerate(summary.names):
-        values = [_number(float(summary.coef[i])), _number(float(summary.std_err[i])), f"{float(summary.z[i]):.3f}",
-                  _p_value(float(summary.p_value[i])), _number(float(summary.ci_low[i])),
-                  _number(float(summary.ci_high[i]))]
+        values = [
+            _number(float(summary.coef[i])),
+            _number(float(summary.std_err[i])),
+            f"{float(summary.z[i]):.3f}",
+            _p_value(float(summary.p_value[i])),
+            _number(float(summary.ci_low[i])),
+            _number(float(summary.ci_high[i])),
+        ]
         lines.append(f"| {summary.equation[i]} | {name} | " + " | ".join(values) + " |")
     lines += ["", *(f"*{note}.*" for note in summary.notes)]
     return "\n".join(lines)

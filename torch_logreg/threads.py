@@ -77,8 +77,12 @@ def torch_threads_for(x, threads: int | None):
     """Run the block with torch on one thread when ``threads`` (``train.threads``) is None and x (m, n)
     is a CPU tensor under ``SMALL_X_BYTES``; torch's thread count is restored after.  Otherwise (a
     count the user chose, large or streamed x, a GPU, x None: not known yet) change nothing."""
-    small = (threads is None and isinstance(x, torch.Tensor) and x.device.type == "cpu"
-             and x.numel() * x.element_size() < SMALL_X_BYTES)
+    small = (
+        threads is None
+        and isinstance(x, torch.Tensor)
+        and x.device.type == "cpu"
+        and x.numel() * x.element_size() < SMALL_X_BYTES
+    )
     saved = torch.get_num_threads()
     if not small or saved == 1:
         yield

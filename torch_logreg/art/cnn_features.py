@@ -26,15 +26,21 @@ def cnn_network(path) -> FeatureNetwork:
         raise WeightsError(f"art.weights={path}: {error}") from None
     cnn = saved.model
     if not hasattr(cnn, "convolutions"):
-        raise WeightsError(f"art.weights={path}: holds a {type(cnn).__name__}, not a CNN (train one with "
-                           f"model.name=cnn on a folder of images)")
+        raise WeightsError(
+            f"art.weights={path}: holds a {type(cnn).__name__}, not a CNN (train one with "
+            f"model.name=cnn on a folder of images)"
+        )
     if cnn.activation != "relu":
-        raise WeightsError(f"art.weights={path}: the CNN's activation is {cnn.activation}; art's hand-written "
-                           f"layers take relu CNNs")
+        raise WeightsError(
+            f"art.weights={path}: the CNN's activation is {cnn.activation}; art's hand-written "
+            f"layers take relu CNNs"
+        )
     if saved.rows_not_image_files is not None:
-        raise WeightsError(f"art.weights={path}: the CNN was trained on rows of numbers "
-                           f"({saved.rows_not_image_files}), not image files in [0, 1]: train it on a folder "
-                           f"of images")
+        raise WeightsError(
+            f"art.weights={path}: the CNN was trained on rows of numbers "
+            f"({saved.rows_not_image_files}), not image files in [0, 1]: train it on a folder "
+            f"of images"
+        )
     channels = cnn.image_shape[0]
     if channels not in (1, 3):
         raise WeightsError(f"art.weights={path}: the CNN takes {channels}-channel images; art's are RGB")
@@ -50,5 +56,6 @@ def cnn_network(path) -> FeatureNetwork:
         if pooled:
             layers.append(Pool(cnn.pool, 2))
     style = list(taps)
-    return FeatureNetwork([Branch(layers, taps)], style, style[-1:], mean=torch.as_tensor(mean),
-                          std=torch.as_tensor(std))
+    return FeatureNetwork(
+        [Branch(layers, taps)], style, style[-1:], mean=torch.as_tensor(mean), std=torch.as_tensor(std)
+    )

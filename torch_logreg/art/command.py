@@ -10,20 +10,27 @@ from .config import ArtConfig, art_config
 
 
 def art_parser(prog: str, parser_class) -> argparse.ArgumentParser:
-    keys = "\n".join(f"  art.{name}={_as_typed(info.get_default(call_default_factory=True))}  "
-                     f"{info.description}" for name, info in ArtConfig.model_fields.items())
+    keys = "\n".join(
+        f"  art.{name}={_as_typed(info.get_default(call_default_factory=True))}  {info.description}"
+        for name, info in ArtConfig.model_fields.items()
+    )
     parser = parser_class(
-        prog=f"{prog} art", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=f"{prog} art",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Texture synthesis (no --content) or style transfer (Gatys, Ecker & Bethge), every "
-                    "gradient by hand.\nflower.jpg and china.jpg are built in (scikit-learn's sample "
-                    "photographs, CC BY 2.0).",
-        epilog="config keys, as art.key=value (default, meaning):\n" + keys)
-    parser.add_argument("overrides", nargs="*", metavar="art.key=value",
-                        help="e.g. art.size=256 art.iterations=300")
-    parser.add_argument("--style", default=None, help="style image(s), comma-separated for a blend "
-                                                      "(default: flower.jpg)")
-    parser.add_argument("--content", default=None,
-                        help="content image: style transfer (default: none, a texture)")
+        "gradient by hand.\nflower.jpg and china.jpg are built in (scikit-learn's sample "
+        "photographs, CC BY 2.0).",
+        epilog="config keys, as art.key=value (default, meaning):\n" + keys,
+    )
+    parser.add_argument(
+        "overrides", nargs="*", metavar="art.key=value", help="e.g. art.size=256 art.iterations=300"
+    )
+    parser.add_argument(
+        "--style", default=None, help="style image(s), comma-separated for a blend (default: flower.jpg)"
+    )
+    parser.add_argument(
+        "--content", default=None, help="content image: style transfer (default: none, a texture)"
+    )
     parser.add_argument("--run-dir", metavar="DIR", default=None, help="run folder (default: runs/art-…)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
@@ -43,9 +50,19 @@ def art_main(argv: list[str], prog: str, parser_class) -> int:
     if args.resume and not args.run_dir:
         raise UsageError("--resume continues the run in --run-dir DIR; give --run-dir")
     config = art_config(args.overrides)
-    style = [name.strip() for name in args.style.split(",")] if args.style else ([] if args.resume else
-                                                                                   ["flower.jpg"])
-    folder = run(style, args.content, config, args.run_dir, resume=args.resume, overwrite=args.overwrite,
-                 command=[prog, "art", *argv])
+    style = (
+        [name.strip() for name in args.style.split(",")]
+        if args.style
+        else ([] if args.resume else ["flower.jpg"])
+    )
+    folder = run(
+        style,
+        args.content,
+        config,
+        args.run_dir,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        command=[prog, "art", *argv],
+    )
     print(f"run folder: {folder}")
     return 0

@@ -28,9 +28,11 @@ def open_picture(name: str) -> Image.Image:
         try:
             from sklearn.datasets import load_sample_image
         except ImportError:
-            raise DataError(f"{name}: the built-in photographs come with scikit-learn, which is not "
-                            f"installed (pip install scikit-learn), and there is no file of that "
-                            f"name") from None
+            raise DataError(
+                f"{name}: the built-in photographs come with scikit-learn, which is not "
+                f"installed (pip install scikit-learn), and there is no file of that "
+                f"name"
+            ) from None
         return Image.fromarray(load_sample_image(name))
     if not path.is_file():
         raise DataError(f"{name}: no such image file" + (" (a folder)" if path.is_dir() else ""))
@@ -81,8 +83,9 @@ def save_png(image: torch.Tensor, path: Path) -> None:
 
 def side_by_side(images: list[torch.Tensor], height: int, gap: int = 4) -> torch.Tensor:
     """The pictures scaled to one height, left to right on white: (1, 3, height, total width)."""
-    scaled = [resize(image, height, max(1, round(image.shape[-1] * height / image.shape[-2])))
-              for image in images]
+    scaled = [
+        resize(image, height, max(1, round(image.shape[-1] * height / image.shape[-2]))) for image in images
+    ]
     parts = []
     for index, image in enumerate(scaled):
         if index:

@@ -38,8 +38,10 @@ class Conv:
     def backward(self, grad_y: Tensor, input_size) -> Tensor:
         def pair(v):
             return (v, v)
-        return conv.conv2d_backward_input(grad_y, self.weight, input_size, pair(self.stride),
-                                          pair(self.padding), (1, 1))
+
+        return conv.conv2d_backward_input(
+            grad_y, self.weight, input_size, pair(self.stride), pair(self.padding), (1, 1)
+        )
 
     def stock(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
@@ -99,8 +101,14 @@ class Branch:
 class FeatureNetwork:
     """Branches from one image; feature names are unique across branches."""
 
-    def __init__(self, branches: list[Branch], style_layers: list[str], content_layers: list[str],
-                 mean: Tensor, std: Tensor):
+    def __init__(
+        self,
+        branches: list[Branch],
+        style_layers: list[str],
+        content_layers: list[str],
+        mean: Tensor,
+        std: Tensor,
+    ):
         self.branches, self.style_layers, self.content_layers = branches, style_layers, content_layers
         self.mean, self.std = mean.reshape(1, -1, 1, 1), std.reshape(1, -1, 1, 1)  # input normalisation
 
@@ -111,7 +119,10 @@ class FeatureNetwork:
                 if isinstance(layer, Conv):
                     layer.weight = layer.weight.to(device=device, dtype=dtype)
                     layer.bias = None if layer.bias is None else layer.bias.to(device=device, dtype=dtype)
-        self.mean, self.std = self.mean.to(device=device, dtype=dtype), self.std.to(device=device, dtype=dtype)
+        self.mean, self.std = (
+            self.mean.to(device=device, dtype=dtype),
+            self.std.to(device=device, dtype=dtype),
+        )
         return self
 
     def features(self, image: Tensor) -> tuple[dict[str, Tensor], list]:
@@ -120,7 +131,7 @@ class FeatureNetwork:
         features, tape = {}, []
         for branch in self.branches:
             x, saved = x0, []
-            for index, layer in enumerate(branch.layers[:branch.depth]):
+            for index, layer in enumerate(branch.layers[: branch.depth]):
                 x, keep = layer.forward(x)
                 saved.append(keep)
                 for name, tap in branch.taps.items():
@@ -151,7 +162,7 @@ class FeatureNetwork:
         features = {}
         for branch in self.branches:
             x = x0
-            for index, layer in enumerate(branch.layers[:branch.depth]):
+            for index, layer in enumerate(branch.layers[: branch.depth]):
                 x = layer.stock(x)
                 features.update({name: x for name, tap in branch.taps.items() if tap == index})
         return features

@@ -50,6 +50,8 @@ def needed_bytes(config: ArtConfig, style_pictures, content_picture) -> int:
 def check_memory(config: ArtConfig, style_pictures, content_picture) -> None:
     needed, available = needed_bytes(config, style_pictures, content_picture), available_bytes()
     if needed > available:
-        raise ConfigError(f"art.size={config.size} (art.style_scale={config.style_scale}) needs about "
-                          f"{needed / 2**30:.1f} GiB for the feature maps, more than the "
-                          f"{available / 2**30:.1f} GiB of memory available; choose a smaller art.size")
+        raise ConfigError(
+            f"art.size={config.size} (art.style_scale={config.style_scale}) needs about "
+            f"{needed / 2**30:.1f} GiB for the feature maps, more than the "
+            f"{available / 2**30:.1f} GiB of memory available; choose a smaller art.size"
+        )

@@ -38,8 +38,14 @@ class Weights:
 class Objective:
     """J(x) and dJ/dx for one network, its targets and the weights."""
 
-    def __init__(self, network: FeatureNetwork, weights: Weights, styles: list[Tensor], blend: list[float],
-                 content: Tensor | None = None):
+    def __init__(
+        self,
+        network: FeatureNetwork,
+        weights: Weights,
+        styles: list[Tensor],
+        blend: list[float],
+        content: Tensor | None = None,
+    ):
         self.network, self.weights = network, weights
         total = float(sum(blend))
         self.grams: dict[str, Tensor] = {}
@@ -82,8 +88,9 @@ class Objective:
     def stock_loss(self, image: Tensor) -> Tensor:
         """J(x) from plain PyTorch ops (``F.conv2d``, matmul), for autograd to differentiate."""
         features = self.network.stock_features(image)
-        style = sum(((_stock_gram(features[name]) - target) ** 2).sum()
-                    for name, target in self.grams.items())
+        style = sum(
+            ((_stock_gram(features[name]) - target) ** 2).sum() for name, target in self.grams.items()
+        )
         total = self.weights.style * style / len(self.grams)
         for name, target in self.content.items():
             content = 0.5 * ((features[name] - target) ** 2).sum() / target.numel()

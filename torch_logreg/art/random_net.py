@@ -24,8 +24,9 @@ SCALES = ((3, 1), (5, 1), (11, 2), (23, 4), (37, 6), (55, 8))
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def random_multiscale_network(seed: int, width: int = 64, scales=SCALES,
-                              content_scales: int = 2) -> FeatureNetwork:
+def random_multiscale_network(
+    seed: int, width: int = 64, scales=SCALES, content_scales: int = 2
+) -> FeatureNetwork:
     """``width`` filters per scale; the ``content_scales`` largest scales are the content layers."""
     gen = torch.Generator().manual_seed(seed)
     branches, names = [], []
@@ -34,5 +35,10 @@ def random_multiscale_network(seed: int, width: int = 64, scales=SCALES,
         name = f"random{kernel}"
         branches.append(Branch([Conv(weight, None, stride, kernel // 2), ReLU()], {name: 1}))
         names.append(name)
-    return FeatureNetwork(branches, style_layers=names, content_layers=names[-content_scales:],
-                          mean=torch.tensor(MEAN), std=torch.tensor(STD))
+    return FeatureNetwork(
+        branches,
+        style_layers=names,
+        content_layers=names[-content_scales:],
+        mean=torch.tensor(MEAN),
+        std=torch.tensor(STD),
+    )

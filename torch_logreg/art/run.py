@@ -43,8 +43,10 @@ class ArtInterrupted(Exception):
     """SIGINT or SIGTERM stopped the run; ``result.png`` and a checkpoint hold the image as it was."""
 
     def __init__(self, signum: int, iteration: int, run_dir: Path, prog: str | None = None):
-        stopped = (f"interrupted by {signal.Signals(signum).name} at iteration {iteration}; result.png and a "
-                   f"checkpoint saved in {run_dir}")
+        stopped = (
+            f"interrupted by {signal.Signals(signum).name} at iteration {iteration}; result.png and a "
+            f"checkpoint saved in {run_dir}"
+        )
         super().__init__(f"{stopped}, continue with run(..., run_dir={str(run_dir)!r}, resume=True)")
         self.command_line = f"{stopped}, continue with: {prog or 'train.py'} art --run-dir {run_dir} --resume"
         self.signum, self.iteration, self.run_dir = signum, iteration, run_dir
@@ -64,8 +66,16 @@ def stylize(content=None, style="flower.jpg", **options) -> torch.Tensor:
     return _finish(image, content_picture, config)
 
 
-def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, *, resume: bool = False,
-        overwrite: bool = False, command: list[str] | None = None) -> Path:
+def run(
+    style: list[str],
+    content: str | None,
+    config: ArtConfig,
+    run_dir=None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    command: list[str] | None = None,
+) -> Path:
     """The command line's run: everything ``stylize`` does, into a run folder.  Returns the folder."""
     checkpoint = None
     if resume:
@@ -81,22 +91,31 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
     folder, lock = open_run_dir(run_dir, name, resume=resume, overwrite=overwrite)
     with contextlib.ExitStack() as stack:
         stack.callback(lock.release)
-        atomic_write_text(folder / "config.yaml", yaml.safe_dump({"art": config.model_dump(), "style": style,
-                                                                  "content": content}, sort_keys=False))
+        atomic_write_text(
+            folder / "config.yaml",
+            yaml.safe_dump({"art": config.model_dump(), "style": style, "content": content}, sort_keys=False),
+        )
         if command:
             atomic_write_text(folder / "command.txt", " ".join(command) + "\n")
         progress, image, adam_state = Progress(), None, None
         if checkpoint is not None:
             state = checkpoint["art"]
-            progress = Progress(scale=state["scale"], iteration=state["iteration"], step=state["step"],
-                                initial=state["initial"], seconds=state["seconds"])
+            progress = Progress(
+                scale=state["scale"],
+                iteration=state["iteration"],
+                step=state["step"],
+                initial=state["initial"],
+                seconds=state["seconds"],
+            )
             image, adam_state = checkpoint["model"]["image"], state.get("adam")
-            logger.info("resuming %s at scale %d, iteration %d", folder, progress.scale + 1,
-                        progress.iteration)
+            logger.info(
+                "resuming %s at scale %d, iteration %d", folder, progress.scale + 1, progress.iteration
+            )
         writer = RunWriter(folder, purge_step=progress.step + 1 if resume else None)
         stack.callback(writer.close)
         stop = StopRequests("finishing this evaluation, then saving the image")
         stack.enter_context(stop)
+
         def save(image, progress, pending=False):
             _save_checkpoint(folder, image, progress, config, style, content, pending)
 
@@ -112,13 +131,22 @@ def run(style: list[str], content: str | None, config: ArtConfig, run_dir=None, 
                 raise StopRequested
 
         try:
-            image, progress = stylize_image(network, config, style_pictures, content_picture,
-                                            on_evaluation=on_evaluation, progress=progress, image=image,
-                                            adam_state=adam_state)
+            image, progress = stylize_image(
+                network,
+                config,
+                style_pictures,
+                content_picture,
+                on_evaluation=on_evaluation,
+                progress=progress,
+                image=image,
+                adam_state=adam_state,
+            )
         except StopRequested:
             state = load_checkpoint(folder)
             images.save_png(_finish(state["model"]["image"], content_picture, config), folder / "result.png")
-            raise ArtInterrupted(stop.signum, progress.step, folder, command[0] if command else None) from None
+            raise ArtInterrupted(
+                stop.signum, progress.step, folder, command[0] if command else None
+            ) from None
         save(image, progress)
         _write_results(folder, writer, image, progress, style_pictures, content_picture, config)
     return folder
@@ -132,19 +160,30 @@ def _write_results(folder: Path, writer, image, progress, style_pictures, conten
     shown += [images.to_tensor(picture, config.size) for picture in style_pictures] + [result]
     images.save_png(images.side_by_side(shown, result.shape[-2]), folder / "content_style_result.png")
     fell = progress.initial.get("style", 0) / max(progress.final.get("style", 0), 1e-300)
-    metrics = {"initial": progress.initial, "final": progress.final, "iterations": progress.step,
-               "seconds": round(progress.seconds, 3), "style_loss_fell": fell}
+    metrics = {
+        "initial": progress.initial,
+        "final": progress.final,
+        "iterations": progress.step,
+        "seconds": round(progress.seconds, 3),
+        "style_loss_fell": fell,
+    }
     atomic_write_text(folder / "metrics.json", strict_json(metrics))
     writer.writer.add_image("art/image", images.to_hwc_uint8(result), progress.step, dataformats="HWC")
-    logger.info("style loss %.4g -> %.4g (%.0f× lower), %d iterations in %.1f s",
-                progress.initial.get("style", float("nan")), progress.final.get("style", float("nan")),
-                fell, progress.step, progress.seconds)
+    logger.info(
+        "style loss %.4g -> %.4g (%.0f× lower), %d iterations in %.1f s",
+        progress.initial.get("style", float("nan")),
+        progress.final.get("style", float("nan")),
+        fell,
+        progress.step,
+        progress.seconds,
+    )
 
 
 def _pictures(style: list[str], content: str | None, config: ArtConfig):
     if config.style_blend is not None and len(config.style_blend) != len(style):
-        raise ConfigError(f"art.style_blend has {len(config.style_blend)} weights for {len(style)} style "
-                          f"images")
+        raise ConfigError(
+            f"art.style_blend has {len(config.style_blend)} weights for {len(style)} style images"
+        )
     style_pictures = [images.open_picture(name) for name in style]
     content_picture = images.open_picture(content) if content is not None else None
     check_memory(config, style_pictures, content_picture)
@@ -166,24 +205,42 @@ def _resumed_config(saved: dict, overrides: ArtConfig) -> ArtConfig:
     return config
 
 
-def _save_checkpoint(folder: Path, image, progress: Progress, config: ArtConfig, style, content,
-                     pending: bool) -> None:
+def _save_checkpoint(
+    folder: Path, image, progress: Progress, config: ArtConfig, style, content, pending: bool
+) -> None:
     """``pending``: saved from inside an evaluation, whose update is not applied yet.  The checkpoint then
     counts one evaluation fewer, so that a resumed run evaluates this image again and applies its update:
     a resumed Adam run takes exactly the steps of an uninterrupted one."""
-    state = {"scale": progress.scale, "iteration": progress.iteration - pending, "step": progress.step - pending,
-             "initial": progress.initial, "seconds": progress.seconds, "config": config.model_dump(),
-             "style": style, "content": content,
-             "adam": progress.adam.state_dict() if progress.adam is not None else None}
+    state = {
+        "scale": progress.scale,
+        "iteration": progress.iteration - pending,
+        "step": progress.step - pending,
+        "initial": progress.initial,
+        "seconds": progress.seconds,
+        "config": config.model_dump(),
+        "style": style,
+        "content": content,
+        "adam": progress.adam.state_dict() if progress.adam is not None else None,
+    }
     save_checkpoint(folder / CHECKPOINT_NAME, {"model": {"image": image.detach().cpu()}, "art": state})
 
 
 def _log(writer: RunWriter, image, losses: dict, progress: Progress, config: ArtConfig) -> None:
     writer.scalars(progress.step, {f"art/{name}": value for name, value in losses.items()})
     if progress.iteration % config.print_every == 0 or progress.iteration == config.iterations:
-        logger.info("Iteration %d / %d (scale %d/%d): total %.6g, style %.6g, content %.6g, tv %.6g",
-                    progress.iteration, config.iterations, progress.scale + 1, config.scales, losses["total"],
-                    losses["style"], losses["content"], losses["tv"])
+        logger.info(
+            "Iteration %d / %d (scale %d/%d): total %.6g, style %.6g, content %.6g, tv %.6g",
+            progress.iteration,
+            config.iterations,
+            progress.scale + 1,
+            config.scales,
+            losses["total"],
+            losses["style"],
+            losses["content"],
+            losses["tv"],
+        )
     last = progress.scale == config.scales - 1 and progress.iteration == config.iterations
-    if config.save_every and progress.iteration % config.save_every == 0 and not last:  # the end logs the result
+    if (
+        config.save_every and progress.iteration % config.save_every == 0 and not last
+    ):  # the end logs the result
         writer.writer.add_image("art/image", images.to_hwc_uint8(image), progress.step, dataformats="HWC")

@@ -58,14 +58,16 @@ def scale_sizes(size: int, scales: int) -> list[int]:
     return [max(16, size // 2 ** (scales - 1 - index)) for index in range(scales)]
 
 
-def start_image(config: ArtConfig, shape, content: torch.Tensor | None,
-                generator: torch.Generator) -> torch.Tensor:
+def start_image(
+    config: ArtConfig, shape, content: torch.Tensor | None, generator: torch.Generator
+) -> torch.Tensor:
     """Noise (mid-grey ± 0.1, Gaussian) or the content image."""
     init = config.init or ("content" if content is not None else "noise")
     if init == "content" and content is not None:
         return content.clone()
-    return (0.5 + 0.1 * torch.randn(shape, generator=generator)).to(content.dtype if content is not None else
-                                                                     torch.float32)
+    return (0.5 + 0.1 * torch.randn(shape, generator=generator)).to(
+        content.dtype if content is not None else torch.float32
+    )
 
 
 def check_gradient(objective: Objective, image: torch.Tensor, hand: torch.Tensor) -> float:
@@ -74,17 +76,27 @@ def check_gradient(objective: Objective, image: torch.Tensor, hand: torch.Tensor
     difference = float((hand - auto).abs().max())
     scale = float(auto.abs().max())
     limit = (1e-10 if image.dtype == torch.float64 else 1e-4) * max(scale, 1e-30) + 1e-12
-    logger.info("check_grad: hand-written vs autograd image gradient, largest difference %.3e (largest entry "
-                "%.3e)", difference, scale)
+    logger.info(
+        "check_grad: hand-written vs autograd image gradient, largest difference %.3e (largest entry %.3e)",
+        difference,
+        scale,
+    )
     if not difference <= limit:
-        raise GradientCheckFailed(f"art.check_grad: the hand-written image gradient differs from autograd's "
-                                  f"by {difference:.3e} (tolerance {limit:.3e})")
+        raise GradientCheckFailed(
+            f"art.check_grad: the hand-written image gradient differs from autograd's "
+            f"by {difference:.3e} (tolerance {limit:.3e})"
+        )
     return difference
 
 
-def optimize(objective: Objective, image: torch.Tensor, config: ArtConfig, progress: Progress,
-             on_evaluation: Callable[[torch.Tensor, dict[str, float], Progress], None],
-             adam_state: dict | None = None) -> torch.Tensor:
+def optimize(
+    objective: Objective,
+    image: torch.Tensor,
+    config: ArtConfig,
+    progress: Progress,
+    on_evaluation: Callable[[torch.Tensor, dict[str, float], Progress], None],
+    adam_state: dict | None = None,
+) -> torch.Tensor:
     """Run ``config.iterations − progress.iteration`` evaluations from ``image``; returns the image.
 
     ``on_evaluation(image, losses, progress)`` runs after each one (logging, saving, stopping).
@@ -109,8 +121,10 @@ def optimize(objective: Objective, image: torch.Tensor, config: ArtConfig, progr
             checked = True
         losses = {"total": float(total), **{name: float(value) for name, value in parts.items()}}
         if not torch.isfinite(total):
-            raise TrainingDiverged(f"the loss became {losses['total']} at iteration {progress.iteration}; "
-                                   f"lower art.lr or the weights")
+            raise TrainingDiverged(
+                f"the loss became {losses['total']} at iteration {progress.iteration}; "
+                f"lower art.lr or the weights"
+            )
         image.grad = grad
         progress.iteration += 1
         progress.step += 1
@@ -118,9 +132,16 @@ def optimize(objective: Objective, image: torch.Tensor, config: ArtConfig, progr
         return total
 
     if config.optimizer == "lbfgs":
-        optimizer = torch.optim.LBFGS([image], lr=1, max_iter=remaining, max_eval=2 * remaining,
-                                      history_size=100, tolerance_grad=0, tolerance_change=0,
-                                      line_search_fn="strong_wolfe")
+        optimizer = torch.optim.LBFGS(
+            [image],
+            lr=1,
+            max_iter=remaining,
+            max_eval=2 * remaining,
+            history_size=100,
+            tolerance_grad=0,
+            tolerance_change=0,
+            line_search_fn="strong_wolfe",
+        )
         try:
             while progress.iteration < config.iterations:  # each step evaluates at least once
                 optimizer.step(evaluate)
@@ -136,8 +157,17 @@ def optimize(objective: Objective, image: torch.Tensor, config: ArtConfig, progr
     return image.detach()
 
 
-def stylize_image(network: FeatureNetwork, config: ArtConfig, styles: list, content, *,
-                  on_evaluation=None, progress: Progress | None = None, image=None, adam_state=None):
+def stylize_image(
+    network: FeatureNetwork,
+    config: ArtConfig,
+    styles: list,
+    content,
+    *,
+    on_evaluation=None,
+    progress: Progress | None = None,
+    image=None,
+    adam_state=None,
+):
     """Synthesize at each scale, coarse to fine; ``styles``, ``content`` are PIL pictures (content: or None).
 
     Returns (image (1, 3, H, W) in [0, 1] before clamping, progress).  ``image``/``progress`` resume a run.
@@ -148,8 +178,9 @@ def stylize_image(network: FeatureNetwork, config: ArtConfig, styles: list, cont
     network.to(dtype)
     generator = torch.Generator().manual_seed(config.seed)
     blend = config.style_blend or [1.0] * len(styles)
-    weights = Weights(config.content_weight if content is not None else 0.0, config.style_weight,
-                      config.tv_weight)
+    weights = Weights(
+        config.content_weight if content is not None else 0.0, config.style_weight, config.tv_weight
+    )
     sizes = scale_sizes(config.size, config.scales)
     started = time.perf_counter() - progress.seconds
 
@@ -160,8 +191,10 @@ def stylize_image(network: FeatureNetwork, config: ArtConfig, styles: list, cont
     for index in range(progress.scale, len(sizes)):
         progress.scale = index
         target = images.to_tensor(content, sizes[index]).to(dtype) if content is not None else None
-        style_tensors = [images.to_tensor(style, max(16, round(sizes[index] * config.style_scale))).to(dtype)
-                         for style in styles]
+        style_tensors = [
+            images.to_tensor(style, max(16, round(sizes[index] * config.style_scale))).to(dtype)
+            for style in styles
+        ]
         shape = target.shape if target is not None else _texture_shape(style_tensors[0], sizes[index])
         if image is None:
             image = start_image(config, shape, target, generator).to(dtype)

@@ -17,8 +17,29 @@ from ..errors import UserInputError
 from .layers import Branch, Conv, FeatureNetwork, Pool, ReLU
 
 # Output channels per convolution; "M" a pooling layer.
-LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-          512, 512, 512, 512, "M")
+LAYOUT = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYERS = ("relu4_2",)
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchvision's input normalisation
@@ -61,15 +82,18 @@ def check_layout(state: dict, path) -> None:
     shapes = expected_shapes()
     for name, shape in shapes.items():
         if name not in state:
-            raise WeightsError(f"art.weights={path}: key {name} is missing: not a torchvision VGG-19 "
-                               f"state_dict")
+            raise WeightsError(
+                f"art.weights={path}: key {name} is missing: not a torchvision VGG-19 state_dict"
+            )
         if tuple(state[name].shape) != shape:
-            raise WeightsError(f"art.weights={path}: key {name} has shape {tuple(state[name].shape)}, "
-                               f"VGG-19's is {shape}")
+            raise WeightsError(
+                f"art.weights={path}: key {name} has shape {tuple(state[name].shape)}, VGG-19's is {shape}"
+            )
     for name in state:
         if name not in shapes and not name.startswith("classifier."):
-            raise WeightsError(f"art.weights={path}: unexpected key {name}: not a torchvision VGG-19 "
-                               f"state_dict")
+            raise WeightsError(
+                f"art.weights={path}: unexpected key {name}: not a torchvision VGG-19 state_dict"
+            )
 
 
 def vgg19_network(path, pooling: str = "avg") -> FeatureNetwork:
@@ -88,5 +112,10 @@ def vgg19_network(path, pooling: str = "avg") -> FeatureNetwork:
         taps[f"relu{block}_{number}"] = index + 1
         number, index = number + 1, index + 2
     used = {name: tap for name, tap in taps.items() if name in STYLE_LAYERS + CONTENT_LAYERS}
-    return FeatureNetwork([Branch(layers, used)], list(STYLE_LAYERS), list(CONTENT_LAYERS),
-                          mean=torch.tensor(MEAN), std=torch.tensor(STD))
+    return FeatureNetwork(
+        [Branch(layers, used)],
+        list(STYLE_LAYERS),
+        list(CONTENT_LAYERS),
+        mean=torch.tensor(MEAN),
+        std=torch.tensor(STD),
+    )

@@ -23,13 +23,17 @@ def shifted_copies(x: Tensor, y: Tensor, image_shape, pixels: int) -> tuple[Tens
     if pixels == 0:
         return x, y
     if image_shape is None:
-        raise DataError("data.shift needs images: rows of a table have no pixels to shift "
-                        "(set data.image_shape "
-                        "for flattened pixels)")
+        raise DataError(
+            "data.shift needs images: rows of a table have no pixels to shift "
+            "(set data.image_shape "
+            "for flattened pixels)"
+        )
     channels, height, width = (1, *image_shape) if len(image_shape) == 2 else tuple(image_shape)
     if pixels >= min(height, width):
-        raise DataError(f"data.shift={pixels} moves a {height}×{width} image out of its frame "
-                        f"(at most {min(height, width) - 1})")
+        raise DataError(
+            f"data.shift={pixels} moves a {height}×{width} image out of its frame "
+            f"(at most {min(height, width) - 1})"
+        )
     images = x.reshape(-1, channels, height, width)
     # replicate-pad by `pixels` on every side, then cut the frame at an offset: a shift with edge fill
     padded = F.pad(images, (pixels, pixels, pixels, pixels), mode="replicate")
@@ -37,6 +41,6 @@ def shifted_copies(x: Tensor, y: Tensor, image_shape, pixels: int) -> tuple[Tens
     for d in range(1, pixels + 1):
         for dy, dx in ((d, 0), (-d, 0), (0, d), (0, -d)):  # down, up, right, left
             top, left = pixels - dy, pixels - dx
-            copies.append(padded[:, :, top:top + height, left:left + width])
+            copies.append(padded[:, :, top : top + height, left : left + width])
     rows = torch.cat(copies).reshape(-1, x.shape[1])
     return rows.contiguous(), y.repeat(len(copies))

@@ -41,8 +41,11 @@ def image_files(folder) -> list[tuple[Path, str]]:
     for class_folder in sorted(child for child in folder.iterdir() if child.is_dir()):
         if class_folder.name.startswith("."):
             continue
-        found += [(file, class_folder.name) for file in sorted(class_folder.rglob("*"))
-                  if file.is_file() and not file.name.startswith(".")]
+        found += [
+            (file, class_folder.name)
+            for file in sorted(class_folder.rglob("*"))
+            if file.is_file() and not file.name.startswith(".")
+        ]
     return found
 
 
@@ -124,8 +127,9 @@ def load_image_folder(folder, image_size, classes: list | None = None, channels:
     separate test folder: a class sub-folder outside them is an error."""
     listed = image_files(folder)
     if not listed:
-        raise DataError(f"{folder}: no images in its class sub-folders "
-                        f"(expected {folder}/<class>/<image>.png)")
+        raise DataError(
+            f"{folder}: no images in its class sub-folders (expected {folder}/<class>/<image>.png)"
+        )
     names = sorted({name for _, name in listed})
     if classes is None:
         if len(names) < 2:
@@ -133,8 +137,10 @@ def load_image_folder(folder, image_size, classes: list | None = None, channels:
         classes = names
     unknown = [name for name in names if name not in classes]
     if unknown:
-        raise DataError(f"{folder}: class sub-folder {unknown[0]!r} is not a class of the training data "
-                        f"({', '.join(map(str, classes))})")
+        raise DataError(
+            f"{folder}: class sub-folder {unknown[0]!r} is not a class of the training data "
+            f"({', '.join(map(str, classes))})"
+        )
     files = [file for file, _ in listed]
     channels = channels or folder_channels(files)
     shape = (channels, int(image_size[0]), int(image_size[1]))

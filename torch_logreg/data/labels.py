@@ -23,8 +23,9 @@ _FALSE = {"false", "False", "FALSE"}
 Place = Callable[[int], str]  # row position -> " on line 7" or " at row index 6 (from 0)"
 
 
-def encode_labels(values, name: str, labels: dict | None = None, classes: list | None = None,
-                  place: Place | None = None) -> tuple[Tensor, list]:
+def encode_labels(
+    values, name: str, labels: dict | None = None, classes: list | None = None, place: Place | None = None
+) -> tuple[Tensor, list]:
     """Raw labels (CSV text, or a 1-D numpy array) -> (y (m,) float64 class indices, classes).
 
     Without ``labels``: text that is all true/false is booleans, text that is all numbers is
@@ -44,14 +45,18 @@ def encode_labels(values, name: str, labels: dict | None = None, classes: list |
     if classes is None:
         classes = sorted(set(distinct))
         if len(classes) < 2:
-            raise DataError(f"{name}: only one class ({shown_label(classes[0])}) is present; "
-                            "logistic regression needs two")
+            raise DataError(
+                f"{name}: only one class ({shown_label(classes[0])}) is present; "
+                "logistic regression needs two"
+            )
     positions = {value: i for i, value in enumerate(classes)}
     index = np.empty(len(distinct), dtype=np.float64)
     for k, value in enumerate(distinct):
         if value not in positions:
-            raise DataError(f"{name}: label {shown_label(value)!r}{place(_first_row(inverse, k))} is not one of "
-                            f"the training data's classes ({', '.join(map(shown_label, classes))})")
+            raise DataError(
+                f"{name}: label {shown_label(value)!r}{place(_first_row(inverse, k))} is not one of "
+                f"the training data's classes ({', '.join(map(shown_label, classes))})"
+            )
         index[k] = positions[value]
     return torch.from_numpy(index[inverse]), list(classes)
 
@@ -59,7 +64,9 @@ def encode_labels(values, name: str, labels: dict | None = None, classes: list |
 def _distinct(values: list) -> tuple[list, np.ndarray]:
     """The distinct values in order of first appearance, and each row's position among them."""
     codes: dict = {}
-    inverse = np.fromiter((codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values))
+    inverse = np.fromiter(
+        (codes.setdefault(v, len(codes)) for v in values), dtype=np.int64, count=len(values)
+    )
     return list(codes), inverse
 
 
@@ -90,11 +97,15 @@ def _text_classes(distinct: list, inverse: np.ndarray, name: str, place: Place) 
     for k, number in enumerate(numbers):
         if number is None:
             example = next(text for text, n in zip(distinct, numbers) if n is not None)
-            raise DataError(f"{name}: label {distinct[k]!r}{place(_first_row(inverse, k))} is text among numeric "
-                            f"labels such as {example!r}; map them with data.labels")
+            raise DataError(
+                f"{name}: label {distinct[k]!r}{place(_first_row(inverse, k))} is text among numeric "
+                f"labels such as {example!r}; map them with data.labels"
+            )
         if not number.is_integer():
-            raise DataError(f"{name}: label {distinct[k]!r}{place(_first_row(inverse, k))} is not a whole number; "
-                            "class labels are integers, booleans or text")
+            raise DataError(
+                f"{name}: label {distinct[k]!r}{place(_first_row(inverse, k))} is not a whole number; "
+                "class labels are integers, booleans or text"
+            )
     return [int(number) for number in numbers]
 
 
@@ -137,8 +148,10 @@ def _array_classes(y: np.ndarray, name: str, place: Place) -> tuple[list, np.nda
         bad[~bad] = distinct[~bad] != np.round(distinct[~bad])
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{name}: label {distinct[k].item()}{place(_first_row(inverse, k))} is not a whole "
-                            "number; class labels are integers, booleans or text")
+            raise DataError(
+                f"{name}: label {distinct[k].item()}{place(_first_row(inverse, k))} is not a whole "
+                "number; class labels are integers, booleans or text"
+            )
     return [int(v) for v in distinct], inverse
 
 
@@ -147,14 +160,18 @@ def _mapped(distinct: list, inverse: np.ndarray, labels: dict, name: str, place:
     mapping = {_label_key(key): _class_value(value, key, name) for key, value in labels.items()}
     kinds = {type(value) for value in mapping.values()}
     if len(kinds) > 1:
-        raise DataError(f"data.labels: the class values mix {' and '.join(sorted(k.__name__ for k in kinds))}; "
-                        "use one kind")
+        raise DataError(
+            f"data.labels: the class values mix {' and '.join(sorted(k.__name__ for k in kinds))}; "
+            "use one kind"
+        )
     found = []
     for k, raw in enumerate(distinct):
         key = _label_key(raw)
         if key not in mapping:
-            raise DataError(f"{name}: label {key!r}{place(_first_row(inverse, k))} is not in data.labels "
-                            f"({', '.join(map(str, labels))})")
+            raise DataError(
+                f"{name}: label {key!r}{place(_first_row(inverse, k))} is not in data.labels "
+                f"({', '.join(map(str, labels))})"
+            )
         found.append(mapping[key])
     return found
 
@@ -179,5 +196,3 @@ def _class_value(value, key, name: str):
     if isinstance(value, (bool, int, str)):
         return value
     raise DataError(f"data.labels: {key!r} maps to {value!r}; class values are integers, booleans or text")
-
-

@@ -78,16 +78,27 @@ def load_split_shard(data, seed: int, group) -> Split:
     _, test_total = group.counts_before(x_test.shape[0])
     if test_total == 0:
         raise DataError(f"{data.test_path or data.path}: no test rows")
-    return Split(x_train, y_train, x_test, y_test, [f"x{i + 1}" for i in range(n)], standardizer, classes=classes,
-                 x_test_raw=x_test_raw, shard=Shard(train_start, train_total, test_total),
-                 image_shape=tuple(data.image_shape) if data.image_shape else None)
+    return Split(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        [f"x{i + 1}" for i in range(n)],
+        standardizer,
+        classes=classes,
+        x_test_raw=x_test_raw,
+        shard=Shard(train_start, train_total, test_total),
+        image_shape=tuple(data.image_shape) if data.image_shape else None,
+    )
 
 
 def _refuse_shift(data, why: str) -> None:
     """``data.shift`` copies images in memory; a reader that never holds every row cannot add them."""
     if getattr(data, "shift", 0):
-        raise DataError(f"data.shift={data.shift} needs every training row in memory, but {why}; "
-                        f"set data.shift=0, or run in one process without data.stream")
+        raise DataError(
+            f"data.shift={data.shift} needs every training row in memory, but {why}; "
+            f"set data.shift=0, or run in one process without data.stream"
+        )
 
 
 def _row_addressable(path) -> bool:
@@ -138,7 +149,9 @@ def open_npy(path: Path) -> np.ndarray:
     except (ValueError, EOFError, OSError) as error:
         raise DataError(f"{path}: not a readable numeric .npy array ({str(error).splitlines()[0]})") from None
     if array.ndim != 2 or array.shape[1] < 2 or array.shape[0] < 1:
-        raise DataError(f"{path}: expected a 2-D array (rows, features + label), got shape {tuple(array.shape)}")
+        raise DataError(
+            f"{path}: expected a 2-D array (rows, features + label), got shape {tuple(array.shape)}"
+        )
     return array
 
 
@@ -150,8 +163,9 @@ class Table:
         columns = columns or arrays[0].shape[1]
         for file, array in zip(files, arrays):
             if array.shape[1] != columns:
-                raise DataError(f"{file}: has {array.shape[1]} columns, the other shards {columns} "
-                                f"(features + label)")
+                raise DataError(
+                    f"{file}: has {array.shape[1]} columns, the other shards {columns} (features + label)"
+                )
         self.columns = columns
         self.starts = np.cumsum([0] + [len(a) for a in arrays])
 
@@ -193,8 +207,13 @@ def _read_with_split(data, seed: int, group):
     lo, hi = _my_rows(table, group.rank, group.world_size, by_files=Path(data.path).is_dir())
     train_rows = train_index[(train_index >= lo) & (train_index < hi)]
     test_rows = test_index[(test_index >= lo) & (test_index < hi)]
-    return (table.features(train_rows, name), y_all[train_rows], table.features(test_rows, name),
-            y_all[test_rows], classes)
+    return (
+        table.features(train_rows, name),
+        y_all[train_rows],
+        table.features(test_rows, name),
+        y_all[test_rows],
+        classes,
+    )
 
 
 def _read_without_split(data, group):
@@ -211,7 +230,9 @@ def _read_without_split(data, group):
         table = Table(files, [open_npy(f) for f in files], columns)
         lo, hi = (0, table.rows) if by_files else _bounds(table.rows, group.rank, group.world_size)
         rows = np.arange(lo, hi)
-        return table.features(rows, str(path)), np.concatenate([np.asarray(a[:, -1]) for a in table.arrays])[lo:hi]
+        return table.features(rows, str(path)), np.concatenate([np.asarray(a[:, -1]) for a in table.arrays])[
+            lo:hi
+        ]
 
     def read_both():
         x_train, raw_train = read(data.path)
@@ -230,10 +251,16 @@ def _read_without_split(data, group):
         if x_test.shape[1] != columns:
             raise DataError(f"{data.test_path}: has {x_test.shape[1]} features, the training data {columns}")
         _, classes = encode_labels(distinct, str(data.path), data.labels)
-        y_train = encode_labels(raw_train, str(data.path), data.labels, classes)[0] if len(raw_train) else \
-            torch.zeros(0, dtype=torch.float64)
-        y_test = encode_labels(raw_test, str(data.test_path), data.labels, classes)[0] if len(raw_test) else \
-            torch.zeros(0, dtype=torch.float64)
+        y_train = (
+            encode_labels(raw_train, str(data.path), data.labels, classes)[0]
+            if len(raw_train)
+            else torch.zeros(0, dtype=torch.float64)
+        )
+        y_test = (
+            encode_labels(raw_test, str(data.test_path), data.labels, classes)[0]
+            if len(raw_test)
+            else torch.zeros(0, dtype=torch.float64)
+        )
         return y_train, y_test, classes
 
     y_train, y_test, classes = group.agree(encode)
@@ -282,8 +309,10 @@ def _open_shards(path) -> list:
     files = [streaming.NpyFile(f) for f in npy_files(path)]
     for file in files[1:]:
         if file.columns != files[0].columns:
-            raise DataError(f"{file.path}: has {file.columns} columns, the other shards {files[0].columns} "
-                            f"(features + label)")
+            raise DataError(
+                f"{file.path}: has {file.columns} columns, the other shards {files[0].columns} "
+                f"(features + label)"
+            )
     return files
 
 
@@ -293,7 +322,7 @@ def _worker_rows(files, path, group) -> np.ndarray:
     starts = np.cumsum([0] + [f.rows for f in files])
     if Path(path).is_dir():
         first, last = _bounds(len(files), group.rank, group.world_size)
-        mask[starts[first]:starts[last]] = True
+        mask[starts[first] : starts[last]] = True
     else:
         mask[slice(*_bounds(len(mask), group.rank, group.world_size))] = True
     return mask
@@ -341,5 +370,13 @@ def load_streamed(data, seed: int, group, standardizer: Standardizer | None = No
         x_test = x_test.standardized(standardizer.mean, standardizer.std)
     train_start, train_total = group.counts_before(x_train.shape[0])
     _, test_total = group.counts_before(x_test.shape[0])
-    return Split(x_train, y_train, x_test, y_test, [f"x{i + 1}" for i in range(x_train.n)], standardizer,
-                 classes=classes, shard=Shard(train_start, train_total, test_total))
+    return Split(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        [f"x{i + 1}" for i in range(x_train.n)],
+        standardizer,
+        classes=classes,
+        shard=Shard(train_start, train_total, test_total),
+    )

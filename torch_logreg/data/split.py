@@ -157,7 +157,9 @@ def load_builtin(data, seed: int) -> Table:
     if data.name == "spirals":
         return _table(*make_spirals(classes, seed), num_classes=classes)
     if data.name == "synthetic":
-        return _table(*make_synthetic(data.samples, data.features, data.noise, seed, classes), num_classes=classes)
+        return _table(
+            *make_synthetic(data.samples, data.features, data.noise, seed, classes), num_classes=classes
+        )
     raise DataError(f"data.name must be one of {', '.join(BUILT_IN)}, got {data.name!r}")
 
 
@@ -173,14 +175,17 @@ def _table(x, y, names: list[str], *, num_classes: int, image_shape=None) -> Tab
 # ---------------------------------------------------------------- files
 
 
-def read_table(path: str | Path, target: str | None = None, labels: dict | None = None) -> tuple[Tensor, Tensor, list[str]]:
+def read_table(
+    path: str | Path, target: str | None = None, labels: dict | None = None
+) -> tuple[Tensor, Tensor, list[str]]:
     """``load_table`` without the classes: x (m, n), y (m,) class indices, feature names."""
     table = load_table(path, target, labels)
     return table.x, table.y, table.feature_names
 
 
-def load_table(path: str | Path, target: str | None = None, labels: dict | None = None,
-               classes: list | None = None) -> Table:
+def load_table(
+    path: str | Path, target: str | None = None, labels: dict | None = None, classes: list | None = None
+) -> Table:
     """Read a CSV (header row, label column ``target`` or the last), a ``.npy`` (label in the
     last column) or a ``.npz`` (arrays ``x`` (m, n) and ``y`` (m,)).
 
@@ -198,7 +203,9 @@ def load_table(path: str | Path, target: str | None = None, labels: dict | None 
         with open(path, newline="", encoding="utf-8-sig") as handle:
             return _parse_csv(handle, str(path), target, labels, classes)
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a UTF-8 text CSV (a spreadsheet or binary file? export it as CSV)") from None
+        raise DataError(
+            f"{path}: not a UTF-8 text CSV (a spreadsheet or binary file? export it as CSV)"
+        ) from None
 
 
 def existing_file(path: str | Path) -> Path:
@@ -234,18 +241,24 @@ def csv_rows(lines, name: str):
             yield reader.line_num, row
 
 
-def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classes: list | None = None) -> Table:
+def _parse_csv(
+    lines, name: str, target: str | None, labels: dict | None, classes: list | None = None
+) -> Table:
     rows_in = csv_rows(lines, name)
     _, header = next(rows_in, (0, []))
     if not any(cell.strip() for cell in header):
         raise DataError(f"{name}: the file is empty")
     header = [cell.strip() for cell in header]
     if len(header) < 2:
-        raise DataError(f"{name}: needs at least one feature column and a label column, found {len(header)} column")
+        raise DataError(
+            f"{name}: needs at least one feature column and a label column, found {len(header)} column"
+        )
     repeated = sorted({h for h in header if header.count(h) > 1})
     if repeated:
-        raise DataError(f"{name}: column {repeated[0]!r} appears {header.count(repeated[0])} times in the header; "
-                        f"each column needs its own name")
+        raise DataError(
+            f"{name}: column {repeated[0]!r} appears {header.count(repeated[0])} times in the header; "
+            f"each column needs its own name"
+        )
     if target is None:
         target_index = len(header) - 1
     elif target in header:
@@ -267,8 +280,10 @@ def _parse_csv(lines, name: str, target: str | None, labels: dict | None, classe
                 values.append(parse_number(cell, name, line_number, header[i]))
             except DataError as error:
                 if target is None:  # perhaps the label is not where the default looks for it
-                    raise DataError(f"{error}; the label is the last column ({header[target_index]!r}) by default, "
-                                    f"data.target=NAME chooses another") from None
+                    raise DataError(
+                        f"{error}; the label is the last column ({header[target_index]!r}) by default, "
+                        f"data.target=NAME chooses another"
+                    ) from None
                 raise
         rows.append(values)
     if not rows:
@@ -292,9 +307,13 @@ def _columns_by_name(test: Table, names: list[str], path) -> Table:
     missing = [n for n in names if n not in test.feature_names]
     extra = [n for n in test.feature_names if n not in names]
     if missing or extra:
-        said = (f"missing column {missing[0]!r}" if missing else f"column {extra[0]!r} is not a training feature")
-        raise DataError(f"{path}: {said}; the test file needs the training file's {len(names)} feature columns "
-                        f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), in any order")
+        said = (
+            f"missing column {missing[0]!r}" if missing else f"column {extra[0]!r} is not a training feature"
+        )
+        raise DataError(
+            f"{path}: {said}; the test file needs the training file's {len(names)} feature columns "
+            f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), in any order"
+        )
     order = [test.feature_names.index(n) for n in names]
     return dataclasses.replace(test, x=test.x[:, order], feature_names=list(names))
 
@@ -310,10 +329,14 @@ def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
         value = float(cell)
         if math.isfinite(value):
             return value
-        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]} is not finite "
-                        f"(it overflows to {value})")
+        raise DataError(
+            f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]} is not finite "
+            f"(it overflows to {value})"
+        )
     if not NON_FINITE.fullmatch(cell):
-        raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]!r} is not a number")
+        raise DataError(
+            f"{name}: line {line_number}, column {column!r}: {cell.strip()[:40]!r} is not a number"
+        )
     value = float(cell)
     if not math.isfinite(value):
         raise DataError(f"{name}: line {line_number}, column {column!r}: {cell.strip()} is not finite")
@@ -326,7 +349,9 @@ def parse_number(cell: str, name: str, line_number: int, column: str) -> float:
 def _read_npy(path: Path, labels: dict | None = None, classes: list | None = None) -> Table:
     array = load_npy(path)
     if array.ndim != 2 or array.shape[1] < 2 or array.shape[0] < 1:
-        raise DataError(f"{path}: expected a 2-D array (rows, features + label), got shape {tuple(array.shape)}")
+        raise DataError(
+            f"{path}: expected a 2-D array (rows, features + label), got shape {tuple(array.shape)}"
+        )
     return _from_arrays(array[:, :-1], array[:, -1], str(path), labels, classes)
 
 
@@ -368,7 +393,9 @@ def _first_line(error: BaseException) -> str:
 def _read_npz(path: Path, labels: dict | None = None, classes: list | None = None) -> Table:
     x, y = load_npz(path)
     if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] < 1:
-        raise DataError(f"{path}: expected x (m, n) and y (m,), got x {tuple(x.shape)} and y {tuple(y.shape)}")
+        raise DataError(
+            f"{path}: expected x (m, n) and y (m,), got x {tuple(x.shape)} and y {tuple(y.shape)}"
+        )
     return _from_arrays(x, y, str(path), labels, classes)
 
 
@@ -394,8 +421,9 @@ def _from_arrays(x: np.ndarray, y: np.ndarray, name: str, labels: dict | None, c
 # ---------------------------------------------------------------- split
 
 
-def split_indices(y, test_fraction: float, seed: int, classes: list | None = None,
-                  name: str = "data") -> tuple[np.ndarray, np.ndarray]:
+def split_indices(
+    y, test_fraction: float, seed: int, classes: list | None = None, name: str = "data"
+) -> tuple[np.ndarray, np.ndarray]:
     """The stratified split as sorted row indices (train, test), from the label column alone.
 
     y: (m,) class indices 0..K−1.  One ``default_rng(seed)`` permutes each class's rows in
@@ -424,15 +452,25 @@ def split_indices(y, test_fraction: float, seed: int, classes: list | None = Non
     return np.sort(np.concatenate(train_index)), np.sort(np.concatenate(test_index))
 
 
-def split_train_test(x: Tensor, y: Tensor, test_fraction: float, seed: int, name: str = "data",
-                     classes: list | None = None):
+def split_train_test(
+    x: Tensor, y: Tensor, test_fraction: float, seed: int, name: str = "data", classes: list | None = None
+):
     """x_train, y_train, x_test, y_test: the rows of ``split_indices``."""
     train_index, test_index = split_indices(y, test_fraction, seed, classes, name)
     return x[train_index], y[train_index], x[test_index], y[test_index]
 
 
-def make_split(x_train, y_train, x_test, y_test, names, standardize: bool, *,
-               classes: list | None = None, image_shape: tuple[int, ...] | None = None) -> Split:
+def make_split(
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    names,
+    standardize: bool,
+    *,
+    classes: list | None = None,
+    image_shape: tuple[int, ...] | None = None,
+) -> Split:
     """Fit the standardization on the train rows only, and apply it to both sides."""
     if x_test.shape[1] != x_train.shape[1]:
         raise DataError(f"the test data has {x_test.shape[1]} features, the training data {x_train.shape[1]}")
@@ -440,9 +478,17 @@ def make_split(x_train, y_train, x_test, y_test, names, standardize: bool, *,
     standardizer = Standardizer.fit(x_train, image_shape) if standardize else None
     if standardizer is not None:
         x_train, x_test = standardizer.transform(x_train), standardizer.transform(x_test)
-    return Split(x_train, y_train, x_test, y_test, list(names), standardizer,
-                 classes=list(classes) if classes is not None else [0, 1], image_shape=image_shape,
-                 x_test_raw=x_test_raw)
+    return Split(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        list(names),
+        standardizer,
+        classes=list(classes) if classes is not None else [0, 1],
+        image_shape=image_shape,
+        x_test_raw=x_test_raw,
+    )
 
 
 def breast_cancer(test_fraction: float = 0.25, seed: int = 0, standardize: bool = True) -> Split:
@@ -467,20 +513,39 @@ def load_split(data, seed: int) -> Split:
             if _has_header(data.path) and _has_header(data.test_path):  # arrays have positions only
                 test = _columns_by_name(test, table.feature_names, data.test_path)
             elif test.x.shape[1] != table.x.shape[1]:
-                raise DataError(f"{data.test_path}: has {test.x.shape[1]} feature columns, "
-                                f"{data.path} has {table.x.shape[1]}")
+                raise DataError(
+                    f"{data.test_path}: has {test.x.shape[1]} feature columns, "
+                    f"{data.path} has {table.x.shape[1]}"
+                )
             x_train, y_train = shifted_copies(table.x, table.y, image_shape, data.shift)
-            return make_split(x_train, y_train, test.x, test.y, table.feature_names, data.standardize,
-                              classes=table.classes, image_shape=image_shape)
+            return make_split(
+                x_train,
+                y_train,
+                test.x,
+                test.y,
+                table.feature_names,
+                data.standardize,
+                classes=table.classes,
+                image_shape=image_shape,
+            )
     else:
         table = load_builtin(data, seed)
         name = BREAST_CANCER_CSV if data.name == "breast_cancer" else f"{data.name} data"
         image_shape = row_image_shape(data, table)
-    x_train, y_train, x_test, y_test = split_train_test(table.x, table.y, data.test_fraction, seed, name,
-                                                        table.classes)
+    x_train, y_train, x_test, y_test = split_train_test(
+        table.x, table.y, data.test_fraction, seed, name, table.classes
+    )
     x_train, y_train = shifted_copies(x_train, y_train, image_shape, data.shift)
-    return make_split(x_train, y_train, x_test, y_test, table.feature_names, data.standardize,
-                      classes=table.classes, image_shape=image_shape)
+    return make_split(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        table.feature_names,
+        data.standardize,
+        classes=table.classes,
+        image_shape=image_shape,
+    )
 
 
 def read_data_file(data, path, like: Table | None = None) -> Table:
@@ -499,8 +564,10 @@ def row_image_shape(data, table: Table) -> tuple[int, ...] | None:
         return table.image_shape
     shape = tuple(data.image_shape)
     if math.prod(shape) != table.x.shape[1]:
-        raise DataError(f"data.image_shape {list(shape)} has {math.prod(shape)} pixels, but each row of "
-                        f"{data.path or data.name} has {table.x.shape[1]} features")
+        raise DataError(
+            f"data.image_shape {list(shape)} has {math.prod(shape)} pixels, but each row of "
+            f"{data.path or data.name} has {table.x.shape[1]} features"
+        )
     return shape
 
 

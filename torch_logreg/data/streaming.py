@@ -36,8 +36,22 @@ from torch import Tensor
 
 from ..errors import ConfigError, DataError
 
-UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000 ** 2, "mb": 1000 ** 2, "mib": 1 << 20,
-         "g": 1000 ** 3, "gb": 1000 ** 3, "gib": 1 << 30, "t": 1000 ** 4, "tb": 1000 ** 4, "tib": 1 << 40}
+UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1 << 10,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1 << 20,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1 << 30,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "tib": 1 << 40,
+}
 # Resident blocks: two read buffers, the converted block, and the model's work on it.
 BLOCKS_IN_MEMORY = 8
 MIN_BLOCK_ROWS = 256
@@ -85,15 +99,22 @@ class NpyFile:
         try:
             with open(path, "rb") as handle:
                 version = np.lib.format.read_magic(handle)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                    np.lib.format.read_array_header_2_0
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
                 shape, fortran, dtype = read_header(handle)
                 self.offset = handle.tell()
         except (ValueError, OSError, EOFError) as error:
-            raise DataError(f"{path}: not a readable numeric .npy array ({str(error).splitlines()[0]})") from None
+            raise DataError(
+                f"{path}: not a readable numeric .npy array ({str(error).splitlines()[0]})"
+            ) from None
         if fortran or len(shape) != 2 or dtype.kind not in "biuf" or shape[1] < 2:
-            raise DataError(f"{path}: expected a 2-D C-order numeric array (rows, features + label), got shape "
-                            f"{shape}, dtype {dtype}")
+            raise DataError(
+                f"{path}: expected a 2-D C-order numeric array (rows, features + label), got shape "
+                f"{shape}, dtype {dtype}"
+            )
         self.rows, self.columns = shape
         self.dtype = dtype
         self.row_bytes = self.columns * dtype.itemsize
@@ -116,8 +137,16 @@ class RowStream:
     x ↦ (x − mean)/std in ``dtype`` on ``device``; ``labels`` (m,) are kept in memory.
     """
 
-    def __init__(self, files: list[NpyFile], mask: np.ndarray, block_rows: int, dtype=torch.float64,
-                 device=torch.device("cpu"), mean: Tensor | None = None, std: Tensor | None = None):
+    def __init__(
+        self,
+        files: list[NpyFile],
+        mask: np.ndarray,
+        block_rows: int,
+        dtype=torch.float64,
+        device=torch.device("cpu"),
+        mean: Tensor | None = None,
+        std: Tensor | None = None,
+    ):
         self.files, self.mask, self.block_rows = files, mask, int(block_rows)
         self.dtype, self.device, self.mean, self.std = dtype, torch.device(device), mean, std
         self.n = files[0].columns - 1
@@ -137,8 +166,15 @@ class RowStream:
         return self.device.type == "cuda"
 
     def to(self, device=None, dtype=None) -> "RowStream":
-        return RowStream(self.files, self.mask, self.block_rows, dtype or self.dtype, device or self.device,
-                         self.mean, self.std)
+        return RowStream(
+            self.files,
+            self.mask,
+            self.block_rows,
+            dtype or self.dtype,
+            device or self.device,
+            self.mean,
+            self.std,
+        )
 
     def contiguous(self) -> "RowStream":
         return self
@@ -166,14 +202,16 @@ class RowStream:
     def _raw_blocks(self, with_label: bool = False):
         # Three buffers: the caller's block, the one waiting in the queue, the one being read.
         # A block is yielded as a view of its buffer (no copy), valid until the caller asks for the next.
-        buffers = [np.empty((self.block_rows, self.files[0].columns), dtype=self.files[0].dtype) for _ in range(3)]
+        buffers = [
+            np.empty((self.block_rows, self.files[0].columns), dtype=self.files[0].dtype) for _ in range(3)
+        ]
         turn = 0
         for file, start in zip(self.files, self.starts[:-1]):
             if file.dtype != buffers[0].dtype:
                 buffers = [np.empty((self.block_rows, file.columns), dtype=file.dtype) for _ in range(3)]
             with open(file.path, "rb", buffering=0) as handle:
                 for first in range(0, file.rows, self.block_rows):
-                    keep = self.mask[start + first:start + min(first + self.block_rows, file.rows)]
+                    keep = self.mask[start + first : start + min(first + self.block_rows, file.rows)]
                     if not keep.any():
                         continue
                     rows = file.read(handle, first, buffers[turn])
@@ -181,13 +219,12 @@ class RowStream:
                     chosen = rows[keep] if not keep.all() else rows
                     yield chosen if with_label else chosen[:, :-1]
 
-
     def block_table(self) -> list[tuple[int, int, int]]:
         """(file index, first row, rows kept) of each block that holds any of the rows, in order."""
         table = []
         for index, (file, start) in enumerate(zip(self.files, self.starts[:-1])):
             for first in range(0, file.rows, self.block_rows):
-                kept = int(self.mask[start + first:start + min(first + self.block_rows, file.rows)].sum())
+                kept = int(self.mask[start + first : start + min(first + self.block_rows, file.rows)].sum())
                 if kept:
                     table.append((index, first, kept))
         return table
@@ -198,8 +235,10 @@ class RowStream:
         buffer = np.empty((min(self.block_rows, file.rows - first), file.columns), dtype=file.dtype)
         with open(file.path, "rb", buffering=0) as handle:
             rows = file.read(handle, first, buffer)
-        keep = self.mask[start + first:start + first + len(rows)]
-        x = torch.from_numpy(np.ascontiguousarray(rows[keep][:, :-1])).to(device=self.device, dtype=self.dtype)
+        keep = self.mask[start + first : start + first + len(rows)]
+        x = torch.from_numpy(np.ascontiguousarray(rows[keep][:, :-1])).to(
+            device=self.device, dtype=self.dtype
+        )
         return (x - self.mean.to(x)) / self.std.to(x) if self.mean is not None else x
 
 
@@ -235,10 +274,14 @@ class BlockBatches:
         if self._block is None or self._block[:2] != (epoch, block):
             file_index, first, kept = self.table[block]
             generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) * 1_000_033 + block)
-            self._block = (epoch, block, self.stream.read_block(file_index, first),
-                           torch.randperm(kept, generator=generator))
+            self._block = (
+                epoch,
+                block,
+                self.stream.read_block(file_index, first),
+                torch.randperm(kept, generator=generator),
+            )
         _, _, x, permutation = self._block
-        local = permutation[within * self.batch_size:(within + 1) * self.batch_size]
+        local = permutation[within * self.batch_size : (within + 1) * self.batch_size]
         return x[local.to(x.device)], local + int(self.offsets[block])
 
 
@@ -335,8 +378,10 @@ def _refuse_non_finite(stream: RowStream, features: np.ndarray, first_row: int) 
     block_row, column = np.argwhere(~np.isfinite(features))[0]
     row = first_row + int(block_row)
     index = int(np.searchsorted(stream.starts, row, side="right")) - 1
-    raise DataError(f"{stream.files[index].path}: row index {row - int(stream.starts[index])}, column index "
-                    f"{int(column)} (from 0): {features[block_row, column]} is not finite")
+    raise DataError(
+        f"{stream.files[index].path}: row index {row - int(stream.starts[index])}, column index "
+        f"{int(column)} (from 0): {features[block_row, column]} is not finite"
+    )
 
 
 def streamed_statistics(stream: RowStream, group) -> tuple[Tensor, Tensor]:
@@ -372,6 +417,6 @@ def local_statistics(stream: RowStream) -> tuple[float, Tensor, Tensor]:
         delta = block_mean - mean
         total = count + b
         mean = mean + delta * (b / total)
-        m2 = m2 + block_m2 + delta ** 2 * (count * b / total)
+        m2 = m2 + block_m2 + delta**2 * (count * b / total)
         count = total
     return count, mean, m2

@@ -93,11 +93,15 @@ def _sm_count(device: torch.device) -> int:
 def _check_arguments(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, out: FusedOutputs | None) -> None:
     """A ValueError naming the argument whose shape, dtype or device the kernel cannot take."""
     if not supports(x):
-        raise ValueError(f"fused kernel does not support x {tuple(x.shape)} {x.dtype} on {x.device}; see supports()")
+        raise ValueError(
+            f"fused kernel does not support x {tuple(x.shape)} {x.dtype} on {x.device}; see supports()"
+        )
     m, n = x.shape
     for name, tensor, shape in (("y", y, (m,)), ("weight", weight, (1, n)), ("bias", bias, (1,))):
         if tensor.shape != shape or tensor.dtype != torch.float32 or tensor.device != x.device:
-            raise ValueError(f"{name} must be float32 {shape} on {x.device}, got {tensor.dtype} {tuple(tensor.shape)}")
+            raise ValueError(
+                f"{name} must be float32 {shape} on {x.device}, got {tensor.dtype} {tuple(tensor.shape)}"
+            )
     if out is not None:
         for buffer, shape in zip(out, ((), (1, n), (1,))):
             if buffer.shape != shape or buffer.dtype != torch.float32 or buffer.device != x.device:
@@ -151,7 +155,7 @@ def fused_cost_and_grads(
     dweight = sums[:n].view(1, n)
     if l2:
         dweight = dweight + weight * (l2 / m)
-    dbias = sums[n:n + 1]
+    dbias = sums[n : n + 1]
     cost = None
     if with_cost:
         cost = sums[n + 1] + weight.pow(2).sum() * (l2 / (2 * m)) if l2 else sums[n + 1]

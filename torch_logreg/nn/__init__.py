@@ -22,7 +22,15 @@ from .mlp import MLP
 from .models import MODELS, build_model
 
 __all__ = [
-    "functional", "losses", "Classifier", "as_classifier", "LogisticRegression", "MLP", "CNN", "MODELS",
+    "functional",
+    "losses",
+    "Classifier",
+    "as_classifier",
+    "LogisticRegression",
+    "MLP",
+    "CNN",
+    "MODELS",
     "build_model",
-    "check_gradients", "GradientMismatchError",
+    "check_gradients",
+    "GradientMismatchError",
 ]

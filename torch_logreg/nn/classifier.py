@@ -72,8 +72,9 @@ class Classifier(nn.Module):
 
     # ------------------------------------------------------------ the interface
 
-    def cost(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, rows=None,
-             l2_rows=None) -> Tensor:
+    def cost(
+        self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None
+    ) -> Tensor:
         """J = (1/m) Σ s·ℓ(z, y) + the L2 term over ``l2_rows``.  -> ().
 
         m is ``rows`` when given (a worker of several passes the global count), else this
@@ -88,7 +89,9 @@ class Classifier(nn.Module):
         if rows is not None:
             value = value * (here / rows)  # the mean over ``here`` rows, as a share of ``rows``
         if self.l2:
-            value = value + self.penalty(l2_rows if l2_rows is not None else (rows if rows is not None else here))
+            value = value + self.penalty(
+                l2_rows if l2_rows is not None else (rows if rows is not None else here)
+            )
         return value
 
     def penalty(self, rows) -> Tensor:

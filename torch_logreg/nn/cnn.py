@@ -66,21 +66,26 @@ class Conv2d(nn.Module):
         return LF.conv2d(x, self.weight, self.bias, 1, self.padding)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"padding={self.padding}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, padding={self.padding}"
+        )
 
 
 class CNNKeys(MLPKeys):
     """The ``model.*`` keys a CNN reads: its convolution blocks', and its dense head's (the MLP's own)."""
 
     channels: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: [16, 32], description="each convolution block's output channels, e.g. "
-        "`[16, 32]`", min_length=1,
-        json_schema_extra={"expected": "a non-empty list of integers >= 1", "kind": "a list of integers"})
+        default_factory=lambda: [16, 32],
+        description="each convolution block's output channels, e.g. `[16, 32]`",
+        min_length=1,
+        json_schema_extra={"expected": "a non-empty list of integers >= 1", "kind": "a list of integers"},
+    )
     kernel_size: int = Field(3, description="k of the k×k convolutions, padded by ⌊k/2⌋", ge=1, le=15)
     pool: Literal["max", "avg", "none"] = Field(
-        "max", description="2×2 pooling after each block (while the image is 2 pixels or more): "
-                           "`max`, `avg`, `none`")
+        "max",
+        description="2×2 pooling after each block (while the image is 2 pixels or more): "
+        "`max`, `avg`, `none`",
+    )
 
 
 class CNN(Classifier):
@@ -120,10 +125,22 @@ class CNN(Classifier):
     keys = CNNKeys
     init_help = "`he` (relu) or `xavier`"
 
-    def __init__(self, in_features: int, image_shape: Sequence[int], channels: Sequence[int] = (16, 32),
-                 kernel_size: int = 3, pool: str = "max", hidden: Sequence[int] = (64,), num_classes: int = 2,
-                 activation: str = "relu", l2: float = 0.0, init: str | None = None, check_grad: bool = False,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        image_shape: Sequence[int],
+        channels: Sequence[int] = (16, 32),
+        kernel_size: int = 3,
+        pool: str = "max",
+        hidden: Sequence[int] = (64,),
+        num_classes: int = 2,
+        activation: str = "relu",
+        l2: float = 0.0,
+        init: str | None = None,
+        check_grad: bool = False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__(in_features, num_classes, l2, check_grad)
         self.image_shape = _image_shape(image_shape, self.in_features)
         self.channels = _widths(channels, "model.channels", allow_empty=False)
@@ -133,8 +150,9 @@ class CNN(Classifier):
         if pool not in POOLS:
             raise ValueError(f"model.pool must be one of {', '.join(POOLS)}, got {pool!r}")
         if activation not in LF.ACTIVATIONS:
-            raise ValueError(f"model.activation must be one of {', '.join(LF.ACTIVATIONS)}, "
-                             f"got {activation!r}")
+            raise ValueError(
+                f"model.activation must be one of {', '.join(LF.ACTIVATIONS)}, got {activation!r}"
+            )
         init = default_init(activation) if init is None else init
         if init not in CNN_INITS:
             raise ValueError(f"model.init must be one of {', '.join(CNN_INITS)} for a cnn, got {init!r}")
@@ -160,20 +178,38 @@ class CNN(Classifier):
     @classmethod
     def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> CNN:
         if len(sample_shape) != 3:
-            raise ValueError(f"model.name=cnn needs images, but each sample has shape {list(sample_shape)}: "
-                             f"set "
-                             f"data.image_shape (e.g. [1, 8, 8]) for a file of flattened pixels, or use a "
-                             f"folder of images or data.name=digits")
-        return cls(math.prod(sample_shape), sample_shape, tuple(model_config.channels),
-                   model_config.kernel_size,
-                   model_config.pool, tuple(model_config.hidden), num_classes, model_config.activation,
-                   model_config.l2, model_config.init)
+            raise ValueError(
+                f"model.name=cnn needs images, but each sample has shape {list(sample_shape)}: "
+                f"set "
+                f"data.image_shape (e.g. [1, 8, 8]) for a file of flattened pixels, or use a "
+                f"folder of images or data.name=digits"
+            )
+        return cls(
+            math.prod(sample_shape),
+            sample_shape,
+            tuple(model_config.channels),
+            model_config.kernel_size,
+            model_config.pool,
+            tuple(model_config.hidden),
+            num_classes,
+            model_config.activation,
+            model_config.l2,
+            model_config.init,
+        )
 
     def constructor_args(self) -> dict:
-        return {"in_features": self.in_features, "image_shape": list(self.image_shape),
-                "channels": list(self.channels), "kernel_size": self.kernel_size, "pool": self.pool,
-                "hidden": list(self.hidden), "num_classes": self.num_classes, "activation": self.activation,
-                "l2": self.l2, "init": self.init}
+        return {
+            "in_features": self.in_features,
+            "image_shape": list(self.image_shape),
+            "channels": list(self.channels),
+            "kernel_size": self.kernel_size,
+            "pool": self.pool,
+            "hidden": list(self.hidden),
+            "num_classes": self.num_classes,
+            "activation": self.activation,
+            "l2": self.l2,
+            "init": self.init,
+        }
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:
@@ -237,10 +273,12 @@ class CNN(Classifier):
         return sum(LF.l2_penalty(layer.weight, self.l2, rows) for layer in layers)
 
     def extra_repr(self) -> str:
-        return (f"image_shape={list(self.image_shape)}, channels={list(self.channels)}, "
-                f"kernel_size={self.kernel_size}, pool={self.pool!r}, hidden={list(self.hidden)}, "
-                f"num_classes={self.num_classes}, activation={self.activation!r}, l2={self.l2}, "
-                f"init={self.init!r}")
+        return (
+            f"image_shape={list(self.image_shape)}, channels={list(self.channels)}, "
+            f"kernel_size={self.kernel_size}, pool={self.pool!r}, hidden={list(self.hidden)}, "
+            f"num_classes={self.num_classes}, activation={self.activation!r}, l2={self.l2}, "
+            f"init={self.init!r}"
+        )
 
 
 def _image_shape(shape, in_features: int) -> tuple[int, int, int]:
@@ -252,8 +290,10 @@ def _image_shape(shape, in_features: int) -> tuple[int, int, int]:
         raise ValueError(problem)
     shape = (1, *shape) if len(shape) == 2 else tuple(shape)
     if math.prod(shape) != in_features:
-        raise ValueError(f"data.image_shape {list(shape)} has {math.prod(shape)} pixels, but each row has "
-                         f"{in_features} features")
+        raise ValueError(
+            f"data.image_shape {list(shape)} has {math.prod(shape)} pixels, but each row has "
+            f"{in_features} features"
+        )
     return shape
 
 

@@ -36,16 +36,22 @@ from torch.nn.modules.utils import _pair
 from . import autograd_switch
 
 
-def _output_padding(input_size: tuple[int, int], output_size: tuple[int, int], kernel, stride, padding, dilation):
+def _output_padding(
+    input_size: tuple[int, int], output_size: tuple[int, int], kernel, stride, padding, dilation
+):
     """The extra rows/columns a transposed convolution needs to give back exactly ``input_size``."""
-    return tuple(size_in - ((size_out - 1) * s - 2 * p + d * (k - 1) + 1)
-                 for size_in, size_out, k, s, p, d in zip(input_size, output_size, kernel, stride, padding, dilation))
+    return tuple(
+        size_in - ((size_out - 1) * s - 2 * p + d * (k - 1) + 1)
+        for size_in, size_out, k, s, p, d in zip(input_size, output_size, kernel, stride, padding, dilation)
+    )
 
 
 def conv2d_backward_input(grad_y: Tensor, weight: Tensor, input_size, stride, padding, dilation) -> Tensor:
     """dX: the transposed convolution of dY with W.  grad_y (N, O, H', W') -> (N, C, H, W)."""
     extra = _output_padding(input_size, grad_y.shape[-2:], weight.shape[-2:], stride, padding, dilation)
-    return F.conv_transpose2d(grad_y, weight, stride=stride, padding=padding, output_padding=extra, dilation=dilation)
+    return F.conv_transpose2d(
+        grad_y, weight, stride=stride, padding=padding, output_padding=extra, dilation=dilation
+    )
 
 
 def conv2d_backward_weight(grad_y: Tensor, x: Tensor, kernel, stride, padding, dilation) -> Tensor:
@@ -56,10 +62,11 @@ def conv2d_backward_weight(grad_y: Tensor, x: Tensor, kernel, stride, padding, d
     where the forward's dilation d is the stride and its stride s the dilation.  Rows and columns past
     kh, kw (input the forward's last window never reached) are cut off.
     """
-    grad_weight = F.conv2d(x.transpose(0, 1), grad_y.transpose(0, 1), stride=dilation, padding=padding,
-                           dilation=stride)  # (C, O, ≥ kh, ≥ kw)
+    grad_weight = F.conv2d(
+        x.transpose(0, 1), grad_y.transpose(0, 1), stride=dilation, padding=padding, dilation=stride
+    )  # (C, O, ≥ kh, ≥ kw)
     # contiguous, laid out as the weight is
-    return grad_weight[:, :, :kernel[0], :kernel[1]].transpose(0, 1).contiguous()
+    return grad_weight[:, :, : kernel[0], : kernel[1]].transpose(0, 1).contiguous()
 
 
 class Conv2dFunction(torch.autograd.Function):
@@ -80,9 +87,14 @@ class Conv2dFunction(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         stride, padding, dilation = ctx.geometry
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_x = conv2d_backward_input(grad_y, weight, x.shape[-2:], stride, padding, dilation) if need_x else None
-        grad_weight = (conv2d_backward_weight(grad_y, x, weight.shape[-2:], stride, padding, dilation)
-                       if need_weight else None)
+        grad_x = (
+            conv2d_backward_input(grad_y, weight, x.shape[-2:], stride, padding, dilation) if need_x else None
+        )
+        grad_weight = (
+            conv2d_backward_weight(grad_y, x, weight.shape[-2:], stride, padding, dilation)
+            if need_weight
+            else None
+        )
         grad_bias = grad_y.sum((0, 2, 3)) if need_bias and ctx.has_bias else None
         return grad_x, grad_weight, grad_bias, None, None, None
 
@@ -143,7 +155,9 @@ def avg_pool2d_backward(grad_y: Tensor, input_shape, kernel, stride, padding) ->
     channels = input_shape[1]
     spread = grad_y.new_full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]))
     extra = _output_padding(input_shape[-2:], grad_y.shape[-2:], kernel, stride, padding, (1, 1))
-    return F.conv_transpose2d(grad_y, spread, stride=stride, padding=padding, output_padding=extra, groups=channels)
+    return F.conv_transpose2d(
+        grad_y, spread, stride=stride, padding=padding, output_padding=extra, groups=channels
+    )
 
 
 class FlattenFunction(torch.autograd.Function):

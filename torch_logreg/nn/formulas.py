@@ -19,7 +19,12 @@ def linear_forward(x: Tensor, weight: Tensor, bias: Tensor | None, out: Tensor |
 
 
 def linear_backward(
-    grad_z: Tensor, x: Tensor, weight: Tensor, need_x: bool = True, need_weight: bool = True, need_bias: bool = True,
+    grad_z: Tensor,
+    x: Tensor,
+    weight: Tensor,
+    need_x: bool = True,
+    need_weight: bool = True,
+    need_bias: bool = True,
     dx_out: Tensor | None = None,
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """dx = g W, dW = gᵀ x, db = Σ_rows g.  grad_z: (m, k) -> (m, n), (k, n), (k,).
@@ -102,6 +107,7 @@ def l2_backward(weight: Tensor, l2: float, m) -> Tensor:
 # in its docstring: written as products, the tanh line alone made three (m, width)
 # temporaries per layer per step (benchmarks/mlp_time.py).  The tests hold each against
 # the formula and against autograd.
+
 
 def sigmoid_backward(grad_a: Tensor, a: Tensor, out: Tensor | None = None) -> Tensor:
     """dz = da ⊙ σ′(z) = da ⊙ a(1 − a), from the output a = σ(z).  Any shape; into ``out`` (may be da)."""

@@ -126,7 +126,11 @@ class LogisticCostFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_cost: Tensor):
         z, y, sample_weight = ctx.saved_tensors
-        dz = logistic_cost_backward(z, y, sample_weight=sample_weight) * grad_cost if ctx.needs_input_grad[0] else None
+        dz = (
+            logistic_cost_backward(z, y, sample_weight=sample_weight) * grad_cost
+            if ctx.needs_input_grad[0]
+            else None
+        )
         return dz, None, None
 
 
@@ -144,7 +148,11 @@ class SoftmaxCostFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_cost: Tensor):
         z, y, sample_weight = ctx.saved_tensors
-        dz = softmax_cost_backward(z, y, sample_weight=sample_weight) * grad_cost if ctx.needs_input_grad[0] else None
+        dz = (
+            softmax_cost_backward(z, y, sample_weight=sample_weight) * grad_cost
+            if ctx.needs_input_grad[0]
+            else None
+        )
         return dz, None, None
 
 
@@ -219,7 +227,10 @@ def logistic_cost(z: Tensor, y: Tensor, sample_weight: Tensor | None = None) -> 
     if _PLAIN_AUTOGRAD.get():
         if sample_weight is None:
             return F.binary_cross_entropy_with_logits(z, y)
-        return F.binary_cross_entropy_with_logits(z, y, weight=sample_weight, reduction="sum") / sample_weight.sum()
+        return (
+            F.binary_cross_entropy_with_logits(z, y, weight=sample_weight, reduction="sum")
+            / sample_weight.sum()
+        )
     return _apply(LogisticCostFunction, z, y, sample_weight)
 
 

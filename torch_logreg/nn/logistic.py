@@ -49,8 +49,16 @@ class LogisticRegression(Classifier):
     help = "`logistic` (one neuron for 2 classes, softmax over K)"
     coefficient_table = True
 
-    def __init__(self, in_features: int, num_classes: int = 2, l2: float = 0.0, init: str = "zeros",
-                 check_grad: bool = False, device=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int = 2,
+        l2: float = 0.0,
+        init: str = "zeros",
+        check_grad: bool = False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__(in_features, num_classes, l2, check_grad)
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
@@ -63,11 +71,20 @@ class LogisticRegression(Classifier):
     @classmethod
     def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> LogisticRegression:
         """One weight per feature: an image of (C, H, W) is its C·H·W pixels in a row."""
-        return cls(math.prod(sample_shape), num_classes, l2=model_config.l2,
-                   init=model_config.init or cls.default_init)
+        return cls(
+            math.prod(sample_shape),
+            num_classes,
+            l2=model_config.l2,
+            init=model_config.init or cls.default_init,
+        )
 
     def constructor_args(self) -> dict:
-        return {"in_features": self.in_features, "num_classes": self.num_classes, "l2": self.l2, "init": self.init}
+        return {
+            "in_features": self.in_features,
+            "num_classes": self.num_classes,
+            "l2": self.l2,
+            "init": self.init,
+        }
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
@@ -97,8 +114,16 @@ class LogisticRegression(Classifier):
 
     # ------------------------------------------------------------ fast paths
 
-    def cost_and_grads(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, rows=None,
-                       l2_rows=None, with_cost: bool = False) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
+    def cost_and_grads(
+        self,
+        x: Tensor,
+        y: Tensor,
+        *,
+        sample_weight: Tensor | None = None,
+        rows=None,
+        l2_rows=None,
+        with_cost: bool = False,
+    ) -> tuple[Tensor | None, tuple[Tensor, Tensor]]:
         """(J or None, (dW, db)) without autograd: the vectorized document loop.  y as ``loss.targets`` gives.
 
         ``rows`` divides the loss sum (default: the rows here, or Σs); ``l2_rows`` the L2 term
@@ -108,15 +133,32 @@ class LogisticRegression(Classifier):
         if self.out_features == 1:
             grads = self._binary_grads(x)
             if grads is LF.cost_and_grads or sample_weight is not None or rows is not None:
-                value, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, self.l2, with_cost=with_cost,
-                                                          sample_weight=sample_weight, rows=rows, l2_rows=l2_rows)
+                value, dweight, dbias = LF.cost_and_grads(
+                    x,
+                    y,
+                    weight,
+                    bias,
+                    self.l2,
+                    with_cost=with_cost,
+                    sample_weight=sample_weight,
+                    rows=rows,
+                    l2_rows=l2_rows,
+                )
             else:  # the fused CUDA kernel divides l2 by the batch's m: l2·m/l2_rows gives l2/l2_rows
                 l2 = self.l2 if l2_rows is None else self.l2 * len(x) / l2_rows
                 value, dweight, dbias = grads(x, y, weight, bias, l2, with_cost=with_cost)
         else:
-            value, dweight, dbias = LF.softmax_cost_and_grads(x, y, weight, bias, self.l2, with_cost=with_cost,
-                                                              sample_weight=sample_weight, rows=rows,
-                                                              l2_rows=l2_rows)
+            value, dweight, dbias = LF.softmax_cost_and_grads(
+                x,
+                y,
+                weight,
+                bias,
+                self.l2,
+                with_cost=with_cost,
+                sample_weight=sample_weight,
+                rows=rows,
+                l2_rows=l2_rows,
+            )
         return value, (dweight, dbias)
 
     def hessian(self, x: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:

@@ -67,8 +67,11 @@ class MLPKeys(BaseModel):
     """The ``model.*`` keys an MLP reads (and any model whose dense head is one)."""
 
     hidden: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: [4], description="the hidden layers' widths, e.g. `[16, 8]`", min_length=1,
-        json_schema_extra={"expected": "a non-empty list of integers >= 1", "kind": "a list of integers"})
+        default_factory=lambda: [4],
+        description="the hidden layers' widths, e.g. `[16, 8]`",
+        min_length=1,
+        json_schema_extra={"expected": "a non-empty list of integers >= 1", "kind": "a list of integers"},
+    )
     activation: Literal["tanh", "relu", "sigmoid"] = Field("tanh", description="`tanh`, `relu` or `sigmoid`")
 
 
@@ -112,13 +115,24 @@ class MLP(Classifier):
     help = "`mlp` (`model.hidden` layers)"
     keys = MLPKeys
 
-    def __init__(self, in_features: int, hidden: Sequence[int] = (4,), num_classes: int = 2,
-                 activation: str = "tanh", l2: float = 0.0, init: str = "uniform", check_grad: bool = False,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int] = (4,),
+        num_classes: int = 2,
+        activation: str = "tanh",
+        l2: float = 0.0,
+        init: str = "uniform",
+        check_grad: bool = False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__(in_features, num_classes, l2, check_grad)
         self.hidden = _hidden_widths(hidden)
         if activation not in LF.ACTIVATIONS:
-            raise ValueError(f"model.activation must be one of {', '.join(LF.ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(
+                f"model.activation must be one of {', '.join(LF.ACTIVATIONS)}, got {activation!r}"
+            )
         if init == "zeros":
             raise ValueError(
                 "model.init=zeros cannot train a network with hidden layers: every hidden unit would "
@@ -136,13 +150,24 @@ class MLP(Classifier):
     @classmethod
     def from_config(cls, model_config, sample_shape: tuple[int, ...], num_classes: int) -> "MLP":
         """The first layer takes every feature: an image of (C, H, W) is its C·H·W pixels in a row."""
-        return cls(math.prod(sample_shape), tuple(model_config.hidden), num_classes,
-                   activation=model_config.activation,
-                   l2=model_config.l2, init=model_config.init or cls.default_init)
+        return cls(
+            math.prod(sample_shape),
+            tuple(model_config.hidden),
+            num_classes,
+            activation=model_config.activation,
+            l2=model_config.l2,
+            init=model_config.init or cls.default_init,
+        )
 
     def constructor_args(self) -> dict:
-        return {"in_features": self.in_features, "hidden": list(self.hidden), "num_classes": self.num_classes,
-                "activation": self.activation, "l2": self.l2, "init": self.init}
+        return {
+            "in_features": self.in_features,
+            "hidden": list(self.hidden),
+            "num_classes": self.num_classes,
+            "activation": self.activation,
+            "l2": self.l2,
+            "init": self.init,
+        }
 
     @property
     def layers(self) -> list[Linear]:
@@ -193,8 +218,16 @@ class MLP(Classifier):
 
     # ------------------------------------------------------------ fast path
 
-    def cost_and_grads(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, rows=None,
-                       l2_rows=None, with_cost: bool = False) -> tuple[Tensor | None, tuple[Tensor, ...]]:
+    def cost_and_grads(
+        self,
+        x: Tensor,
+        y: Tensor,
+        *,
+        sample_weight: Tensor | None = None,
+        rows=None,
+        l2_rows=None,
+        with_cost: bool = False,
+    ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
         """(J or None, (dW[1], db[1], dW[2], db[2], …)) without autograd; y as ``loss.targets`` gives.
 
         The equations of the module docstring, vectorized over the rows: one forward pass
@@ -210,8 +243,9 @@ class MLP(Classifier):
         for index, (weight, bias) in enumerate(params[:-1]):
             # Z[l] into a buffer kept from the last step: a fresh (m, width) tensor a step costs
             # its page faults again each time, which on 100k rows outweighs the arithmetic.
-            z_hidden = LF.linear_forward(activations[-1], weight, bias,
-                                         out=self._scratch(("z", index), (len(x), weight.shape[0]), x))
+            z_hidden = LF.linear_forward(
+                activations[-1], weight, bias, out=self._scratch(("z", index), (len(x), weight.shape[0]), x)
+            )
             activations.append(_IN_PLACE[self.activation](z_hidden))
         z = LF.linear_forward(activations[-1], *params[-1])  # Z[L]: (m, 1) or (m, K)
 
@@ -222,8 +256,9 @@ class MLP(Classifier):
             weight, bias = params[index]
             a_previous = activations[index]
             da_buffer = self._scratch(("da", index), a_previous.shape, x) if index > 0 else None
-            da_previous, dweight, dbias = LF.linear_backward(dz, a_previous, weight, need_x=index > 0,
-                                                             dx_out=da_buffer)
+            da_previous, dweight, dbias = LF.linear_backward(
+                dz, a_previous, weight, need_x=index > 0, dx_out=da_buffer
+            )
             if self.l2:
                 dweight = dweight.add_(LF.l2_backward(weight, self.l2, l2_m))
                 if with_cost:
@@ -238,13 +273,20 @@ class MLP(Classifier):
         """A buffer of ``shape`` for the fast path, kept between calls (never part of the state)."""
         cache = self.__dict__.setdefault("_fast_path_buffers", {})
         buffer = cache.get(key)
-        if buffer is None or buffer.shape != shape or buffer.dtype != like.dtype or buffer.device != like.device:
+        if (
+            buffer is None
+            or buffer.shape != shape
+            or buffer.dtype != like.dtype
+            or buffer.device != like.device
+        ):
             buffer = cache[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
         return buffer
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, hidden={list(self.hidden)}, num_classes={self.num_classes}, "
-                f"activation={self.activation!r}, l2={self.l2}, init={self.init!r}")
+        return (
+            f"in_features={self.in_features}, hidden={list(self.hidden)}, num_classes={self.num_classes}, "
+            f"activation={self.activation!r}, l2={self.l2}, init={self.init!r}"
+        )
 
 
 def _hidden_widths(hidden) -> tuple[int, ...]:

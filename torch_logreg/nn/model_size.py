@@ -14,8 +14,15 @@ import torch
 from ..errors import ConfigError
 
 
-def check_model_fits(build, model_config, sample_shape, num_classes: int, dtype: torch.dtype,
-                     device: torch.device, available: int) -> None:
+def check_model_fits(
+    build,
+    model_config,
+    sample_shape,
+    num_classes: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    available: int,
+) -> None:
     """ConfigError naming the key and the bytes when ``build(model_config, sample_shape, K)`` cannot fit
     in ``available`` bytes; ``build`` is ``models.build_model``, ``sample_shape`` one sample's: (n,) for a
     row, (C, H, W) for an image (or n)."""
@@ -24,23 +31,35 @@ def check_model_fits(build, model_config, sample_shape, num_classes: int, dtype:
     try:
         with torch.device("meta"):
             probe = build(model_config, sample_shape, num_classes)
-    except RuntimeError as error:  # a weight of more than 2⁶³ elements: its size overflows before any allocation
+    except (
+        RuntimeError
+    ) as error:  # a weight of more than 2⁶³ elements: its size overflows before any allocation
         hidden = getattr(model_config, "hidden", None)
-        key = f"model.hidden={list(hidden)}" if hidden else f"model.name={model_config.name} on {in_features} " \
-            f"features and {num_classes} classes"
-        raise ConfigError(f"{key}: the model's weights are too large to address (more than 2**63 bytes; "
-                          f"{str(error).splitlines()[0]})") from None
+        key = (
+            f"model.hidden={list(hidden)}"
+            if hidden
+            else f"model.name={model_config.name} on {in_features} features and {num_classes} classes"
+        )
+        raise ConfigError(
+            f"{key}: the model's weights are too large to address (more than 2**63 bytes; "
+            f"{str(error).splitlines()[0]})"
+        ) from None
     count = sum(p.numel() for p in probe.parameters())
     itemsize = torch.empty(0, dtype=dtype).element_size()
     needed = count * 4 + count * itemsize * 2 if device.type == "cpu" else count * itemsize * 2
     if needed <= available:
         return
     args = probe.constructor_args() if hasattr(probe, "constructor_args") else {}
-    key = f"model.hidden={list(model_config.hidden)}" if "hidden" in args else \
-        f"model.name={model_config.name} on {in_features} features and {num_classes} classes"
-    raise ConfigError(f"{key}: the model has {count:,} parameters, {count * 4:,} bytes as built in float32; "
-                      f"training asks for {needed:,} bytes ({_human(needed)}) with the weights and gradients in "
-                      f"{str(dtype).removeprefix('torch.')}; {device.type} has {_human(available)} available")
+    key = (
+        f"model.hidden={list(model_config.hidden)}"
+        if "hidden" in args
+        else f"model.name={model_config.name} on {in_features} features and {num_classes} classes"
+    )
+    raise ConfigError(
+        f"{key}: the model has {count:,} parameters, {count * 4:,} bytes as built in float32; "
+        f"training asks for {needed:,} bytes ({_human(needed)}) with the weights and gradients in "
+        f"{str(dtype).removeprefix('torch.')}; {device.type} has {_human(available)} available"
+    )
 
 
 def _human(size: float) -> str:

@@ -57,18 +57,27 @@ def build_model(model_config, sample_shape, num_classes: int) -> Classifier:
         with torch.device("meta"):  # the same model, sized without allocating
             sized = model_class.from_config(model_config, shape, num_classes)
         need = sum(p.numel() * p.element_size() for p in sized.parameters())
-        keys = [f"model.{k}={getattr(model_config, k)!r}" for k in sorted(model_config.model_fields_set) if k != "name"]
-        raise ConfigError(f"the model is too large to allocate: its parameters need {need:,} bytes "
-                          f"({need / 2**30:.1f} GiB) for {math.prod(shape)} features and "
-                          f"{num_classes} classes"
-                          f"{' with ' + ', '.join(keys) if keys else ''}; choose a smaller model") from None
+        keys = [
+            f"model.{k}={getattr(model_config, k)!r}"
+            for k in sorted(model_config.model_fields_set)
+            if k != "name"
+        ]
+        raise ConfigError(
+            f"the model is too large to allocate: its parameters need {need:,} bytes "
+            f"({need / 2**30:.1f} GiB) for {math.prod(shape)} features and "
+            f"{num_classes} classes"
+            f"{' with ' + ', '.join(keys) if keys else ''}; choose a smaller model"
+        ) from None
 
 
 def architecture(model: Classifier) -> dict:
     """What a checkpoint records to rebuild ``model``: its name, constructor arguments and the shape of one
     sample (``sample_shape``: (n,) or (C, H, W); a checkpoint without it holds rows of ``in_features``)."""
-    return {"name": type(model).name, "args": model.constructor_args(),
-            "sample_shape": list(model.sample_shape)}
+    return {
+        "name": type(model).name,
+        "args": model.constructor_args(),
+        "sample_shape": list(model.sample_shape),
+    }
 
 
 def rebuild_model(architecture: dict, dtype=None) -> Classifier:

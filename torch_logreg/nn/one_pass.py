@@ -42,8 +42,16 @@ def block_rows(x: Tensor, block_bytes: int | None = None) -> int:
     return max(1, (BLOCK_BYTES if block_bytes is None else block_bytes) // (x.shape[1] * x.element_size()))
 
 
-def grads(x: Tensor, weight: Tensor, bias: Tensor, backward, y: Tensor, m, sample_weight: Tensor | None,
-          block_bytes: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def grads(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    backward,
+    y: Tensor,
+    m,
+    sample_weight: Tensor | None,
+    block_bytes: int | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
     """(z (m, K), dW (K, n), db (K,)) with x read once.  ``backward(z_b, y_b, m, s_b)`` is the loss's dz formula.
 
     weight (K, n), bias (K,): K = 1 is the one-neuron model (z is then (m, 1) and ``backward`` gets (k,) vectors).

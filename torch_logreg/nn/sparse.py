@@ -78,7 +78,9 @@ class SparseRows:
         csc = csc.astype(csr.dtype, copy=False)
         shape = csr.shape
         x = _csr(*(torch.from_numpy(np.asarray(a)) for a in (csr.indptr, csr.indices, csr.data)), shape)
-        xt = _csr(*(torch.from_numpy(np.asarray(a)) for a in (csc.indptr, csc.indices, csc.data)), shape[::-1])
+        xt = _csr(
+            *(torch.from_numpy(np.asarray(a)) for a in (csc.indptr, csc.indices, csc.data)), shape[::-1]
+        )
         return cls(x, xt)
 
     def rows(self, index: np.ndarray, matrix) -> SparseRows:
@@ -100,9 +102,17 @@ def linear_backward(grad_z: Tensor, x: SparseRows) -> tuple[Tensor, Tensor]:
     return (x.xt @ grad_z).T.contiguous(), grad_z.sum(0)
 
 
-def cost_and_grads(x: SparseRows, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-                   with_cost: bool = False, sample_weight: Tensor | None = None, l2_rows=None
-                   ) -> tuple[Tensor | None, Tensor, Tensor]:
+def cost_and_grads(
+    x: SparseRows,
+    y: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    l2: float = 0.0,
+    *,
+    with_cost: bool = False,
+    sample_weight: Tensor | None = None,
+    l2_rows=None,
+) -> tuple[Tensor | None, Tensor, Tensor]:
     """(J or None, dW (K, n), db (K,)): ``functional.cost_and_grads`` (K = 1, y 0./1.) or
     ``softmax_cost_and_grads`` (K ≥ 3, y int64) for a sparse x.  ``l2_rows``: the L2 term's m
     (a mini-batch passes the full count or Σs, as in ``functional``); default m."""
@@ -132,8 +142,16 @@ def _curvature_weights(x: SparseRows, weight: Tensor, bias: Tensor, sample_weigh
     return p, r, m
 
 
-def hessian_vector(x: SparseRows, weight: Tensor, bias: Tensor, l2: float, v_weight: Tensor, v_bias: Tensor, *,
-                   sample_weight: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def hessian_vector(
+    x: SparseRows,
+    weight: Tensor,
+    bias: Tensor,
+    l2: float,
+    v_weight: Tensor,
+    v_bias: Tensor,
+    *,
+    sample_weight: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """H v without H.  v_weight (K, n), v_bias (K,) -> (H v)_W (K, n), (H v)_b (K,).
 
     Binomial: R = s·a(1−a)/m ⊙ (x v_W + v_b).  Multinomial: R = s/m ⊙ p ⊙ (Z − Σ_k p_k Z_k),
@@ -159,8 +177,9 @@ def _weighted_gram(x: SparseRows, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return gram, torch.mv(x.xt, c), c.sum()
 
 
-def hessian(x: SparseRows, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-            sample_weight: Tensor | None = None) -> Tensor:
+def hessian(
+    x: SparseRows, weight: Tensor, bias: Tensor, l2: float = 0.0, *, sample_weight: Tensor | None = None
+) -> Tensor:
     """∇²J over θ = [W row-major, b], dense (K(n+1), K(n+1)): ``functional.hessian`` (K = 1) and
     ``functional.softmax_hessian`` (K ≥ 3) for a sparse x.  Block (k, l) of W is
     xᵀ diag(s·(p_k δ_kl − p_k p_l)/m) x; the bias rows and columns are xᵀ c and Σ c."""
@@ -175,14 +194,14 @@ def hessian(x: SparseRows, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
             else:
                 c = (p[:, a] * (float(a == b) - p[:, b])) * r
             gram, cross, total = _weighted_gram(x, c)
-            hess[a * n:(a + 1) * n, b * n:(b + 1) * n] = gram
-            hess[a * n:(a + 1) * n, k * n + b] = cross
-            hess[k * n + a, b * n:(b + 1) * n] = cross
+            hess[a * n : (a + 1) * n, b * n : (b + 1) * n] = gram
+            hess[a * n : (a + 1) * n, k * n + b] = cross
+            hess[k * n + a, b * n : (b + 1) * n] = cross
             hess[k * n + a, k * n + b] = total
             if a != b:  # symmetric: block (b, a) is block (a, b)ᵀ
-                hess[b * n:(b + 1) * n, a * n:(a + 1) * n] = gram.T
-                hess[b * n:(b + 1) * n, k * n + a] = cross
-                hess[k * n + b, a * n:(a + 1) * n] = cross
+                hess[b * n : (b + 1) * n, a * n : (a + 1) * n] = gram.T
+                hess[b * n : (b + 1) * n, k * n + a] = cross
+                hess[k * n + b, a * n : (a + 1) * n] = cross
                 hess[k * n + b, k * n + a] = total
     if l2:
         hess.diagonal()[: k * n] += l2 / m

@@ -77,17 +77,45 @@ def normalizers(x: Tensor, sample_weight: Tensor | None, rows=None, l2_rows=None
     return m, (m if l2_rows is None else l2_rows)
 
 
-def cost(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-         sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
+def cost(
+    x: Tensor,
+    y: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    l2: float = 0.0,
+    *,
+    sample_weight: Tensor | None = None,
+    rows=None,
+    l2_rows=None,
+) -> Tensor:
     """J for a one-neuron model without autograd.  x: (m, n), y: (m,), weight: (1, n), bias: (1,)."""
-    value, _, _ = cost_and_grads(x, y, weight, bias, l2, with_cost=True, sample_weight=sample_weight,
-                                 rows=rows, l2_rows=l2_rows, need_grads=False)
+    value, _, _ = cost_and_grads(
+        x,
+        y,
+        weight,
+        bias,
+        l2,
+        with_cost=True,
+        sample_weight=sample_weight,
+        rows=rows,
+        l2_rows=l2_rows,
+        need_grads=False,
+    )
     return value
 
 
 def cost_and_grads(
-    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
-    sample_weight: Tensor | None = None, rows=None, l2_rows=None, need_grads: bool = True,
+    x: Tensor,
+    y: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    l2: float = 0.0,
+    *,
+    with_cost: bool = False,
+    sample_weight: Tensor | None = None,
+    rows=None,
+    l2_rows=None,
+    need_grads: bool = True,
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """(J or None, dW (1, n), db (1,)) in one forward pass, without autograd.
 
@@ -134,8 +162,16 @@ def cost_and_grads(
     return value, dweight, dbias.reshape(1)
 
 
-def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-            sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
+def hessian(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    l2: float = 0.0,
+    *,
+    sample_weight: Tensor | None = None,
+    rows=None,
+    l2_rows=None,
+) -> Tensor:
     """∇²J over θ = [W, b]: [x, 1]ᵀ diag(s·a(1−a)) [x, 1] / m + (l2/m)·I on W only.  -> (n+1, n+1).
 
     The second derivative of the cost: ∂dz/∂z = s·a(1−a)/m, chained through z = x Wᵀ + b.
@@ -148,15 +184,20 @@ def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
     top_left = torch.zeros(n, n, dtype=x.dtype, device=x.device)
     top_right = torch.zeros(n, dtype=x.dtype, device=x.device)
     corner = torch.zeros(1, dtype=x.dtype, device=x.device)
-    blocks = [(xb, None) for (xb,) in row_blocks(x)] if sample_weight is None else row_blocks(x, sample_weight)
+    blocks = (
+        [(xb, None) for (xb,) in row_blocks(x)] if sample_weight is None else row_blocks(x, sample_weight)
+    )
     scratch = block_scratch(blocks, x, weight, bias)
     for x_block, s_block in blocks:
         a = torch.sigmoid(block_logits(x_block, w, bias))
         curvature = a * (1 - a) / m  # (rows,)
         if s_block is not None:
             curvature = curvature * s_block
-        weighted = torch.mul(x_block, curvature.unsqueeze(1), out=scratch[: len(x_block)]) if scratch is not None \
-            else x_block * curvature.unsqueeze(1)  # (rows, n)
+        weighted = (
+            torch.mul(x_block, curvature.unsqueeze(1), out=scratch[: len(x_block)])
+            if scratch is not None
+            else x_block * curvature.unsqueeze(1)
+        )  # (rows, n)
         top_left.addmm_(weighted.T, x_block)  # xᵀ diag(c) x
         top_right += weighted.sum(0)  # xᵀ c
         corner += curvature.sum()  # Σ c
@@ -166,8 +207,16 @@ def hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
 
 
 def softmax_cost_and_grads(
-    x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *, with_cost: bool = False,
-    sample_weight: Tensor | None = None, rows=None, l2_rows=None,
+    x: Tensor,
+    y: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    l2: float = 0.0,
+    *,
+    with_cost: bool = False,
+    sample_weight: Tensor | None = None,
+    rows=None,
+    l2_rows=None,
 ) -> tuple[Tensor | None, Tensor, Tensor]:
     """(J or None, dW (K, n), db (K,)) for softmax regression, without autograd.
 
@@ -189,8 +238,16 @@ def softmax_cost_and_grads(
     return value, dweight, dbias
 
 
-def softmax_hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
-                    sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
+def softmax_hessian(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    l2: float = 0.0,
+    *,
+    sample_weight: Tensor | None = None,
+    rows=None,
+    l2_rows=None,
+) -> Tensor:
     """∇²J of softmax regression over θ = [W (K·n, row-major), b (K)].  -> (K(n+1), K(n+1)).
 
     H = (1/m) Σᵢ sᵢ·(diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ + (l2/m)·I on W, with x̃ = [x, 1] and p = softmax(z):
@@ -205,17 +262,24 @@ def softmax_hessian(x: Tensor, weight: Tensor, bias: Tensor, l2: float = 0.0, *,
     m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     x_tilde = torch.cat([x, torch.ones(m_rows, 1, dtype=x.dtype, device=x.device)], 1)  # (m, n+1)
     p = torch.softmax(linear_forward(x, weight, bias), 1)  # (m, K)
-    row_weight = (torch.ones(m_rows, dtype=x.dtype, device=x.device) if sample_weight is None
-                  else sample_weight) / m  # (m,)
+    row_weight = (
+        torch.ones(m_rows, dtype=x.dtype, device=x.device) if sample_weight is None else sample_weight
+    ) / m  # (m,)
     spread = (p.unsqueeze(2) * x_tilde.unsqueeze(1)).reshape(m_rows, k * (n + 1))  # pᵢ ⊗ x̃ᵢ
     blocks = -(spread * row_weight.unsqueeze(1)).T @ spread  # −Σ s pᵢpᵢᵀ ⊗ x̃ᵢx̃ᵢᵀ / m
-    diagonal = torch.einsum("ik,ia,ib->kab", p * row_weight.unsqueeze(1), x_tilde, x_tilde)  # Σ s pᵢₖ x̃ᵢx̃ᵢᵀ / m
+    diagonal = torch.einsum(
+        "ik,ia,ib->kab", p * row_weight.unsqueeze(1), x_tilde, x_tilde
+    )  # Σ s pᵢₖ x̃ᵢx̃ᵢᵀ / m
     per_class = blocks.view(k, n + 1, k, n + 1)
     for c in range(k):
         per_class[c, :, c, :] += diagonal[c]
     # [W_k, b_k] per class -> [W row-major, b]: the order of model.parameters().
-    order = torch.cat([torch.arange(k * (n + 1), device=x.device).view(k, n + 1)[:, :n].reshape(-1),
-                       torch.arange(k, device=x.device) * (n + 1) + n])
+    order = torch.cat(
+        [
+            torch.arange(k * (n + 1), device=x.device).view(k, n + 1)[:, :n].reshape(-1),
+            torch.arange(k, device=x.device) * (n + 1) + n,
+        ]
+    )
     hess = blocks[order][:, order]
     hess.diagonal()[: k * n] += l2 / l2_m
     return hess

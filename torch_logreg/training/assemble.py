@@ -40,9 +40,13 @@ def resolve_device(name: str) -> torch.device:
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"train.device={name}, but no CUDA GPU is available (use train.device=auto or cpu)")
+            raise ConfigError(
+                f"train.device={name}, but no CUDA GPU is available (use train.device=auto or cpu)"
+            )
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"train.device={name}, but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise ConfigError(
+                f"train.device={name}, but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
     return device
 
 
@@ -51,8 +55,10 @@ def resolve_dtypes(cfg, device: torch.device) -> tuple[torch.dtype, torch.dtype]
     dtype = DTYPES[cfg.dtype]
     x_dtype = DTYPES[cfg.x_dtype] if cfg.x_dtype else dtype
     if x_dtype != dtype and (device.type != "cuda" or dtype != torch.float32):
-        raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs train.device=cuda and train.dtype=float32 "
-                          f"(the fused kernel accumulates in float32)")
+        raise ConfigError(
+            f"train.x_dtype={cfg.x_dtype} needs train.device=cuda and train.dtype=float32 "
+            f"(the fused kernel accumulates in float32)"
+        )
     return dtype, x_dtype
 
 
@@ -85,8 +91,15 @@ def training_model(config: Config, model, split: Split, device, dtype) -> Classi
     n, num_classes = split.n_features, split.num_classes
     if model is None:
         try:  # sized on the meta device first: nothing is allocated for a model that cannot fit
-            check_model_fits(build_model, config.model, split.sample_shape, num_classes, dtype, device,
-                             device_memory(device))
+            check_model_fits(
+                build_model,
+                config.model,
+                split.sample_shape,
+                num_classes,
+                dtype,
+                device,
+                device_memory(device),
+            )
             model = build_model(config.model, split.sample_shape, num_classes)
         except ValueError as error:  # the model's own check of its arguments names the key
             if isinstance(error, ConfigError):
@@ -104,10 +117,15 @@ def check_model_offers(optimizer_name: str, model, model_name: str) -> None:
     needs = OPTIMIZERS[optimizer_name].capabilities.needs_model
     missing = [method for method in needs if not hasattr(model, method)]
     if missing:
-        usable = [name for name, spec in OPTIMIZERS.items()
-                  if all(hasattr(model, method) for method in spec.capabilities.needs_model)]
-        raise ConfigError(f"optimizer.name={optimizer_name} needs a model with a closed-form Hessian; "
-                          f"model.name={model_name} has none (use {', '.join(usable[:-1])} or {usable[-1]})")
+        usable = [
+            name
+            for name, spec in OPTIMIZERS.items()
+            if all(hasattr(model, method) for method in spec.capabilities.needs_model)
+        ]
+        raise ConfigError(
+            f"optimizer.name={optimizer_name} needs a model with a closed-form Hessian; "
+            f"model.name={model_name} has none (use {', '.join(usable[:-1])} or {usable[-1]})"
+        )
 
 
 def training_optimizer(config: Config, model, reduced, m_total: int, grad_tol: float):
@@ -115,9 +133,17 @@ def training_optimizer(config: Config, model, reduced, m_total: int, grad_tol: f
     opt = config.optimizer
     n_params = sum(p.numel() for p in model.parameters())
     hessian_rows = auto_hessian_rows(m_total, n_params) if opt.hessian_rows == "auto" else opt.hessian_rows
-    return make_optimizer(opt.name, reduced, opt.lr, opt.momentum, hessian_rows=hessian_rows,
-                          seed=config.seed, grad_tol=grad_tol,
-                          tolerance_change=opt.tolerance_change, history_size=opt.history_size)
+    return make_optimizer(
+        opt.name,
+        reduced,
+        opt.lr,
+        opt.momentum,
+        hessian_rows=hessian_rows,
+        seed=config.seed,
+        grad_tol=grad_tol,
+        tolerance_change=opt.tolerance_change,
+        history_size=opt.history_size,
+    )
 
 
 def check_x_dtype(cfg, model, x_train, dtype, x_dtype) -> None:
@@ -130,16 +156,18 @@ def check_x_dtype(cfg, model, x_train, dtype, x_dtype) -> None:
         from .. import kernels
 
         if not (kernels.triton_available() and kernels.supports(x_train)):
-            raise ConfigError(f"train.x_dtype={cfg.x_dtype} needs the fused kernel: "
-                              f"pip install 'torch_logreg[cuda]'")
+            raise ConfigError(
+                f"train.x_dtype={cfg.x_dtype} needs the fused kernel: pip install 'torch_logreg[cuda]'"
+            )
 
 
 def run_folder(group, save: bool, run_dir, config: Config, num_classes: int, resume: bool, overwrite: bool):
     """(the run folder, its lock): made or emptied and locked by rank 0, the folder known to every worker;
     (None, None) when nothing is saved. The lock is held for the trainer's life: one writer per run folder."""
     name = run_name(config.name, config.data, config.model.name, num_classes)
-    folder, lock = group.agree(lambda: open_run_dir(run_dir, name, resume=resume, overwrite=overwrite)
-                               if save else (None, None))
+    folder, lock = group.agree(
+        lambda: open_run_dir(run_dir, name, resume=resume, overwrite=overwrite) if save else (None, None)
+    )
     if group.active:
         folder = group.broadcast(folder)
     return folder, lock

@@ -22,15 +22,26 @@ class Batches:
     x: (m, n) rows on the run's device (or a stream); y: (m,) targets; weights: (m,) or None;
     m_total: every worker's training rows; batch_size: None is the full batch."""
 
-    def __init__(self, x, y, weights, m_total: int, batch_size: int | None, seed: int, shard=None,
-                 distributed: bool = False):
+    def __init__(
+        self,
+        x,
+        y,
+        weights,
+        m_total: int,
+        batch_size: int | None,
+        seed: int,
+        shard=None,
+        distributed: bool = False,
+    ):
         self.x, self.y, self.weights = x, y, weights
         self.m_total, self.batch_size, self.seed, self.shard = m_total, batch_size, seed, shard
         self.stream = None  # mini-batches of streamed data: blocks, then rows within a block
         if is_stream(x) and batch_size is not None:
             if distributed:
-                raise ConfigError("streamed data (data.stream, or larger than data.memory_limit) under torchrun "
-                                  "trains full-batch: use gd, newton or lbfgs without train.batch_size")
+                raise ConfigError(
+                    "streamed data (data.stream, or larger than data.memory_limit) under torchrun "
+                    "trains full-batch: use gd, newton or lbfgs without train.batch_size"
+                )
             self.stream = BlockBatches(x, batch_size, seed)
         self._epoch: tuple[int, torch.Tensor] | None = None  # (epoch, its row order)
 
@@ -50,7 +61,7 @@ class Batches:
             device = self.y.device
             gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + epoch)
             self._epoch = (epoch, torch.randperm(m, generator=gen, device=device))
-        rows = self._epoch[1][index * size:(index + 1) * size]
+        rows = self._epoch[1][index * size : (index + 1) * size]
         if self.shard is not None:  # this worker's slice of the one process's batch
             rows = local_batch(rows, self.shard.train_start, self.x.shape[0])
         return rows

@@ -18,6 +18,8 @@ def class_weights(class_weight, classes: list, y_train: torch.Tensor, sample_wei
     by_name = {str(key): float(value) for key, value in class_weight.items()}
     unknown = [key for key in by_name if key not in {str(c) for c in classes}]
     if unknown:
-        raise ConfigError(f"model.class_weight: {unknown[0]!r} is not a class of the data "
-                          f"(classes: {', '.join(map(str, classes))})")
+        raise ConfigError(
+            f"model.class_weight: {unknown[0]!r} is not a class of the data "
+            f"(classes: {', '.join(map(str, classes))})"
+        )
     return torch.tensor([by_name.get(str(c), 1.0) for c in classes], dtype=torch.float64)

@@ -43,11 +43,16 @@ class ClassificationReport:
         self._final_warnings()
         h, split = self.history, self.split
         k = split.num_classes
-        splits = {"train": (self.x_train, self.y_train), **({"test": (self.x_test, self.y_test)} if self.has_test
-                                                             else {})}
+        splits = {
+            "train": (self.x_train, self.y_train),
+            **({"test": (self.x_test, self.y_test)} if self.has_test else {}),
+        }
         metrics, shard_test_proba = {}, None
         for name, (x, y) in splits.items():
-            metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = h[f"{name}_cost"][-1], h[f"{name}_accuracy"][-1]
+            metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = (
+                h[f"{name}_cost"][-1],
+                h[f"{name}_accuracy"][-1],
+            )
             if not self.report:
                 continue
             with torch.no_grad():
@@ -56,39 +61,82 @@ class ClassificationReport:
                 shard_test_proba = proba  # the pictures: under torchrun, rank 0's test rows
             if self.group.active:  # every worker's rows, in one process's order
                 y, proba = self.group.gather_rows(y), self.group.gather_rows(proba)
-            metrics.update({key: value for key, value in classification_metrics(y, proba, k, name).items()
-                            if key != f"{name}_accuracy"})
-        metrics.update({
-            "iterations": self.iteration, "converged": self._converged(), "separated": self.separated,
-            "grad_norm": self.grad_max,
-            "classes": list(split.classes), "warnings": list(self.warnings),
-            "seconds": round(self.seconds_before + seconds, 4), "device": str(self.device),
-        })
+            metrics.update(
+                {
+                    key: value
+                    for key, value in classification_metrics(y, proba, k, name).items()
+                    if key != f"{name}_accuracy"
+                }
+            )
+        metrics.update(
+            {
+                "iterations": self.iteration,
+                "converged": self._converged(),
+                "separated": self.separated,
+                "grad_norm": self.grad_max,
+                "classes": list(split.classes),
+                "warnings": list(self.warnings),
+                "seconds": round(self.seconds_before + seconds, 4),
+                "device": str(self.device),
+            }
+        )
         if self.save:
             atomic_write_text(self.run_dir / "metrics.json", strict_json(metrics))
             # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
-            self.writer.scalars(self.iteration, {key.replace("_", "/", 1): value for key, value in metrics.items()
-                                                 if key.startswith(("train_", "test_")) and key not in _LOGGED})
+            self.writer.scalars(
+                self.iteration,
+                {
+                    key.replace("_", "/", 1): value
+                    for key, value in metrics.items()
+                    if key.startswith(("train_", "test_")) and key not in _LOGGED
+                },
+            )
             if self.has_test and self.report:
                 self._final_pictures(shard_test_proba)
-            self.writer.final(self.iteration, self.config_dict,
-                              {**{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
-                               "train/grad_norm": self.grad_max})
+            self.writer.final(
+                self.iteration,
+                self.config_dict,
+                {
+                    **{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
+                    "train/grad_norm": self.grad_max,
+                },
+            )
         for split_name in splits if self.report else ():
-            extra = ", ".join(f"{name} {metrics[f'{split_name}_{name}']:.4f}" for name in
-                              ("auc", "f1", "macro_f1", "log_loss") if f"{split_name}_{name}" in metrics)
-            logger.info("%s accuracy: %.2f %%%s", split_name, 100 * metrics[f"{split_name}_accuracy"],
-                        f" ({extra})" if extra else "")
+            extra = ", ".join(
+                f"{name} {metrics[f'{split_name}_{name}']:.4f}"
+                for name in ("auc", "f1", "macro_f1", "log_loss")
+                if f"{split_name}_{name}" in metrics
+            )
+            logger.info(
+                "%s accuracy: %.2f %%%s",
+                split_name,
+                100 * metrics[f"{split_name}_accuracy"],
+                f" ({extra})" if extra else "",
+            )
         # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
         # for a model without one, the start already warned that train.summary is ignored.
         if self.config.train.summary and hasattr(self.model, "hessian"):
             from ..stats import report_run_summary  # local: only train.summary needs it
 
-            report_run_summary(self.model, split, sample_weight=self.w_train, converged=metrics["converged"],
-                               run_dir=self.run_dir if self.save else None, writer=self.writer, step=self.iteration,
-                               group=self.group)
-        return TrainResult(self.model, self.history, self.run_dir, metrics, split.standardizer, list(split.classes),
-                           list(split.feature_names))
+            report_run_summary(
+                self.model,
+                split,
+                sample_weight=self.w_train,
+                converged=metrics["converged"],
+                run_dir=self.run_dir if self.save else None,
+                writer=self.writer,
+                step=self.iteration,
+                group=self.group,
+            )
+        return TrainResult(
+            self.model,
+            self.history,
+            self.run_dir,
+            metrics,
+            split.standardizer,
+            list(split.classes),
+            list(split.feature_names),
+        )
 
     def _converged(self) -> bool:
         if self.separated:  # l2 = 0 on separated rows: there is no optimum to have reached
@@ -102,18 +150,27 @@ class ClassificationReport:
     def _final_warnings(self) -> None:
         opt, h = self.config.optimizer, self.history
         if self.capabilities.iterates_to_convergence and not self._converged():
-            self._warn(diagnostics.convergence_warning(opt.name, self.iteration, self.grad_max, self.grad_tol,
-                                                       stalled=self.optimizer.stalled), ConvergenceWarning)
+            self._warn(
+                diagnostics.convergence_warning(
+                    opt.name, self.iteration, self.grad_max, self.grad_tol, stalled=self.optimizer.stalled
+                ),
+                ConvergenceWarning,
+            )
         elif not self.capabilities.iterates_to_convergence and self.config.train.tol and not self.tol_reached:
-            self._warn(diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change),
-                       ConvergenceWarning)
+            self._warn(
+                diagnostics.tol_warning(self.config.train.tol, self.iteration, self.tol_change),
+                ConvergenceWarning,
+            )
         if self.capabilities.fixed_step:
-            rising = diagnostics.rising_cost_warning(h["iteration"], h["train_cost"], opt.lr,
-                                                     eps=torch.finfo(self.dtype).eps)
+            rising = diagnostics.rising_cost_warning(
+                h["iteration"], h["train_cost"], opt.lr, eps=torch.finfo(self.dtype).eps
+            )
             if rising:
                 self._warn(rising, ConvergenceWarning)
         if not self.model.l2:
-            separable = diagnostics.separation_warning(h["train_accuracy"][-1], h["weight_norm"], h["train_cost"])
+            separable = diagnostics.separation_warning(
+                h["train_accuracy"][-1], h["weight_norm"], h["train_cost"]
+            )
             if separable:
                 self._warn(separable, SeparationWarning)
             self.separated = separable is not None
@@ -125,8 +182,13 @@ class ClassificationReport:
         self.writer.pr_curves(step, y_test, test_proba, split.classes)
         self.writer.confusion_matrix(step, y_test, predicted, split.classes)
         if split.image_shape is not None and split.x_test_raw is not None:
-            self.writer.misclassified(step, split.x_test_raw.reshape(-1, *split.image_shape), y_test.cpu(),
-                                      predicted.cpu(), split.classes)
+            self.writer.misclassified(
+                step,
+                split.x_test_raw.reshape(-1, *split.image_shape),
+                y_test.cpu(),
+                predicted.cpu(),
+                split.classes,
+            )
         if hasattr(self.model, "first_layer_filters"):  # a model of images: what its first layer looks for
             self.writer.filters(step, self.model.first_layer_filters())
         if split.n_features == 2 and not is_stream(split.x_test):
@@ -136,5 +198,12 @@ class ClassificationReport:
                 with torch.no_grad():
                     return model.predict_proba(grid.to(device=device, dtype=dtype)).cpu()
 
-            self.writer.decision_regions(step, split.x_test, split.y_test.long(), proba_fn, split.classes,
-                                         split.feature_names, split.standardizer is not None)
+            self.writer.decision_regions(
+                step,
+                split.x_test,
+                split.y_test.long(),
+                proba_fn,
+                split.classes,
+                split.feature_names,
+                split.standardizer is not None,
+            )

@@ -47,8 +47,14 @@ _SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 _NULL_WORDS = ("null", "none", "~", "")
 _TRUE_WORDS, _FALSE_WORDS = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 # Keys that must stay finite in the training dtype: 1e39 is a float64 but inf in float32.
-DTYPE_BOUNDED = ("optimizer.lr", "optimizer.momentum", "optimizer.grad_tol", "optimizer.tolerance_change",
-                 "model.l2", "train.tol")
+DTYPE_BOUNDED = (
+    "optimizer.lr",
+    "optimizer.momentum",
+    "optimizer.grad_tol",
+    "optimizer.tolerance_change",
+    "model.l2",
+    "train.tol",
+)
 
 
 # ---------------------------------------------------------------- value types
@@ -81,8 +87,10 @@ def _one_kind_of_class_values(labels: dict) -> dict:
 
 
 def _positive_weights(weights: dict) -> dict:
-    if not weights or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 < w < float("inf")
-                              for w in weights.values()):
+    if not weights or not all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) and 0 < w < float("inf")
+        for w in weights.values()
+    ):
         raise ValueError("weights")
     return weights
 
@@ -108,16 +116,25 @@ def key(default, help: str, *, expected: str | None = None, kind: str | None = N
     """
     extra = {name: text for name, text in (("expected", expected), ("kind", kind)) if text}
     if isinstance(default, (list, dict)):
-        return Field(default_factory=lambda: type(default)(default), description=help, json_schema_extra=extra,
-                     **constraints)
+        return Field(
+            default_factory=lambda: type(default)(default),
+            description=help,
+            json_schema_extra=extra,
+            **constraints,
+        )
     return Field(default, description=help, json_schema_extra=extra, **constraints)
 
 
 class _Section(BaseModel):
     """A group of keys; every assignment is typed and range-checked as a YAML value or an override is."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", validate_assignment=True, allow_inf_nan=False,
-                              use_attribute_docstrings=False)
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        validate_assignment=True,
+        allow_inf_nan=False,
+        use_attribute_docstrings=False,
+    )
     _section: typing.ClassVar[str] = ""  # the section's key in Config; "" for the top level
 
     def __setattr__(self, name: str, value) -> None:
@@ -133,41 +150,70 @@ class DataConfig(_Section):
     _section = "data"
 
     name: Literal["breast_cancer", "synthetic", "digits", "flower", "spirals"] = key(
-        "breast_cancer", "built-in data: `breast_cancer` (569 rows, 30 features), `digits` (8×8 images, 10 classes), "
+        "breast_cancer",
+        "built-in data: `breast_cancer` (569 rows, 30 features), `digits` (8×8 images, 10 classes), "
         "`synthetic` (`data.samples` × `data.features` rows from a known logistic model with `data.classes` classes, "
         "`data.noise` scaling it), `flower` or `spirals` (2 features that a line cannot separate); "
-        "ignored when `data.path` is set")
-    path: Text | None = key(None, "a CSV (header row), `.npy` (label in the last column) or `.npz` (`x`, `y`); "
-                                  "relative to the current folder; takes precedence over `data.name`")
+        "ignored when `data.path` is set",
+    )
+    path: Text | None = key(
+        None,
+        "a CSV (header row), `.npy` (label in the last column) or `.npz` (`x`, `y`); "
+        "relative to the current folder; takes precedence over `data.name`",
+    )
     test_path: Text | None = key(None, "a separate test file; then no split is made")
     target: Text | None = key(None, "the CSV label column (null: the last column)")
     labels: Annotated[dict, AfterValidator(_one_kind_of_class_values)] | None = key(
-        None, "raw label → class value, for any number of labels, e.g. `{M: 1, B: 0}`; the classes are then the "
-              "mapped values", expected="a mapping of labels to class values (integers, booleans or strings, all "
-                                        "of one kind), e.g. {M: 1, B: 0}", kind="a mapping")
+        None,
+        "raw label → class value, for any number of labels, e.g. `{M: 1, B: 0}`; the classes are then the "
+        "mapped values",
+        expected="a mapping of labels to class values (integers, booleans or strings, all "
+        "of one kind), e.g. {M: 1, B: 0}",
+        kind="a mapping",
+    )
     test_fraction: Float = key(0.25, "held-out share, stratified by class", gt=0, lt=1)
     standardize: bool = key(True, "(x − mean)/std, fitted on the training rows only; per channel for images")
     image_shape: list[Annotated[int, Field(ge=1)]] | None = key(
-        None, "`[C, H, W]` (or `[H, W]`) of each row of flattened pixels, so that a model of images can read "
-              "them; null: none, or the data's own (`digits`: `[8, 8]`; a folder of images: its channels and "
-              "`data.image_size`)", min_length=2, max_length=3,
-        expected="null or [C, H, W] / [H, W] of integers >= 1", kind="null or a list of integers")
+        None,
+        "`[C, H, W]` (or `[H, W]`) of each row of flattened pixels, so that a model of images can read "
+        "them; null: none, or the data's own (`digits`: `[8, 8]`; a folder of images: its channels and "
+        "`data.image_size`)",
+        min_length=2,
+        max_length=3,
+        expected="null or [C, H, W] / [H, W] of integers >= 1",
+        kind="null or a list of integers",
+    )
     image_size: list[Annotated[int, Field(ge=1, le=4096)]] = key(
-        [32, 32], "a folder of images (`data.path=photos/`, one sub-folder per class): every image is "
-                  "resized to `[H, W]`", min_length=2, max_length=2, expected="[H, W] of integers in [1, 4096]",
-        kind="a list of integers")
-    shift: Int = key(0, "images: add 4 copies of each training image per d = 1 … `data.shift`, moved d "
-                        "pixels up, down, left, right (edge pixels repeated); test rows are never shifted", ge=0)
+        [32, 32],
+        "a folder of images (`data.path=photos/`, one sub-folder per class): every image is "
+        "resized to `[H, W]`",
+        min_length=2,
+        max_length=2,
+        expected="[H, W] of integers in [1, 4096]",
+        kind="a list of integers",
+    )
+    shift: Int = key(
+        0,
+        "images: add 4 copies of each training image per d = 1 … `data.shift`, moved d "
+        "pixels up, down, left, right (edge pixels repeated); test rows are never shifted",
+        ge=0,
+    )
     samples: Int = key(1000, "rows of `synthetic` data (`flower` has 400, `spirals` 100 per class)", ge=2)
     features: Int = key(2, "features of `synthetic` data", ge=1)
     noise: Float = key(1.0, "`synthetic` data: 0 is separable, 1 is the logistic model itself", ge=0)
     classes: Int = key(2, "classes of `synthetic` and `spirals` data", ge=2)
-    stream: bool = key(False, "read `.npy` training data block by block instead of loading it (full-batch `gd`, "
-                              "`newton`, `lbfgs`); also on when the data would exceed `data.memory_limit`")
+    stream: bool = key(
+        False,
+        "read `.npy` training data block by block instead of loading it (full-batch `gd`, "
+        "`newton`, `lbfgs`); also on when the data would exceed `data.memory_limit`",
+    )
     memory_limit: Annotated[int | str, AfterValidator(_size)] | None = key(
-        None, "memory for the data: bytes or a size such as `512MiB`, `2GiB`; larger `.npy` data is streamed "
-              "(null: half the available memory)", expected="bytes or a size such as 512MiB or 2GiB",
-        kind="bytes or a size")
+        None,
+        "memory for the data: bytes or a size such as `512MiB`, `2GiB`; larger `.npy` data is streamed "
+        "(null: half the available memory)",
+        expected="bytes or a size such as 512MiB or 2GiB",
+        kind="bytes or a size",
+    )
 
 
 ModelName = Literal[tuple(MODELS)]  # type: ignore[valid-type]  # the model registry's names
@@ -180,14 +226,22 @@ class _ModelKeys(_Section):
 
     name: ModelName = key("logistic", model_name_help())
     init: Literal["zeros", "uniform", "xavier", "he"] | None = key(
-        None, "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
-              "null: each model's own ("
+        None,
+        "`zeros` (the document), `uniform` (U(±1/√n), like `nn.Linear`), `xavier`, `he`; "
+        "null: each model's own ("
         + ", ".join(f"{m.init_help or f'`{m.default_init}`'} for `{name}`" for name, m in MODELS.items())
-        + ")")
-    l2: Float = key(0.0, "(l2/2m)·‖W‖² over the full training count m, for every optimizer; scikit-learn's "
-                         "`C = 1/l2`; biases are not penalized", ge=0)
-    check_grad: bool = key(False, "at each log step, compare the hand-written gradients with autograd's "
-                                  "and log the largest difference")
+        + ")",
+    )
+    l2: Float = key(
+        0.0,
+        "(l2/2m)·‖W‖² over the full training count m, for every optimizer; scikit-learn's "
+        "`C = 1/l2`; biases are not penalized",
+        ge=0,
+    )
+    check_grad: bool = key(
+        False,
+        "at each log step, compare the hand-written gradients with autograd's and log the largest difference",
+    )
 
 
 def _declared_model_keys() -> dict:
@@ -195,11 +249,14 @@ def _declared_model_keys() -> dict:
     naming the models that read it: ``model.hidden`` is "`mlp` and `cnn`: the hidden layers' widths"."""
     fields = {}
     for model in MODELS.values():
-        for name, info in (model.keys.model_fields.items() if model.keys is not None else ()):
+        for name, info in model.keys.model_fields.items() if model.keys is not None else ():
             if name not in fields:
                 users = models_using(name)
-                said = (f"`{users[0]}` only" if len(users) == 1
-                        else ", ".join(f"`{user}`" for user in users[:-1]) + f" and `{users[-1]}`")
+                said = (
+                    f"`{users[0]}` only"
+                    if len(users) == 1
+                    else ", ".join(f"`{user}`" for user in users[:-1]) + f" and `{users[-1]}`"
+                )
                 described = FieldInfo.merge_field_infos(info, description=f"{said}: {info.description}")
                 fields[name] = (info.annotation, described)
     return fields
@@ -208,11 +265,20 @@ def _declared_model_keys() -> dict:
 # The model section: the common keys, every model's declared keys, then class_weight; ``ignored_keys`` warns
 # of a key that the chosen model does not declare.
 ModelConfig = create_model(
-    "ModelConfig", __base__=_ModelKeys, **_declared_model_keys(),
-    class_weight=(Literal["balanced"] | Annotated[dict, AfterValidator(_positive_weights)] | None, key(
-        None, "null (every row weighs 1), `balanced` (n / (K·count of the class)), or label → weight, "
-              "e.g. `{M: 2}`", expected="null, balanced or a mapping of labels to weights > 0",
-        kind="null, balanced or a mapping")))
+    "ModelConfig",
+    __base__=_ModelKeys,
+    **_declared_model_keys(),
+    class_weight=(
+        Literal["balanced"] | Annotated[dict, AfterValidator(_positive_weights)] | None,
+        key(
+            None,
+            "null (every row weighs 1), `balanced` (n / (K·count of the class)), or label → weight, "
+            "e.g. `{M: 2}`",
+            expected="null, balanced or a mapping of labels to weights > 0",
+            kind="null, balanced or a mapping",
+        ),
+    ),
+)
 ModelConfig._section = "model"
 
 
@@ -222,16 +288,22 @@ OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]  # the re
 class OptimizerConfig(_Section):
     _section = "optimizer"
 
-    name: OptimizerName = key(
-        "gd", ", ".join(spec.help for spec in OPTIMIZERS.values()))
+    name: OptimizerName = key("gd", ", ".join(spec.help for spec in OPTIMIZERS.values()))
     lr: Float = key(0.5, "α, the learning rate (not used by `newton`)", gt=0)
     momentum: Float = key(0.0, "`sgd` only", ge=0)
     hessian_rows: Literal["auto"] | Annotated[int, Field(ge=0)] = key(
-        "auto", "`newton` only: 0 builds the Hessian from every row; k > 0 from k rows drawn once (seeded by "
-                "`seed`), while the gradient and the line search use every row; `auto`: every row, or 100 rows per parameter once there are more than 10 parameters and more than twice that many rows",
-        expected="auto or an integer >= 0 (0: every row)", kind="auto or an integer")
-    grad_tol: Float | None = key(None, "`newton` and `lbfgs` stop when the full-batch gradient's largest entry "
-                                       "falls below this (null: scaled to `train.dtype`)", gt=0)
+        "auto",
+        "`newton` only: 0 builds the Hessian from every row; k > 0 from k rows drawn once (seeded by "
+        "`seed`), while the gradient and the line search use every row; `auto`: every row, or 100 rows per parameter once there are more than 10 parameters and more than twice that many rows",
+        expected="auto or an integer >= 0 (0: every row)",
+        kind="auto or an integer",
+    )
+    grad_tol: Float | None = key(
+        None,
+        "`newton` and `lbfgs` stop when the full-batch gradient's largest entry "
+        "falls below this (null: scaled to `train.dtype`)",
+        gt=0,
+    )
     tolerance_change: Float = key(0.0, "`lbfgs` only: stop when the cost or the step changes by less", ge=0)
     history_size: Int = key(100, "`lbfgs` only: the number of past updates kept", ge=1)
 
@@ -240,28 +312,50 @@ class TrainConfig(_Section):
     _section = "train"
 
     iterations: Int = key(2000, "optimizer steps", ge=0)
-    batch_size: Int | None = key(None, "null is the full batch, as in the document", ge=1,
-                                 expected=">= 1 or null (full batch)")
+    batch_size: Int | None = key(
+        None, "null is the full batch, as in the document", ge=1, expected=">= 1 or null (full batch)"
+    )
     log_every: Int = key(100, "log (and read values from the device) every N steps", ge=1)
-    device: Text = key("auto", "`cpu`, `cuda`, `cuda:N`; `auto` picks CUDA when present; an explicit `cuda` "
-                               "without a GPU is an error", pattern=r"^(auto|cpu|cuda(:\d+)?)$",
-                       expected="auto, cpu, cuda or cuda:N")
+    device: Text = key(
+        "auto",
+        "`cpu`, `cuda`, `cuda:N`; `auto` picks CUDA when present; an explicit `cuda` "
+        "without a GPU is an error",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        expected="auto, cpu, cuda or cuda:N",
+    )
     dtype: Literal["float32", "float64"] = key("float32", "`float32` or `float64`, end to end")
     x_dtype: Literal["float32", "bfloat16"] | None = key(
-        None, "null (= `train.dtype`), `float32`, or `bfloat16`: X stored in bf16 on CUDA (fused kernel, float32 "
-              "accumulation)")
-    tol: Float = key(0.0, "`gd`, `sgd`, `adam`: stop when the cost changes by less than this between two log "
-                          "steps (0: run every iteration)", ge=0)
-    print_cost: bool = key(True, "print \"Cost after iteration i\" at each log step")
-    checkpoint_every: Int = key(500, "also checkpoint every N steps (0: only at the end and on interruption)", ge=0)
-    summary: bool = key(False, "print a statsmodels-style coefficient table at the end (logistic regression only)")
-    threads: Int | None = key(None, "torch threads per process (null: torch's default, and one thread while "
-                                    "training on CPU data under 32 MB; under torchrun, the cores ÷ the workers on "
-                                    "this machine)", ge=1, expected=">= 1 or null")
+        None,
+        "null (= `train.dtype`), `float32`, or `bfloat16`: X stored in bf16 on CUDA (fused kernel, float32 "
+        "accumulation)",
+    )
+    tol: Float = key(
+        0.0,
+        "`gd`, `sgd`, `adam`: stop when the cost changes by less than this between two log "
+        "steps (0: run every iteration)",
+        ge=0,
+    )
+    print_cost: bool = key(True, 'print "Cost after iteration i" at each log step')
+    checkpoint_every: Int = key(
+        500, "also checkpoint every N steps (0: only at the end and on interruption)", ge=0
+    )
+    summary: bool = key(
+        False, "print a statsmodels-style coefficient table at the end (logistic regression only)"
+    )
+    threads: Int | None = key(
+        None,
+        "torch threads per process (null: torch's default, and one thread while "
+        "training on CPU data under 32 MB; under torchrun, the cores ÷ the workers on "
+        "this machine)",
+        ge=1,
+        expected=">= 1 or null",
+    )
 
 
 class Config(_Section):
-    seed: Int = key(0, "split, initialization, minibatch order", ge=0, lt=SEED_LIMIT, expected="in [0, 2**32)")
+    seed: Int = key(
+        0, "split, initialization, minibatch order", ge=0, lt=SEED_LIMIT, expected="in [0, 2**32)"
+    )
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
@@ -272,8 +366,11 @@ class Config(_Section):
         return self.model_dump()
 
 
-SECTIONS: dict[str, type[_Section]] = {name: info.annotation for name, info in Config.model_fields.items()
-                                       if isinstance(info.annotation, type) and issubclass(info.annotation, _Section)}
+SECTIONS: dict[str, type[_Section]] = {
+    name: info.annotation
+    for name, info in Config.model_fields.items()
+    if isinstance(info.annotation, type) and issubclass(info.annotation, _Section)
+}
 
 
 # ---------------------------------------------------------------- loading
@@ -301,8 +398,9 @@ def config_from_dict(values: dict) -> Config:
     defaults = Config()
     for section_name in SECTIONS:
         section, default = getattr(config, section_name), getattr(defaults, section_name)
-        section.__pydantic_fields_set__ = {name for name in type(section).model_fields
-                                           if getattr(section, name) != getattr(default, name)}
+        section.__pydantic_fields_set__ = {
+            name for name in type(section).model_fields if getattr(section, name) != getattr(default, name)
+        }
     return config
 
 
@@ -312,7 +410,9 @@ def read_yaml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not a UTF-8 text file (undecodable byte at offset {error.start})") from None
+        raise ConfigError(
+            f"{path}: not a UTF-8 text file (undecodable byte at offset {error.start})"
+        ) from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
     try:
@@ -384,8 +484,10 @@ def check_config(config: Config, source: str = "config") -> None:
         section, name = dotted.split(".")
         value = getattr(getattr(config, section), name)
         if value is not None and abs(value) > largest:
-            raise ConfigError(f"{source}: {dotted}={value!r} is not finite in train.dtype={config.train.dtype} "
-                              f"(largest {largest:.4g})")
+            raise ConfigError(
+                f"{source}: {dotted}={value!r} is not finite in train.dtype={config.train.dtype} "
+                f"(largest {largest:.4g})"
+            )
 
 
 def valid_keys(config: Config | None = None) -> list[str]:
@@ -404,8 +506,10 @@ def used_by() -> dict[str, tuple[str, tuple[str, ...]]]:
     """key -> (the section that chooses, the choices that use it), from the registries' declarations
     as they are now (a model registered later counts)."""
     return {
-        **{f"optimizer.{name}": ("optimizer", optimizers_using(name))
-           for name in ("lr", "momentum", "hessian_rows", "tolerance_change", "history_size")},
+        **{
+            f"optimizer.{name}": ("optimizer", optimizers_using(name))
+            for name in ("lr", "momentum", "hessian_rows", "tolerance_change", "history_size")
+        },
         **{f"model.{name}": ("model", models_using(name)) for name in _declared_model_keys()},
         "train.summary": ("model", models_with_coefficient_table()),  # [W, b] and a closed-form Hessian
     }
@@ -423,8 +527,10 @@ def ignored_keys(config: Config) -> list[str]:
         chosen = {"optimizer": opt, "model": model}[chooser]
         value = getattr(section, name)
         if chosen not in users and name in section.model_fields_set and value != _default(section, name):
-            lines.append(f"{dotted}={_show(value)} is ignored: {chooser}.name={chosen} does not use it "
-                         f"(used by {', '.join(users)})")
+            lines.append(
+                f"{dotted}={_show(value)} is ignored: {chooser}.name={chosen} does not use it "
+                f"(used by {', '.join(users)})"
+            )
     return lines
 
 
@@ -491,8 +597,16 @@ def _assign(target: _Section, name: str, value, source: str, shown=None) -> None
         raise _message(error, type(target).model_fields[name], dotted, value, source, shown) from None
 
 
-_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number",
-                 "too_short", "string_pattern_mismatch", "value_error"}
+_RANGE_ERRORS = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "finite_number",
+    "too_short",
+    "string_pattern_mismatch",
+    "value_error",
+}
 
 
 def _message(error: ValidationError, info: FieldInfo, dotted: str, value, source: str, shown) -> ConfigError:
@@ -501,8 +615,11 @@ def _message(error: ValidationError, info: FieldInfo, dotted: str, value, source
     if value is None and type(None) not in allowed:
         return ConfigTypeError(f"{source}: {dotted} cannot be null (expected {_kind(info)})")
     ranged = [p for p in problems if p["type"] in _RANGE_ERRORS]
-    if ranged or all(p["type"] == "literal_error" for p in problems) and _literals(info.annotation) == _members(
-            info.annotation):
+    if (
+        ranged
+        or all(p["type"] == "literal_error" for p in problems)
+        and _literals(info.annotation) == _members(info.annotation)
+    ):
         # The value as the field would hold it (-1 as -1.0), or the whole value for one bad list item.
         got = ranged[0]["input"] if ranged and len(ranged[0]["loc"]) == 1 else value
         expected = "a finite number" if ranged and ranged[0]["type"] == "finite_number" else _expected(info)
@@ -511,13 +628,17 @@ def _message(error: ValidationError, info: FieldInfo, dotted: str, value, source
         return ConfigTypeError(f"{source}: {dotted} must be {_kind(info)}, got {shown!r}")
     if isinstance(value, bool) or _members(info.annotation) == [bool]:
         return ConfigTypeError(f"{source}: {dotted} must be {_kind(info)}, got {value!r}")
-    return ConfigTypeError(f"{source}: {dotted} must be {_kind(info)}, got {value!r} ({type(value).__name__})")
+    return ConfigTypeError(
+        f"{source}: {dotted} must be {_kind(info)}, got {value!r} ({type(value).__name__})"
+    )
 
 
 def _members(annotation) -> list:
     """The non-null types a field takes: ``float | None`` -> [float]; Annotated and Literal kept whole."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return [member for arg in typing.get_args(annotation) if arg is not type(None) for member in _members(arg)]
+        return [
+            member for arg in typing.get_args(annotation) if arg is not type(None) for member in _members(arg)
+        ]
     if typing.get_origin(annotation) is Annotated:
         return _members(typing.get_args(annotation)[0])
     return [annotation]
@@ -531,8 +652,14 @@ def _choices(annotation) -> list:
     return [choice for member in _literals(annotation) for choice in typing.get_args(member)]
 
 
-_KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
-          list: "a list"}
+_KINDS = {
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    dict: "a mapping",
+    list: "a list",
+}
 
 
 def _kind(info: FieldInfo) -> str:
@@ -602,8 +729,10 @@ def _unknown_keys(unknown: list[str], source: str) -> ConfigError:
         if "." in dotted and head in SECTIONS:
             text = f"{head} keys: " + ", ".join(SECTIONS[head].model_fields)
         else:
-            text = (f"sections: {', '.join(SECTIONS)}; "
-                    f"top-level keys: {', '.join(k for k in valid_keys() if '.' not in k)}")
+            text = (
+                f"sections: {', '.join(SECTIONS)}; "
+                f"top-level keys: {', '.join(k for k in valid_keys() if '.' not in k)}"
+            )
         if text not in listed:
             listed.append(text)
     noun = "key" if len(unknown) == 1 else "keys"

@@ -33,25 +33,36 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
     found = []
     constant, all_but_one = _constant_columns(x)
     if constant:
-        found.append(f"{_columns(names, constant)} constant in the training rows: "
-                     + ("standardization maps it to zeros, so its weight stays 0" if standardized
-                        else "it carries nothing the bias does not"))
+        found.append(
+            f"{_columns(names, constant)} constant in the training rows: "
+            + (
+                "standardization maps it to zeros, so its weight stays 0"
+                if standardized
+                else "it carries nothing the bias does not"
+            )
+        )
     if all_but_one:
-        found.append(f"{_columns(names, all_but_one)} constant but for one training row: its weight rests on that row "
-                     f"alone (a near-singular design; model.l2 > 0 steadies it)")
+        found.append(
+            f"{_columns(names, all_but_one)} constant but for one training row: its weight rests on that row "
+            f"alone (a near-singular design; model.l2 > 0 steadies it)"
+        )
     duplicates = _duplicate_columns(x, skip=set(constant))
     if duplicates:
         pairs = ", ".join(f"{names[first]!r} = {names[second]!r}" for first, second in duplicates[:5])
-        found.append(f"identical columns in the training rows ({pairs}{', ...' if len(duplicates) > 5 else ''}): "
-                     f"their weights are not determined separately (a singular design; drop one of each pair or "
-                     f"set model.l2 > 0)")
+        found.append(
+            f"identical columns in the training rows ({pairs}{', ...' if len(duplicates) > 5 else ''}): "
+            f"their weights are not determined separately (a singular design; drop one of each pair or "
+            f"set model.l2 > 0)"
+        )
     if not duplicates and not constant:
         dependent = linear_dependency(x)
         if dependent is not None:
             rank, n = dependent
-            found.append(f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
-                         f"combination of them is constant, so those weights are not determined (a singular design; "
-                         f"drop a column of the combination or set model.l2 > 0)")
+            found.append(
+                f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
+                f"combination of them is constant, so those weights are not determined (a singular design; "
+                f"drop a column of the combination or set model.l2 > 0)"
+            )
     return found
 
 
@@ -89,8 +100,10 @@ def linear_dependency(x: Tensor) -> tuple[int, int] | None:
 
 
 def _columns(names: list[str], indices: list[int]) -> str:
-    """"column 'a' is" or "columns 'a', 'b' are" (at most 5 named)."""
-    shown = ", ".join(repr(names[j]) for j in indices[:5]) + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
+    """ "column 'a' is" or "columns 'a', 'b' are" (at most 5 named)."""
+    shown = ", ".join(repr(names[j]) for j in indices[:5]) + (
+        f" and {len(indices) - 5} more" if len(indices) > 5 else ""
+    )
     return f"column {shown} is" if len(indices) == 1 else f"columns {shown} are each"
 
 
@@ -129,14 +142,18 @@ def _duplicate_columns(x: Tensor, skip: set[int]) -> list[tuple[int, int]]:
 RISE_ULPS = 256
 
 
-def rising_cost_warning(iterations: list[int], costs: list[float], lr: float, eps: float = 2.0 ** -52) -> str | None:
+def rising_cost_warning(
+    iterations: list[int], costs: list[float], lr: float, eps: float = 2.0**-52
+) -> str | None:
     """The first rise of the full-batch cost between two log steps beyond rounding, if any.  ``eps``: the
     training dtype's machine epsilon (``torch.finfo(dtype).eps``)."""
     tolerance = RISE_ULPS * eps
     for i in range(1, len(costs)):
         if costs[i] > costs[i - 1] + tolerance * max(abs(costs[i - 1]), abs(costs[i]), 1e-300):
-            return (f"the cost rose from {costs[i - 1]:.6g} at iteration {iterations[i - 1]} to {costs[i]:.6g} at "
-                    f"iteration {iterations[i]}: the learning rate may be too large (optimizer.lr={lr:g})")
+            return (
+                f"the cost rose from {costs[i - 1]:.6g} at iteration {iterations[i - 1]} to {costs[i]:.6g} at "
+                f"iteration {iterations[i]}: the learning rate may be too large (optimizer.lr={lr:g})"
+            )
     return None
 
 
@@ -152,30 +169,51 @@ def separation_warning(train_accuracy: float, weight_norms: list[float], costs: 
         return None
     growing = len(weight_norms) >= 2 and weight_norms[-1] > weight_norms[-2] and costs[-1] < costs[-2]
     how = "the weights keep growing" if growing else "the cost can fall further only as the weights grow"
-    return (f"the training data are separable: every row is classified correctly and {how} "
-            f"(norm {weight_norms[-1]:.4g}, cost {costs[-1]:.3g}), so the optimum is at infinity and the weights "
-            f"are not determined; set model.l2 > 0 for finite weights")
+    return (
+        f"the training data are separable: every row is classified correctly and {how} "
+        f"(norm {weight_norms[-1]:.4g}, cost {costs[-1]:.3g}), so the optimum is at infinity and the weights "
+        f"are not determined; set model.l2 > 0 for finite weights"
+    )
 
 
-def convergence_warning(optimizer_name: str, iterations: int, grad_max: float, grad_tol: float,
-                        stalled: bool = False) -> str:
+def convergence_warning(
+    optimizer_name: str, iterations: int, grad_max: float, grad_tol: float, stalled: bool = False
+) -> str:
     """scikit-learn's ConvergenceWarning, in one line.  ``stalled``: no step could lower the cost any more."""
-    how = (f"stalled at iteration {iterations}: no step lowers the cost in this precision any more"
-           if stalled else f"did not converge in {iterations} iterations")
-    advice = "standardize the features (data.standardize=true) or add model.l2" if stalled else \
-        "standardize the features (data.standardize=true), raise train.iterations, or add model.l2"
-    return (f"{optimizer_name} {how}: the largest gradient entry is {grad_max:.3g}, above "
-            f"optimizer.grad_tol={grad_tol:g}; {advice}")
+    how = (
+        f"stalled at iteration {iterations}: no step lowers the cost in this precision any more"
+        if stalled
+        else f"did not converge in {iterations} iterations"
+    )
+    advice = (
+        "standardize the features (data.standardize=true) or add model.l2"
+        if stalled
+        else "standardize the features (data.standardize=true), raise train.iterations, or add model.l2"
+    )
+    return (
+        f"{optimizer_name} {how}: the largest gradient entry is {grad_max:.3g}, above "
+        f"optimizer.grad_tol={grad_tol:g}; {advice}"
+    )
 
 
 def tol_warning(tol: float, iterations: int, change: float | None) -> str:
     said = f"the last change was {change:.3g}" if change is not None else "no two log steps to compare"
-    return (f"the cost did not settle to train.tol={tol:g} in {iterations} iterations ({said}); "
-            f"raise train.iterations or optimizer.lr")
+    return (
+        f"the cost did not settle to train.tol={tol:g} in {iterations} iterations ({said}); "
+        f"raise train.iterations or optimizer.lr"
+    )
 
 
-def divergence_advice(optimizer_name: str, lr: float, steps_by_lr: bool, line_search: bool, weight_max: float,
-                      data_max: float | None, l2: float, dtype: torch.dtype) -> str:
+def divergence_advice(
+    optimizer_name: str,
+    lr: float,
+    steps_by_lr: bool,
+    line_search: bool,
+    weight_max: float,
+    data_max: float | None,
+    l2: float,
+    dtype: torch.dtype,
+) -> str:
     """What to try when the cost or a gradient stopped being finite, for this optimizer and these scales.
 
     ``steps_by_lr``: the optimizer's step is lr times a direction (gd, sgd, adam), so a smaller
@@ -183,21 +221,32 @@ def divergence_advice(optimizer_name: str, lr: float, steps_by_lr: bool, line_se
     for them the cause lies in the scale of the data or of the weights, or in the precision."""
     largest = torch.finfo(dtype).max
     causes = []
-    if weight_max > largest ** 0.5:
-        causes.append(f"the weights reached {weight_max:.3g}, too large for {dtype} arithmetic (its largest number "
-                      f"is {largest:.3g}): start from smaller weights" + ("" if l2 else " or set model.l2 > 0"))
+    if weight_max > largest**0.5:
+        causes.append(
+            f"the weights reached {weight_max:.3g}, too large for {dtype} arithmetic (its largest number "
+            f"is {largest:.3g}): start from smaller weights" + ("" if l2 else " or set model.l2 > 0")
+        )
     if data_max is not None and not math.isfinite(data_max):
-        causes.append(f"the features overflow {dtype} (their largest is beyond {largest:.3g}): rescale them"
-                      + (" or train in train.dtype=float64" if dtype != torch.float64 else ""))
+        causes.append(
+            f"the features overflow {dtype} (their largest is beyond {largest:.3g}): rescale them"
+            + (" or train in train.dtype=float64" if dtype != torch.float64 else "")
+        )
     elif data_max is not None and data_max > 1e6:
-        causes.append(f"the features reach {data_max:.3g}: standardize them (data.standardize=true) or rescale them")
+        causes.append(
+            f"the features reach {data_max:.3g}: standardize them (data.standardize=true) or rescale them"
+        )
     if steps_by_lr:  # after a cause in the data or weights, which a smaller lr would not cure
         causes.append(f"{'else ' if causes else ''}try a smaller optimizer.lr (now {lr:g})")
     else:
-        how = "picks its step by a line search, so its step size is not the cause" if line_search \
+        how = (
+            "picks its step by a line search, so its step size is not the cause"
+            if line_search
             else "takes no learning rate"
+        )
         causes.insert(0, f"{optimizer_name} {how}")
         if len(causes) == 1:
-            causes.append("check the scale of the features (data.standardize=true) and of the weights, set "
-                          "model.l2 > 0" + (", or train in train.dtype=float64" if dtype != torch.float64 else ""))
+            causes.append(
+                "check the scale of the features (data.standardize=true) and of the weights, set "
+                "model.l2 > 0" + (", or train in train.dtype=float64" if dtype != torch.float64 else "")
+            )
     return "; ".join(causes)

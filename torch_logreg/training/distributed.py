@@ -52,8 +52,11 @@ def _unprefixed(text: str, rank: int) -> str:
     """A worker's message without its own "rank r: " prefix, or the "stopped, because ..." of a nested
     phase: the line that quotes it names the rank once."""
     text = text.removeprefix(f"rank {rank}: ")
-    return text.split(" failed: ", 1)[1] if text.startswith("stopped, because rank ") and " failed: " in text \
+    return (
+        text.split(" failed: ", 1)[1]
+        if text.startswith("stopped, because rank ") and " failed: " in text
         else text
+    )
 
 
 def launched() -> bool:
@@ -131,7 +134,9 @@ class Group(Solo):
 
     def global_mean(self, values: Tensor) -> Tensor:
         """The mean over every worker's values: Σ and count all-reduced together."""
-        flat = torch.stack([values.sum(), torch.tensor(values.numel(), dtype=values.dtype, device=values.device)])
+        flat = torch.stack(
+            [values.sum(), torch.tensor(values.numel(), dtype=values.dtype, device=values.device)]
+        )
         self.all_reduce(flat)
         return flat[0] / flat[1]
 
@@ -145,7 +150,7 @@ class Group(Solo):
         self.dist.all_gather_object(counts, int(tensor.shape[0]))
         most = max(counts)
         padded = torch.zeros((most, *tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
-        padded[:tensor.shape[0]] = tensor
+        padded[: tensor.shape[0]] = tensor
         pieces = [torch.empty_like(padded) for _ in range(self.world_size)]
         self.dist.all_gather(pieces, padded)
         return torch.cat([piece[:count] for piece, count in zip(pieces, counts)])
@@ -165,7 +170,7 @@ class Group(Solo):
     def counts_before(self, count: int) -> tuple[int, int]:
         counts = [None] * self.world_size
         self.dist.all_gather_object(counts, int(count))
-        return sum(counts[:self.rank]), sum(counts)
+        return sum(counts[: self.rank]), sum(counts)
 
     def agree(self, phase, *args, **kwargs):
         """Run ``phase`` here; if it failed on any worker, raise on every worker (no one waits forever).
@@ -179,7 +184,9 @@ class Group(Solo):
             result = phase(*args, **kwargs)
         except Exception as caught:  # noqa: BLE001 - every failure must reach the other workers
             error = caught
-        message = None if error is None else (getattr(error, "command_line", None) or str(error) or repr(error))
+        message = (
+            None if error is None else (getattr(error, "command_line", None) or str(error) or repr(error))
+        )
         messages = [None] * self.world_size
         self.dist.all_gather_object(messages, message)
         failed = [(rank, text) for rank, text in enumerate(messages) if text is not None]
@@ -210,9 +217,11 @@ class Group(Solo):
         other = next(rank for rank, digest in enumerate(digests) if digest != digests[0])
         theirs = flatten(configs[other])
         key = next((k for k in sorted(set(first) | set(theirs)) if first.get(k) != theirs.get(k)), "?")
-        raise WorkerError(f"rank {self.rank}: the workers' configs differ (config hash {digests[0][:12]} on rank 0, "
-                          f"{digests[other][:12]} on rank {other}): {key} is {first.get(key)!r} on rank 0 and "
-                          f"{theirs.get(key)!r} on rank {other}" + ("" if mine == first or mine == theirs else ""))
+        raise WorkerError(
+            f"rank {self.rank}: the workers' configs differ (config hash {digests[0][:12]} on rank 0, "
+            f"{digests[other][:12]} on rank {other}): {key} is {first.get(key)!r} on rank 0 and "
+            f"{theirs.get(key)!r} on rank {other}" + ("" if mine == first or mine == theirs else "")
+        )
 
 
 @contextlib.contextmanager
@@ -241,8 +250,13 @@ def session(device: torch.device, threads: int | None = None):
         # torchrun keeps one store across restarts: a restarted group that read the keys of the
         # attempt before would connect to the dead workers' ports.  Each attempt gets its own keys.
         store = dist.PrefixStore(f"torch_logreg/attempt_{restart_count()}/", store)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=store, rank=rank,
-                                world_size=world_size, timeout=timeout)
+        dist.init_process_group(
+            "nccl" if device.type == "cuda" else "gloo",
+            store=store,
+            rank=rank,
+            world_size=world_size,
+            timeout=timeout,
+        )
     package_logger = logging.getLogger("torch_logreg")
     level = package_logger.level
     if dist.get_rank() != 0:
@@ -275,13 +289,19 @@ def restart_plan(group: Group, run_dir, resume: bool, overwrite: bool) -> tuple[
     from ..checkpoint import CHECKPOINT_NAME
 
     if max_restarts() > 0 and run_dir is None:
-        raise WorkerError(f"rank {group.rank}: torchrun --max-restarts needs an explicit --run-dir: a restarted "
-                          f"worker continues from that folder's checkpoint")
+        raise WorkerError(
+            f"rank {group.rank}: torchrun --max-restarts needs an explicit --run-dir: a restarted "
+            f"worker continues from that folder's checkpoint"
+        )
     if restart_count() == 0 or resume:
         return resume, overwrite
     found = group.broadcast((Path(run_dir) / CHECKPOINT_NAME).is_file())
     if group.rank == 0:
-        logger.warning("restart %d: %s", restart_count(),
-                       f"continuing from {Path(run_dir) / CHECKPOINT_NAME}" if found else "no checkpoint yet; starting over")
+        logger.warning(
+            "restart %d: %s",
+            restart_count(),
+            f"continuing from {Path(run_dir) / CHECKPOINT_NAME}"
+            if found
+            else "no checkpoint yet; starting over",
+        )
     return (True, False) if found else (False, True)
-

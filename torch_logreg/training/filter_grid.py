@@ -30,5 +30,5 @@ def filter_grid(weight: torch.Tensor, columns: int = 8, cell: int = 32) -> np.nd
     picture = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1, 3), 0.5)  # grey gaps between kernels
     for index, tile in enumerate(tiles.numpy()):
         top, left = 1 + (index // columns) * (h + 1), 1 + (index % columns) * (w + 1)
-        picture[top:top + h, left:left + w] = tile.transpose(1, 2, 0)
+        picture[top : top + h, left : left + w] = tile.transpose(1, 2, 0)
     return np.round(picture * 255).astype(np.uint8)

@@ -16,8 +16,21 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 BINARY_COLORS = np.array([[45, 85, 200], [205, 45, 40]], dtype=float)  # class 0 blue, class 1 red
-TAB10 = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-                  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], dtype=float)
+TAB10 = np.array(
+    [
+        [31, 119, 180],
+        [255, 127, 14],
+        [44, 160, 44],
+        [214, 39, 40],
+        [148, 103, 189],
+        [140, 86, 75],
+        [227, 119, 194],
+        [127, 127, 127],
+        [188, 189, 34],
+        [23, 190, 207],
+    ],
+    dtype=float,
+)
 REGION_WHITE = 0.45  # share of white in a region's colour where the model is sure
 
 
@@ -42,10 +55,11 @@ def region_colors(num_classes: int) -> np.ndarray:
 
 # ------------------------------------------------------------------ confusion matrix
 
+
 def confusion_counts(y, pred, num_classes: int) -> np.ndarray:
     """(K, K) counts, rows the true class, columns the predicted one."""
     y, pred = np.asarray(y).astype(np.int64).reshape(-1), np.asarray(pred).astype(np.int64).reshape(-1)
-    return np.bincount(y * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return np.bincount(y * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 def confusion_matrix_image(counts: np.ndarray, classes: Sequence) -> np.ndarray:
@@ -54,7 +68,9 @@ def confusion_matrix_image(counts: np.ndarray, classes: Sequence) -> np.ndarray:
     label_font, count_font = font(13), font(14)
     names = [_short(c) for c in classes]
     name_width = max(_text_size(label_font, n)[0] for n in names)
-    cell = max(36, max(_text_size(count_font, str(int(c)))[0] for c in counts.reshape(-1)) + 12, name_width + 8)
+    cell = max(
+        36, max(_text_size(count_font, str(int(c)))[0] for c in counts.reshape(-1)) + 12, name_width + 8
+    )
     left, top = name_width + 40, 56
     width, height = left + k * cell + 12, top + k * cell + 12
     image = Image.new("RGB", (width, height), "white")
@@ -66,21 +82,36 @@ def confusion_matrix_image(counts: np.ndarray, classes: Sequence) -> np.ndarray:
     for j, name in enumerate(names):
         _centered(draw, (left + (j + 0.5) * cell, 36), name, label_font)
     for i, name in enumerate(names):
-        draw.text((left - 8 - _text_size(label_font, name)[0], top + (i + 0.5) * cell - 7), name, font=label_font,
-                  fill="black")
+        draw.text(
+            (left - 8 - _text_size(label_font, name)[0], top + (i + 0.5) * cell - 7),
+            name,
+            font=label_font,
+            fill="black",
+        )
         for j in range(k):
             x0, y0 = left + j * cell, top + i * cell
             fill = tuple(int(v) for v in np.round(255 - share[i, j] * np.array([210, 160, 60])))
             draw.rectangle([x0, y0, x0 + cell, y0 + cell], fill=fill, outline=(200, 200, 200))
             text_color = "white" if share[i, j] > 0.55 else "black"
-            _centered(draw, (x0 + cell / 2, y0 + cell / 2 - 7), str(int(counts[i, j])), count_font, text_color)
+            _centered(
+                draw, (x0 + cell / 2, y0 + cell / 2 - 7), str(int(counts[i, j])), count_font, text_color
+            )
     return np.asarray(image)
 
 
 # ------------------------------------------------------------------ misclassified images
 
-def misclassified_image(images: np.ndarray, y, pred, classes: Sequence, limit: int = 16, columns: int = 4,
-                        tile: int = 96, text_size: int = 24) -> np.ndarray:
+
+def misclassified_image(
+    images: np.ndarray,
+    y,
+    pred,
+    classes: Sequence,
+    limit: int = 16,
+    columns: int = 4,
+    tile: int = 96,
+    text_size: int = 24,
+) -> np.ndarray:
     """A grid of the first ``limit`` images with y ≠ pred, each labelled "true → predicted".
 
     ``images`` (N, H, W) raw values are scaled to 0..255 over the whole set, high values
@@ -112,15 +143,25 @@ def misclassified_image(images: np.ndarray, y, pred, classes: Sequence, limit: i
         tile_x = x0 + (step_x - 12 - tile_w) // 2
         canvas.paste(tile.convert("RGB"), (tile_x, y0))
         draw.rectangle([tile_x - 1, y0 - 1, tile_x + tile_w, y0 + tile_h], outline=(190, 190, 190))
-        _arrow_label(draw, (x0 + (step_x - 12) / 2, y0 + tile_h + 4), names[y[index]], names[pred[index]], label_font)
+        _arrow_label(
+            draw, (x0 + (step_x - 12) / 2, y0 + tile_h + 4), names[y[index]], names[pred[index]], label_font
+        )
     return np.asarray(canvas)
 
 
 # ------------------------------------------------------------------ decision regions
 
-def decision_regions_image(x: np.ndarray, y, proba_fn: Callable[[torch.Tensor], torch.Tensor], classes: Sequence,
-                           feature_names: Sequence[str], standardized: bool | None, size: int = 300,
-                           caption: str | None = None) -> np.ndarray:
+
+def decision_regions_image(
+    x: np.ndarray,
+    y,
+    proba_fn: Callable[[torch.Tensor], torch.Tensor],
+    classes: Sequence,
+    feature_names: Sequence[str],
+    standardized: bool | None,
+    size: int = 300,
+    caption: str | None = None,
+) -> np.ndarray:
     """The model's regions over the data's box, with the points on top and labelled axes.
 
     Two classes: P(class 1) shaded from blue (0) to red (1), the contour P = 0.5 in black.
@@ -153,8 +194,8 @@ def decision_regions_image(x: np.ndarray, y, proba_fn: Callable[[torch.Tensor], 
     rows = np.clip(np.round((hi[1] - x[:, 1]) / (hi[1] - lo[1]) * (size - 1)).astype(int), 0, size - 1)
     colors = class_colors(k)
     for r, c, cls in zip(rows, cols, y):
-        plot[max(r - 3, 0): r + 4, max(c - 3, 0): c + 4] = 255
-        plot[max(r - 2, 0): r + 3, max(c - 2, 0): c + 3] = colors[cls]
+        plot[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4] = 255
+        plot[max(r - 2, 0) : r + 3, max(c - 2, 0) : c + 3] = colors[cls]
     return _frame(np.round(plot).astype(np.uint8), (lo, hi), classes, feature_names, standardized, caption)
 
 
@@ -163,7 +204,9 @@ def _shade_regions(proba: np.ndarray, k: int) -> np.ndarray:
         p = proba[:, None]
         return (p * BINARY_COLORS[1] + (1 - p) * BINARY_COLORS[0]) * (1 - REGION_WHITE) + 255 * REGION_WHITE
     label = proba.argmax(axis=1)
-    sure = (proba.max(axis=1) - 1 / k) / (1 - 1 / k)  # 0 where every class is equally likely, 1 where one is certain
+    sure = (proba.max(axis=1) - 1 / k) / (
+        1 - 1 / k
+    )  # 0 where every class is equally likely, 1 where one is certain
     white = REGION_WHITE + (1 - REGION_WHITE) * 0.8 * (1 - sure[:, None])
     return class_colors(k)[label] * (1 - white) + 255 * white
 
@@ -177,8 +220,9 @@ def _draw_boundaries(plot: np.ndarray, label: np.ndarray) -> None:
     plot[edge] = 0
 
 
-def _frame(plot: np.ndarray, box, classes, feature_names, standardized: bool | None,
-           caption: str | None = None) -> np.ndarray:
+def _frame(
+    plot: np.ndarray, box, classes, feature_names, standardized: bool | None, caption: str | None = None
+) -> np.ndarray:
     """The plot inside axes with ticks, axis names, a caption and a legend."""
     size = plot.shape[0]
     tick_font, name_font = font(12), font(13)
@@ -192,8 +236,10 @@ def _frame(plot: np.ndarray, box, classes, feature_names, standardized: bool | N
     draw = ImageDraw.Draw(image)
     draw.rectangle([left - 1, top - 1, left + size, top + size], outline="black")
     if caption is None:
-        caption = "Decision regions and test points" + {True: ", standardized features", False: ", raw features",
-                                                        None: ""}[standardized]
+        caption = (
+            "Decision regions and test points"
+            + {True: ", standardized features", False: ", raw features", None: ""}[standardized]
+        )
     draw.text((left, 10), caption, font=name_font, fill="black")
     for value in _nice_ticks(lo[0], hi[0]):
         px = left + (value - lo[0]) / (hi[0] - lo[0]) * (size - 1)
@@ -227,6 +273,7 @@ def _tick_text(value: float) -> str:
 
 
 # ------------------------------------------------------------------ text helpers
+
 
 def _short(value, limit: int = 14) -> str:
     text = str(value)
@@ -262,7 +309,7 @@ def _arrow_label_width(font_, left: str, right: str) -> int:
 
 
 def _arrow_label(draw, center, left: str, right: str, font_) -> None:
-    """"left → right" centred on center[0], the arrow drawn as lines (the default font has no arrow glyph)."""
+    """ "left → right" centred on center[0], the arrow drawn as lines (the default font has no arrow glyph)."""
     x = center[0] - _arrow_label_width(font_, left, right) / 2
     y = center[1]
     size, arrow = getattr(font_, "size", 13), _arrow_width(font_)
@@ -270,8 +317,11 @@ def _arrow_label(draw, center, left: str, right: str, font_) -> None:
     x += _text_size(font_, left)[0] + 4
     mid, head, width = y + round(0.65 * size), max(3, size // 4), max(1, size // 12)
     draw.line([x, mid, x + arrow - 2, mid], fill="black", width=width)
-    draw.line([x + arrow - 2 - head, mid - head, x + arrow - 2, mid, x + arrow - 2 - head, mid + head], fill="black",
-              width=width)
+    draw.line(
+        [x + arrow - 2 - head, mid - head, x + arrow - 2, mid, x + arrow - 2 - head, mid + head],
+        fill="black",
+        width=width,
+    )
     draw.text((x + arrow + 4, y), right, font=font_, fill=(190, 0, 0))
 
 
@@ -292,8 +342,14 @@ def _legend(draw, names: list[str], left: int, tick_font) -> None:
         legend_x += 24 + _text_size(tick_font, name)[0] + 18
 
 
-def learning_curve_image(series: dict[str, tuple[list[int], list[float]]], title: str, ylabel: str, *,
-                         width: int = 480, height: int = 300) -> np.ndarray:
+def learning_curve_image(
+    series: dict[str, tuple[list[int], list[float]]],
+    title: str,
+    ylabel: str,
+    *,
+    width: int = 480,
+    height: int = 300,
+) -> np.ndarray:
     """A line chart of each series over iterations, with ticked axes, a title and a legend above the plot.
 
     Args:
@@ -324,7 +380,10 @@ def learning_curve_image(series: dict[str, tuple[list[int], list[float]]], title
     _legend(draw, [name for name, _, _ in curves], left, tick_font)
 
     def to_pixel(x, y):
-        return (left + (x - x_lo) / (x_hi - x_lo) * (plot_w - 1), top + (y_hi - y) / (y_hi - y_lo) * (plot_h - 1))
+        return (
+            left + (x - x_lo) / (x_hi - x_lo) * (plot_w - 1),
+            top + (y_hi - y) / (y_hi - y_lo) * (plot_h - 1),
+        )
 
     for value in _nice_ticks(x_lo, x_hi):
         px = to_pixel(value, y_lo)[0]
@@ -345,7 +404,7 @@ def learning_curve_image(series: dict[str, tuple[list[int], list[float]]], title
         color = tuple(int(c) for c in LINE_COLORS[i % len(LINE_COLORS)])
         points = [to_pixel(x, y) for x, y in zip(xs, ys)]
         if len(points) == 1:
-            (px, py), = points
+            ((px, py),) = points
             draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=color)
         elif points:
             draw.line(points, fill=color, width=2, joint="curve")

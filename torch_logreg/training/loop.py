@@ -78,8 +78,13 @@ def minimize(objective: Objective, schedule: Schedule, agree: Callable[[bool], b
     ``agree(flag)`` is True when any worker's flag is (torchrun); alone it is the flag itself."""
     start = time.perf_counter()
     total = schedule.total
-    bar = tqdm(total=total, initial=objective.iteration, unit="it", leave=False,
-               disable=not (schedule.progress and sys.stderr.isatty() and total >= 1000))
+    bar = tqdm(
+        total=total,
+        initial=objective.iteration,
+        unit="it",
+        leave=False,
+        disable=not (schedule.progress and sys.stderr.isatty() and total >= 1000),
+    )
     with contextlib.ExitStack() as stack:
         if not bar.disable:  # log lines go through tqdm.write so they do not tear the bar
             stack.enter_context(logging_redirect_tqdm())
@@ -95,8 +100,11 @@ def minimize(objective: Objective, schedule: Schedule, agree: Callable[[bool], b
                 change = abs(last_cost - cost) if last_cost is not None else None
                 if schedule.tol and change is not None and change < schedule.tol:
                     tol_reached = True
-                    logger.info("converged at iteration %d: the cost changed by less than train.tol=%g", it,
-                                schedule.tol)
+                    logger.info(
+                        "converged at iteration %d: the cost changed by less than train.tol=%g",
+                        it,
+                        schedule.tol,
+                    )
                     break
                 last_cost = cost
             if it >= total or converged:
@@ -123,7 +131,9 @@ class StopRequests:
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
-            self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGINT, signal.SIGTERM)}
+            self._previous = {
+                sig: signal.signal(sig, self._request) for sig in (signal.SIGINT, signal.SIGTERM)
+            }
         return self
 
     def __exit__(self, *exc) -> None:

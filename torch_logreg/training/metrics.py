@@ -139,8 +139,9 @@ def strict_json(metrics: dict) -> str:
         if isinstance(value, dict):
             return {k: cleaned(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
         if isinstance(value, float) and not math.isfinite(value):
-            reasons[key] = ("undefined: the rows hold only one class" if key.endswith("_auc")
-                            else f"not finite ({value})")
+            reasons[key] = (
+                "undefined: the rows hold only one class" if key.endswith("_auc") else f"not finite ({value})"
+            )
             return None
         return value
 

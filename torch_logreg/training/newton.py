@@ -66,8 +66,9 @@ class Newton(torch.optim.Optimizer):
     from then on every row is used; the switch is kept in ``state_dict`` for resuming.
     """
 
-    capabilities = Capabilities(needs_data=True, iterates_to_convergence=True, has_lr=False,
-                                needs_model=("hessian",))
+    capabilities = Capabilities(
+        needs_data=True, iterates_to_convergence=True, has_lr=False, needs_model=("hessian",)
+    )
 
     def __init__(self, model, hessian_rows: int = 0, seed: int = 0, grad_tol: float | None = None):
         if hessian_rows < 0:
@@ -100,8 +101,9 @@ class Newton(torch.optim.Optimizer):
     def step(self, closure=None) -> float:
         """One Newton step on the data of ``set_data``; returns the new cost.  It needs no closure."""
         if closure is not None:
-            raise TypeError("Newton evaluates the cost itself: give it the data with set_data(x, y), "
-                            "not a closure")
+            raise TypeError(
+                "Newton evaluates the cost itself: give it the data with set_data(x, y), not a closure"
+            )
         if self._data is None:
             raise RuntimeError("Newton.step() needs the data first: set_data(x, y) or step_on(x, y)")
         return self.step_on(*self._data)
@@ -121,8 +123,9 @@ class Newton(torch.optim.Optimizer):
     newton_step = step_on  # the name benchmarks and older callers use
 
     @torch.no_grad()
-    def cost_and_gradient(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None,
-                          l2_rows=None) -> tuple[float, Tensor]:
+    def cost_and_gradient(
+        self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2_rows=None
+    ) -> tuple[float, Tensor]:
         """(J, ∇J) at the current parameters on (x, y), ∇J flat over ``model.parameters()`` in order.
 
         The next ``step`` on the same tensors starts from this pair instead of computing it
@@ -135,7 +138,8 @@ class Newton(torch.optim.Optimizer):
         path = self._path(x, sample_weight, l2_rows)
         if path == "any":
             cost, gradient = self._any_model_cost_at(x, y, sample_weight, l2_rows)(
-                torch.nn.utils.parameters_to_vector(self.params))
+                torch.nn.utils.parameters_to_vector(self.params)
+            )
         elif path == "cache":
             cost, gradient = self._in_cache_cost_and_gradient(x, y)
         else:
@@ -144,7 +148,7 @@ class Newton(torch.optim.Optimizer):
         return cost, gradient
 
     def _path(self, x: Tensor, sample_weight: Tensor | None, l2_rows) -> str:
-        """"any" (the model's own methods), "cache" (one neuron, small x) or "blocked" (one neuron, row blocks)."""
+        """ "any" (the model's own methods), "cache" (one neuron, small x) or "blocked" (one neuron, row blocks)."""
         if not self.one_neuron or sample_weight is not None or (l2_rows is not None and l2_rows != len(x)):
             return "any"
         return "cache" if x.numel() * x.element_size() <= SMALL_NEWTON_BYTES else "blocked"
@@ -169,7 +173,9 @@ class Newton(torch.optim.Optimizer):
         def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
             theta = torch.nn.utils.parameters_to_vector(params)
             torch.nn.utils.vector_to_parameters(candidate, params)
-            value, grads = model.cost_and_grads(x, y, sample_weight=sample_weight, l2_rows=l2_rows, with_cost=True)
+            value, grads = model.cost_and_grads(
+                x, y, sample_weight=sample_weight, l2_rows=l2_rows, with_cost=True
+            )
             torch.nn.utils.vector_to_parameters(theta, params)
             return value.item(), torch.cat([g.reshape(-1) for g in grads])
 
@@ -188,13 +194,18 @@ class Newton(torch.optim.Optimizer):
             null = null.to(gradient)
             gradient = gradient - null @ (null.T @ gradient)  # exactly 0 along V, but for rounding
         converging = self._converging(gradient)
-        sampled = None if converging else self._sampled_rows_here(x)  # the final step squares the error: exact H
+        sampled = (
+            None if converging else self._sampled_rows_here(x)
+        )  # the final step squares the error: exact H
         if sampled is None:
             hessian = model.hessian(x, sample_weight=sample_weight, l2_rows=l2_rows)
         else:  # the sample's mean curvature, with the full data's L2 divisor
             full = l2_rows if l2_rows is not None else self._total_rows(x, sample_weight)
-            hessian = model.hessian(x[sampled], sample_weight=None if sample_weight is None else sample_weight[sampled],
-                                    l2_rows=full)
+            hessian = model.hessian(
+                x[sampled],
+                sample_weight=None if sample_weight is None else sample_weight[sampled],
+                l2_rows=full,
+            )
         if null is not None and null.shape[1]:
             hessian = hessian + float(hessian.diagonal().abs().mean() or 1.0) * (null @ null.T)
         direction = _solve(hessian, gradient)
@@ -277,8 +288,11 @@ class Newton(torch.optim.Optimizer):
         """The cost (and gradient, where computed) remembered at the current parameters, if they
         have not changed since and the step is on the same tensors (a new mini-batch is new data)."""
         known = self._known
-        if known is not None and known[1] == self._versions() and all(
-                a is b for a, b in zip(known[0], self._data)):
+        if (
+            known is not None
+            and known[1] == self._versions()
+            and all(a is b for a, b in zip(known[0], self._data))
+        ):
             return known[2], known[3]
         return None, None
 
@@ -303,8 +317,12 @@ class Newton(torch.optim.Optimizer):
         gradient = torch.addmv(penalty * theta, x_tilde_t, a - y, alpha=1 / m)
         cost_at = self._in_cache_cost_at(x, y)
         converging = self._converging(gradient)
-        rows = None if converging else self._sample_rows(m, x.device)  # the final step squares the error: exact H
-        xt_h, x_h, a_h = (x_tilde_t, x_tilde, a) if rows is None else (x_tilde_t[:, rows], x_tilde[rows], a[rows])
+        rows = (
+            None if converging else self._sample_rows(m, x.device)
+        )  # the final step squares the error: exact H
+        xt_h, x_h, a_h = (
+            (x_tilde_t, x_tilde, a) if rows is None else (x_tilde_t[:, rows], x_tilde[rows], a[rows])
+        )
         hessian = torch.addmm(penalty_matrix, xt_h * (a_h - a_h * a_h), x_h, alpha=1 / len(x_h))
         direction = _solve(hessian, gradient)
         if converging:
@@ -319,8 +337,10 @@ class Newton(torch.optim.Optimizer):
         x_tilde, _, penalty, _ = self._augmented(x)
 
         def cost_at(candidate: Tensor) -> tuple[float, None]:
-            return float(LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y)
-                         + 0.5 * penalty.dot(candidate * candidate)), None
+            return float(
+                LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y)
+                + 0.5 * penalty.dot(candidate * candidate)
+            ), None
 
         return cost_at
 
@@ -340,7 +360,10 @@ class Newton(torch.optim.Optimizer):
             penalty = torch.full((x.shape[1] + 1,), self.l2 / x.shape[0], dtype=x.dtype, device=x.device)
             penalty[-1] = 0.0  # the bias is never penalized
             x_tilde = torch.cat([x, ones], 1)
-            self._cache, self._cache_key = (x_tilde, x_tilde.T.contiguous(), penalty, torch.diag(penalty)), key
+            self._cache, self._cache_key = (
+                (x_tilde, x_tilde.T.contiguous(), penalty, torch.diag(penalty)),
+                key,
+            )
         return self._cache
 
     def _line_search(self, theta, direction, gradient, start: float, cost_at) -> float:
@@ -382,8 +405,11 @@ class Newton(torch.optim.Optimizer):
     def _stop_sampling(self, why: str) -> None:
         group = self.param_groups[0]
         if group["hessian_rows"] and self._sample_key is not None:
-            logger.info("newton: the Hessian from %d sampled rows %s; using all rows from now on",
-                        group["hessian_rows"], why)
+            logger.info(
+                "newton: the Hessian from %d sampled rows %s; using all rows from now on",
+                group["hessian_rows"],
+                why,
+            )
             group["hessian_rows"] = 0
             self._sample_key = self._sample = None
 
@@ -407,6 +433,7 @@ def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
             return torch.cholesky_solve(rhs.unsqueeze(1), factor).squeeze(1)
         scale = scale or float(matrix.diagonal().abs().max()) or 1.0
         ridge = max(ridge * 10, 1e-10 * scale)
-        factor, info = torch.linalg.cholesky_ex(matrix + ridge * torch.eye(len(matrix), dtype=matrix.dtype,
-                                                                            device=matrix.device))
+        factor, info = torch.linalg.cholesky_ex(
+            matrix + ridge * torch.eye(len(matrix), dtype=matrix.dtype, device=matrix.device)
+        )
     return torch.linalg.lstsq(matrix, rhs.unsqueeze(1)).solution.squeeze(1)

@@ -38,6 +38,7 @@ class GradientDescent(torch.optim.Optimizer):
                     p.sub_(p.grad, alpha=group["lr"])
         return loss
 
+
 class LBFGS(torch.optim.LBFGS):
     """torch's L-BFGS (strong-Wolfe line search) that reports ``converged`` as Newton does.
 
@@ -48,8 +49,14 @@ class LBFGS(torch.optim.LBFGS):
     capabilities = Capabilities(needs_closure=True, iterates_to_convergence=True)
 
     def __init__(self, params, lr: float, grad_tol: float, tolerance_change: float, history_size: int):
-        super().__init__(params, lr=lr, line_search_fn="strong_wolfe", tolerance_grad=grad_tol,
-                         tolerance_change=tolerance_change, history_size=history_size)
+        super().__init__(
+            params,
+            lr=lr,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=grad_tol,
+            tolerance_change=tolerance_change,
+            history_size=history_size,
+        )
         self.grad_tol = grad_tol
         # stalled: a whole step moved no parameter (no line search finds a lower cost in this dtype)
         self.converged, self.stalled, self.grad_max = False, False, float("inf")

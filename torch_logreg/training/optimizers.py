@@ -41,8 +41,13 @@ def _adam(model, params, settings):
 
 
 def _lbfgs(model, params, settings):
-    return LBFGS(params, lr=settings["lr"], grad_tol=settings["grad_tol"],
-                 tolerance_change=settings["tolerance_change"], history_size=settings["history_size"])
+    return LBFGS(
+        params,
+        lr=settings["lr"],
+        grad_tol=settings["grad_tol"],
+        tolerance_change=settings["tolerance_change"],
+        history_size=settings["history_size"],
+    )
 
 
 def _newton(model, params, settings):
@@ -50,19 +55,26 @@ def _newton(model, params, settings):
     if (size := sum(p.numel() for p in params)) > optim.NEWTON_MAX_FEATURES + 1:
         logger.warning("newton: %d parameters is too many for an n×n solve; using lbfgs", size)
         return _lbfgs(model, params, settings)
-    return Newton(model, hessian_rows=settings["hessian_rows"], seed=settings["seed"],
-                  grad_tol=settings["grad_tol"])
+    return Newton(
+        model, hessian_rows=settings["hessian_rows"], seed=settings["seed"], grad_tol=settings["grad_tol"]
+    )
 
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
-    "gd": OptimizerSpec(GradientDescent.capabilities, lambda model, params, settings: GradientDescent(
-        params, lr=settings["lr"]), ("lr",), "`gd` (w := w − α·dw, by hand)"),
-    "sgd": OptimizerSpec(Capabilities(fixed_step=True), _sgd, ("lr", "momentum"),
-                         "`sgd` (+`optimizer.momentum`)"),
+    "gd": OptimizerSpec(
+        GradientDescent.capabilities,
+        lambda model, params, settings: GradientDescent(params, lr=settings["lr"]),
+        ("lr",),
+        "`gd` (w := w − α·dw, by hand)",
+    ),
+    "sgd": OptimizerSpec(
+        Capabilities(fixed_step=True), _sgd, ("lr", "momentum"), "`sgd` (+`optimizer.momentum`)"
+    ),
     "adam": OptimizerSpec(PLAIN_TORCH, _adam, ("lr",), "`adam`"),
     "lbfgs": OptimizerSpec(LBFGS.capabilities, _lbfgs, ("lr", "tolerance_change", "history_size"), "`lbfgs`"),
-    "newton": OptimizerSpec(Newton.capabilities, _newton, ("hessian_rows",),
-                            "`newton` (closed-form Hessian, line search)"),
+    "newton": OptimizerSpec(
+        Newton.capabilities, _newton, ("hessian_rows",), "`newton` (closed-form Hessian, line search)"
+    ),
 }
 
 
@@ -78,17 +90,32 @@ def optimizers_using(key: str) -> tuple[str, ...]:
     return tuple(name for name, spec in OPTIMIZERS.items() if key in spec.keys)
 
 
-def make_optimizer(name: str, model, lr: float, momentum: float = 0.0, *, hessian_rows: int = 0,
-                   seed: int = 0, grad_tol: float | None = None, tolerance_change: float = 0.0,
-                   history_size: int = 100):
+def make_optimizer(
+    name: str,
+    model,
+    lr: float,
+    momentum: float = 0.0,
+    *,
+    hessian_rows: int = 0,
+    seed: int = 0,
+    grad_tol: float | None = None,
+    tolerance_change: float = 0.0,
+    history_size: int = 100,
+):
     """The optimizer that ``optimizer.name`` asks for, carrying its registry ``capabilities``.  ``newton``
     needs a model with a ``hessian`` and falls back to lbfgs past ``NEWTON_MAX_FEATURES`` parameters."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}")
     params = list(model.parameters())
-    settings = {"lr": lr, "momentum": momentum, "hessian_rows": hessian_rows, "seed": seed,
-                "grad_tol": grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype),
-                "tolerance_change": tolerance_change, "history_size": history_size}
+    settings = {
+        "lr": lr,
+        "momentum": momentum,
+        "hessian_rows": hessian_rows,
+        "seed": seed,
+        "grad_tol": grad_tol if grad_tol is not None else default_grad_tol(params[0].dtype),
+        "tolerance_change": tolerance_change,
+        "history_size": history_size,
+    }
     optimizer = OPTIMIZERS[name].build(model, params, settings)
     if "capabilities" not in vars(type(optimizer)):  # torch.optim's own classes: the registry says
         optimizer.capabilities = OPTIMIZERS[name].capabilities

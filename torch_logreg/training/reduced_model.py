@@ -32,15 +32,24 @@ class ReducedModel:
     def parameters(self):
         return self.model.parameters()
 
-    def cost_and_grads(self, x: Tensor, y: Tensor, *, sample_weight: Tensor | None = None, rows=None,
-                       l2_rows=None, with_cost: bool = False) -> tuple[Tensor | None, tuple[Tensor, ...]]:
+    def cost_and_grads(
+        self,
+        x: Tensor,
+        y: Tensor,
+        *,
+        sample_weight: Tensor | None = None,
+        rows=None,
+        l2_rows=None,
+        with_cost: bool = False,
+    ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
         """(J or None, grads) of all the workers' rows; ``l2_rows`` as the model's (None: this batch's global m)."""
         if rows is not None:
             raise ValueError("ReducedModel finds the global row count itself; do not pass rows")
         here = _rows_here(x, sample_weight)
         cost, grads = self._local_sums(x, y, sample_weight, with_cost)
-        flat = torch.cat([here.reshape(1), cost.reshape(1).to(here.dtype), *(g.reshape(-1).to(here.dtype)
-                                                                             for g in grads)])
+        flat = torch.cat(
+            [here.reshape(1), cost.reshape(1).to(here.dtype), *(g.reshape(-1).to(here.dtype) for g in grads)]
+        )
         self.group.all_reduce(flat)
         total = flat[0]
         parts = (flat[2:] / total).split([g.numel() for g in grads])
@@ -62,8 +71,9 @@ class ReducedModel:
         result = (flat[1:] / total).view_as(local).to(local.dtype)
         if self.model.l2:
             zero_x, zero_s = _zero_row(x)
-            result = result + self.model.hessian(zero_x, sample_weight=zero_s, rows=1,
-                                                 l2_rows=l2_rows if l2_rows is not None else total)
+            result = result + self.model.hessian(
+                zero_x, sample_weight=zero_s, rows=1, l2_rows=l2_rows if l2_rows is not None else total
+            )
         return result
 
     def row_span(self, count: int) -> tuple[int, int]:
@@ -78,16 +88,20 @@ class ReducedModel:
         """(Σ s·ℓ (0 unless ``with_cost``), its gradient) over this worker's rows: ``rows=1`` makes the mean a sum."""
         model = self.model
         if streaming.is_stream(x):  # block by block
-            sums = streaming.block_sums(lambda xb, yb, sb: _flat_pair(self._local_sums(xb, yb, sb, with_cost)),
-                                        x, y, sample_weight)
+            sums = streaming.block_sums(
+                lambda xb, yb, sb: _flat_pair(self._local_sums(xb, yb, sb, with_cost)), x, y, sample_weight
+            )
             return sums[0], sums[1:]
         if x.shape[0] == 0:  # no rows of this batch here: one row of weight 0 adds nothing
             y = y.new_zeros((1, *y.shape[1:]))
         x, sample_weight = _nonempty(x, sample_weight)
         if hasattr(model, "cost_and_grads"):
-            cost, grads = model.cost_and_grads(x, y, sample_weight=sample_weight, rows=1, l2_rows=float("inf"),
-                                               with_cost=with_cost)
-            return (cost if cost is not None else torch.zeros((), dtype=grads[0].dtype, device=x.device)), grads
+            cost, grads = model.cost_and_grads(
+                x, y, sample_weight=sample_weight, rows=1, l2_rows=float("inf"), with_cost=with_cost
+            )
+            return (
+                cost if cost is not None else torch.zeros((), dtype=grads[0].dtype, device=x.device)
+            ), grads
         params = [p for p in model.parameters() if p.requires_grad]
         with torch.enable_grad():
             cost = model.cost(x, y, sample_weight=sample_weight, rows=1, l2_rows=float("inf"))
@@ -96,8 +110,9 @@ class ReducedModel:
 
     def _local_hessian(self, x, sample_weight) -> Tensor:
         if streaming.is_stream(x):
-            return streaming.block_sums(lambda xb, yb, sb: (self._local_hessian(xb, sb),), x, x_labels(x),
-                                        sample_weight)[0]
+            return streaming.block_sums(
+                lambda xb, yb, sb: (self._local_hessian(xb, sb),), x, x_labels(x), sample_weight
+            )[0]
         x, sample_weight = _nonempty(x, sample_weight)
         return self.model.hessian(x, sample_weight=sample_weight, rows=1, l2_rows=float("inf"))
 
@@ -107,8 +122,9 @@ class ReducedModel:
         zero_y = y.new_zeros((1, *y.shape[1:]))
         model = self.model
         if hasattr(model, "cost_and_grads"):
-            return model.cost_and_grads(zero_x, zero_y, sample_weight=zero_s, rows=1, l2_rows=l2_rows,
-                                        with_cost=True)
+            return model.cost_and_grads(
+                zero_x, zero_y, sample_weight=zero_s, rows=1, l2_rows=l2_rows, with_cost=True
+            )
         params = [p for p in model.parameters() if p.requires_grad]
         with torch.enable_grad():
             cost = model.cost(zero_x, zero_y, sample_weight=zero_s, rows=1, l2_rows=l2_rows)

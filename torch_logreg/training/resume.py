@@ -10,12 +10,22 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 
-MAY_CHANGE_ON_RESUME = frozenset({
-    "train.iterations", "optimizer.lr", "train.log_every", "train.checkpoint_every", "train.print_cost",
-    "train.tol", "train.device", "name",
-    # how the same rows are read and how many threads compute: not what they compute
-    "train.threads", "data.stream", "data.memory_limit",
-})
+MAY_CHANGE_ON_RESUME = frozenset(
+    {
+        "train.iterations",
+        "optimizer.lr",
+        "train.log_every",
+        "train.checkpoint_every",
+        "train.print_cost",
+        "train.tol",
+        "train.device",
+        "name",
+        # how the same rows are read and how many threads compute: not what they compute
+        "train.threads",
+        "data.stream",
+        "data.memory_limit",
+    }
+)
 
 
 def flatten(values: dict, prefix: str = "") -> dict:
@@ -40,21 +50,33 @@ def changed_data_file(saved_fingerprint: dict | None, fingerprint: dict) -> str 
     return None
 
 
-def check_resume(saved_config: dict, config: dict, saved_fingerprint: dict | None, fingerprint: dict,
-                 done: int, iterations: int) -> None:
+def check_resume(
+    saved_config: dict,
+    config: dict,
+    saved_fingerprint: dict | None,
+    fingerprint: dict,
+    done: int,
+    iterations: int,
+) -> None:
     """Raise ConfigError naming the first key (or data file) that would make the resumed run lie."""
     saved, now = flatten(saved_config), flatten(config)
     for key in sorted(set(saved) | set(now)):
         if key in MAY_CHANGE_ON_RESUME or key not in saved:
             continue  # a key newer than the checkpoint: its default was in force
         if saved.get(key) != now.get(key):
-            raise ConfigError(f"resume: {key} is {now.get(key)!r} but the checkpoint was trained with "
-                              f"{saved.get(key)!r}; a resumed run may change only "
-                              f"{', '.join(sorted(MAY_CHANGE_ON_RESUME - {'name'}))}")
+            raise ConfigError(
+                f"resume: {key} is {now.get(key)!r} but the checkpoint was trained with "
+                f"{saved.get(key)!r}; a resumed run may change only "
+                f"{', '.join(sorted(MAY_CHANGE_ON_RESUME - {'name'}))}"
+            )
     key = changed_data_file(saved_fingerprint, fingerprint)
     if key is not None:
-        raise ConfigError(f"resume: data.{key} is not the file the checkpoint was trained on (its size or content "
-                          f"changed); start a new run for new data")
+        raise ConfigError(
+            f"resume: data.{key} is not the file the checkpoint was trained on (its size or content "
+            f"changed); start a new run for new data"
+        )
     if iterations < done:
-        raise ConfigError(f"resume: train.iterations={iterations} is fewer than the {done} iterations this run has "
-                          f"already done; give train.iterations >= {done}")
+        raise ConfigError(
+            f"resume: train.iterations={iterations} is fewer than the {done} iterations this run has "
+            f"already done; give train.iterations >= {done}"
+        )

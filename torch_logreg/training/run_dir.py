@@ -33,8 +33,20 @@ RUNS_ROOT = Path("runs")
 MARKER_NAME = ".torch_logreg_run"
 LOCK_NAME = ".torch_logreg_lock"
 # Every file a run writes into its folder; anything else in a folder makes it not (only) a run.
-RUN_FILES = frozenset({MARKER_NAME, LOCK_NAME, CHECKPOINT_NAME, "config.yaml", "metrics.json", "command.txt",
-                       "world.json", "summary.csv", "result.png", "content_style_result.png"})
+RUN_FILES = frozenset(
+    {
+        MARKER_NAME,
+        LOCK_NAME,
+        CHECKPOINT_NAME,
+        "config.yaml",
+        "metrics.json",
+        "command.txt",
+        "world.json",
+        "summary.csv",
+        "result.png",
+        "content_style_result.png",
+    }
+)
 RUN_FILE_PATTERNS = ("events.out.tfevents.*",)
 
 
@@ -74,8 +86,10 @@ class RunLock:
             holder = os.read(self._fd, 64).decode("ascii", "replace").strip() or "unknown"
             self.release()
             if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise RunDirError(f"{folder}: another torch_logreg process (pid {holder}) is writing to this run "
-                                  f"folder; wait for it to finish or choose another folder") from None
+                raise RunDirError(
+                    f"{folder}: another torch_logreg process (pid {holder}) is writing to this run "
+                    f"folder; wait for it to finish or choose another folder"
+                ) from None
             raise
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
@@ -89,7 +103,9 @@ class RunLock:
         self.release()
 
 
-def open_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: bool = False) -> tuple[Path, RunLock]:
+def open_run_dir(
+    run_dir, config_name: str, resume: bool = False, overwrite: bool = False
+) -> tuple[Path, RunLock]:
     """The run folder, made or checked, with this process's lock on it (see the module docstring).
 
     ``runs/<config name>-<timestamp>`` by default.  An existing run is refused unless ``resume``
@@ -113,8 +129,12 @@ def open_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: boo
     if run_dir.is_dir() and any(run_dir.iterdir()):
         _check_is_a_run(run_dir, "overwrite")
         if not overwrite:
-            raise _refuse(lambda say: f"{run_dir}: already holds a run; pass {say['resume']} to continue it or "
-                                      f"{say['overwrite']} to replace it")
+            raise _refuse(
+                lambda say: (
+                    f"{run_dir}: already holds a run; pass {say['resume']} to continue it or "
+                    f"{say['overwrite']} to replace it"
+                )
+            )
         _check_not_a_protected_folder(run_dir)
         lock = RunLock(run_dir)
         for entry in run_dir.iterdir():  # the lock file stays: it is what keeps a second writer out
@@ -169,8 +189,11 @@ def not_run_files(folder: Path) -> list[Path]:
 def holds_only_a_run(folder: Path) -> bool:
     """True for a folder that holds a run and nothing else: marked, or (made before the marker) only run files."""
     entries = list(folder.iterdir())
-    return bool(entries) and not not_run_files(folder) and any(
-        entry.name in (MARKER_NAME, CHECKPOINT_NAME, "config.yaml") for entry in entries)
+    return (
+        bool(entries)
+        and not not_run_files(folder)
+        and any(entry.name in (MARKER_NAME, CHECKPOINT_NAME, "config.yaml") for entry in entries)
+    )
 
 
 def _check_is_a_run(run_dir: Path, action: str) -> None:
@@ -178,12 +201,20 @@ def _check_is_a_run(run_dir: Path, action: str) -> None:
     if strangers:
         first = strangers[0]
         kind = "folder" if first.is_dir() and not first.is_symlink() else "file"
-        raise _refuse(lambda say: f"{run_dir}: holds {kind} {first.name!r}, which torch_logreg did not write, so "
-                                  f"it is not a run folder to {action}; choose a new or empty {say['run_dir']} "
-                                  f"({say['overwrite']} deletes only runs)")
+        raise _refuse(
+            lambda say: (
+                f"{run_dir}: holds {kind} {first.name!r}, which torch_logreg did not write, so "
+                f"it is not a run folder to {action}; choose a new or empty {say['run_dir']} "
+                f"({say['overwrite']} deletes only runs)"
+            )
+        )
     if not holds_only_a_run(run_dir):
-        raise _refuse(lambda say: f"{run_dir}: is not a torch_logreg run folder; choose a new or empty "
-                                  f"{say['run_dir']} ({say['overwrite']} deletes only runs)")
+        raise _refuse(
+            lambda say: (
+                f"{run_dir}: is not a torch_logreg run folder; choose a new or empty "
+                f"{say['run_dir']} ({say['overwrite']} deletes only runs)"
+            )
+        )
 
 
 def _check_not_a_protected_folder(run_dir: Path) -> None:
@@ -192,15 +223,28 @@ def _check_not_a_protected_folder(run_dir: Path) -> None:
     here = Path.cwd().resolve()
     protected = {Path(target.anchor), Path.home().resolve(), here, *here.parents}
     if target in protected:
-        raise _refuse(lambda say: f"{run_dir}: is the current folder, a parent of it, the home folder or a "
-                                  f"filesystem root; {say['overwrite']} never empties such a folder")
+        raise _refuse(
+            lambda say: (
+                f"{run_dir}: is the current folder, a parent of it, the home folder or a "
+                f"filesystem root; {say['overwrite']} never empties such a folder"
+            )
+        )
 
 
 def _write_marker(run_dir: Path) -> None:
     marker = run_dir / MARKER_NAME
     if not marker.is_file():
-        atomic_write_text(marker, json.dumps({"project": "torch_logreg", "marker_format": 1,
-                                              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
+        atomic_write_text(
+            marker,
+            json.dumps(
+                {
+                    "project": "torch_logreg",
+                    "marker_format": 1,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                }
+            )
+            + "\n",
+        )
 
 
 def remove_stale_temp_files(run_dir: Path) -> list[Path]:
@@ -216,4 +260,6 @@ def is_run_folder_file(path) -> bool:
     an output that must never be written over, whatever flag is given."""
     path = Path(path)
     in_a_run = (path.parent / MARKER_NAME).is_file() or (path.parent / CHECKPOINT_NAME).is_file()
-    return in_a_run and (path.name in RUN_FILES or is_temp_file(path) or any(path.match(p) for p in RUN_FILE_PATTERNS))
+    return in_a_run and (
+        path.name in RUN_FILES or is_temp_file(path) or any(path.match(p) for p in RUN_FILE_PATTERNS)
+    )

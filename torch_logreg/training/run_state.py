@@ -49,7 +49,9 @@ class RunState:
             if "cuda" in state["rng"] and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
             # Like TensorBoard's purge_step: entries from here on are logged again as the run goes on.
-            history = {("test" + k[3:] if k.startswith("val_") else k): v for k, v in state["history"].items()}
+            history = {
+                ("test" + k[3:] if k.startswith("val_") else k): v for k, v in state["history"].items()
+            }
             keep = sum(1 for it in history["iteration"] if it < self.iteration)
             self.history = {k: list(history.get(k, [])[:keep]) for k in self.history}
             self.seconds_before = float(state.get("seconds", 0.0))

@@ -70,7 +70,9 @@ def _reduced_closure_step(model, optimizer, l2_rows) -> StepFn:
 
     def step(x: Tensor, y: Tensor, sample_weight: Tensor | None) -> None:
         def closure():
-            cost, grads = model.cost_and_grads(x, y, sample_weight=sample_weight, l2_rows=l2_rows, with_cost=True)
+            cost, grads = model.cost_and_grads(
+                x, y, sample_weight=sample_weight, l2_rows=l2_rows, with_cost=True
+            )
             for param, grad in zip(params, grads):
                 param.grad = grad
             return cost

@@ -47,8 +47,13 @@ class RunWriter:
     def __init__(self, run_dir, purge_step: int | None = None):
         self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
 
-    def scalars(self, step: int, values: dict[str, float], model: torch.nn.Module | None = None,
-                grads: dict[str, torch.Tensor] | None = None) -> None:
+    def scalars(
+        self,
+        step: int,
+        values: dict[str, float],
+        model: torch.nn.Module | None = None,
+        grads: dict[str, torch.Tensor] | None = None,
+    ) -> None:
         """``values`` as scalars, plus the model's parameters and the given gradients, in ONE event:
         each event costs the writer thread ~100 µs of Python (serializing, checksumming),
         more than the training steps between two log steps on small data.
@@ -60,9 +65,10 @@ class RunWriter:
                 ``weights_grad/<name>``, with the scalar ``weights_grad/<layer>.norm`` = ‖all gradients of
                 that layer‖₂ (``weights_grad/norm`` for top-level names such as ``weight``).
         """
-        summary = Summary(value=[Summary.Value(tag=display_tag(tag), simple_value=float(v))
-                                 for tag, v in values.items()])
-        for name, param in (model.named_parameters() if model is not None else ()):
+        summary = Summary(
+            value=[Summary.Value(tag=display_tag(tag), simple_value=float(v)) for tag, v in values.items()]
+        )
+        for name, param in model.named_parameters() if model is not None else ():
             summary.value.extend(tensor_summary(f"{PARAMS}/{name}", param).value)
         squared_norms: dict[str, float] = {}
         for name, grad in (grads or {}).items():
@@ -116,13 +122,23 @@ class RunWriter:
         picture = pictures.misclassified_image(_numpy(images), _numpy(y), _numpy(pred), classes)
         self._image("test/misclassified", picture, step)
 
-    def decision_regions(self, step: int, x: torch.Tensor, y, proba_fn: Callable[[torch.Tensor], torch.Tensor],
-                         classes: Sequence, feature_names: Sequence[str], standardized: bool) -> None:
+    def decision_regions(
+        self,
+        step: int,
+        x: torch.Tensor,
+        y,
+        proba_fn: Callable[[torch.Tensor], torch.Tensor],
+        classes: Sequence,
+        feature_names: Sequence[str],
+        standardized: bool,
+    ) -> None:
         """Image ``test/decision_boundary`` of any model on 2-feature data: see ``images.decision_regions_image``.
 
         x: (N, 2) test features as the model takes them; proba_fn: (G, 2) float64 tensor -> predict_proba output.
         """
-        picture = pictures.decision_regions_image(_numpy(x), _numpy(y), proba_fn, classes, feature_names, standardized)
+        picture = pictures.decision_regions_image(
+            _numpy(x), _numpy(y), proba_fn, classes, feature_names, standardized
+        )
         self._image("test/decision_boundary", picture, step)
 
     def text(self, step: int, tag: str, markdown: str) -> None:
@@ -131,7 +147,9 @@ class RunWriter:
     def graph(self, model: torch.nn.Module, x_example: torch.Tensor) -> None:
         """The model's graph, if ``torch.jit.trace`` can follow it; otherwise nothing (logged at debug level)."""
         try:
-            with warnings.catch_warnings():  # add_graph traces with torch.jit.trace, deprecated: nothing a user can do
+            with (
+                warnings.catch_warnings()
+            ):  # add_graph traces with torch.jit.trace, deprecated: nothing a user can do
                 warnings.simplefilter("ignore", DeprecationWarning)
                 self.writer.add_graph(model, x_example)
         except Exception as error:  # noqa: BLE001 - tracing fails in many ways; a missing graph is not an error
@@ -168,7 +186,9 @@ def tensor_summary(tag: str, tensor: torch.Tensor | np.ndarray) -> Summary:
     if values.size == 1:
         return Summary(value=[Summary.Value(tag=tag, simple_value=float(values[0]))])
     if values.size <= SCALAR_ENTRIES:
-        return Summary(value=[Summary.Value(tag=f"{tag}/{i}", simple_value=float(v)) for i, v in enumerate(values)])
+        return Summary(
+            value=[Summary.Value(tag=f"{tag}/{i}", simple_value=float(v)) for i, v in enumerate(values)]
+        )
     return histogram_summary(tag, values)
 
 
@@ -191,13 +211,20 @@ def histogram_summary(tag: str, values: np.ndarray, max_bins: int = 30) -> Summa
         counts, edges = np.array([finite.size]), np.array([lo, hi])
     used = np.flatnonzero(counts)
     first, last = (used[0], used[-1]) if used.size else (0, 0)
-    proto = HistogramProto(min=lo, max=hi, num=float(finite.size), sum=float(finite.sum()),
-                           sum_squares=float(np.dot(finite, finite)), bucket_limit=edges[first + 1:last + 2].tolist(),
-                           bucket=counts[first:last + 1].astype(float).tolist())
+    proto = HistogramProto(
+        min=lo,
+        max=hi,
+        num=float(finite.size),
+        sum=float(finite.sum()),
+        sum_squares=float(np.dot(finite, finite)),
+        bucket_limit=edges[first + 1 : last + 2].tolist(),
+        bucket=counts[first : last + 1].astype(float).tolist(),
+    )
     return Summary(value=[Summary.Value(tag=tag, histo=proto)])
 
 
 # ------------------------------------------------------------------ hparams
+
 
 def _from_file(flat: dict) -> bool:
     return flat.get("data.path") is not None
@@ -224,13 +251,20 @@ def _optimizer_is(*names: str) -> Callable[[dict], bool]:
 HPARAM_RULES: dict[str, Callable[[dict], bool]] = {
     "data.name": lambda flat: not _from_file(flat),
     **dict.fromkeys(("data.path", "data.test_path", "data.target", "data.labels"), _from_file),
-    **dict.fromkeys(("data.samples", "data.features", "data.noise"), lambda flat: _builtin(flat) == "synthetic"),
+    **dict.fromkeys(
+        ("data.samples", "data.features", "data.noise"), lambda flat: _builtin(flat) == "synthetic"
+    ),
     "data.classes": lambda flat: _builtin(flat) in ("synthetic", "spirals"),
     # From the optimizer registry; grad_tol: those that iterate to convergence (the others stop on train.tol)
-    **{f"optimizer.{key}": _optimizer_is(*optimizers_using(key))
-       for key in ("momentum", "hessian_rows", "grad_tol", "tolerance_change", "history_size")},
-    **{f"model.{key}": _model_is(*models_using(key))
-       for model in MODELS.values() for key in model.config_keys},
+    **{
+        f"optimizer.{key}": _optimizer_is(*optimizers_using(key))
+        for key in ("momentum", "hessian_rows", "grad_tol", "tolerance_change", "history_size")
+    },
+    **{
+        f"model.{key}": _model_is(*models_using(key))
+        for model in MODELS.values()
+        for key in model.config_keys
+    },
 }
 
 
@@ -288,15 +322,21 @@ def hparams_session(values: dict) -> list[Summary]:
             start.hparams[key].string_value = str(value)
     end = SessionEndInfo(status=STATUS_SUCCESS)
     version = hparams_metadata.PLUGIN_DATA_VERSION
-    return [_plugin_summary(hparams_metadata.SESSION_START_INFO_TAG,
-                            HParamsPluginData(session_start_info=start, version=version)),
-            _plugin_summary(hparams_metadata.SESSION_END_INFO_TAG,
-                            HParamsPluginData(session_end_info=end, version=version))]
+    return [
+        _plugin_summary(
+            hparams_metadata.SESSION_START_INFO_TAG,
+            HParamsPluginData(session_start_info=start, version=version),
+        ),
+        _plugin_summary(
+            hparams_metadata.SESSION_END_INFO_TAG, HParamsPluginData(session_end_info=end, version=version)
+        ),
+    ]
 
 
 def _plugin_summary(tag: str, data: HParamsPluginData) -> Summary:
-    plugin = SummaryMetadata.PluginData(plugin_name=hparams_metadata.PLUGIN_NAME,
-                                        content=data.SerializeToString())
+    plugin = SummaryMetadata.PluginData(
+        plugin_name=hparams_metadata.PLUGIN_NAME, content=data.SerializeToString()
+    )
     return Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(plugin_data=plugin))])
 
 

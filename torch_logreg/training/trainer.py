@@ -63,8 +63,13 @@ from .tb_logging import RunWriter
 logger = logging.getLogger(__name__)
 package_logger = logging.getLogger("torch_logreg")
 
-_HISTORY = {"train_cost": "train/cost", "test_cost": "test/cost", "train_accuracy": "train/accuracy",
-            "test_accuracy": "test/accuracy", "weight_norm": "train/weight_norm"}
+_HISTORY = {
+    "train_cost": "train/cost",
+    "test_cost": "test/cost",
+    "train_accuracy": "train/accuracy",
+    "test_accuracy": "test/accuracy",
+    "weight_norm": "train/weight_norm",
+}
 
 
 class TrainingInterrupted(Exception):
@@ -77,16 +82,27 @@ class TrainingInterrupted(Exception):
             super().__init__(f"{stopped}; this run saves nothing (save=False), so there is nothing to resume")
             self.command_line = str(self)
         else:
-            super().__init__(f"{stopped}; checkpoint saved, continue with train(config, {str(run_dir)!r}, "
-                             f"resume=True)")
+            super().__init__(
+                f"{stopped}; checkpoint saved, continue with train(config, {str(run_dir)!r}, resume=True)"
+            )
             self.command_line = f"{stopped}; checkpoint saved, continue with --resume {run_dir}"
         self.signum, self.iteration, self.run_dir = signum, iteration, run_dir
 
 
-def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = False, *,
-          model: torch.nn.Module | None = None, data: Split | None = None, sample_weight=None,
-          save: bool = True, report: bool = True, command: list[str] | None = None,
-          checkpoint: dict | None = None) -> TrainResult:
+def train(
+    config: Config,
+    run_dir=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    *,
+    model: torch.nn.Module | None = None,
+    data: Split | None = None,
+    sample_weight=None,
+    save: bool = True,
+    report: bool = True,
+    command: list[str] | None = None,
+    checkpoint: dict | None = None,
+) -> TrainResult:
     """Train as ``config`` says; write the run folder; return the result.
 
     Args:
@@ -110,13 +126,27 @@ def train(config: Config, run_dir=None, resume: bool = False, overwrite: bool = 
     """
     check_config(config)  # across keys: values set in Python one by one cannot check each other
     device = resolve_device(config.train.device)
-    with _console_logging(config.train.print_cost), distributed.session(device, config.train.threads) as (group,
-                                                                                                        device):
+    with (
+        _console_logging(config.train.print_cost),
+        distributed.session(device, config.train.threads) as (group, device),
+    ):
         given_x = None if data is None else data.x_train  # known before the Trainer: from the start
         with threads.torch_threads_for(given_x, config.train.threads):
-            trainer = Trainer(config, run_dir, model=model, data=data, sample_weight=sample_weight,
-                              resume=resume, overwrite=overwrite, save=save, report=report, command=command,
-                              checkpoint=checkpoint, group=group, device=device)
+            trainer = Trainer(
+                config,
+                run_dir,
+                model=model,
+                data=data,
+                sample_weight=sample_weight,
+                resume=resume,
+                overwrite=overwrite,
+                save=save,
+                report=report,
+                command=command,
+                checkpoint=checkpoint,
+                group=group,
+                device=device,
+            )
             with threads.torch_threads_for(trainer.x_train, config.train.threads):
                 return trainer.run()
 
@@ -140,8 +170,23 @@ def _console_logging(print_cost: bool):
 
 
 class Trainer(RunState, ClassificationReport):
-    def __init__(self, config: Config, run_dir=None, *, model=None, data=None, sample_weight=None, resume=False,
-                 overwrite=False, save=True, report=True, command=None, checkpoint=None, group=None, device=None):
+    def __init__(
+        self,
+        config: Config,
+        run_dir=None,
+        *,
+        model=None,
+        data=None,
+        sample_weight=None,
+        resume=False,
+        overwrite=False,
+        save=True,
+        report=True,
+        command=None,
+        checkpoint=None,
+        group=None,
+        device=None,
+    ):
         self.config = config
         self.report = report
         cfg = config.train
@@ -161,21 +206,40 @@ class Trainer(RunState, ClassificationReport):
         self.config_dict = config.to_dict()  # fixed for the run; every snapshot shares it
         self.fingerprint = data_fingerprint(config.data) if data is None else {}
         if checkpoint is not None:
-            check_resume(checkpoint.get("config", {}), self.config_dict, checkpoint.get("data_fingerprint"),
-                         self.fingerprint, int(checkpoint.get("iteration", 0)), cfg.iterations)
+            check_resume(
+                checkpoint.get("config", {}),
+                self.config_dict,
+                checkpoint.get("data_fingerprint"),
+                self.fingerprint,
+                int(checkpoint.get("iteration", 0)),
+                cfg.iterations,
+            )
         # Only now, with the data and the model known to be good, is a run folder made or emptied.
-        self.run_dir, self.run_lock = run_folder(group, self.save, run_dir, config, self.split.num_classes,
-                                                 resume, overwrite)
+        self.run_dir, self.run_lock = run_folder(
+            group, self.save, run_dir, config, self.split.num_classes, resume, overwrite
+        )
         self._start_state(checkpoint)
         self._open_writer(command, checkpoint)
         self.last_good: dict | None = None
         split = self.split
         if checkpoint is not None:  # the first thing a resumed run says
-            logger.info("resuming %s from iteration %d (of train.iterations=%d)", self.run_dir, self.iteration,
-                        cfg.iterations)
-        logger.info("run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
-                    self.run_dir, self.x_train.shape[0], self.x_test.shape[0], split.n_features,
-                    split.num_classes, config.optimizer.name, self.device, self.step_kind)
+            logger.info(
+                "resuming %s from iteration %d (of train.iterations=%d)",
+                self.run_dir,
+                self.iteration,
+                cfg.iterations,
+            )
+        logger.info(
+            "run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
+            self.run_dir,
+            self.x_train.shape[0],
+            self.x_test.shape[0],
+            split.n_features,
+            split.num_classes,
+            config.optimizer.name,
+            self.device,
+            self.step_kind,
+        )
 
     def _place_data(self, x_dtype, sample_weight) -> None:
         """The rows on the run's device, the targets as the loss wants them, the weights and the batching."""
@@ -191,24 +255,39 @@ class Trainer(RunState, ClassificationReport):
         self.m_total = split.shard.train_total if split.shard is not None else m
         self.batch_size = cfg.batch_size if cfg.batch_size and cfg.batch_size < self.m_total else None
         # The L2 term's divisor, m (or Σs) of the whole training set, also in mini-batch steps.
-        self.l2_rows = None if self.batch_size is None else \
-            group.total(m if self.w_train is None else float(self.w_train.sum()))
-        self.batches = Batches(self.x_train, self.y_train, self.w_train, self.m_total, self.batch_size,
-                               self.config.seed, split.shard, group.active)
+        self.l2_rows = (
+            None
+            if self.batch_size is None
+            else group.total(m if self.w_train is None else float(self.w_train.sum()))
+        )
+        self.batches = Batches(
+            self.x_train,
+            self.y_train,
+            self.w_train,
+            self.m_total,
+            self.batch_size,
+            self.config.seed,
+            split.shard,
+            group.active,
+        )
 
     def _choose_step(self, x_dtype) -> None:
         """The optimizer (from the registry) and the fastest step that computes its update."""
         config, cfg, opt = self.config, self.config.train, self.config.optimizer
         # What the optimizers step on: under torchrun, the model with every worker's rows reduced.
-        self.reduced = ReducedModel(self.model, self.group) \
-            if self.group.active or is_stream(self.x_train) else self.model
+        self.reduced = (
+            ReducedModel(self.model, self.group)
+            if self.group.active or is_stream(self.x_train)
+            else self.model
+        )
         check_model_offers(opt.name, self.model, config.model.name)
         self.grad_tol = opt.grad_tol if opt.grad_tol is not None else default_grad_tol(self.dtype)
         check_x_dtype(cfg, self.model, self.x_train, self.dtype, x_dtype)
         self.optimizer = training_optimizer(config, self.model, self.reduced, self.m_total, self.grad_tol)
         self.capabilities = capabilities(self.optimizer)  # newton past its size limit is lbfgs
-        self.step_kind, self.step = make_step(self.reduced, self.optimizer, self.x_train, self.batch_size is None,
-                                              self.l2_rows)
+        self.step_kind, self.step = make_step(
+            self.reduced, self.optimizer, self.x_train, self.batch_size is None, self.l2_rows
+        )
 
     def _start_state(self, checkpoint) -> None:
         """Iteration 0 and empty history, or the checkpoint's; the warnings known before the first step."""
@@ -229,8 +308,11 @@ class Trainer(RunState, ClassificationReport):
         per_feature = len(getattr(self.model, "sample_shape", (0,))) == 1
         # Images are standardized per channel: a constant pixel stays constant (not zero) after it.
         zeroed = split.standardizer is not None and split.image_shape is None
-        design = [] if is_stream(self.x_train) or not per_feature else \
-            diagnostics.design_warnings(self.x_train, split.feature_names, zeroed)
+        design = (
+            []
+            if is_stream(self.x_train) or not per_feature
+            else diagnostics.design_warnings(self.x_train, split.feature_names, zeroed)
+        )
         for line in ignored_keys(self.config):
             self._warn(line, IgnoredKeyWarning)
         for line in design:
@@ -250,13 +332,21 @@ class Trainer(RunState, ClassificationReport):
 
     def _sample_weights(self, given) -> torch.Tensor | None:
         """The training rows' weights: ``sample_weight`` times ``model.class_weight``'s weight of each row's class."""
-        weights = None if given is None else torch.as_tensor(given, dtype=self.dtype, device=self.device).reshape(-1)
+        weights = (
+            None
+            if given is None
+            else torch.as_tensor(given, dtype=self.dtype, device=self.device).reshape(-1)
+        )
         class_weight = self.config.model.class_weight
         if class_weight is not None:
             # "balanced" counts every worker's labels, each by its sample weight
             gather = self.group.gather_rows
-            per_class = class_weights(class_weight, self.split.classes, gather(self.split.y_train.to(self.device)).cpu(),
-                                      None if weights is None else gather(weights).cpu())
+            per_class = class_weights(
+                class_weight,
+                self.split.classes,
+                gather(self.split.y_train.to(self.device)).cpu(),
+                None if weights is None else gather(weights).cpu(),
+            )
             row = per_class.to(self.device, self.dtype)[self.split.y_train.long().to(self.device)]
             weights = row if weights is None else weights * row
         return weights
@@ -273,8 +363,13 @@ class Trainer(RunState, ClassificationReport):
 
     def run(self) -> TrainResult:
         cfg = self.config.train
-        schedule = Schedule(cfg.iterations, cfg.log_every, cfg.tol, cfg.checkpoint_every,
-                            progress=cfg.print_cost and self.group.rank == 0)
+        schedule = Schedule(
+            cfg.iterations,
+            cfg.log_every,
+            cfg.tol,
+            cfg.checkpoint_every,
+            progress=cfg.print_cost and self.group.rank == 0,
+        )
         try:
             return minimize(self, schedule, agree=self.group.any)
         finally:
@@ -287,7 +382,9 @@ class Trainer(RunState, ClassificationReport):
         self.step(*self._batch(it))
 
     def converged(self) -> bool:
-        return self.capabilities.iterates_to_convergence and (self.optimizer.converged or self.optimizer.stalled)
+        return self.capabilities.iterates_to_convergence and (
+            self.optimizer.converged or self.optimizer.stalled
+        )
 
     def checkpoint(self, seconds: float) -> None:
         self._save_checked(seconds)
@@ -326,15 +423,21 @@ class Trainer(RunState, ClassificationReport):
         Without test rows (a split the caller made, e.g. scikit-learn's ``fit``) there are no test values."""
         if self.batch_size is None and hasattr(self.optimizer, "cost_and_gradient"):
             # Newton's next step starts from this very pair (it reads the cost on the host anyway)
-            cost, gradient = self.optimizer.cost_and_gradient(self.x_train, self.y_train, self.w_train, self.l2_rows)
+            cost, gradient = self.optimizer.cost_and_gradient(
+                self.x_train, self.y_train, self.w_train, self.l2_rows
+            )
             train_cost = torch.tensor(cost, dtype=self.dtype, device=self.device)
         else:
             train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train, self.w_train)
         self._last_gradient = gradient
         weights = [p.detach().reshape(-1) for p in self.model.penalized_parameters()]
         tags = ["train/cost", "train/accuracy", "train/grad_norm", "train/weight_norm"]
-        values = [train_cost.to(self.dtype), self._accuracy(self.x_train, self.y_train),
-                  gradient.abs().max().to(self.dtype), torch.cat(weights).norm().to(self.dtype)]
+        values = [
+            train_cost.to(self.dtype),
+            self._accuracy(self.x_train, self.y_train),
+            gradient.abs().max().to(self.dtype),
+            torch.cat(weights).norm().to(self.dtype),
+        ]
         if self.has_test:
             test_cost, _ = self._cost_and_gradient(self.x_test, self.y_test, None, need_gradient=False)
             tags += ["test/cost", "test/accuracy"]
@@ -365,8 +468,9 @@ class Trainer(RunState, ClassificationReport):
         self.grad_max = values["train/grad_norm"]
         values["train/learning_rate"] = self.optimizer.param_groups[0].get("lr", float("nan"))
         if self.config.model.check_grad and not is_stream(self.x_train):
-            values["train/grad_check_max_diff"] = check_gradients(self.model, self.x_train.to(self.dtype),
-                                                                  self.y_train)
+            values["train/grad_check_max_diff"] = check_gradients(
+                self.model, self.x_train.to(self.dtype), self.y_train
+            )
         self.writer.scalars(it, values, self.model, self._gradients_by_name())
         if not self.history["iteration"] or self.history["iteration"][-1] != it:
             self.history["iteration"].append(it)
@@ -401,17 +505,33 @@ class Trainer(RunState, ClassificationReport):
             self._restore(self.last_good)
             if self.save:
                 save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
-        kept = f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}" \
-            if self.last_good is not None and self.save else ""
-        raise TrainingDiverged(f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
-                               f"(optimizer {self.config.optimizer.name}; {self._divergence_advice()}){kept}")
+        kept = (
+            f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}"
+            if self.last_good is not None and self.save
+            else ""
+        )
+        raise TrainingDiverged(
+            f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
+            f"(optimizer {self.config.optimizer.name}; {self._divergence_advice()}){kept}"
+        )
 
     def _divergence_advice(self) -> str:
         opt, capabilities = self.config.optimizer, self.capabilities
         with torch.no_grad():
             weights = [p.detach().abs().max() for p in self.model.parameters() if p.numel()]
             weight_max = float(torch.stack(weights).nan_to_num(nan=0.0).max()) if weights else 0.0
-            data_max = None if is_stream(self.x_train) or not self.x_train.numel() else float(self.x_train.abs().max())
-        return diagnostics.divergence_advice(opt.name, opt.lr, capabilities.has_lr and not capabilities.needs_closure,
-                                             capabilities.needs_closure, weight_max, data_max, self.model.l2,
-                                             self.dtype)
+            data_max = (
+                None
+                if is_stream(self.x_train) or not self.x_train.numel()
+                else float(self.x_train.abs().max())
+            )
+        return diagnostics.divergence_advice(
+            opt.name,
+            opt.lr,
+            capabilities.has_lr and not capabilities.needs_closure,
+            capabilities.needs_closure,
+            weight_max,
+            data_max,
+            self.model.l2,
+            self.dtype,
+        )

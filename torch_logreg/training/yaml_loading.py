@@ -19,8 +19,12 @@ class ConfigLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise ConstructorError(None, None, f"the alias *{event.anchor[:40]} is not accepted in a config; "
-                                               f"write each value out", event.start_mark)
+            raise ConstructorError(
+                None,
+                None,
+                f"the alias *{event.anchor[:40]} is not accepted in a config; write each value out",
+                event.start_mark,
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
@@ -34,8 +38,12 @@ class ConfigLoader(yaml.SafeLoader):
             except TypeError:  # an unhashable key: SafeLoader's own error names it
                 break
             if given_before:  # also twice on one line: {a: 1, a: 2}
-                raise ConstructorError(None, None, f"key {str(key)[:80]!r} is given twice (lines {first} and {line})",
-                                       key_node.start_mark)
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"key {str(key)[:80]!r} is given twice (lines {first} and {line})",
+                    key_node.start_mark,
+                )
         return super().construct_mapping(node, deep)
 
 

@@ -9,8 +9,9 @@ import torch
 from torch import Tensor
 
 
-def make_synthetic(samples: int, features: int, noise: float, seed: int,
-                   classes: int = 2) -> tuple[Tensor, Tensor, list[str]]:
+def make_synthetic(
+    samples: int, features: int, noise: float, seed: int, classes: int = 2
+) -> tuple[Tensor, Tensor, list[str]]:
     """x (samples, features) float64, y (samples,) float64 in 0..classes−1, names x1..xn.
 
     2 classes: w (n,) ~ N(0, I), b ~ N(0, 0.25), y ~ Bernoulli(σ((x·w + b)/noise)).
