@@ -1,4 +1,4 @@
-"""The order in which TensorBoard's first page (Time Series) lays out a run's cards, read from its event files.
+"""The order in which TensorBoard's first page (Time Series) lays out a run's cards, read from event files.
 
 No browser runs here, so the tests read the tags as TensorBoard's front end orders them:
 ``compareTagNames`` and ``groupCardIdWithMetdata`` in tensorboard/webapp/metrics/utils.ts sort every

@@ -208,7 +208,8 @@ def test_sigint_saves_the_image_and_resume_takes_the_steps_of_an_uninterrupted_r
     tmp_path, capsys, monkeypatch
 ):
     """A real SIGINT at evaluation 4 of 8 (Adam, so that the steps are exact): result.png and a checkpoint,
-    exit 130 with the command that continues; --resume then ends on the uninterrupted run's image, bit for bit."""
+    exit 130 with the command that continues; --resume then ends on the uninterrupted run's image,
+    bit for bit."""
     args = ["art", "art.size=24", "art.width=4", "art.optimizer=adam", "art.iterations=8", "art.save_every=0"]
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     assert main([*args, "--run-dir", str(whole)]) == 0

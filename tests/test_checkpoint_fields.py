@@ -1,4 +1,4 @@
-"""A checkpoint that loads with weights_only but holds the wrong things is one line naming the file and field."""
+"""A checkpoint that loads with weights_only but holds the wrong things is one line naming file and field."""
 
 import copy
 import math

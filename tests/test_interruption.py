@@ -78,7 +78,8 @@ def test_a_signal_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(tmp
     assert "Traceback" not in done.stderr
     stopped_at = load_checkpoint(run)["iteration"]
     assert done.stderr.strip().splitlines()[-1] == (
-        f"stopped: interrupted by {name} at iteration {stopped_at}; checkpoint saved, continue with --resume {run}"
+        f"stopped: interrupted by {name} at iteration {stopped_at}; "
+        f"checkpoint saved, continue with --resume {run}"
     )
     assert stopped_at > 0
     # The writer was closed: every log step before the signal is on disk.

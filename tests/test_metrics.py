@@ -1,4 +1,4 @@
-"""classification_metrics agrees with scikit-learn, the reference users know, on random and edge-case inputs."""
+"""classification_metrics agrees with scikit-learn, the reference users know, on random and edge cases."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The optimizers' own rules: when Newton samples its Hessian, the tolerance it stops at, and what it remembers."""
+"""The optimizers' own rules: when Newton samples its Hessian, its stopping tolerance, what it remembers."""
 
 import copy
 

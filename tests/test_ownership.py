@@ -240,7 +240,8 @@ def test_a_lock_left_by_a_killed_process_does_not_block_the_next_run(finished_ru
             sys.executable,
             "-c",
             (
-                "import sys, time; from torch_logreg.training.run_dir import RunLock; from pathlib import Path; "
+                "import sys, time; from torch_logreg.training.run_dir import RunLock; "
+                "from pathlib import Path; "
                 f"lock = RunLock(Path({str(finished_run)!r})); print('held', flush=True); time.sleep(60)"
             ),
         ],

@@ -33,7 +33,8 @@ def test_mlp_equals_the_per_example_loop_with_one_hidden_layer(activation, n, h,
 
 
 def test_the_loop_and_the_mlp_take_relus_derivative_at_zero_as_zero():
-    # One hidden relu unit whose z is exactly 0 for the only example: no gradient flows into W1, b1 (as PyTorch).
+    # One hidden relu unit whose z is exactly 0 for the only example: no gradient flows into W1, b1 (as in
+    # PyTorch).
     W1, b1 = torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[0.0]], dtype=torch.float64)
     W2, b2 = torch.tensor([[2.0]], dtype=torch.float64), 0.5
     X, Y = torch.tensor([[0.0]], dtype=torch.float64), torch.tensor([[1.0]], dtype=torch.float64)

@@ -1,4 +1,5 @@
-"""A resumed run: a new learning rate from the resume point on, and every change that would make it lie refused."""
+"""A resumed run: a new learning rate from the resume point on, and every change that would make it lie is
+refused."""
 
 import numpy as np
 import pytest

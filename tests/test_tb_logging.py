@@ -1,4 +1,5 @@
-"""What the dashboards are built from: the tags a run writes, read back as TensorBoard reads them, and the pictures."""
+"""What the dashboards are built from: the tags a run writes, read back as TensorBoard reads them, and
+the pictures."""
 
 import logging
 import math

@@ -21,7 +21,8 @@ def torch_threads(count: int):
 
 
 def blas_thread_counts() -> list[int]:
-    """Thread counts of NumPy's BLAS (all BLAS libraries if none is NumPy's own, as with a system OpenBLAS)."""
+    """Thread counts of NumPy's BLAS (all BLAS libraries if none is NumPy's own, as with a
+    system OpenBLAS)."""
     blas = [info for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
     numpy_own = [info for info in blas if "numpy" in info["filepath"]]
     return [info["num_threads"] for info in numpy_own or blas]

@@ -177,7 +177,7 @@ def _kind_name(kind) -> str:
 
 
 def _unsupported(error: Exception) -> str:
-    """The line of torch's message that names what was refused, e.g. 'Unsupported global: GLOBAL posix.system'."""
+    """The line of torch's message naming what was refused, e.g. 'Unsupported global: GLOBAL posix.system'."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     named = [line for line in lines if "Unsupported" in line or "unsupported" in line]
     text = (named or lines or ["unsupported content"])[0]

@@ -1,4 +1,4 @@
-"""The command line: ``train.py [--config PATH] [key=value ...]``, ``train.py predict`` and ``train.py evaluate``.
+"""The command line: ``train.py [--config PATH] [key=value ...]``, ``predict``, ``evaluate``, ``art``.
 
 The program calls itself by the name it was started as: ``train.py``, or the
 installed console command ``torch-logreg``.
@@ -27,7 +27,8 @@ EXIT_DIVERGED = 3
 EXIT_SIGINT = 130
 DEFAULT_PROG = "train.py"
 
-USAGE = """%(prog)s [--config PATH] [--run-dir DIR] [--resume DIR] [--overwrite] [--debug] [section.key=value ...]
+USAGE = """\
+%(prog)s [--config PATH] [--run-dir DIR] [--resume DIR] [--overwrite] [--debug] [section.key=value ...]
        %(prog)s predict --checkpoint RUN --data CSV [--out CSV [--overwrite]] [--threshold T] [--no-header]
        %(prog)s evaluate --checkpoint RUN --data LABELLED.csv [--no-header]
        %(prog)s evaluate --checkpoint RUN --split test|train
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
 
 def _console_streams() -> None:
-    """Progress and results (INFO) on stdout; warnings and errors on stderr, where scripts and logs expect them."""
+    """Progress and results (INFO) on stdout; warnings and errors on stderr, where scripts expect them."""
     progress = logging.StreamHandler(sys.stdout)
     progress.addFilter(lambda record: record.levelno < logging.WARNING)
     problems = logging.StreamHandler(sys.stderr)
@@ -148,8 +149,8 @@ def _train_parser(prog: str) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=f"Train logistic regression (or an MLP) as the config says.\n"
         f"'{prog} predict --help' and '{prog} evaluate --help' for a trained model.",
-        epilog="config keys, as section.key=value (default, allowed values); a --config YAML file sets the same "
-        'keys as\nsection: {key: value}; the README\'s "Config" table says what each means:\n'
+        epilog="config keys, as section.key=value (default, allowed values); a --config YAML file sets "
+        'the same keys as\nsection: {key: value}; the README\'s "Config" table says what each means:\n'
         + config_keys_help(),
     )
     parser.add_argument(

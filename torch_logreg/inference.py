@@ -45,7 +45,8 @@ def predict_file(
     overwrite: bool = False,
 ) -> str:
     """CSV text: the predicted label (``prediction``), then ``p_<class>``, the probability of the positive
-    class (the second of ``classes``), for a binary model or one ``p_<class>`` column per class for K classes; one line per row.
+    class (the second of ``classes``), for a binary model or one ``p_<class>`` column per class for K classes;
+    one line per row.
 
     Written atomically to ``out_path`` if given; ``out_path`` may not be the checkpoint or the
     data file: predictions never replace their inputs.  ``threshold`` is for binary models.
@@ -89,8 +90,9 @@ def predict_file(
 
 
 def _check_trained_on_image_files(model, data_path) -> None:
-    """Image files are read as pixels in [0, 1]: a model trained on rows of numbers (the digits' 0-16, a CSV of
-    pixels) would take them at another scale and give wrong numbers without a sign, so it refuses them."""
+    """Image files are read as pixels in [0, 1]: a model trained on rows of numbers (the digits' 0-16, a
+    CSV of pixels) would take them at another scale and give wrong numbers without a sign, so it
+    refuses them."""
     source = getattr(model, "rows_not_image_files", None)
     if source is not None:
         raise DataError(

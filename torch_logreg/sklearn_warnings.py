@@ -23,7 +23,7 @@ class NotConvergedWarning(errors.ConvergenceWarning, SklearnConvergenceWarning):
 
 
 class SeparatedWarning(errors.SeparationWarning, SklearnConvergenceWarning):
-    """The training rows are separable: without ``l2`` the weights grow without bound.  scikit-learn's class too."""
+    """The training rows are separable: without ``l2`` the weights grow without bound (as scikit-learn's)."""
 
 
 # Config key -> the estimator's parameter, longest first so "train.tol" is not read as "tol".
@@ -52,7 +52,7 @@ def in_estimator_words(line: str) -> str:
 
 
 def category_of(line: str, category: type | None = None) -> type[Warning]:
-    """The estimator's class for a trainer warning: by the trainer's class when it gave one, else by its words."""
+    """The estimator's class for a trainer warning: the trainer's class if it gave one, else by its words."""
     if category is not None and issubclass(category, errors.SeparationWarning) or "separa" in line:
         return SeparatedWarning
     if (

@@ -135,7 +135,9 @@ class LogisticCostFunction(torch.autograd.Function):
 
 
 class SoftmaxCostFunction(torch.autograd.Function):
-    """J = (1/Σs) Σ s·(logsumexp(z) − z_y); backward dz = s·(softmax(z) − onehot(y))/Σs.  No gradient for y or s."""
+    """J = (1/Σs) Σ s·(logsumexp(z) − z_y); backward dz = s·(softmax(z) − onehot(y))/Σs.
+
+    No gradient for y or s."""
 
     @staticmethod
     def forward(z: Tensor, y: Tensor, sample_weight: Tensor | None) -> Tensor:

@@ -168,7 +168,7 @@ class LogisticRegression(Classifier):
         return formula(x, weight, bias, self.l2, sample_weight=sample_weight, rows=rows, l2_rows=l2_rows)
 
     def null_directions(self) -> Tensor | None:
-        """Orthonormal directions (P, r) along which the cost is flat, or None: Newton steps orthogonally to them.
+        """Orthonormal directions (P, r) along which the cost is flat, or None (Newton steps orthogonally).
 
         Softmax regression gives every class the same probabilities when one constant is
         added to every class's bias (any l2: the bias is not penalized) and, with l2 = 0,
@@ -189,7 +189,7 @@ class LogisticRegression(Classifier):
 
     @staticmethod
     def _binary_grads(x: Tensor):
-        """``functional.cost_and_grads`` or, on CUDA with Triton and a supported x, the fused one-pass kernel."""
+        """``functional.cost_and_grads``, or on CUDA with Triton (supported x) the fused one-pass kernel."""
         if x.is_cuda:
             from .. import kernels
 
@@ -198,4 +198,7 @@ class LogisticRegression(Classifier):
         return LF.cost_and_grads
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, num_classes={self.num_classes}, l2={self.l2}, init={self.init!r}"
+        return (
+            f"in_features={self.in_features}, num_classes={self.num_classes}, l2={self.l2}, "
+            f"init={self.init!r}"
+        )

@@ -44,7 +44,8 @@ def build_model(model_config, sample_shape, num_classes: int) -> Classifier:
     """The model that ``model.name`` names, for samples of ``sample_shape`` ((n,) for a row of n features,
     (C, H, W) for an image; an int n is (n,)) and ``num_classes`` classes.
 
-    A model too large to allocate is a ``ConfigError`` naming the keys that size it and the bytes asked for."""
+    A model too large to allocate is a ``ConfigError`` naming the keys that size it and the bytes
+    asked for."""
     if isinstance(sample_shape, int):
         sample_shape = (sample_shape,)
     shape = tuple(int(side) for side in sample_shape)

@@ -15,5 +15,6 @@
 - ``distributed.py``: torchrun: the process group, the reducing model wrapper, agreement at start.
 
 Checkpoints are written and read by ``torch_logreg.checkpoint``, beside the saved models that
-use them too. ``torch_logreg.train`` is the ``train`` function of ``trainer.py``; this package re-exports nothing.
+use them too. ``torch_logreg.train`` is the ``train`` function of ``trainer.py``; this package
+re-exports nothing.
 """

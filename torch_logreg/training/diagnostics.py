@@ -151,8 +151,9 @@ def rising_cost_warning(
     for i in range(1, len(costs)):
         if costs[i] > costs[i - 1] + tolerance * max(abs(costs[i - 1]), abs(costs[i]), 1e-300):
             return (
-                f"the cost rose from {costs[i - 1]:.6g} at iteration {iterations[i - 1]} to {costs[i]:.6g} at "
-                f"iteration {iterations[i]}: the learning rate may be too large (optimizer.lr={lr:g})"
+                f"the cost rose from {costs[i - 1]:.6g} at iteration {iterations[i - 1]} "
+                f"to {costs[i]:.6g} at iteration {iterations[i]}: "
+                f"the learning rate may be too large (optimizer.lr={lr:g})"
             )
     return None
 

@@ -11,7 +11,7 @@ from ..data import streaming
 
 
 class ReducedModel:
-    """``model`` as the optimizers see it under torchrun: cost, gradients and Hessian over every worker's rows.
+    """``model`` as the optimizers see it under torchrun: cost, gradients and Hessian over all workers' rows.
 
     Everything but ``cost_and_grads`` and ``hessian`` is the model's own (``parameters``,
     ``l2``, ``null_directions``...).  It offers no one-neuron fast paths: they read this
@@ -42,7 +42,9 @@ class ReducedModel:
         l2_rows=None,
         with_cost: bool = False,
     ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
-        """(J or None, grads) of all the workers' rows; ``l2_rows`` as the model's (None: this batch's global m)."""
+        """(J or None, grads) of all the workers' rows.
+
+        ``l2_rows``: as the model's (None: this batch's global m)."""
         if rows is not None:
             raise ValueError("ReducedModel finds the global row count itself; do not pass rows")
         here = _rows_here(x, sample_weight)
@@ -85,7 +87,9 @@ class ReducedModel:
         return self.group.all_reduce(_rows_here(x, sample_weight).reshape(1))[0]
 
     def _local_sums(self, x, y, sample_weight, with_cost: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """(Σ s·ℓ (0 unless ``with_cost``), its gradient) over this worker's rows: ``rows=1`` makes the mean a sum."""
+        """(Σ s·ℓ (0 unless ``with_cost``), its gradient) over this worker's rows.
+
+        ``rows=1`` makes the mean a sum."""
         model = self.model
         if streaming.is_stream(x):  # block by block
             sums = streaming.block_sums(

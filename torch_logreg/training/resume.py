@@ -29,7 +29,7 @@ MAY_CHANGE_ON_RESUME = frozenset(
 
 
 def flatten(values: dict, prefix: str = "") -> dict:
-    """{"optimizer": {"lr": 0.5}} -> {"optimizer.lr": 0.5}; mappings that are values (data.labels) stay whole."""
+    """{"optimizer": {"lr": 0.5}} -> {"optimizer.lr": 0.5}; mappings that are values (data.labels) stay."""
     flat = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
@@ -41,7 +41,7 @@ def flatten(values: dict, prefix: str = "") -> dict:
 
 
 def changed_data_file(saved_fingerprint: dict | None, fingerprint: dict) -> str | None:
-    """The first data key (``path``, ``test_path``) whose file differs from the one a checkpoint recorded, or None.
+    """The first data key (``path``, ``test_path``) whose file differs from the checkpoint's record, or None.
     Only what both recorded is compared: a checkpoint from before the full hash has only the sampled one."""
     for key, recorded in (saved_fingerprint or {}).items():
         now = fingerprint.get(key) or {}

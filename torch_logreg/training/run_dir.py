@@ -155,8 +155,9 @@ def prepare_run_dir(run_dir, config_name: str, resume: bool = False, overwrite: 
 
 
 def run_name(config_name: str, data, model_name: str, num_classes: int) -> str:
-    """A run's name: its config file's, or without one (``default``) its data's and model's, the distinguishing
-    part first (TensorBoard's run tables cut names short): ``digits-softmax``, ``flower-mlp``."""
+    """A run's name: its config file's, or without one (``default``) its data's and model's,
+    the distinguishing part first (TensorBoard's run tables cut names short): ``digits-softmax``,
+    ``flower-mlp``."""
     if config_name != "default":
         return config_name
     source = Path(data.path).stem if getattr(data, "path", None) else data.name
@@ -182,12 +183,12 @@ def is_run_file(entry: Path) -> bool:
 
 
 def not_run_files(folder: Path) -> list[Path]:
-    """The entries of ``folder`` that a run did not write, sorted: empty for a folder that holds only a run."""
+    """The entries of ``folder`` that a run did not write, sorted: empty for a folder holding only a run."""
     return sorted(entry for entry in folder.iterdir() if not is_run_file(entry))
 
 
 def holds_only_a_run(folder: Path) -> bool:
-    """True for a folder that holds a run and nothing else: marked, or (made before the marker) only run files."""
+    """A folder holding a run and nothing else: marked, or (made before the marker) run files only."""
     entries = list(folder.iterdir())
     return (
         bool(entries)

@@ -1,4 +1,4 @@
-"""What a run writes to TensorBoard: learning curves, parameters and gradients, hparams, and end-of-run pictures.
+"""What a run writes to TensorBoard: learning curves, parameters and gradients, hparams, pictures.
 
 TensorBoard's first page (Time Series; Scalars alike) groups the cards by the tag's first
 component and orders them by tag, digits before letters, so the tags open on the learning curve:
@@ -97,7 +97,7 @@ class RunWriter:
             self.writer.file_writer.add_summary(summary, step)
 
     def pr_curves(self, step: int, y: torch.Tensor, proba: torch.Tensor, classes: Sequence) -> None:
-        """``test/pr_curve`` for two classes (class 1 against 0); for K, ``test/pr_curve/<class>``, one-vs-rest.
+        """``test/pr_curve`` for two classes (class 1 against 0); for K, one-vs-rest, ``test/pr_curve/<c>``.
 
         y: (N,) class indices; proba: (N,) P(class 1) or (N, K).
         """
@@ -132,9 +132,10 @@ class RunWriter:
         feature_names: Sequence[str],
         standardized: bool,
     ) -> None:
-        """Image ``test/decision_boundary`` of any model on 2-feature data: see ``images.decision_regions_image``.
+        """Image ``test/decision_boundary`` of any model on 2 features (``images.decision_regions_image``).
 
-        x: (N, 2) test features as the model takes them; proba_fn: (G, 2) float64 tensor -> predict_proba output.
+        x: (N, 2) test features as the model takes them;
+        proba_fn: (G, 2) float64 tensor -> predict_proba output.
         """
         picture = pictures.decision_regions_image(
             _numpy(x), _numpy(y), proba_fn, classes, feature_names, standardized
@@ -145,7 +146,7 @@ class RunWriter:
         self.writer.add_text(tag, markdown, step)
 
     def graph(self, model: torch.nn.Module, x_example: torch.Tensor) -> None:
-        """The model's graph, if ``torch.jit.trace`` can follow it; otherwise nothing (logged at debug level)."""
+        """The model's graph, if ``torch.jit.trace`` follows it; otherwise nothing (logged at debug level)."""
         try:
             with (
                 warnings.catch_warnings()
@@ -269,7 +270,7 @@ HPARAM_RULES: dict[str, Callable[[dict], bool]] = {
 
 
 def applicable_hparams(config_dict: dict) -> dict:
-    """The nested config flattened to dotted keys (``optimizer.lr``), less the keys that do not apply to the run.
+    """The nested config flattened to dotted keys (``optimizer.lr``), less the keys that do not apply.
 
     Values are int, float, str or bool, as TensorBoard's hparams take: None, lists and
     the ``data.labels`` mapping become strings.
