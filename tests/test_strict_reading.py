@@ -5,7 +5,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from torch_logreg.data.split import NON_FINITE, NUMBER, load_split, load_table
+from torch_logreg.data.read_table import NON_FINITE, NUMBER, load_table
+from torch_logreg.data.split import load_split
 from torch_logreg.errors import ConfigError, DataError, UserInputError
 from torch_logreg.training.config import DataConfig, load_config
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data.split import Standardizer
+from .data.standardizer import Standardizer
 from .data.streaming import is_stream, raw_rows
 from .errors import TorchLogregWarning, UserInputError
 from .stats_table import summary_csv, summary_markdown, summary_text

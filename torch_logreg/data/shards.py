@@ -32,7 +32,9 @@ from ..errors import DataError
 from . import streaming
 from .image_folder import is_image_folder
 from .labels import encode_labels
-from .split import Shard, Split, Standardizer, existing_file, finite_features, load_split, split_indices
+from .read_table import existing_file, finite_features
+from .split import Shard, Split, load_split, split_indices
+from .standardizer import Standardizer
 
 
 def load_for_training(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:
