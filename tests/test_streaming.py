@@ -176,8 +176,8 @@ def test_streaming_keeps_the_peak_resident_set_far_below_the_file(tmp_path):
     baseline = peak([f"data.path={small}"])  # torch and the package, on a tiny file
     streamed = peak([f"data.path={path}", "data.stream=true", "data.memory_limit=4MiB"])
     print(
-        f"peak resident set (VmHWM): baseline {baseline / 2**20:.0f} MiB, streaming a {size / 2**20:.0f} MiB file "
-        f"{streamed / 2**20:.0f} MiB"
+        f"peak resident set (VmHWM): baseline {baseline / 2**20:.0f} MiB, "
+        f"streaming a {size / 2**20:.0f} MiB file {streamed / 2**20:.0f} MiB"
     )
     assert streamed - baseline < 0.5 * size  # in memory, the float64 copies alone take 2 × size
 

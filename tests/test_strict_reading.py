@@ -88,7 +88,10 @@ def test_strict_numbers_are_what_the_grammar_says(text):
     import re
 
     is_number = lambda cell: bool(NUMBER.fullmatch(cell) or NON_FINITE.fullmatch(cell))  # noqa: E731
-    grammar = r"[ \t\n\r\f\v]*([+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity))[ \t\n\r\f\v]*"
+    grammar = (
+        r"[ \t\n\r\f\v]*([+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity))"
+        r"[ \t\n\r\f\v]*"
+    )
     assert is_number(text) == bool(re.fullmatch(grammar, text, flags=re.IGNORECASE | re.ASCII))
 
 

@@ -43,7 +43,8 @@ def _check_weights(state: dict, path) -> None:
 
 
 def _check_run_fields(state: dict, path) -> None:
-    """What a resume restores and checks: iteration, seconds, config, optimizer, rng, history, data fingerprint."""
+    """What a resume restores and checks: the iteration, seconds, config, optimizer, rng, history and
+    data fingerprint."""
     if "iteration" in state and not (_is_int(state["iteration"]) and state["iteration"] >= 0):
         _fail(path, "iteration", "a whole number >= 0", state["iteration"])
     if "seconds" in state and not (
@@ -126,7 +127,8 @@ def _shown(value) -> str:
 
 
 def check_weights_fit(model: torch.nn.Module, weights: dict, path) -> None:
-    """The checkpoint's weights have the model's names and shapes: else one line naming the first that differs."""
+    """The checkpoint's weights have the model's names and shapes: else one line naming the first that
+    differs."""
     expected = {key: tuple(t.shape) for key, t in model.state_dict().items()}
     found = {key: tuple(t.shape) for key, t in weights.items()}
     for key in [*expected, *(key for key in found if key not in expected)]:

@@ -87,7 +87,8 @@ class Summary:
         return summary_text(self)
 
     def to_csv(self, path=None) -> str:
-        """The table as CSV (equation, name, coef, std_err, z, p_value, ci_low, ci_high); also written to ``path``."""
+        """The table as CSV (equation, name, coef, std_err, z, p_value, ci_low, ci_high); also written to
+        ``path``."""
         text = summary_csv(self)
         if path is not None:
             from .checkpoint import atomic_write_text  # local: only writing needs it
@@ -111,7 +112,8 @@ def summary(
     converged: bool | None = None,
     classes: list | None = None,
 ) -> Summary:
-    """The coefficient table of a fitted ``LogisticRegression``, as statsmodels' ``Logit`` / ``MNLogit`` give it.
+    """The coefficient table of a fitted ``LogisticRegression``, as statsmodels' ``Logit`` / ``MNLogit``
+    give it.
 
     Args:
         model: a fitted ``LogisticRegression`` (or ``load_model``'s ``StandardizedModel`` around one,
@@ -238,7 +240,8 @@ def _notes(
 def report_run_summary(
     model, split, *, sample_weight, converged: bool, run_dir, writer, step: int, group=None
 ) -> Summary | None:
-    """``train.summary=true``: log the table, write ``summary.csv`` in the run folder, log it to TensorBoard as text.
+    """``train.summary=true``: log the table, write ``summary.csv`` in the run folder, log it to
+    TensorBoard as text.
 
     A model or data that has no table (an MLP, separable data, a singular design) logs a warning instead.
     Under torchrun (``group``) the table is of every worker's rows, gathered; rank 0 reports it.

@@ -39,8 +39,8 @@ def inverse_on_identifiable(hessian: Tensor, null: Tensor | None) -> Tensor:
     if int(info) != 0 or float(eigenvalues[0]) <= tolerance:
         raise SingularHessianError(
             "the Hessian of the log-likelihood is singular: some coefficients are not determined by the data "
-            "(a constant or duplicated column, or more coefficients than the data support); drop those columns "
-            "or fit with model.l2 > 0"
+            "(a constant or duplicated column, or more coefficients than the data support); "
+            "drop those columns or fit with model.l2 > 0"
         )
     return basis @ torch.cholesky_inverse(factor) @ basis.T
 

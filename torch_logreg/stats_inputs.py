@@ -15,12 +15,14 @@ from .errors import UserInputError
 
 
 class PerfectSeparationError(UserInputError):
-    """Every training row is classified correctly with l2 = 0: the maximum-likelihood estimate does not exist."""
+    """Every training row is classified correctly with l2 = 0: the maximum-likelihood estimate does not
+    exist."""
 
 
 def unwrapped(model, standardizer, feature_names, classes):
-    """(the logistic regression, standardizer, feature names, classes): a ``StandardizedModel`` (``load_model``)
-    gives its own where the caller gave none; a model without a closed-form Hessian is a TypeError."""
+    """(the logistic regression, standardizer, feature names, classes): a ``StandardizedModel``
+    (``load_model``) gives its own where the caller gave none; a model without a closed-form Hessian is a
+    TypeError."""
     if _wraps_classifier(model):  # load_model's StandardizedModel: raw features in
         std = model.std.to(torch.float64)
         if standardizer is None and not (bool((model.mean == 0).all()) and bool((std == 1).all())):
@@ -37,7 +39,8 @@ def unwrapped(model, standardizer, feature_names, classes):
 
 
 def checked_rows(x, y, sample_weight, n: int, k: int, device):
-    """x (m, n), y (m,) and the weights (m,) or None, in float64 on ``device``, their shapes and labels checked."""
+    """x (m, n), y (m,) and the weights (m,) or None, in float64 on ``device``, their shapes and labels
+    checked."""
     x = _as_float64(x, device)
     if x.ndim != 2 or x.shape[1] != n:
         raise ValueError(f"x must have shape (m, {n}), got {tuple(x.shape)}")
@@ -72,9 +75,9 @@ def refuse_separable(model, x: Tensor, y: Tensor, weights: Tensor | None) -> Non
     predicted = model.loss.predict(model(x)).to(y.dtype)
     if bool((predicted == y)[counted].all()):
         raise PerfectSeparationError(
-            "the training data are perfectly separated: the model classifies every row correctly, so the maximum-"
-            "likelihood coefficients are infinite and have no standard errors (statsmodels: PerfectSeparation); "
-            "fit with model.l2 > 0 for a penalized table"
+            "the training data are perfectly separated: the model classifies every row correctly, "
+            "so the maximum-likelihood coefficients are infinite and have no standard errors "
+            "(statsmodels: PerfectSeparation); fit with model.l2 > 0 for a penalized table"
         )
 
 

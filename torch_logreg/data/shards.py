@@ -331,7 +331,8 @@ def _worker_rows(files, path, group) -> np.ndarray:
 
 
 def load_streamed(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:
-    """The split as ``streaming.RowStream``s: a label pass, the split, then (unless given) a statistics pass."""
+    """The split as ``streaming.RowStream``s: a label pass, the split, then (unless given) a statistics
+    pass."""
     _refuse_shift(data, "streamed rows are read block by block")
 
     def first_passes():

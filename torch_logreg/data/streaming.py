@@ -246,7 +246,8 @@ def rows_apply(function, x):
 
 
 def block_sums(function, x, y, sample_weight):
-    """Σ over x's blocks of ``function(x_block, y_block, s_block)`` -> a tuple of tensors (the model's sums)."""
+    """Σ over x's blocks of ``function(x_block, y_block, s_block)`` -> a tuple of tensors (the model's
+    sums)."""
     total, first = None, 0
     for block in x.blocks():
         last = first + len(block)
