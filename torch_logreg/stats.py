@@ -178,13 +178,8 @@ def _table(
     log_likelihood = -float(fitted.loss.cost(fitted(x_model), targets, weights)) * total_weight
     ll_null = null_log_likelihood(y.long(), weights, k, total_weight)
     equations = classes[1:]  # binary: the positive class; K: each class against classes[0]
-    notes = _notes(
-        fitted.l2,
-        standardizer is not None,
-        k,
-        classes,
-        None if weights is None else (len(x_model), total_weight),
-    )
+    weighted = None if weights is None else (len(x_model), total_weight)
+    notes = _notes(fitted.l2, standardizer is not None, k, classes, weighted)
 
     return Summary(
         names=np.array(["const", *names] * len(equations), dtype=object),
