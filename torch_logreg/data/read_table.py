@@ -107,6 +107,8 @@ def csv_rows(lines, name: str):
 def parse_csv(
     lines, name: str, target: str | None, labels: dict | None, classes: list | None = None
 ) -> Table:
+    """CSV text as a Table: ``lines`` any iterable of lines (``name`` in the messages), a header row
+    naming the columns, the labels in column ``target`` (the last by default)."""
     rows_in = csv_rows(lines, name)
     _, header = next(rows_in, (0, []))
     if not any(cell.strip() for cell in header):

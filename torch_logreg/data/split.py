@@ -68,32 +68,6 @@ class Shard:
     test_total: int
 
 
-def _columns_by_name(test: Table, names: list[str], path) -> Table:
-    """The test table's feature columns in the training file's order, matched by name as ``predict`` does."""
-    if test.feature_names == names:
-        return test
-    missing = [n for n in names if n not in test.feature_names]
-    extra = [n for n in test.feature_names if n not in names]
-    if missing or extra:
-        said = (
-            f"missing column {missing[0]!r}" if missing else f"column {extra[0]!r} is not a training feature"
-        )
-        raise DataError(
-            f"{path}: {said}; the test file needs the training file's {len(names)} feature columns "
-            f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), in any order"
-        )
-    order = [test.feature_names.index(n) for n in names]
-    return dataclasses.replace(test, x=test.x[:, order], feature_names=list(names))
-
-
-def _has_header(path) -> bool:
-    """Whether a data file names its columns (a CSV); arrays (.npy, .npz) have positions only."""
-    return Path(path).suffix.lower() not in (".npy", ".npz")
-
-
-# ---------------------------------------------------------------- split
-
-
 def split_indices(
     y, test_fraction: float, seed: int, classes: list | None = None, name: str = "data"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -242,3 +216,26 @@ def row_image_shape(data, table: Table) -> tuple[int, ...] | None:
             f"{data.path or data.name} has {table.x.shape[1]} features"
         )
     return shape
+
+
+def _columns_by_name(test: Table, names: list[str], path) -> Table:
+    """The test table's feature columns in the training file's order, matched by name as ``predict`` does."""
+    if test.feature_names == names:
+        return test
+    missing = [n for n in names if n not in test.feature_names]
+    extra = [n for n in test.feature_names if n not in names]
+    if missing or extra:
+        said = (
+            f"missing column {missing[0]!r}" if missing else f"column {extra[0]!r} is not a training feature"
+        )
+        raise DataError(
+            f"{path}: {said}; the test file needs the training file's {len(names)} feature columns "
+            f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), in any order"
+        )
+    order = [test.feature_names.index(n) for n in names]
+    return dataclasses.replace(test, x=test.x[:, order], feature_names=list(names))
+
+
+def _has_header(path) -> bool:
+    """Whether a data file names its columns (a CSV); arrays (.npy, .npz) have positions only."""
+    return Path(path).suffix.lower() not in (".npy", ".npz")
