@@ -19,7 +19,7 @@ from torch import Tensor
 from ..errors import DataError
 from .augment import shifted_copies
 from .builtin_sets import BREAST_CANCER_CSV, load_breast_cancer, load_builtin
-from .fingerprint import data_fingerprint  # noqa: F401 - imported from here by the trainer and inference
+from .fingerprint import data_fingerprint  # noqa: F401 - the trainer imports it from here
 from .image_folder import is_image_folder, load_image_folder
 from .labels import shown_label
 from .read_table import Table, load_table
