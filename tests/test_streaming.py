@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from torch_logreg.data import streaming
+from torch_logreg.data import stream_statistics, streaming
 from torch_logreg.errors import ConfigError
 from torch_logreg.training.config import load_config
 from torch_logreg.training.trainer import train
@@ -75,7 +75,7 @@ def test_a_resumed_streamed_run_reuses_the_saved_statistics(tmp_path, monkeypatc
     def no_second_pass(stream):
         raise AssertionError("the statistics pass ran again")
 
-    monkeypatch.setattr(streaming, "local_statistics", no_second_pass)
+    monkeypatch.setattr(stream_statistics, "local_statistics", no_second_pass)
     resumed = train(load_config(None, config + ["train.iterations=40"]), tmp_path / "run", resume=True)
     monkeypatch.undo()
     straight = train(load_config(None, config + ["train.iterations=40"]), save=False)
@@ -177,8 +177,7 @@ def test_streaming_keeps_the_peak_resident_set_far_below_the_file(tmp_path):
     streamed = peak([f"data.path={path}", "data.stream=true", "data.memory_limit=4MiB"])
     print(
         f"peak resident set (VmHWM): baseline {baseline / 2**20:.0f} MiB, "
-        f"streaming a {size / 2**20:.0f} MiB file "
-        f"{streamed / 2**20:.0f} MiB"
+        f"streaming a {size / 2**20:.0f} MiB file {streamed / 2**20:.0f} MiB"
     )
     assert streamed - baseline < 0.5 * size  # in memory, the float64 copies alone take 2 × size
 

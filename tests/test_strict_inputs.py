@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from reliability_helpers import QUIET, assert_one_error_line, run_main
 
 from torch_logreg.checkpoint import load_checkpoint
-from torch_logreg.data.split import load_table, parse_number
+from torch_logreg.data.read_table import load_table, parse_number
 from torch_logreg.errors import CheckpointError, ConfigError, DataError, UserInputError
 from torch_logreg.training.config import load_config
 from torch_logreg.training.metrics import strict_json

@@ -28,7 +28,7 @@ _PUBLIC = {
     "TrainResult": ".training.trainer",
     "load_model": ".inference",
     "save_model": ".inference",
-    "read_table": ".data.split",
+    "read_table": ".data.read_table",
     "TorchLogregWarning": ".errors",
     "ConvergenceWarning": ".errors",
     "SeparationWarning": ".errors",

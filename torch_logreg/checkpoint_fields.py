@@ -21,48 +21,64 @@ MAX_SHOWN = 60  # characters of a bad value shown in a message
 
 def check_fields(state: dict, path) -> None:
     """Raise CheckpointError naming ``path`` and the field when a present field has the wrong type."""
+    _check_weights(state, path)
+    _check_run_fields(state, path)
+    _check_data_fields(state, path)
 
-    def fail(field: str, expected: str, value) -> None:
-        raise CheckpointError(f"{path}: field {field!r} must be {expected}, got {_shown(value)}")
 
+def _fail(path, field: str, expected: str, value) -> None:
+    raise CheckpointError(f"{path}: field {field!r} must be {expected}, got {_shown(value)}")
+
+
+def _check_weights(state: dict, path) -> None:
+    """``model``: a mapping of names to finite floating-point tensors."""
     weights = state["model"]
     if not isinstance(weights, dict) or not weights:
-        fail("model", "a mapping of parameter names to tensors", weights)
+        _fail(path, "model", "a mapping of parameter names to tensors", weights)
     for key, value in weights.items():
         if not isinstance(key, str) or not torch.is_tensor(value) or not value.is_floating_point():
-            fail(f"model.{key}", "a floating-point tensor", value)
+            _fail(path, f"model.{key}", "a floating-point tensor", value)
         if not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"{path}: field 'model.{key}' holds NaN or infinite entries")
+
+
+def _check_run_fields(state: dict, path) -> None:
+    """What a resume restores and checks: the iteration, seconds, config, optimizer, rng, history and
+    data fingerprint."""
     if "iteration" in state and not (_is_int(state["iteration"]) and state["iteration"] >= 0):
-        fail("iteration", "a whole number >= 0", state["iteration"])
+        _fail(path, "iteration", "a whole number >= 0", state["iteration"])
     if "seconds" in state and not (
         _is_real(state["seconds"]) and math.isfinite(state["seconds"]) and state["seconds"] >= 0
     ):
-        fail("seconds", "a finite number >= 0", state["seconds"])
+        _fail(path, "seconds", "a finite number >= 0", state["seconds"])
     for field in ("config", "optimizer", "rng", "history", "data_fingerprint"):  # architecture: saved_model
         if field in state and state[field] is not None and not isinstance(state[field], dict):
-            fail(field, "a mapping", state[field])
+            _fail(path, field, "a mapping", state[field])
     optimizer = state.get("optimizer")
     if isinstance(optimizer, dict) and not (
         isinstance(optimizer.get("state"), dict) and isinstance(optimizer.get("param_groups"), list)
     ):
-        fail("optimizer", "an optimizer state_dict ('state' and 'param_groups')", optimizer)
+        _fail(path, "optimizer", "an optimizer state_dict ('state' and 'param_groups')", optimizer)
     rng = state.get("rng")
     if isinstance(rng, dict):
         for key, value in rng.items():
             if not (torch.is_tensor(value) and value.dtype == torch.uint8 and value.dim() == 1):
-                fail(f"rng.{key}", "a 1-D uint8 tensor (a generator state)", value)
+                _fail(path, f"rng.{key}", "a 1-D uint8 tensor (a generator state)", value)
     history = state.get("history")
     if isinstance(history, dict):
         for key, values in history.items():
             if not isinstance(values, list) or not all(_is_real(v) for v in values):
-                fail(f"history.{key}", "a list of numbers", values)
+                _fail(path, f"history.{key}", "a list of numbers", values)
         if "iteration" in history and not all(_is_int(v) for v in history["iteration"]):
-            fail("history.iteration", "a list of whole numbers", history["iteration"])
+            _fail(path, "history.iteration", "a list of whole numbers", history["iteration"])
+
+
+def _check_data_fields(state: dict, path) -> None:
+    """What the data were: the classes, the feature names, the target column, the standardization."""
     if "classes" in state and not (
         isinstance(state["classes"], list) and all(isinstance(c, (int, str)) for c in state["classes"])
     ):
-        fail("classes", "a list of labels (whole numbers, booleans or text)", state["classes"])
+        _fail(path, "classes", "a list of labels (whole numbers, booleans or text)", state["classes"])
     if (
         "feature_names" in state
         and state["feature_names"] is not None
@@ -71,17 +87,17 @@ def check_fields(state: dict, path) -> None:
             and all(isinstance(n, str) for n in state["feature_names"])
         )
     ):
-        fail("feature_names", "a list of text", state["feature_names"])
+        _fail(path, "feature_names", "a list of text", state["feature_names"])
     if state.get("target") is not None and not isinstance(state["target"], str):
-        fail("target", "a column name or None", state["target"])
+        _fail(path, "target", "a column name or None", state["target"])
     standardizer = state.get("standardizer")
     if standardizer is not None:
         if not isinstance(standardizer, dict):
-            fail("standardizer", "a mapping with 'mean' and 'std'", standardizer)
+            _fail(path, "standardizer", "a mapping with 'mean' and 'std'", standardizer)
         for key in ("mean", "std"):
             value = standardizer.get(key)
             if not (torch.is_tensor(value) and value.is_floating_point() and value.dim() == 1):
-                fail(f"standardizer.{key}", "a 1-D floating-point tensor", value)
+                _fail(path, f"standardizer.{key}", "a 1-D floating-point tensor", value)
 
 
 def check_resumable(state: dict, path) -> None:
@@ -111,7 +127,8 @@ def _shown(value) -> str:
 
 
 def check_weights_fit(model: torch.nn.Module, weights: dict, path) -> None:
-    """The checkpoint's weights have the model's names and shapes: else one line naming the first that differs."""
+    """The checkpoint's weights have the model's names and shapes: else one line naming the first that
+    differs."""
     expected = {key: tuple(t.shape) for key, t in model.state_dict().items()}
     found = {key: tuple(t.shape) for key, t in weights.items()}
     for key in [*expected, *(key for key in found if key not in expected)]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .data.split import csv_rows, existing_file, finite_features, load_npy, load_npz, parse_number
+from .data.read_table import csv_rows, existing_file, finite_features, load_npy, load_npz, parse_number
 from .errors import DataError
 from .saved_model import StandardizedModel
 

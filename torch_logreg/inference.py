@@ -135,7 +135,8 @@ def evaluate_split(checkpoint, which: str) -> dict:
     must be the ones it was trained on (the checkpoint's fingerprint), or the rows would be others.
     """
     from .checkpoint import load_checkpoint
-    from .data.split import data_fingerprint, load_split
+    from .data.fingerprint import data_fingerprint
+    from .data.split import load_split
     from .training.config import config_from_dict
     from .training.resume import changed_data_file
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data.split import Standardizer
+from .data.standardizer import Standardizer
 from .errors import CheckpointError
 from .nn import models
 from .nn.classifier import Classifier

@@ -91,7 +91,8 @@ def summary_csv(summary) -> str:
 
 
 def summary_markdown(summary) -> str:
-    """The header as a two-column table, then the coefficients (TensorBoard's text plugin renders Markdown)."""
+    """The header as a two-column table, then the coefficients (TensorBoard's text plugin renders
+    Markdown)."""
     lines = ["| | |", "|---|---|", *(f"| {key} | {value} |" for key, value in _header_pairs(summary)), ""]
     lines += [
         "| equation | name | " + " | ".join(MARKDOWN_HEADINGS) + " |",

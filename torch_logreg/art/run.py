@@ -77,44 +77,20 @@ def run(
     command: list[str] | None = None,
 ) -> Path:
     """The command line's run: everything ``stylize`` does, into a run folder.  Returns the folder."""
-    checkpoint = None
-    if resume:
-        checkpoint = load_checkpoint(run_dir)
-        saved = checkpoint.get("art")
-        if not isinstance(saved, dict):
-            raise CheckpointError(f"{run_dir}: the checkpoint holds no art run to resume")
-        config = _resumed_config(saved["config"], config)
-        style, content = style or saved["style"], content if content is not None else saved["content"]
+    checkpoint = load_checkpoint(run_dir) if resume else None
+    if checkpoint is not None:
+        config, style, content = _resumed_inputs(checkpoint, run_dir, config, style, content)
     style_pictures, content_picture = _pictures(style, content, config)
     network = build_network(config)
     name = "art-style" if content is not None else "art-texture"
     folder, lock = open_run_dir(run_dir, name, resume=resume, overwrite=overwrite)
     with contextlib.ExitStack() as stack:
         stack.callback(lock.release)
-        atomic_write_text(
-            folder / "config.yaml",
-            yaml.safe_dump({"art": config.model_dump(), "style": style, "content": content}, sort_keys=False),
-        )
-        if command:
-            atomic_write_text(folder / "command.txt", " ".join(command) + "\n")
-        progress, image, adam_state = Progress(), None, None
-        if checkpoint is not None:
-            state = checkpoint["art"]
-            progress = Progress(
-                scale=state["scale"],
-                iteration=state["iteration"],
-                step=state["step"],
-                initial=state["initial"],
-                seconds=state["seconds"],
-            )
-            image, adam_state = checkpoint["model"]["image"], state.get("adam")
-            logger.info(
-                "resuming %s at scale %d, iteration %d", folder, progress.scale + 1, progress.iteration
-            )
+        _write_inputs(folder, config, style, content, command)
+        progress, image, adam_state = _restored(checkpoint, folder)
         writer = RunWriter(folder, purge_step=progress.step + 1 if resume else None)
         stack.callback(writer.close)
-        stop = StopRequests("finishing this evaluation, then saving the image")
-        stack.enter_context(stop)
+        stop = stack.enter_context(StopRequests("finishing this evaluation, then saving the image"))
 
         def save(image, progress, pending=False):
             _save_checkpoint(folder, image, progress, config, style, content, pending)
@@ -142,14 +118,52 @@ def run(
                 adam_state=adam_state,
             )
         except StopRequested:
-            state = load_checkpoint(folder)
-            images.save_png(_finish(state["model"]["image"], content_picture, config), folder / "result.png")
-            raise ArtInterrupted(
-                stop.signum, progress.step, folder, command[0] if command else None
-            ) from None
+            raise _interrupted(folder, content_picture, config, stop.signum, progress.step, command) from None
         save(image, progress)
         _write_results(folder, writer, image, progress, style_pictures, content_picture, config)
     return folder
+
+
+def _resumed_inputs(checkpoint: dict, run_dir, config: ArtConfig, style: list[str], content: str | None):
+    """(config, style, content) of a resumed run: the saved ones, with what the command line set again."""
+    saved = checkpoint.get("art")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{run_dir}: the checkpoint holds no art run to resume")
+    config = _resumed_config(saved["config"], config)
+    return config, style or saved["style"], content if content is not None else saved["content"]
+
+
+def _write_inputs(folder: Path, config: ArtConfig, style: list[str], content: str | None, command) -> None:
+    """config.yaml (the art keys, the style and content images) and command.txt."""
+    atomic_write_text(
+        folder / "config.yaml",
+        yaml.safe_dump({"art": config.model_dump(), "style": style, "content": content}, sort_keys=False),
+    )
+    if command:
+        atomic_write_text(folder / "command.txt", " ".join(command) + "\n")
+
+
+def _restored(checkpoint: dict | None, folder: Path) -> tuple[Progress, torch.Tensor | None, dict | None]:
+    """(progress, image, Adam's state) to go on from: a fresh start without a checkpoint."""
+    if checkpoint is None:
+        return Progress(), None, None
+    state = checkpoint["art"]
+    progress = Progress(
+        scale=state["scale"],
+        iteration=state["iteration"],
+        step=state["step"],
+        initial=state["initial"],
+        seconds=state["seconds"],
+    )
+    logger.info("resuming %s at scale %d, iteration %d", folder, progress.scale + 1, progress.iteration)
+    return progress, checkpoint["model"]["image"], state.get("adam")
+
+
+def _interrupted(folder: Path, content_picture, config: ArtConfig, signum: int, step: int, command):
+    """result.png from the checkpoint just saved, and the error that says how to go on."""
+    state = load_checkpoint(folder)
+    images.save_png(_finish(state["model"]["image"], content_picture, config), folder / "result.png")
+    return ArtInterrupted(signum, step, folder, command[0] if command else None)
 
 
 def _write_results(folder: Path, writer, image, progress, style_pictures, content_picture, config) -> None:

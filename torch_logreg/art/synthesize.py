@@ -132,16 +132,7 @@ def optimize(
         return total
 
     if config.optimizer == "lbfgs":
-        optimizer = torch.optim.LBFGS(
-            [image],
-            lr=1,
-            max_iter=remaining,
-            max_eval=2 * remaining,
-            history_size=100,
-            tolerance_grad=0,
-            tolerance_change=0,
-            line_search_fn="strong_wolfe",
-        )
+        optimizer = _lbfgs(image, remaining)
         try:
             while progress.iteration < config.iterations:  # each step evaluates at least once
                 optimizer.step(evaluate)
@@ -155,6 +146,21 @@ def optimize(
         while progress.iteration < config.iterations:
             optimizer.step(evaluate)
     return image.detach()
+
+
+def _lbfgs(image: torch.Tensor, evaluations: int) -> torch.optim.LBFGS:
+    """L-BFGS with a strong-Wolfe line search over the image's pixels, stopped by the evaluation budget alone
+    (no tolerance ends it early)."""
+    return torch.optim.LBFGS(
+        [image],
+        lr=1,
+        max_iter=evaluations,
+        max_eval=2 * evaluations,
+        history_size=100,
+        tolerance_grad=0,
+        tolerance_change=0,
+        line_search_fn="strong_wolfe",
+    )
 
 
 def stylize_image(

@@ -12,123 +12,36 @@ blocks, whatever the file's size.
 
 A full-batch step is a sum over the rows, so gd, newton and lbfgs stream exactly: the
 model's sums are taken block by block (``training.reduced_model.ReducedModel``, which also sums
-over torchrun's workers) and divided once.  Streaming costs two passes before training:
-one over the label column to draw the split, one for the standardization statistics;
-the statistics are saved in the checkpoint, so a resume skips that pass.
+over torchrun's workers) and divided once.  Streaming costs two passes before training
+(``stream_statistics.py``): one over the label column to draw the split, one for the
+standardization statistics; the statistics are saved in the checkpoint, so a resume skips
+that pass.
 
 Streaming starts when ``data.stream=true`` or when the training data would not fit in
 ``data.memory_limit`` (default: half the available memory); the block size is chosen
-from the limit.  Mini-batch optimizers (sgd, adam) take ``BlockBatches``: the blocks in
+from the limit (``memory_budget.py``).  Mini-batch optimizers (sgd, adam) take ``BlockBatches``: the blocks in
 a random order, then the rows within a block; not one global permutation.
 """
 
 from __future__ import annotations
 
-import os
 import queue
-import re
 import threading
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError, DataError
-
-UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "kib": 1 << 10,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mib": 1 << 20,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "gib": 1 << 30,
-    "t": 1000**4,
-    "tb": 1000**4,
-    "tib": 1 << 40,
-}
-# Resident blocks: two read buffers, the converted block, and the model's work on it.
-BLOCKS_IN_MEMORY = 8
-MIN_BLOCK_ROWS = 256
-
-
-def parse_size(value) -> int:
-    """Bytes from an int or a text such as ``512MiB``, ``2GiB``, ``1.5GB``, ``1000000``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(value))
-    if not match or match.group(2).lower() not in UNITS:
-        raise ConfigError(f"data.memory_limit must be bytes or a size such as 512MiB or 2GiB, got {value!r}")
-    return int(float(match.group(1)) * UNITS[match.group(2).lower()])
-
-
-def available_memory() -> int:
-    """MemAvailable from /proc/meminfo (Linux), else the physical memory."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def device_memory(device: torch.device) -> int:
-    """Bytes free on ``device``: a CUDA device's free memory, else the host's available memory."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    return available_memory()
-
-
-def memory_limit(data) -> int:
-    """``data.memory_limit`` in bytes; null is half the available memory."""
-    value = getattr(data, "memory_limit", None)
-    return parse_size(value) if value is not None else available_memory() // 2
-
-
-class NpyFile:
-    """One .npy file's header: where its rows start, their shape and dtype; reads rows into a buffer."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            with open(path, "rb") as handle:
-                version = np.lib.format.read_magic(handle)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, fortran, dtype = read_header(handle)
-                self.offset = handle.tell()
-        except (ValueError, OSError, EOFError) as error:
-            raise DataError(
-                f"{path}: not a readable numeric .npy array ({str(error).splitlines()[0]})"
-            ) from None
-        if fortran or len(shape) != 2 or dtype.kind not in "biuf" or shape[1] < 2:
-            raise DataError(
-                f"{path}: expected a 2-D C-order numeric array (rows, features + label), got shape "
-                f"{shape}, dtype {dtype}"
-            )
-        self.rows, self.columns = shape
-        self.dtype = dtype
-        self.row_bytes = self.columns * dtype.itemsize
-
-    def read(self, handle, first: int, buffer: np.ndarray) -> np.ndarray:
-        """Rows [first, first + len(buffer)) into ``buffer`` (reused); returns the filled rows.
-        ``handle``: this file, opened unbuffered."""
-        count = min(len(buffer), self.rows - first)
-        view = buffer[:count]
-        handle.seek(self.offset + first * self.row_bytes)
-        got = handle.readinto(memoryview(view).cast("B"))
-        if got != count * self.row_bytes:
-            raise DataError(f"{self.path}: the file ends before its header's {self.rows} rows")
-        return view
+# block_rows_for, device_memory, parse_size and wants_streaming are imported as streaming.* by the
+# config, the run's assembly, shards and the benchmarks.
+from .memory_budget import (  # noqa: F401
+    available_memory,
+    block_rows_for,
+    device_memory,
+    parse_size,
+    wants_streaming,
+)
+from .npy_file import NpyFile
 
 
 class RowStream:
@@ -333,7 +246,8 @@ def rows_apply(function, x):
 
 
 def block_sums(function, x, y, sample_weight):
-    """Σ over x's blocks of ``function(x_block, y_block, s_block)`` -> a tuple of tensors (the model's sums)."""
+    """Σ over x's blocks of ``function(x_block, y_block, s_block)`` -> a tuple of tensors (the model's
+    sums)."""
     total, first = None, 0
     for block in x.blocks():
         last = first + len(block)
@@ -342,81 +256,3 @@ def block_sums(function, x, y, sample_weight):
         total = part if total is None else tuple(a + b for a, b in zip(total, part))
         first = last
     return total
-
-
-# ---------------------------------------------------------------- loading
-
-
-def wants_streaming(data, files: list[NpyFile], dtype_bytes: int) -> bool:
-    """data.stream, or the rows in the training dtype would exceed data.memory_limit."""
-    if getattr(data, "stream", False):
-        return True
-    in_memory = sum(f.rows * (f.columns - 1) for f in files) * dtype_bytes
-    return in_memory > memory_limit(data)
-
-
-def block_rows_for(data, files: list[NpyFile]) -> int:
-    row_bytes = max(f.columns for f in files) * 8
-    return max(MIN_BLOCK_ROWS, memory_limit(data) // (BLOCKS_IN_MEMORY * row_bytes))
-
-
-def label_column(files: list[NpyFile], block_rows: int) -> np.ndarray:
-    """The label column of every row of ``files``, in one pass that also checks every feature is finite,
-    naming the file, row and column of the first that is not, as the in-memory reader does (streamed
-    data would otherwise reach training and be reported as a divergence)."""
-    everything = RowStream(files, np.ones(sum(f.rows for f in files), dtype=bool), block_rows)
-    labels, row = [], 0
-    for features, block_labels in everything.columns_blocks():
-        if not np.isfinite(features).all():
-            _refuse_non_finite(everything, features, row)
-        labels.append(block_labels.copy())  # views of reused buffers
-        row += len(block_labels)
-    return np.concatenate(labels)
-
-
-def _refuse_non_finite(stream: RowStream, features: np.ndarray, first_row: int) -> None:
-    block_row, column = np.argwhere(~np.isfinite(features))[0]
-    row = first_row + int(block_row)
-    index = int(np.searchsorted(stream.starts, row, side="right")) - 1
-    raise DataError(
-        f"{stream.files[index].path}: row index {row - int(stream.starts[index])}, column index "
-        f"{int(column)} (from 0): {features[block_row, column]} is not finite"
-    )
-
-
-def streamed_statistics(stream: RowStream, group) -> tuple[Tensor, Tensor]:
-    """mean, std (n,) of every worker's stream rows: one pass here (which may fail on one worker
-    alone, so it runs as an agreed phase), then Chan's formula across the workers."""
-    count, mean, m2 = group.agree(local_statistics, stream)
-    device = getattr(group, "device", torch.device("cpu"))  # NCCL reduces CUDA tensors only
-
-    def reduced(tensor: Tensor) -> Tensor:
-        return group.all_reduce(tensor.to(device)).cpu()
-
-    # Across the workers: Σ n_w·mean_w gives the mean; Σ [M2_w + n_w (mean_w − mean)²] gives M2.
-    flat = reduced(torch.cat([torch.tensor([count], dtype=torch.float64), mean * count]))
-    everyone = flat[0]
-    global_mean = flat[1:] / everyone
-    m2 = reduced(m2 + count * (mean - global_mean) ** 2)
-    std = torch.sqrt(m2 / everyone)
-    return global_mean, torch.where(std > 0, std, torch.ones_like(std))
-
-
-def local_statistics(stream: RowStream) -> tuple[float, Tensor, Tensor]:
-    """(count, mean (n,), M2 (n,)) of the stream's rows in one pass, Chan's formula across blocks."""
-    count = 0.0
-    mean = torch.zeros(stream.n, dtype=torch.float64)
-    m2 = torch.zeros(stream.n, dtype=torch.float64)
-    for features, _ in stream.columns_blocks():
-        block = torch.from_numpy(features).double()
-        if not torch.isfinite(block).all():
-            raise DataError(f"{stream.files[0].path}: the data holds a value that is not finite")
-        b = float(len(block))
-        block_mean = block.mean(0)
-        block_m2 = ((block - block_mean) ** 2).sum(0)
-        delta = block_mean - mean
-        total = count + b
-        mean = mean + delta * (b / total)
-        m2 = m2 + block_m2 + delta**2 * (count * b / total)
-        count = total
-    return count, mean, m2
