@@ -29,10 +29,12 @@ import torch
 from torch import Tensor
 
 from ..errors import DataError
-from . import streaming
+from . import stream_statistics, streaming
 from .image_folder import is_image_folder
 from .labels import encode_labels
-from .split import Shard, Split, Standardizer, existing_file, finite_features, load_split, split_indices
+from .read_table import existing_file, finite_features
+from .split import Shard, Split, load_split, split_indices
+from .standardizer import Standardizer
 
 
 def load_for_training(data, seed: int, group, standardizer: Standardizer | None = None) -> Split:
@@ -335,12 +337,12 @@ def load_streamed(data, seed: int, group, standardizer: Standardizer | None = No
     def first_passes():
         files = _open_shards(data.path)
         block = streaming.block_rows_for(data, files)
-        raw = streaming.label_column(files, block)
+        raw = stream_statistics.label_column(files, block)
         mine = _worker_rows(files, data.path, group)
         if data.test_path:
             test_files = _open_shards(data.test_path)
             test_mine = _worker_rows(test_files, data.test_path, group)
-            test_raw = streaming.label_column(test_files, block)
+            test_raw = stream_statistics.label_column(test_files, block)
             return files, block, raw, mine, test_files, test_raw, test_mine
         return files, block, raw, mine, None, None, None
 
@@ -365,7 +367,7 @@ def load_streamed(data, seed: int, group, standardizer: Standardizer | None = No
         x_test = streaming.RowStream(test_files, test_mine, block)
     if data.standardize:
         if standardizer is None:
-            standardizer = Standardizer(*streaming.streamed_statistics(x_train, group))
+            standardizer = Standardizer(*stream_statistics.streamed_statistics(x_train, group))
         x_train = x_train.standardized(standardizer.mean, standardizer.std)
         x_test = x_test.standardized(standardizer.mean, standardizer.std)
     train_start, train_total = group.counts_before(x_train.shape[0])
