@@ -1,6 +1,7 @@
 """Training: the config, the loop and everything it writes.
 
-- ``config.py``: the config schema (pydantic), YAML, overrides.
+- ``config.py``: the config schema (pydantic), YAML, overrides; ``config_keys.py``: a key's machinery;
+  ``config_yaml.py``: strict YAML; ``config_data/model/optimizer/train.py``: each section's keys.
 - ``trainer.py``: the loop: logging, checkpoints, signals (``train``, ``TrainResult``).
 - ``assemble.py``: putting a run together, one plain function per job (data, model, optimizer...).
 - ``run_state.py``: a run's checkpointed state; ``classification_report.py``: the end of a run.
