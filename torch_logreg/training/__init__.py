@@ -10,7 +10,8 @@
 - ``optimizers.py``: the registry of the optimizers a config names, with their capabilities.
 - ``run_dir.py``: the run folder, never silently reusing one that holds a run.
 - ``resume.py``: what a resumed run may change.
-- ``tb_logging.py``: TensorBoard; ``images.py``: the end-of-run pictures.
+- ``tb_logging.py``: TensorBoard; ``images.py``: the end-of-run pictures; ``learning_curves.py``;
+  ``drawing.py``: what the pictures share (colours, text, ticks).
 - ``metrics.py``: accuracy, AUC, F1, precision, recall, log loss (torch).
 - ``diagnostics.py``: the warnings: convergence, rising cost, separation, singular designs.
 - ``distributed.py``: torchrun: the process group, the reducing model wrapper, agreement at start.
