@@ -3,6 +3,8 @@
 - ``config.py``: the config schema (pydantic), YAML, overrides; ``config_keys.py``: a key's machinery;
   ``config_yaml.py``: strict YAML; ``config_data/model/optimizer/train.py``: each section's keys.
 - ``trainer.py``: the loop: logging, checkpoints, signals (``train``, ``TrainResult``).
+- ``evaluation.py``: what a log step reads in one sync, and where a run turned non-finite;
+  ``console.py``: ``print_cost``'s stdout.
 - ``assemble.py``: putting a run together, one plain function per job (data, model, optimizer...).
 - ``run_state.py``: a run's checkpointed state; ``classification_report.py``: the end of a run.
 - ``steps.py``: one step: autograd, hand-written, CUDA graph, fused kernel.
@@ -17,5 +19,6 @@
 - ``distributed.py``: torchrun: the process group, the reducing model wrapper, agreement at start.
 
 Checkpoints are written and read by ``torch_logreg.checkpoint``, beside the saved models that
-use them too. ``torch_logreg.train`` is the ``train`` function of ``trainer.py``; this package re-exports nothing.
+use them too. ``torch_logreg.train`` is the ``train`` function of ``trainer.py``; this package re-exports
+nothing.
 """

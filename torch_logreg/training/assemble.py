@@ -18,6 +18,7 @@ from ..nn.classifier import Classifier, as_classifier
 from ..nn.model_size import check_model_fits
 from ..nn.models import build_model
 from . import distributed
+from .class_weights import class_weights
 from .config import Config
 from .optim import auto_hessian_rows
 from .optimizers import OPTIMIZERS, make_optimizer
@@ -178,3 +179,21 @@ def append_command(run_dir, command: list[str]) -> None:
     path = run_dir / "command.txt"
     before = path.read_text(encoding="utf-8") if path.is_file() else ""
     atomic_write_text(path, before + " ".join(command) + "\n")
+
+
+def training_weights(given, class_weight, split: Split, group, device, dtype) -> torch.Tensor | None:
+    """The training rows' weights: ``sample_weight`` (``given``) times ``model.class_weight``'s weight of
+    each row's class; None when every row weighs 1."""
+    weights = None if given is None else torch.as_tensor(given, dtype=dtype, device=device).reshape(-1)
+    if class_weight is not None:
+        # "balanced" counts every worker's labels, each by its sample weight
+        gather = group.gather_rows
+        per_class = class_weights(
+            class_weight,
+            split.classes,
+            gather(split.y_train.to(device)).cpu(),
+            None if weights is None else gather(weights).cpu(),
+        )
+        row = per_class.to(device, dtype)[split.y_train.long().to(device)]
+        weights = row if weights is None else weights * row
+    return weights
