@@ -46,7 +46,7 @@ from .config_model import ModelConfig, _declared_model_keys
 from .config_optimizer import OptimizerConfig
 from .config_train import TrainConfig
 from .config_yaml import _parse_text, read_yaml
-from .optimizers import optimizers_using
+from .optimizers import OPTIMIZERS, optimizers_using
 
 # Keys that must stay finite in the training dtype: 1e39 is a float64 but inf in float32.
 DTYPE_BOUNDED = (
@@ -188,9 +188,10 @@ def used_by() -> dict[str, tuple[str, tuple[str, ...]]]:
     """key -> (the section that chooses, the choices that use it), from the registries' declarations
     as they are now (a model registered later counts)."""
     return {
-        **{
+        **{  # the keys some optimizer declares (OptimizerSpec.keys; not grad_tol), in the section's order
             f"optimizer.{name}": ("optimizer", optimizers_using(name))
-            for name in ("lr", "momentum", "hessian_rows", "tolerance_change", "history_size")
+            for name in OptimizerConfig.model_fields
+            if any(name in spec.keys for spec in OPTIMIZERS.values())
         },
         **{f"model.{name}": ("model", models_using(name)) for name in _declared_model_keys()},
         "train.summary": ("model", models_with_coefficient_table()),  # [W, b] and a closed-form Hessian
