@@ -29,13 +29,14 @@ from ..data.split import Split, data_fingerprint
 from ..data.streaming import is_stream
 from ..errors import DesignWarning, IgnoredKeyWarning, TorchLogregWarning
 from ..nn.gradcheck import check_gradients
-from . import diagnostics, distributed
+from . import distributed
 from .assemble import (
     DTYPES,  # noqa: F401  (importable from here, as before)
     agree_on_start,
     append_command,
     check_model_offers,
     check_x_dtype,
+    design_warnings,
     resolve_device,
     resolve_dtypes,
     run_folder,
@@ -289,17 +290,7 @@ class Trainer(RunState, ClassificationReport, Evaluation):
             for group in self.optimizer.param_groups:  # the one source of the learning rate
                 if "lr" in group:
                     group["lr"] = self.config.optimizer.lr
-        split = self.split
-        # A weight per feature is what a singular design leaves undetermined; a model that shares its weights
-        # over an image's pixels (a convolution) has none, so the design warnings are not its to hear.
-        per_feature = len(getattr(self.model, "sample_shape", (0,))) == 1
-        # Images are standardized per channel: a constant pixel stays constant (not zero) after it.
-        zeroed = split.standardizer is not None and split.image_shape is None
-        design = (
-            []
-            if is_stream(self.x_train) or not per_feature
-            else diagnostics.design_warnings(self.x_train, split.feature_names, zeroed)
-        )
+        design = design_warnings(self.model, self.split, self.x_train)
         for line in ignored_keys(self.config):
             self._warn(line, IgnoredKeyWarning)
         for line in design:
