@@ -12,12 +12,13 @@ import torch
 from ..checkpoint import atomic_write_text, load_checkpoint
 from ..data.shards import load_for_training
 from ..data.split import Split, Standardizer
-from ..data.streaming import device_memory
+from ..data.streaming import device_memory, is_stream
 from ..errors import ConfigError
 from ..nn.classifier import Classifier, as_classifier
 from ..nn.model_size import check_model_fits
 from ..nn.models import build_model
-from . import distributed
+from . import diagnostics, distributed
+from .class_weights import class_weights
 from .config import Config
 from .optim import auto_hessian_rows
 from .optimizers import OPTIMIZERS, make_optimizer
@@ -178,3 +179,34 @@ def append_command(run_dir, command: list[str]) -> None:
     path = run_dir / "command.txt"
     before = path.read_text(encoding="utf-8") if path.is_file() else ""
     atomic_write_text(path, before + " ".join(command) + "\n")
+
+
+def training_weights(given, class_weight, split: Split, group, device, dtype) -> torch.Tensor | None:
+    """The training rows' weights: ``sample_weight`` (``given``) times ``model.class_weight``'s weight of
+    each row's class; None when every row weighs 1."""
+    weights = None if given is None else torch.as_tensor(given, dtype=dtype, device=device).reshape(-1)
+    if class_weight is not None:
+        # "balanced" counts every worker's labels, each by its sample weight
+        gather = group.gather_rows
+        per_class = class_weights(
+            class_weight,
+            split.classes,
+            gather(split.y_train.to(device)).cpu(),
+            None if weights is None else gather(weights).cpu(),
+        )
+        row = per_class.to(device, dtype)[split.y_train.long().to(device)]
+        weights = row if weights is None else weights * row
+    return weights
+
+
+def design_warnings(model, split: Split, x_train) -> list[str]:
+    """The warnings about training columns that leave a weight undetermined (``diagnostics.design_warnings``),
+    for a model with a weight per feature; none for rows streamed from disk."""
+    # A weight per feature is what a singular design leaves undetermined; a model that shares its weights
+    # over an image's pixels (a convolution) has none, so the design warnings are not its to hear.
+    per_feature = len(getattr(model, "sample_shape", (0,))) == 1
+    # Images are standardized per channel: a constant pixel stays constant (not zero) after it.
+    zeroed = split.standardizer is not None and split.image_shape is None
+    if is_stream(x_train) or not per_feature:
+        return []
+    return diagnostics.design_warnings(x_train, split.feature_names, zeroed)

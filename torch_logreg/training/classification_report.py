@@ -41,33 +41,12 @@ class ClassificationReport:
     def _finish(self, seconds: float) -> TrainResult:
         self._save_checked(seconds)
         self._final_warnings()
-        h, split = self.history, self.split
-        k = split.num_classes
+        split = self.split
         splits = {
             "train": (self.x_train, self.y_train),
             **({"test": (self.x_test, self.y_test)} if self.has_test else {}),
         }
-        metrics, shard_test_proba = {}, None
-        for name, (x, y) in splits.items():
-            metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = (
-                h[f"{name}_cost"][-1],
-                h[f"{name}_accuracy"][-1],
-            )
-            if not self.report:
-                continue
-            with torch.no_grad():
-                proba = rows_apply(self.model.predict_proba, x.to(dtype=self.dtype))
-            if name == "test":
-                shard_test_proba = proba  # the pictures: under torchrun, rank 0's test rows
-            if self.group.active:  # every worker's rows, in one process's order
-                y, proba = self.group.gather_rows(y), self.group.gather_rows(proba)
-            metrics.update(
-                {
-                    key: value
-                    for key, value in classification_metrics(y, proba, k, name).items()
-                    if key != f"{name}_accuracy"
-                }
-            )
+        metrics, shard_test_proba = self._split_metrics(splits)
         metrics.update(
             {
                 "iterations": self.iteration,
@@ -81,38 +60,9 @@ class ClassificationReport:
             }
         )
         if self.save:
-            atomic_write_text(self.run_dir / "metrics.json", strict_json(metrics))
-            # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
-            self.writer.scalars(
-                self.iteration,
-                {
-                    key.replace("_", "/", 1): value
-                    for key, value in metrics.items()
-                    if key.startswith(("train_", "test_")) and key not in _LOGGED
-                },
-            )
-            if self.has_test and self.report:
-                self._final_pictures(shard_test_proba)
-            self.writer.final(
-                self.iteration,
-                self.config_dict,
-                {
-                    **{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
-                    "train/grad_norm": self.grad_max,
-                },
-            )
-        for split_name in splits if self.report else ():
-            extra = ", ".join(
-                f"{name} {metrics[f'{split_name}_{name}']:.4f}"
-                for name in ("auc", "f1", "macro_f1", "log_loss")
-                if f"{split_name}_{name}" in metrics
-            )
-            logger.info(
-                "%s accuracy: %.2f %%%s",
-                split_name,
-                100 * metrics[f"{split_name}_accuracy"],
-                f" ({extra})" if extra else "",
-            )
+            self._write_metrics(metrics, shard_test_proba)
+        if self.report:
+            self._log_metrics(splits, metrics)
         # The coefficient table (logged, summary.csv, TensorBoard text) needs a closed-form Hessian;
         # for a model without one, the start already warned that train.summary is ignored.
         if self.config.train.summary and hasattr(self.model, "hessian"):
@@ -137,6 +87,71 @@ class ClassificationReport:
             list(split.classes),
             list(split.feature_names),
         )
+
+    def _split_metrics(self, splits: dict) -> tuple[dict, torch.Tensor | None]:
+        """Each split's last logged cost and accuracy and, when reporting, its classification metrics
+        over every worker's rows; with this process's test probabilities (the pictures' rows)."""
+        h, k = self.history, self.split.num_classes
+        metrics, shard_test_proba = {}, None
+        for name, (x, y) in splits.items():
+            metrics[f"{name}_cost"], metrics[f"{name}_accuracy"] = (
+                h[f"{name}_cost"][-1],
+                h[f"{name}_accuracy"][-1],
+            )
+            if not self.report:
+                continue
+            with torch.no_grad():
+                proba = rows_apply(self.model.predict_proba, x.to(dtype=self.dtype))
+            if name == "test":
+                shard_test_proba = proba  # the pictures: under torchrun, rank 0's test rows
+            if self.group.active:  # every worker's rows, in one process's order
+                y, proba = self.group.gather_rows(y), self.group.gather_rows(proba)
+            metrics.update(
+                {
+                    key: value
+                    for key, value in classification_metrics(y, proba, k, name).items()
+                    if key != f"{name}_accuracy"
+                }
+            )
+        return metrics, shard_test_proba
+
+    def _write_metrics(self, metrics: dict, shard_test_proba) -> None:
+        """metrics.json, the final TensorBoard scalars, pictures and hparams."""
+        atomic_write_text(self.run_dir / "metrics.json", strict_json(metrics))
+        # The metrics beside accuracy, as scalars at the last step (hparams read their values from there).
+        self.writer.scalars(
+            self.iteration,
+            {
+                key.replace("_", "/", 1): value
+                for key, value in metrics.items()
+                if key.startswith(("train_", "test_")) and key not in _LOGGED
+            },
+        )
+        if self.has_test and self.report:
+            self._final_pictures(shard_test_proba)
+        self.writer.final(
+            self.iteration,
+            self.config_dict,
+            {
+                **{key: value for key, value in metrics.items() if key.startswith(("train_", "test_"))},
+                "train/grad_norm": self.grad_max,
+            },
+        )
+
+    def _log_metrics(self, splits: dict, metrics: dict) -> None:
+        """One console line per split: its accuracy, then AUC, F1, macro F1 and log loss where known."""
+        for split_name in splits:
+            extra = ", ".join(
+                f"{name} {metrics[f'{split_name}_{name}']:.4f}"
+                for name in ("auc", "f1", "macro_f1", "log_loss")
+                if f"{split_name}_{name}" in metrics
+            )
+            logger.info(
+                "%s accuracy: %.2f %%%s",
+                split_name,
+                100 * metrics[f"{split_name}_accuracy"],
+                f" ({extra})" if extra else "",
+            )
 
     def _converged(self) -> bool:
         if self.separated:  # l2 = 0 on separated rows: there is no optimum to have reached

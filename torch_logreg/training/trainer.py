@@ -16,42 +16,43 @@ logits, ``cost``, ``predict_proba``, and, when the model has them,
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import signal
-import sys
 import warnings
 from pathlib import Path
 
 import torch
 
 from .. import threads
-from ..checkpoint import CHECKPOINT_NAME, save_checkpoint
 from ..data.split import Split, data_fingerprint
-from ..data.streaming import is_stream, rows_apply
-from ..errors import DesignWarning, IgnoredKeyWarning, TorchLogregWarning, TrainingDiverged
+from ..data.streaming import is_stream
+from ..errors import DesignWarning, IgnoredKeyWarning, TorchLogregWarning
 from ..nn.gradcheck import check_gradients
-from . import diagnostics, distributed
+from . import distributed
 from .assemble import (
     DTYPES,  # noqa: F401  (importable from here, as before)
     agree_on_start,
     append_command,
     check_model_offers,
     check_x_dtype,
+    design_warnings,
     resolve_device,
     resolve_dtypes,
     run_folder,
     training_data,
     training_model,
     training_optimizer,
+    training_weights,
 )
 from .assemble import NoWriter as _NoWriter
 from .batches import Batches
 from .capabilities import capabilities
-from .class_weights import class_weights
+from .class_weights import class_weights  # noqa: F401  (importable from here: sklearn.py uses it)
 from .classification_report import ClassificationReport, TrainResult  # noqa: F401
 from .config import Config, check_config, ignored_keys, save_config
+from .console import console_logging
+from .evaluation import Evaluation
 from .loop import LoopEnd, Schedule, minimize
 from .optim import default_grad_tol
 from .reduced_model import ReducedModel
@@ -61,7 +62,6 @@ from .steps import make_step
 from .tb_logging import RunWriter
 
 logger = logging.getLogger(__name__)
-package_logger = logging.getLogger("torch_logreg")
 
 _HISTORY = {
     "train_cost": "train/cost",
@@ -127,7 +127,7 @@ def train(
     check_config(config)  # across keys: values set in Python one by one cannot check each other
     device = resolve_device(config.train.device)
     with (
-        _console_logging(config.train.print_cost),
+        console_logging(config.train.print_cost),
         distributed.session(device, config.train.threads) as (group, device),
     ):
         given_x = None if data is None else data.x_train  # known before the Trainer: from the start
@@ -151,25 +151,7 @@ def train(
                 return trainer.run()
 
 
-@contextlib.contextmanager
-def _console_logging(print_cost: bool):
-    """The document's ``print_cost``: when the caller configured no logging, print to stdout for this call."""
-    if not print_cost or package_logger.hasHandlers():
-        yield
-        return
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    level = package_logger.level
-    package_logger.addHandler(handler)
-    package_logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        package_logger.removeHandler(handler)
-        package_logger.setLevel(level)
-
-
-class Trainer(RunState, ClassificationReport):
+class Trainer(RunState, ClassificationReport, Evaluation):
     def __init__(
         self,
         config: Config,
@@ -221,13 +203,17 @@ class Trainer(RunState, ClassificationReport):
         self._start_state(checkpoint)
         self._open_writer(command, checkpoint)
         self.last_good: dict | None = None
-        split = self.split
-        if checkpoint is not None:  # the first thing a resumed run says
+        self._say_start(resumed=checkpoint is not None)
+
+    def _say_start(self, resumed: bool) -> None:
+        """The run's first lines: where it resumes from, then its folder, rows, classes and step."""
+        split, config = self.split, self.config
+        if resumed:  # the first thing a resumed run says
             logger.info(
                 "resuming %s from iteration %d (of train.iterations=%d)",
                 self.run_dir,
                 self.iteration,
-                cfg.iterations,
+                config.train.iterations,
             )
         logger.info(
             "run folder %s: %d train / %d test rows, %d features, %d classes, %s on %s, %s step",
@@ -249,7 +235,9 @@ class Trainer(RunState, ClassificationReport):
         self.x_test = split.x_test.to(device=self.device, dtype=x_dtype).contiguous()
         self.y_test = loss.targets(split.y_test.to(self.device), self.dtype)
         self.has_test = self.group.any(len(self.x_test) > 0)  # any worker's: the collectives must agree
-        self.w_train = self._sample_weights(sample_weight)
+        self.w_train = training_weights(
+            sample_weight, self.config.model.class_weight, split, group, self.device, self.dtype
+        )
         m = self.x_train.shape[0]
         # Every worker's rows count: the batches are drawn from one process's row numbers.
         self.m_total = split.shard.train_total if split.shard is not None else m
@@ -302,17 +290,7 @@ class Trainer(RunState, ClassificationReport):
             for group in self.optimizer.param_groups:  # the one source of the learning rate
                 if "lr" in group:
                     group["lr"] = self.config.optimizer.lr
-        split = self.split
-        # A weight per feature is what a singular design leaves undetermined; a model that shares its weights
-        # over an image's pixels (a convolution) has none, so the design warnings are not its to hear.
-        per_feature = len(getattr(self.model, "sample_shape", (0,))) == 1
-        # Images are standardized per channel: a constant pixel stays constant (not zero) after it.
-        zeroed = split.standardizer is not None and split.image_shape is None
-        design = (
-            []
-            if is_stream(self.x_train) or not per_feature
-            else diagnostics.design_warnings(self.x_train, split.feature_names, zeroed)
-        )
+        design = design_warnings(self.model, self.split, self.x_train)
         for line in ignored_keys(self.config):
             self._warn(line, IgnoredKeyWarning)
         for line in design:
@@ -329,27 +307,6 @@ class Trainer(RunState, ClassificationReport):
         if command is not None:
             append_command(self.run_dir, command)
         self.writer = RunWriter(self.run_dir, purge_step=self.iteration if checkpoint is not None else None)
-
-    def _sample_weights(self, given) -> torch.Tensor | None:
-        """The training rows' weights: ``sample_weight`` times ``model.class_weight``'s weight of each row's class."""
-        weights = (
-            None
-            if given is None
-            else torch.as_tensor(given, dtype=self.dtype, device=self.device).reshape(-1)
-        )
-        class_weight = self.config.model.class_weight
-        if class_weight is not None:
-            # "balanced" counts every worker's labels, each by its sample weight
-            gather = self.group.gather_rows
-            per_class = class_weights(
-                class_weight,
-                self.split.classes,
-                gather(self.split.y_train.to(self.device)).cpu(),
-                None if weights is None else gather(weights).cpu(),
-            )
-            row = per_class.to(self.device, self.dtype)[self.split.y_train.long().to(self.device)]
-            weights = row if weights is None else weights * row
-        return weights
 
     def _warn(self, line: str, category: type[TorchLogregWarning]) -> None:
         """Say ``line`` once, as a ``warnings.warn`` of ``category`` (stderr, filterable), and keep it for
@@ -404,7 +361,10 @@ class Trainer(RunState, ClassificationReport):
         if self.optimizer.stalled:
             why = "no step lowers the cost in this precision any more (stalled)"
         else:
-            why = f"the largest gradient entry {self.grad_max:.3g} is below optimizer.grad_tol={self.grad_tol:g}"
+            why = (
+                f"the largest gradient entry {self.grad_max:.3g} is below "
+                f"optimizer.grad_tol={self.grad_tol:g}"
+            )
         logger.info("stopped early at iteration %d of %d: %s", self.iteration, total, why)
 
     def _release_run_dir(self) -> None:
@@ -415,49 +375,6 @@ class Trainer(RunState, ClassificationReport):
         return self.batches.batch(it)
 
     # ------------------------------------------------------------ logging
-
-    @torch.no_grad()
-    def _evaluate(self) -> dict[str, float]:
-        """Full-train and test cost and accuracy, the gradient's largest entry, ‖W‖: one sync.
-
-        Without test rows (a split the caller made, e.g. scikit-learn's ``fit``) there are no test values."""
-        if self.batch_size is None and hasattr(self.optimizer, "cost_and_gradient"):
-            # Newton's next step starts from this very pair (it reads the cost on the host anyway)
-            cost, gradient = self.optimizer.cost_and_gradient(
-                self.x_train, self.y_train, self.w_train, self.l2_rows
-            )
-            train_cost = torch.tensor(cost, dtype=self.dtype, device=self.device)
-        else:
-            train_cost, gradient = self._cost_and_gradient(self.x_train, self.y_train, self.w_train)
-        self._last_gradient = gradient
-        weights = [p.detach().reshape(-1) for p in self.model.penalized_parameters()]
-        tags = ["train/cost", "train/accuracy", "train/grad_norm", "train/weight_norm"]
-        values = [
-            train_cost.to(self.dtype),
-            self._accuracy(self.x_train, self.y_train),
-            gradient.abs().max().to(self.dtype),
-            torch.cat(weights).norm().to(self.dtype),
-        ]
-        if self.has_test:
-            test_cost, _ = self._cost_and_gradient(self.x_test, self.y_test, None, need_gradient=False)
-            tags += ["test/cost", "test/accuracy"]
-            values += [test_cost.to(self.dtype), self._accuracy(self.x_test, self.y_test)]
-        return dict(zip(tags, torch.stack(values).tolist()))
-
-    def _cost_and_gradient(self, x, y, sample_weight, need_gradient: bool = True):
-        """(J, the flat gradient over all parameters or None) on (x, y), without a host sync."""
-        if hasattr(self.reduced, "cost_and_grads"):
-            cost, grads = self.reduced.cost_and_grads(x, y, sample_weight=sample_weight, with_cost=True)
-            return cost, torch.cat([g.reshape(-1) for g in grads])
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        with torch.enable_grad():
-            cost = self.model.cost(x.to(self.dtype), y, sample_weight=sample_weight)
-            grads = torch.autograd.grad(cost, params) if need_gradient else None
-        return cost.detach(), (torch.cat([g.reshape(-1) for g in grads]) if need_gradient else None)
-
-    def _accuracy(self, x, y):
-        predicted = self.model.loss.predict(rows_apply(self.model, x.to(dtype=self.dtype)))
-        return self.group.global_mean((predicted.to(y.dtype) == y).to(self.dtype))
 
     def log(self, it: int) -> float:
         values = self._evaluate()
@@ -479,59 +396,3 @@ class Trainer(RunState, ClassificationReport):
         if self.config.train.print_cost:
             logger.info("Cost after iteration %i: %f", it, values["train/cost"])
         return values["train/cost"]
-
-    def _gradients_by_name(self) -> dict | None:
-        """Per-parameter gradients for TensorBoard, for networks (``layered`` models)."""
-        if not getattr(self.model, "layered", True):
-            return None
-        named = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
-        pieces = self._last_gradient.split([p.numel() for _, p in named])
-        return {name: piece.view_as(p) for (name, p), piece in zip(named, pieces)}
-
-    def _diverged(self, seen_at: int) -> None:
-        """Replay from the last good state, checking each step, to name the first bad iteration."""
-        first_bad = seen_at
-        if self.last_good is not None:
-            self._restore(self.last_good)
-            for it in range(self.iteration, seen_at + 1):
-                x, y, s = self._batch(it)
-                cost, gradient = self._cost_and_gradient(x, y, s)
-                params = [p.detach().reshape(-1) for p in self.model.parameters()]
-                finite = torch.isfinite(torch.cat([cost.reshape(1).to(self.dtype), gradient, *params]))
-                if not bool(finite.all()) or it == seen_at:
-                    first_bad = it
-                    break
-                self.step(x, y, s)
-            self._restore(self.last_good)
-            if self.save:
-                save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
-        kept = (
-            f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}"
-            if self.last_good is not None and self.save
-            else ""
-        )
-        raise TrainingDiverged(
-            f"training diverged at iteration {first_bad}: the cost or a gradient is not finite "
-            f"(optimizer {self.config.optimizer.name}; {self._divergence_advice()}){kept}"
-        )
-
-    def _divergence_advice(self) -> str:
-        opt, capabilities = self.config.optimizer, self.capabilities
-        with torch.no_grad():
-            weights = [p.detach().abs().max() for p in self.model.parameters() if p.numel()]
-            weight_max = float(torch.stack(weights).nan_to_num(nan=0.0).max()) if weights else 0.0
-            data_max = (
-                None
-                if is_stream(self.x_train) or not self.x_train.numel()
-                else float(self.x_train.abs().max())
-            )
-        return diagnostics.divergence_advice(
-            opt.name,
-            opt.lr,
-            capabilities.has_lr and not capabilities.needs_closure,
-            capabilities.needs_closure,
-            weight_max,
-            data_max,
-            self.model.l2,
-            self.dtype,
-        )
