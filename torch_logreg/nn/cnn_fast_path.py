@@ -118,8 +118,7 @@ def _block_backward(model, index: int, block: Block, grad_a: Tensor) -> tuple[Te
     weight, kernel = layer.weight.detach(), (layer.kernel_size, layer.kernel_size)
     padding = (layer.padding, layer.padding)
     n, c, h, w = block.input.shape
-    shape = CF.patches_shape(block.input.shape, kernel, block.z_shape[-2:])
-    patches = _scratch(model, ("patches", index), shape, grad_a)
+    patches = _scratch(model, ("patches", index), (n, *block.z_shape[-2:], *kernel, c), grad_a)
     padded = _scratch(model, ("padded", index), (n, h + 2 * padding[0], w + 2 * padding[1], c), grad_a, 0)
     CF.conv2d_patches(block.input, kernel, block.z_shape[-2:], _ONES, padding, _ONES, patches, padded)
     grad_weight = CF.conv2d_backward_weight(grad_z, block.input, kernel, _ONES, padding, _ONES, patches)

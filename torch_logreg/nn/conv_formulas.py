@@ -64,39 +64,26 @@ def padded_rows(x: Tensor, padding, out: Tensor | None = None) -> Tensor:
     return out
 
 
-# With few input channels, one product over every kernel cell at once, (N·H'·W', kh·kw·C) rows; with
-# many, one product per cell on an (N·H'·W', C) slab, which a single copy per cell writes: per-cell
-# products of a few columns each would read all of dY again per cell.
-CELLS_FIRST_CHANNELS = 16
-
-
-def patches_shape(x_shape, kernel, output_size) -> tuple[int, ...]:
-    """The shape of ``conv2d_patches``' result for x of ``x_shape``."""
-    (n, c), (kh, kw), (oh, ow) = x_shape[:2], kernel, output_size
-    return (kh, kw, n, oh, ow, c) if c >= CELLS_FIRST_CHANNELS else (n, oh, ow, kh, kw, c)
-
-
 def conv2d_patches(
     x: Tensor, kernel, output_size, stride, padding, dilation, out: Tensor | None = None, padded=None
 ) -> Tensor:
-    """The unfolded X: P[u, v, n, i, j, c] = X[n, c, s·i + d·u − p, s·j + d·v − p] (0 outside), what
-    kernel cell (u, v) multiplies at output position (i, j).
+    """The unfolded X: P[n, i, j, u, v, c] = X[n, c, s·i + d·u − p, s·j + d·v − p] (0 outside), what
+    kernel cell (u, v) multiplies at output position (i, j).  -> (N, H', W', kh, kw, C).
 
-    -> ``patches_shape``: (kh, kw, N, H', W', C) for many channels, (N, H', W', kh, kw, C) for few (the
-    same values, ordered for ``conv2d_backward_weight``'s products).  ``out`` and ``padded`` are
-    buffers for the result and for ``padded_rows``."""
+    ``F.unfold``'s values, in the order that makes P one (N·H'·W', kh·kw·C) matrix; one copy of a
+    strided view of the padded X.  ``out`` and ``padded`` are buffers for P and for ``padded_rows``."""
     (kh, kw), (oh, ow), (sh, sw), (dh, dw) = kernel, output_size, stride, dilation
     source = padded_rows(x, padding, padded)  # (N, H + 2p, W + 2p, C)
-    shape = patches_shape(x.shape, kernel, output_size)
-    patches = out if out is not None else x.new_empty(shape)
-    cells_first = x.shape[1] >= CELLS_FIRST_CHANNELS
-    for u in range(kh):
-        for v in range(kw):
-            rows = source[
-                :, dh * u : dh * u + sh * (oh - 1) + 1 : sh, dw * v : dw * v + sw * (ow - 1) + 1 : sw
-            ]
-            (patches[u, v] if cells_first else patches[:, :, :, u, v]).copy_(rows)
-    return patches
+    n, c = x.shape[:2]
+    along_n, along_h, along_w, along_c = source.stride()
+    windows = source.as_strided(  # every window of the padded X, a view
+        (n, oh, ow, kh, kw, c),
+        (along_n, sh * along_h, sw * along_w, dh * along_h, dw * along_w, along_c),
+        source.storage_offset(),
+    )
+    if out is None:
+        return windows.contiguous()
+    return out.copy_(windows)
 
 
 def conv2d_backward_weight(
@@ -105,8 +92,9 @@ def conv2d_backward_weight(
     """dW: the correlation of X with dY.  -> (O, C, kh, kw), contiguous.
 
     dW[o, c, u, v] = Σ_n Σ_i Σ_j dY[n, o, i, j] · X[n, c, s·i + d·u − p, s·j + d·v − p]
-                   = (dYᵀ P[u, v])[o, c]     with dY as an (N·H'·W', O) matrix and P = ``conv2d_patches``:
-    matrix products that sum over the batch and the positions at once.
+                   = (Pᵀ dY)[(u, v, c), o]    with P = ``conv2d_patches`` as an (N·H'·W', kh·kw·C) matrix
+                                              and dY as an (N·H'·W', O) one:
+    one matrix product sums over the batch and the positions at once.
     ``patches``: P, when the caller has made it already (into a buffer of its own).
     """
     n, o, oh, ow = grad_y.shape
@@ -115,13 +103,8 @@ def conv2d_backward_weight(
     if patches is None:
         patches = conv2d_patches(x, kernel, (oh, ow), stride, padding, dilation)
     dy_rows = grad_y.permute(0, 2, 3, 1).reshape(n * oh * ow, o)  # a view when dY is channels-last
-    if c < CELLS_FIRST_CHANNELS:  # (kh·kw·C, N·H'·W') (N·H'·W', O): every cell in one product
-        by_cell = (patches.view(n * oh * ow, kh * kw * c).T @ dy_rows).view(kh, kw, c, o)
-        return by_cell.permute(3, 2, 0, 1).contiguous()
-    by_cell = grad_y.new_empty(kh * kw, o, c)
-    for cell, slab in enumerate(patches.view(kh * kw, n * oh * ow, c)):
-        torch.mm(dy_rows.T, slab, out=by_cell[cell])
-    return by_cell.permute(1, 2, 0).reshape(o, c, kh, kw)
+    by_cell = patches.view(n * oh * ow, kh * kw * c).T @ dy_rows  # (kh·kw·C, O)
+    return by_cell.view(kh, kw, c, o).permute(3, 2, 0, 1).contiguous()
 
 
 def max_pool2d_forward(x: Tensor, kernel, stride, padding) -> tuple[Tensor, Tensor]:
