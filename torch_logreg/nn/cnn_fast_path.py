@@ -73,7 +73,7 @@ def cost_and_grads(
     )
     grad_a = _channels_last(grad_features.view(a.shape))
     for index in range(len(blocks) - 1, -1, -1):
-        grad_a, block_grads = _block_backward(model, index, blocks[index], grad_a)
+        grad_a, block_grads = _block_backward(model, index, convolutions[index], blocks[index], grad_a)
         grads[:0] = block_grads
     if model.l2:
         for layer, position in zip([*convolutions, *dense], range(0, len(grads), 2)):
@@ -101,9 +101,8 @@ def _block_forward(model, layer, pools: bool, a: Tensor) -> tuple[Block, Tensor]
     return Block(a, z.shape, activated, None, pools, False), CF.avg_pool2d_forward(activated, *_POOL)
 
 
-def _block_backward(model, index: int, block: Block, grad_a: Tensor) -> tuple[Tensor | None, list[Tensor]]:
+def _block_backward(model, index: int, layer, block: Block, grad_a: Tensor) -> tuple[Tensor | None, list]:
     """(dA[l−1] or None for the image, [dW[l], db[l]]) from dA[l]."""
-    layer = model.convolutions[index]
     derivative = LF.ACTIVATION_FUNCTIONS[model.activation].derivative
     buffer = _scratch(model, ("pool", index), (block.z_shape.numel(),), grad_a) if block.pools else None
     if block.pool_first:
