@@ -131,7 +131,8 @@ def markdown(section: dict, info: dict, command: str) -> str:
             f"{info['load_average_at_start']}, at end {info.get('load_average_at_end')}"
         ),
         "",
-        "| size | ours ms/step | PyTorch ms/step | speedup (PyTorch / ours) | target | IQR/median ours, PyTorch |",
+        "| size | ours ms/step | PyTorch ms/step | speedup (PyTorch / ours) | target "
+        "| IQR/median ours, PyTorch |",
         "|---|---|---|---|---|---|",
     ]
     for row in section["rows"]:

@@ -1,4 +1,5 @@
-"""Convolution and pooling, each with its backward written out, for the networks of the document's last section.
+"""Convolution and pooling, each with its backward written out, for the networks of the document's last
+section.
 
 Shapes: x (N, C, H, W), weight (O, C, kh, kw), bias (O,), y (N, O, H', W') with
 H' = ⌊(H + 2p − d·(kh − 1) − 1) / s⌋ + 1 (and the same for W').
@@ -158,7 +159,9 @@ def _pool_geometry(kernel_size, stride, padding):
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    """The maximum of each kernel_size window (stride defaults to kernel_size).  (N, C, H, W) -> (N, C, H', W')."""
+    """The maximum of each kernel_size window (stride defaults to kernel_size).
+
+    (N, C, H, W) -> (N, C, H', W')."""
     kernel, stride, padding = _pool_geometry(kernel_size, stride, padding)
     if autograd_switch._PLAIN_AUTOGRAD.get():
         return F.max_pool2d(x, kernel, stride, padding)
@@ -168,7 +171,9 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    """The mean of each kernel_size window (stride defaults to kernel_size).  (N, C, H, W) -> (N, C, H', W')."""
+    """The mean of each kernel_size window (stride defaults to kernel_size).
+
+    (N, C, H, W) -> (N, C, H', W')."""
     kernel, stride, padding = _pool_geometry(kernel_size, stride, padding)
     if autograd_switch._PLAIN_AUTOGRAD.get():
         return F.avg_pool2d(x, kernel, stride, padding)
