@@ -162,3 +162,15 @@ def test_inside_plain_autograd_the_fast_path_steps_aside_for_autograd():
         cost, grads = model.cost_and_grads(x, y, with_cost=True)
     expected_cost, expected = autograd_cost_and_grads(model, x, y)
     assert torch.equal(cost, expected_cost) and all(torch.equal(a, b) for a, b in zip(grads, expected))
+
+
+def test_its_gradients_are_ordinary_tensors_that_autograd_can_accumulate_into():
+    model = make_cnn(SHAPES["batch 1"])
+    x, y = data(model, 1, 3)
+    cost, grads = model.cost_and_grads(x, y, with_cost=True)
+    assert not cost.is_inference() and not any(grad.is_inference() for grad in grads)
+    for param, grad in zip(model.parameters(), grads):
+        param.grad = grad.clone()
+    model.cost(x, y).backward()  # accumulates in place into every .grad: twice the gradient
+    for param, grad in zip(model.parameters(), grads):
+        torch.testing.assert_close(param.grad, 2 * grad, rtol=0, atol=1e-12)

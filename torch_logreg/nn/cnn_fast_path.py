@@ -60,6 +60,16 @@ def cost_and_grads(
     """
     if autograd_switch._PLAIN_AUTOGRAD.get():
         return _plain_autograd(model, x, y, sample_weight, rows, l2_rows, with_cost)
+    # Inference mode skips autograd's per-op bookkeeping, which on small images is a fair part of the
+    # step; the results are then copied out as ordinary tensors (an inference tensor cannot be updated
+    # in place outside it, as autograd accumulating into a .grad would).
+    with torch.inference_mode():
+        value, grads = _graph_free(model, x, y, sample_weight, rows, l2_rows, with_cost)
+    return (value.clone() if value is not None else None), tuple(grad.clone() for grad in grads)
+
+
+def _graph_free(model, x, y, sample_weight, rows, l2_rows, with_cost: bool):
+    """``cost_and_grads``' forward and backward passes (in inference mode)."""
     m, l2_m = LF.normalizers(x, sample_weight, rows, l2_rows)
     convolutions, dense = model.convolutions, model.dense_layers
     a = _channels_last(model.images(x).to(convolutions[0].weight.dtype))
