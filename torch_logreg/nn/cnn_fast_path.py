@@ -10,7 +10,8 @@ backward needs, then the backward pass from the output layer down,
               db[l] = Σ dZ[l];  dA[l−1] = conv2d_backward_input  (not for the image itself)
     every weight: + l2_backward
 
-Two choices make it faster than the same formulas through the Functions, and change no number:
+Besides skipping autograd (the pass runs in inference mode), two choices make it faster than the
+same formulas through the Functions, and change no number:
 
 * The images run channels-last ((N, H, W, C) in memory), where max pooling, the transposed convolution
   and dW's matrix products are fast; flattening reads the last block back in (C, H, W) order, the order
@@ -37,7 +38,7 @@ from . import functional as LF
 
 _IN_PLACE = {"sigmoid": torch.sigmoid_, "tanh": torch.tanh_, "relu": torch.relu_}
 _POOL = ((2, 2), (2, 2), (0, 0))  # the CNN's pooling: 2×2 windows, stride 2, no padding
-_ONES, _ZEROS = (1, 1), (0, 0)
+_ONES = (1, 1)
 
 
 class Block(NamedTuple):
