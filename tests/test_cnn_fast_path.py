@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from torch_logreg import CNN
+from torch_logreg.nn import cnn_fast_path
 from torch_logreg.nn import conv_formulas as CF
 from torch_logreg.nn import functional as LF
 
@@ -175,3 +176,16 @@ def test_its_gradients_are_ordinary_tensors_that_autograd_can_accumulate_into():
     model.cost(x, y).backward()  # accumulates in place into every .grad: twice the gradient
     for param, want in zip(model.parameters(), expected):
         torch.testing.assert_close(param.grad, want, rtol=0, atol=1e-12)
+
+
+def test_a_large_batch_unfolds_its_images_a_chunk_at_a_time_with_the_same_gradients(monkeypatch):
+    model = make_cnn(SHAPES["odd image, two blocks"], l2=0.4)
+    x, y = data(model, 6, 3)
+    whole = model.cost_and_grads(x, y, with_cost=True)
+    # two images' worth in block 1 (7×5 positions × 3×3 cells × 2 channels), all six in block 2
+    monkeypatch.setattr(cnn_fast_path, "PATCH_ELEMENTS", 2 * 7 * 5 * 9 * 2)
+    chunked = model.cost_and_grads(x, y, with_cost=True)
+    assert_same(chunked, whole, atol=1e-12)
+    assert_same(chunked, autograd_cost_and_grads(model, x, y))
+    buffers = model.__dict__["_fast_path_buffers"]
+    assert buffers[("patches", 0)].shape[0] == 2 and buffers[("patches", 1)].shape[0] == 6

@@ -39,6 +39,7 @@ from . import functional as LF
 _IN_PLACE = {"sigmoid": torch.sigmoid_, "tanh": torch.tanh_, "relu": torch.relu_}
 _POOL = ((2, 2), (2, 2), (0, 0))  # the CNN's pooling: 2×2 windows, stride 2, no padding
 _ONES = (1, 1)
+PATCH_ELEMENTS = 1 << 24  # the most values of an unfolded input held at once (64 MB in float32)
 
 
 class Block(NamedTuple):
@@ -125,17 +126,32 @@ def _block_backward(model, index: int, layer, block: Block, grad_a: Tensor) -> t
         elif block.pools:
             grad_a = CF.avg_pool2d_backward(grad_a, block.z_shape, *_POOL)
         grad_z = derivative(grad_a, block.activated, out=grad_a)  # dA is this call's own: in place
-    weight, kernel = layer.weight.detach(), (layer.kernel_size, layer.kernel_size)
-    padding = (layer.padding, layer.padding)
-    n, c, h, w = block.input.shape
-    patches = _scratch(model, ("patches", index), (n, *block.z_shape[-2:], *kernel, c), grad_a)
-    padded = _scratch(model, ("padded", index), (n, h + 2 * padding[0], w + 2 * padding[1], c), grad_a, 0)
-    CF.conv2d_patches(block.input, kernel, block.z_shape[-2:], _ONES, padding, _ONES, patches, padded)
-    grad_weight = CF.conv2d_backward_weight(grad_z, block.input, kernel, _ONES, padding, _ONES, patches)
-    grads = [grad_weight, CF.conv2d_backward_bias(grad_z)]
+    grads = [_weight_gradient(model, index, layer, block.input, grad_z), CF.conv2d_backward_bias(grad_z)]
     if index == 0:
         return None, grads
-    return CF.conv2d_backward_input(grad_z, weight, (h, w), _ONES, padding, _ONES), grads
+    padding = (layer.padding, layer.padding)
+    weight, size = layer.weight.detach(), block.input.shape[-2:]
+    return CF.conv2d_backward_input(grad_z, weight, size, _ONES, padding, _ONES), grads
+
+
+def _weight_gradient(model, index: int, layer, a: Tensor, grad_z: Tensor) -> Tensor:
+    """dW[l] = Σ over chunks of images of ``conv2d_backward_weight``: the unfolded A[l−1] is k·k times
+    its size, so a large batch (the trainer's evaluation of every training row) unfolds a chunk of
+    at most ``PATCH_ELEMENTS`` values at a time."""
+    kernel, padding = (layer.kernel_size, layer.kernel_size), (layer.padding, layer.padding)
+    n, c, h, w = a.shape
+    size = grad_z.shape[-2:]
+    chunk = max(1, min(n, PATCH_ELEMENTS // (size[0] * size[1] * kernel[0] * kernel[1] * c)))
+    patches = _scratch(model, ("patches", index), (chunk, *size, *kernel, c), grad_z)
+    padded = _scratch(model, ("padded", index), (chunk, h + 2 * padding[0], w + 2 * padding[1], c), grad_z, 0)
+    total = None
+    for start in range(0, n, chunk):
+        a_part, grad_part = a[start : start + chunk], grad_z[start : start + chunk]
+        rows = len(a_part)
+        CF.conv2d_patches(a_part, kernel, size, _ONES, padding, _ONES, patches[:rows], padded[:rows])
+        part = CF.conv2d_backward_weight(grad_part, a_part, kernel, _ONES, padding, _ONES, patches[:rows])
+        total = part if total is None else total.add_(part)
+    return total
 
 
 def _dense_cost_and_grads(model, dense, features: Tensor, y: Tensor, m, sample_weight, with_cost: bool):
