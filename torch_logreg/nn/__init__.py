@@ -1,12 +1,14 @@
 """The models and their math: everything a forward and a hand-written backward pass needs.
 
 - ``functional.py``: the math, written once: formulas, autograd Functions, Hessians, activations.
-- ``conv.py``: convolution, max and average pooling, flatten (exported by ``functional``).
+- ``conv.py``: convolution, max and average pooling, flatten (exported by ``functional``);
+  ``conv_formulas.py``: their formulas without autograd.
 - ``losses.py``: pointwise losses of an output layer: binomial (sigmoid), multinomial (softmax).
 - ``classifier.py``: ``Classifier``, the interface every model offers the trainer.
 - ``logistic.py``: ``LogisticRegression`` (2 classes: one neuron; K: softmax).
 - ``mlp.py``: ``MLP``, hand-written layers and activations.
-- ``cnn.py``: ``CNN``, convolution blocks then a dense head.
+- ``cnn.py``: ``CNN``, convolution blocks then a dense head; ``cnn_fast_path.py``: its graph-free
+  ``cost_and_grads``.
 - ``models.py``: ``MODELS``, the registry a config and a checkpoint name; ``build_model``.
 - ``gradcheck.py``: hand-written vs autograd gradients, for any model.
 

@@ -15,9 +15,9 @@ Backward, every line the hand-written formula of its part (``conv.py``'s module 
 dZ[l] from the pool's backward and g′, dW[l] = A[l−1] ⋆ dZ[l], db[l] = Σ dZ[l],
 dA[l−1] = dZ[l] ⋆ᵀ W[l].  ``cost(x, y).backward()`` runs them through the autograd Functions.
 
-There is no graph-free ``cost_and_grads``: a graph-free pass would call the same convolution
-primitives in the same order, and the graph's bookkeeping is small beside a convolution
-(``benchmarks/cnn_time.py`` measures the step against stock ``nn.Conv2d`` + autograd).
+``CNN.cost_and_grads`` calls the same formulas directly, without an autograd graph
+(``cnn_fast_path.py``): the trainer's fast path, measured by ``benchmarks/cnn_time.py`` against stock
+``nn.Conv2d`` + autograd.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from . import conv
+from . import cnn_fast_path, conv
 from . import functional as LF
 from .classifier import Classifier
 from .mlp import Linear, MLPKeys
@@ -271,6 +271,22 @@ class CNN(Classifier):
         """(l2 / 2·rows)·Σ ‖W‖² over every kernel and dense weight (no bias).  -> ()."""
         layers = [*self.convolutions, *self.dense_layers]
         return sum(LF.l2_penalty(layer.weight, self.l2, rows) for layer in layers)
+
+    def cost_and_grads(
+        self,
+        x: Tensor,
+        y: Tensor,
+        *,
+        sample_weight: Tensor | None = None,
+        rows=None,
+        l2_rows=None,
+        with_cost: bool = False,
+    ) -> tuple[Tensor | None, tuple[Tensor, ...]]:
+        """(J or None, the gradients in ``parameters()`` order) without autograd; y as ``loss.targets``
+        gives.  ``rows`` divides the loss sum and ``l2_rows`` the L2 term, as in ``cost``."""
+        return cnn_fast_path.cost_and_grads(
+            self, x, y, sample_weight=sample_weight, rows=rows, l2_rows=l2_rows, with_cost=with_cost
+        )
 
     def extra_repr(self) -> str:
         return (

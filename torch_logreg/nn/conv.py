@@ -1,4 +1,5 @@
-"""Convolution and pooling, each with its backward written out, for the networks of the document's last section.
+"""Convolution and pooling, each with its backward written out, for the networks of the document's last
+section.
 
 Shapes: x (N, C, H, W), weight (O, C, kh, kw), bias (O,), y (N, O, H', W') with
 H' = ⌊(H + 2p − d·(kh − 1) − 1) / s⌋ + 1 (and the same for W').
@@ -9,7 +10,8 @@ Convolution, Y = W ⋆ X + b (a cross-correlation, as ``torch.nn.functional.conv
 
     dX = the transposed convolution of dY with W        (each input pixel collects what it fed)
     dW[o, c, u, v] = Σ_n Σ_i Σ_j dY[n, o, i, j] · X[n, c, s·i + d·u − p, s·j + d·v − p]
-                                                        (the correlation of X with dY)
+                                                        (the correlation of X with dY: for each kernel
+                                                        cell (u, v), dYᵀ times the X it multiplied)
     db[o] = Σ_n Σ_i Σ_j dY[n, o, i, j]
 
 Max pooling: Y[n, c, i, j] = max over the window; dX gets dY at the arg-max of each window and 0
@@ -21,8 +23,10 @@ Average pooling: Y = the window's mean over kh·kw cells (padding counts as zero
 
 Flatten: (N, C, H, W) -> (N, C·H·W), a view; its backward is the reverse view.
 
-The primitives are ``conv2d``, ``conv_transpose2d`` and ``max_pool2d``'s indices, as
-``linear`` uses matmul: no autograd inside any backward.  Under ``functional.plain_autograd()`` the
+The primitives are ``conv2d``, ``conv_transpose2d``, ``max_pool2d``'s indices and, for dW, matmul on
+the unfolded X (as ``linear`` uses matmul): no autograd inside any backward.  The formulas themselves
+live in ``conv_formulas.py`` (importable from here); the Functions below and the CNN's graph-free
+``cost_and_grads`` both call them.  Under ``functional.plain_autograd()`` the
 wrappers run stock PyTorch ops instead, so ``nn.gradcheck`` can hold these against autograd.
 """
 
@@ -34,39 +38,17 @@ from torch import Tensor
 from torch.nn.modules.utils import _pair
 
 from . import autograd_switch
-
-
-def _output_padding(
-    input_size: tuple[int, int], output_size: tuple[int, int], kernel, stride, padding, dilation
-):
-    """The extra rows/columns a transposed convolution needs to give back exactly ``input_size``."""
-    return tuple(
-        size_in - ((size_out - 1) * s - 2 * p + d * (k - 1) + 1)
-        for size_in, size_out, k, s, p, d in zip(input_size, output_size, kernel, stride, padding, dilation)
-    )
-
-
-def conv2d_backward_input(grad_y: Tensor, weight: Tensor, input_size, stride, padding, dilation) -> Tensor:
-    """dX: the transposed convolution of dY with W.  grad_y (N, O, H', W') -> (N, C, H, W)."""
-    extra = _output_padding(input_size, grad_y.shape[-2:], weight.shape[-2:], stride, padding, dilation)
-    return F.conv_transpose2d(
-        grad_y, weight, stride=stride, padding=padding, output_padding=extra, dilation=dilation
-    )
-
-
-def conv2d_backward_weight(grad_y: Tensor, x: Tensor, kernel, stride, padding, dilation) -> Tensor:
-    """dW: the correlation of X with dY.  -> (O, C, kh, kw).
-
-    dW[o, c, u, v] = Σ_n Σ_i Σ_j dY[n, o, i, j] · X[n, c, d·u + s·i − p, d·v + s·j − p] is itself a
-    convolution: of X with the batch as its channels, (C, N, H, W), by dY as a kernel, (O, N, H', W'),
-    where the forward's dilation d is the stride and its stride s the dilation.  Rows and columns past
-    kh, kw (input the forward's last window never reached) are cut off.
-    """
-    grad_weight = F.conv2d(
-        x.transpose(0, 1), grad_y.transpose(0, 1), stride=dilation, padding=padding, dilation=stride
-    )  # (C, O, ≥ kh, ≥ kw)
-    # contiguous, laid out as the weight is
-    return grad_weight[:, :, : kernel[0], : kernel[1]].transpose(0, 1).contiguous()
+from .conv_formulas import (  # noqa: F401  (the formulas are importable from here, beside their Functions)
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    conv2d_backward_bias,
+    conv2d_backward_input,
+    conv2d_backward_weight,
+    conv2d_forward,
+    conv2d_patches,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 
 
 class Conv2dFunction(torch.autograd.Function):
@@ -74,7 +56,7 @@ class Conv2dFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation) -> Tensor:
-        return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+        return conv2d_forward(x, weight, bias, stride, padding, dilation)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -95,7 +77,7 @@ class Conv2dFunction(torch.autograd.Function):
             if need_weight
             else None
         )
-        grad_bias = grad_y.sum((0, 2, 3)) if need_bias and ctx.has_bias else None
+        grad_bias = conv2d_backward_bias(grad_y) if need_bias and ctx.has_bias else None
         return grad_x, grad_weight, grad_bias, None, None, None
 
 
@@ -104,7 +86,7 @@ class MaxPool2dFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, kernel, stride, padding) -> tuple[Tensor, Tensor]:
-        return F.max_pool2d(x, kernel, stride, padding, return_indices=True)
+        return max_pool2d_forward(x, kernel, stride, padding)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -122,20 +104,12 @@ class MaxPool2dFunction(torch.autograd.Function):
         return max_pool2d_backward(grad_y, indices, ctx.input_shape), None, None, None
 
 
-def max_pool2d_backward(grad_y: Tensor, indices: Tensor, input_shape) -> Tensor:
-    """dX: each window's dY added at its arg-max (``indices`` are flat positions in each H·W plane)."""
-    n, c, h, w = input_shape
-    grad_x = grad_y.new_zeros(n, c, h * w)
-    grad_x.scatter_add_(2, indices.reshape(n, c, -1), grad_y.reshape(n, c, -1))
-    return grad_x.reshape(n, c, h, w)
-
-
 class AvgPool2dFunction(torch.autograd.Function):
     """Y = the window's mean over kh·kw cells; dX = dY / (kh·kw) spread over every cell of its window."""
 
     @staticmethod
     def forward(x: Tensor, kernel, stride, padding) -> Tensor:
-        return F.avg_pool2d(x, kernel, stride, padding)
+        return avg_pool2d_forward(x, kernel, stride, padding)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -148,16 +122,6 @@ class AvgPool2dFunction(torch.autograd.Function):
             return None, None, None, None
         kernel, stride, padding = ctx.geometry
         return avg_pool2d_backward(grad_y, ctx.input_shape, kernel, stride, padding), None, None, None
-
-
-def avg_pool2d_backward(grad_y: Tensor, input_shape, kernel, stride, padding) -> Tensor:
-    """dX: the transposed convolution of dY with a kh×kw kernel of 1/(kh·kw), channel by channel."""
-    channels = input_shape[1]
-    spread = grad_y.new_full((channels, 1, *kernel), 1.0 / (kernel[0] * kernel[1]))
-    extra = _output_padding(input_shape[-2:], grad_y.shape[-2:], kernel, stride, padding, (1, 1))
-    return F.conv_transpose2d(
-        grad_y, spread, stride=stride, padding=padding, output_padding=extra, groups=channels
-    )
 
 
 class FlattenFunction(torch.autograd.Function):
@@ -195,7 +159,9 @@ def _pool_geometry(kernel_size, stride, padding):
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    """The maximum of each kernel_size window (stride defaults to kernel_size).  (N, C, H, W) -> (N, C, H', W')."""
+    """The maximum of each kernel_size window (stride defaults to kernel_size).
+
+    (N, C, H, W) -> (N, C, H', W')."""
     kernel, stride, padding = _pool_geometry(kernel_size, stride, padding)
     if autograd_switch._PLAIN_AUTOGRAD.get():
         return F.max_pool2d(x, kernel, stride, padding)
@@ -205,7 +171,9 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    """The mean of each kernel_size window (stride defaults to kernel_size).  (N, C, H, W) -> (N, C, H', W')."""
+    """The mean of each kernel_size window (stride defaults to kernel_size).
+
+    (N, C, H, W) -> (N, C, H', W')."""
     kernel, stride, padding = _pool_geometry(kernel_size, stride, padding)
     if autograd_switch._PLAIN_AUTOGRAD.get():
         return F.avg_pool2d(x, kernel, stride, padding)
