@@ -46,7 +46,10 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
             f"{_columns(names, all_but_one)} constant but for one training row: its weight rests on that row "
             f"alone (a near-singular design; model.l2 > 0 steadies it)"
         )
-    duplicates = _duplicate_columns(x, skip=set(constant))
+    # The rank test is one Gram matrix; identical columns make it fail, so only a design that fails it
+    # (or one it cannot judge: constant columns, too large) is searched for the pairs to name.
+    dependent = None if constant else _rank_deficiency(x)
+    duplicates = [] if dependent is False else _duplicate_columns(x, skip=set(constant))
     if duplicates:
         pairs = ", ".join(f"{names[first]!r} = {names[second]!r}" for first, second in duplicates[:5])
         found.append(
@@ -54,15 +57,13 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
             f"their weights are not determined separately (a singular design; drop one of each pair or "
             f"set model.l2 > 0)"
         )
-    if not duplicates and not constant:
-        dependent = linear_dependency(x)
-        if dependent is not None:
-            rank, n = dependent
-            found.append(
-                f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
-                f"combination of them is constant, so those weights are not determined (a singular design; "
-                f"drop a column of the combination or set model.l2 > 0)"
-            )
+    elif dependent:
+        rank, n = dependent
+        found.append(
+            f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
+            f"combination of them is constant, so those weights are not determined (a singular design; "
+            f"drop a column of the combination or set model.l2 > 0)"
+        )
     return found
 
 
@@ -77,18 +78,24 @@ def linear_dependency(x: Tensor) -> tuple[int, int] | None:
     tolerance n·eps·λmax (as ``numpy.linalg.matrix_rank``): exact, and independent of any random draw.
     Centring takes the intercept's direction out, so the rank counts it once.
     """
+    found = _rank_deficiency(x)
+    return found or None
+
+
+def _rank_deficiency(x: Tensor) -> tuple[int, int] | bool | None:
+    """``linear_dependency``'s (rank, n + 1); False when [x, 1] has full rank; None when not judged
+    (x too large for the budget, fewer rows than columns, a constant or non-finite column, no eigenvalues)."""
     m, n = x.shape
     if m < 2 or m * n * n > RANK_CHECK_BUDGET or n > 4096:
         return None
     x64 = x.to(torch.float64)
     size = x64.abs().amax(0)  # each column over its largest |value| first: features of 1e300 cannot overflow
-    if not bool(torch.isfinite(size).all()):
-        return None  # non-finite features: the data checks name them
-    x64 = x64 / torch.where(size > 0, size, torch.ones_like(size))
-    centred = x64 - x64.mean(0)
+    centred = x64 / torch.where(size > 0, size, 1.0)
+    centred = centred - centred.mean(0)
     scale = centred.norm(dim=0)
-    if bool((scale == 0).any()):
-        return None  # constant columns: warned about by name already
+    # One host read: non-finite features (the data checks name them) or a constant column (named already).
+    if not bool((scale > 0).all()):  # NaN and 0 both fail; an infinite feature gives NaN above
+        return None
     unit = centred / scale
     try:
         eigenvalues = torch.linalg.eigvalsh(unit.T @ unit)
@@ -96,7 +103,9 @@ def linear_dependency(x: Tensor) -> tuple[int, int] | None:
         return None
     tolerance = n * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
     rank = int((eigenvalues > tolerance).sum())
-    return (rank + 1, n + 1) if rank < min(n, m - 1) else None
+    if rank == n:
+        return False  # full column rank: no column repeats another
+    return (rank + 1, n + 1) if rank < m - 1 else None  # rank m − 1 < n: too few rows to tell
 
 
 def _columns(names: list[str], indices: list[int]) -> str:
