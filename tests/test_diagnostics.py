@@ -52,3 +52,34 @@ def test_huge_and_non_finite_features_are_judged_or_left_to_the_data_checks():
     assert diagnostics.linear_dependency(x) == (6, 7)
     x[0, 1] = float("inf")
     assert diagnostics.linear_dependency(x) is None  # named by the data checks, not here
+
+
+def tall_designs() -> dict[str, tuple[torch.Tensor, list[str]]]:
+    """Designs of 10 000 rows, more than a sample of rows holds, whose flaw sits in rows a sample misses."""
+    found = {}
+    x, names = design(rows=10_000)
+    found["sound"] = (x.clone(), names)
+    rare = x.clone()
+    rare[:, 3] = 0.0
+    rare[[6, 7_000, 9_004], 3] = 1.0  # a rare feature: constant in most samples, not in x
+    found["rare feature"] = (rare, names)
+    once = x.clone()
+    once[:, 2] = 4.0
+    once[8_344, 2] = -1.0  # constant but for one row
+    found["constant but for one row"] = (once, names)
+    dependent = x.clone()
+    dependent[:, 5] = 2 * dependent[:, 0] - dependent[:, 2] + 3.0
+    found["linear combination"] = (dependent, names)
+    duplicated = x.clone()
+    duplicated[:, 4] = duplicated[:, 2]
+    found["identical columns"] = (duplicated, names)
+    return found
+
+
+@pytest.mark.parametrize("kind", list(tall_designs()))
+def test_tall_designs_checked_on_a_sample_first_get_the_lines_of_every_row(monkeypatch, kind):
+    x, names = tall_designs()[kind]
+    sampled = diagnostics.design_warnings(x, names, standardized=False)
+    monkeypatch.setattr(diagnostics, "SAMPLE_ROWS", 10**9)  # every row, no sample
+    assert sampled == diagnostics.design_warnings(x, names, standardized=False)
+    assert bool(sampled) == (kind not in ("sound", "rare feature"))
