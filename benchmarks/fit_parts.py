@@ -99,7 +99,7 @@ def measure(size: Size, fits: int) -> dict:
     x, y = problem(size)
     ours = lambda: estimator_module.LogisticRegressionClassifier(optimizer="newton").fit(x, y)  # noqa: E731
     theirs = lambda: LogisticRegression(solver="newton-cholesky").fit(x, y)  # noqa: E731
-    for _ in range(5):
+    for _ in range(5 if size.m * size.n < 1_000_000 else 1):  # warm-up
         ours(), theirs()
     whole = {"ours": [], "newton-cholesky": []}
     for _ in range(fits):
