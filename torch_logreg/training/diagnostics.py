@@ -18,7 +18,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..threads import torch_threads_for
+from .. import threads
 
 # The design checks read x in blocks of this many rows, so a boolean copy of x never exists.
 _CHECK_ROWS = 1 << 16
@@ -98,7 +98,7 @@ def _rank_deficiency(x: Tensor) -> tuple[int, int] | bool | None:
         return None
     sample = _row_sample(x, max(SAMPLE_ROWS, 4 * n))
     if sample is not x:
-        with torch_threads_for(sample, None):  # small: see _rank_test
+        with threads.torch_threads_for(sample, None):  # small: see _rank_test
             if _rank_test(sample) is False:
                 return False
     return _rank_test(x)
@@ -119,7 +119,7 @@ def _rank_test(x: Tensor) -> tuple[int, int] | bool | None:
     try:
         # An n×n eigenproblem (and any op on a small sample) is many short parallel regions: on a busy
         # machine each waits for a descheduled thread, so it runs on the calling thread alone.
-        with torch_threads_for(gram, None):
+        with threads.torch_threads_for(gram, None):
             eigenvalues = torch.linalg.eigvalsh(gram)
     except torch.linalg.LinAlgError:
         return None
@@ -154,7 +154,7 @@ def _constant_columns(x: Tensor) -> tuple[list[int], list[int]]:
     sample = _row_sample(x, SAMPLE_ROWS)
     candidates = list(range(x.shape[1]))
     if sample is not x:
-        with torch_threads_for(sample, None):  # small: see _rank_test
+        with threads.torch_threads_for(sample, None):  # small: see _rank_test
             loose = _most_common_counts(sample)
         candidates = [j for j, count in enumerate(loose) if count >= len(sample) - 1]
         if not candidates:
