@@ -78,7 +78,7 @@ def _timed(original, totals: dict, label: str):
 
 @contextlib.contextmanager
 def timers(totals: dict):
-    """Every part of ``PARTS`` wrapped by a timer adding into ``totals[label]``; the originals restored after."""
+    """Every part of ``PARTS`` wrapped by a timer adding into ``totals[label]``; the originals back after."""
     with contextlib.ExitStack() as stack:
         for _, label, owner, name in PARTS:
             original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
@@ -140,7 +140,8 @@ def table(row: dict) -> list[str]:
         f"({row['ours min ms']:.3f} min), newton-cholesky {row['newton-cholesky ms']:.3f} ms "
         f"({row['newton-cholesky min ms']:.3f} min): {ratio:.2f}× (> 1: ours is faster).",
         "",
-        f"| part of our fit at {row['size']} (inclusive; indented: inside the one above) | median ms | min ms |",
+        f"| part of our fit at {row['size']} (inclusive; indented: inside the one above) "
+        "| median ms | min ms |",
         "|---|---|---|",
     ]
     labels = [(depth, label) for depth, label, _, _ in PARTS]
