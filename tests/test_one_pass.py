@@ -166,3 +166,12 @@ def test_shared_blocks_of_many_logits_are_cut_below_torchs_grain_and_still_give_
     want = formula(x, y, weight, bias, LOSSES[1], len(x), None)
     for a, b in zip(got, want):
         assert relative_error(a, b) < TOLERANCE[torch.float64]
+
+
+def test_each_thread_gets_several_blocks_or_the_calling_thread_does_them_all(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    x = torch.zeros(10, 2)
+    share = one_pass.MIN_BLOCKS_PER_WORKER
+    assert one_pass.worker_count(x, 2 * share - 1) == 1
+    assert one_pass.worker_count(x, 2 * share) == 2
+    assert one_pass.worker_count(x, 100 * share) == 8  # never more than torch's threads

@@ -50,9 +50,15 @@ def block_rows(x: Tensor, block_bytes: int | None = None) -> int:
     return max(1, (BLOCK_BYTES if block_bytes is None else block_bytes) // (x.shape[1] * x.element_size()))
 
 
+# A helper thread takes a share of at least this many blocks: handing a share over and waiting for it
+# costs about what one block's work does, so a share of one or two blocks would gain nothing.
+MIN_BLOCKS_PER_WORKER = 4
+
+
 def worker_count(x: Tensor, blocks: int) -> int:
-    """Threads for the one pass over x: torch's thread count (``train.threads``), at most one per block."""
-    return max(1, min(torch.get_num_threads(), blocks))
+    """Threads for the one pass over x: torch's thread count (``train.threads``), each with at least
+    ``MIN_BLOCKS_PER_WORKER`` blocks (x of fewer blocks stays on the calling thread)."""
+    return max(1, min(torch.get_num_threads(), blocks // MIN_BLOCKS_PER_WORKER))
 
 
 def grads(
