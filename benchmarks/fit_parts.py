@@ -9,7 +9,7 @@ for the run by a timer at the name its caller looks it up by, so the figures are
 machine the min is the nearer to a quiet one's); ``unaccounted`` is what no wrapped part covers
 (the fit's own lines, the timers), ``whole`` the timed fit.
 scikit-learn's ``LogisticRegression(solver="newton-cholesky").fit`` on the same rows is timed
-interleaved, fit for fit, as the yardstick.  Writes ``fit-parts-<commit>.md`` (and ``.json``) into
+interleaved, fit for fit, as the yardstick.  Writes ``fit-parts-<commit>-<m>x<n>.md`` (and ``.json``) into
 ``--out`` (``benchmarks/results/local`` by default).  A benchmark, not a test.
 """
 
@@ -172,8 +172,10 @@ def main(argv=None) -> None:
     text = "\n".join(head + table(row)) + "\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"fit-parts-{commit}.md").write_text(text)
-    (args.out / f"fit-parts-{commit}.json").write_text(json.dumps({"load": load, **row}, indent=1) + "\n")
+    (args.out / f"fit-parts-{commit}-{m}x{n}.md").write_text(text)
+    (args.out / f"fit-parts-{commit}-{m}x{n}.json").write_text(
+        json.dumps({"load": load, **row}, indent=1) + "\n"
+    )
 
 
 if __name__ == "__main__":
