@@ -114,7 +114,7 @@ def _trainer_step(x, y, one_worker: bool = False) -> Method:
 
     def on_one_worker():
         shared = one_pass.worker_count
-        one_pass.worker_count = lambda x, blocks: 1
+        one_pass.worker_count = lambda block_logits, blocks: 1
         try:
             step(x, y, None)
         finally:

@@ -168,10 +168,11 @@ def test_shared_blocks_of_many_logits_are_cut_below_torchs_grain_and_still_give_
         assert relative_error(a, b) < TOLERANCE[torch.float64]
 
 
-def test_each_thread_gets_several_blocks_or_the_calling_thread_does_them_all(monkeypatch):
+def test_each_thread_gets_several_blocks_of_few_logits_or_the_calling_thread_does_them_all(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
-    x = torch.zeros(10, 2)
-    share = one_pass.MIN_BLOCKS_PER_WORKER
-    assert one_pass.worker_count(x, 2 * share - 1) == 1
-    assert one_pass.worker_count(x, 2 * share) == 2
-    assert one_pass.worker_count(x, 100 * share) == 8  # never more than torch's threads
+    share, logits = one_pass.MIN_BLOCKS_PER_WORKER, 2048
+    assert one_pass.worker_count(logits, 2 * share - 1) == 1
+    assert one_pass.worker_count(logits, 2 * share) == 2
+    assert one_pass.worker_count(logits, 100 * share) == 8  # never more than torch's threads
+    # narrow x: torch's own threads share each block's formula
+    assert one_pass.worker_count(one_pass.TORCH_GRAIN_SIZE + 1, 100 * share) == 1

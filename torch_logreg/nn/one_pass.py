@@ -55,9 +55,13 @@ def block_rows(x: Tensor, block_bytes: int | None = None) -> int:
 MIN_BLOCKS_PER_WORKER = 4
 
 
-def worker_count(x: Tensor, blocks: int) -> int:
-    """Threads for the one pass over x: torch's thread count (``train.threads``), each with at least
-    ``MIN_BLOCKS_PER_WORKER`` blocks (x of fewer blocks stays on the calling thread)."""
+def worker_count(block_logits: int, blocks: int) -> int:
+    """Threads for a one pass of ``blocks`` blocks of ``block_logits`` logits (rows × K) each: torch's
+    thread count (``train.threads``), each with at least ``MIN_BLOCKS_PER_WORKER`` blocks.  Narrow x,
+    whose blocks hold more than ``TORCH_GRAIN_SIZE`` logits, stays on the calling thread: torch's own
+    threads already share each block's dz formula, which is then most of its work."""
+    if block_logits > TORCH_GRAIN_SIZE:
+        return 1
     return max(1, min(torch.get_num_threads(), blocks // MIN_BLOCKS_PER_WORKER))
 
 
@@ -77,13 +81,13 @@ def grads(
     weight (K, n), bias (K,): K = 1 is the one-neuron model (z is then (m, 1) and ``backward`` gets (k,) vectors).
     ``workers`` threads (None: ``worker_count``) take a contiguous share of the blocks each; every block's
     share of dW is its own, summed in block order, so the result does not depend on which thread ran
-    which block (with more than one worker, blocks of over ``TORCH_GRAIN_SIZE`` logits are made smaller).
+    which block (more than one worker asked for on narrow x: blocks of ``TORCH_GRAIN_SIZE`` logits).
     """
     rows_total, n = x.shape
     k = weight.shape[0]
     rows = block_rows(x, block_bytes)
     blocks = -(-rows_total // rows)
-    workers = worker_count(x, blocks) if workers is None else workers
+    workers = worker_count(rows * k, blocks) if workers is None else workers
     if workers > 1 and rows * k > TORCH_GRAIN_SIZE:
         rows = max(1, TORCH_GRAIN_SIZE // k)
         blocks = -(-rows_total // rows)
