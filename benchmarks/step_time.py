@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from torch_logreg.nn import functional as LF
+from torch_logreg.nn import one_pass
 from torch_logreg.nn.logistic import LogisticRegression
 from torch_logreg.training.optim import GradientDescent
 from torch_logreg.training.steps import make_step
@@ -34,6 +35,7 @@ AUTOGRAD = "autograd: nn.Linear + BCEWithLogitsLoss + SGD"
 HAND = "hand-written eager: cost_and_grads + sub_"
 PLAIN = "plain ops: addmv + sigmoid + mv over all of X, + sub_"
 TRAINER = "trainer's step (training.steps.make_step; no cost)"
+TRAINER_ONE_WORKER = "trainer's step, its one pass on the calling thread alone"
 FLOOR = "floor: x.sum() (one read of X)"
 
 
@@ -57,6 +59,7 @@ def methods(x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, Method], dict[s
         HAND: lambda: Method(_hand_step(LF.cost_and_grads, x, y), device, x_bytes),
         PLAIN: lambda: Method(_hand_step(plain_cost_and_grads, x, y), device, x_bytes),
         TRAINER: lambda: _trainer_step(x, y),
+        TRAINER_ONE_WORKER: lambda: _trainer_step(x, y, one_worker=True),
     }
     if x.is_cuda:
         makers["hand-written in a CUDA graph"] = lambda: Method(
@@ -100,11 +103,24 @@ def plain_cost_and_grads(x, y, weight, bias, l2=0.0, *, with_cost=False):
     return value, torch.mv(x.T, dz).view_as(weight), dz.sum().reshape(1)
 
 
-def _trainer_step(x, y) -> Method:
-    """What the training loop runs between log steps: ``training.steps.make_step`` for full-batch gd."""
+def _trainer_step(x, y, one_worker: bool = False) -> Method:
+    """What the training loop runs between log steps: ``training.steps.make_step`` for full-batch gd.
+    ``one_worker``: with ``nn.one_pass``'s row blocks all on the calling thread (as before they were
+    shared among torch's threads), to see what the sharing gains."""
     model = LogisticRegression(x.shape[1], device=x.device)
     kind, step = make_step(model, GradientDescent(model.parameters(), lr=LEARNING_RATE), x, True)
-    return Method(lambda: step(x, y, None), str(x.device), x.numel() * x.element_size(), f"kind: {kind}")
+    if not one_worker:
+        return Method(lambda: step(x, y, None), str(x.device), x.numel() * x.element_size(), f"kind: {kind}")
+
+    def on_one_worker():
+        shared = one_pass.worker_count
+        one_pass.worker_count = lambda block_logits, blocks: 1
+        try:
+            step(x, y, None)
+        finally:
+            one_pass.worker_count = shared
+
+    return Method(on_one_worker, str(x.device), x.numel() * x.element_size(), f"kind: {kind}")
 
 
 def _fused_step(x, y, dtype, graphed: bool) -> Method:

@@ -140,3 +140,39 @@ def test_the_training_step_of_a_large_x_is_the_one_pass(monkeypatch, optimizer):
     assert len(calls) >= 3, "the step did not take the one pass"
     for fast, plain in zip(*updated):
         torch.testing.assert_close(fast, plain, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("classes", [1, 3], ids=["one_neuron", "softmax"])
+def test_the_blocks_shared_among_threads_give_the_same_numbers_as_one_thread(classes):
+    # Each block's share of dW is its own and the shares are summed in block order: bit for bit the same.
+    x, y, weight, bias, s = problem(classes, torch.float64, weighted=True)
+    m = s.sum()
+    one = one_pass.grads(x, weight, bias, LOSSES[classes], y, m, s, block_bytes=block_bytes(x), workers=1)
+    for workers in (2, 3, 64):
+        shared = one_pass.grads(
+            x, weight, bias, LOSSES[classes], y, m, s, block_bytes=block_bytes(x), workers=workers
+        )
+        assert all(torch.equal(a, b) for a, b in zip(one, shared))
+
+
+def test_shared_blocks_of_many_logits_are_cut_below_torchs_grain_and_still_give_the_formulas():
+    # 70 000 rows of 2 features: one 1 MB block holds 65 536 rows, over torch's grain of 32 768 logits.
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(70_000, 2, generator=gen, dtype=torch.float64)
+    y = (torch.rand(70_000, generator=gen) < 0.5).double()
+    weight, bias = torch.tensor([[0.3, -0.2]], dtype=torch.float64), torch.tensor([0.1], dtype=torch.float64)
+    assert one_pass.block_rows(x) * 1 > one_pass.TORCH_GRAIN_SIZE
+    got = one_pass.grads(x, weight, bias, LOSSES[1], y, len(x), None, workers=2)
+    want = formula(x, y, weight, bias, LOSSES[1], len(x), None)
+    for a, b in zip(got, want):
+        assert relative_error(a, b) < TOLERANCE[torch.float64]
+
+
+def test_each_thread_gets_several_blocks_of_few_logits_or_the_calling_thread_does_them_all(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    share, logits = one_pass.MIN_BLOCKS_PER_WORKER, 2048
+    assert one_pass.worker_count(logits, 2 * share - 1) == 1
+    assert one_pass.worker_count(logits, 2 * share) == 2
+    assert one_pass.worker_count(logits, 100 * share) == 8  # never more than torch's threads
+    # narrow x: torch's own threads share each block's formula
+    assert one_pass.worker_count(one_pass.TORCH_GRAIN_SIZE + 1, 100 * share) == 1

@@ -105,3 +105,22 @@ def test_the_estimators_fit_builds_its_trainer_on_one_thread_too(monkeypatch):
     with torch_threads(2):
         LogisticRegressionClassifier(optimizer="newton").fit(x, y)
         assert seen == [1] and torch.get_num_threads() == 2
+
+
+def test_in_parallel_runs_every_share_once_and_raises_a_helpers_error_after_all_have_ended():
+    seen = []
+
+    def run(first, last):
+        seen.extend(range(first, last))
+        if first == 7:
+            raise ValueError("share from 7")
+
+    threads.in_parallel(run, 10, 3)  # shares 0-3, 3-6, 6-10: no share starts at 7
+    assert sorted(seen) == list(range(10))
+    seen.clear()
+    with pytest.raises(ValueError, match="share from 7"):
+        threads.in_parallel(run, 14, 2)  # shares 0-7 and 7-14: the helper's raises
+    assert sorted(seen) == list(range(14))
+    seen.clear()
+    threads.in_parallel(run, 3, 8)  # more workers than tasks: one task each
+    assert sorted(seen) == [0, 1, 2]

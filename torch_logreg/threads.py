@@ -19,7 +19,9 @@ a microsecond, where ``threadpoolctl.threadpool_limits`` scans every loaded libr
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import torch
 
@@ -63,6 +65,54 @@ def blas_on_calling_thread():
                 for library, count in zip(_libraries, _saved):
                     if count != 1:
                         library.set_num_threads(count)
+
+
+_pool: ThreadPoolExecutor | None = None  # the helper threads of in_parallel, made on first use
+_pool_size = 0
+
+
+def _forget_pool() -> None:
+    # A forked child has none of the parent's threads: it makes its own pool when it needs one.
+    global _pool, _pool_size
+    _pool, _pool_size = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _helpers(count: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _lock:
+        if _pool_size < count:
+            old = _pool
+            _pool, _pool_size = ThreadPoolExecutor(count, thread_name_prefix="torch_logreg"), count
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def in_parallel(run, tasks: int, workers: int) -> None:
+    """``run(first, last)`` over ``workers`` contiguous shares of ``range(tasks)``, at once: the calling
+    thread takes the first share, helper threads the others; returns when all are done (the first
+    error raised, once every share has ended).
+
+    For work that releases the GIL (NumPy's BLAS, torch's ops) on data that each share writes to
+    its own place: which thread ran a share then changes nothing in the result.
+    """
+    workers = max(1, min(workers, tasks))
+    if workers == 1:
+        run(0, tasks)
+        return
+    bounds = [tasks * i // workers for i in range(workers + 1)]
+    pool = _helpers(workers - 1)
+    futures = [pool.submit(run, bounds[i], bounds[i + 1]) for i in range(1, workers)]
+    try:
+        run(bounds[0], bounds[1])
+    finally:
+        wait(futures)
+    for future in futures:
+        future.result()
 
 
 # x below this many bytes trains with torch on the calling thread (train.threads unset): each op on

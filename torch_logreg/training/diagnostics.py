@@ -18,8 +18,13 @@ import math
 import torch
 from torch import Tensor
 
+from .. import threads
+
 # The design checks read x in blocks of this many rows, so a boolean copy of x never exists.
 _CHECK_ROWS = 1 << 16
+# Tall x is checked on about this many of its rows first (every k-th); only what the sample cannot settle
+# is checked on every row, so the answer is the same as from every row.
+SAMPLE_ROWS = 4096
 
 
 def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str]:
@@ -46,7 +51,10 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
             f"{_columns(names, all_but_one)} constant but for one training row: its weight rests on that row "
             f"alone (a near-singular design; model.l2 > 0 steadies it)"
         )
-    duplicates = _duplicate_columns(x, skip=set(constant))
+    # The rank test is one Gram matrix; identical columns make it fail, so only a design that fails it
+    # (or one it cannot judge: constant columns, too large) is searched for the pairs to name.
+    dependent = None if constant else _rank_deficiency(x)
+    duplicates = [] if dependent is False else _duplicate_columns(x, skip=set(constant))
     if duplicates:
         pairs = ", ".join(f"{names[first]!r} = {names[second]!r}" for first, second in duplicates[:5])
         found.append(
@@ -54,15 +62,13 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
             f"their weights are not determined separately (a singular design; drop one of each pair or "
             f"set model.l2 > 0)"
         )
-    if not duplicates and not constant:
-        dependent = linear_dependency(x)
-        if dependent is not None:
-            rank, n = dependent
-            found.append(
-                f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
-                f"combination of them is constant, so those weights are not determined (a singular design; "
-                f"drop a column of the combination or set model.l2 > 0)"
-            )
+    elif dependent:
+        rank, n = dependent
+        found.append(
+            f"the training columns are linearly dependent (rank {rank} of {n} with the intercept): some "
+            f"combination of them is constant, so those weights are not determined (a singular design; "
+            f"drop a column of the combination or set model.l2 > 0)"
+        )
     return found
 
 
@@ -77,26 +83,59 @@ def linear_dependency(x: Tensor) -> tuple[int, int] | None:
     tolerance n·eps·λmax (as ``numpy.linalg.matrix_rank``): exact, and independent of any random draw.
     Centring takes the intercept's direction out, so the rank counts it once.
     """
+    found = _rank_deficiency(x)
+    return found or None
+
+
+def _rank_deficiency(x: Tensor) -> tuple[int, int] | bool | None:
+    """``linear_dependency``'s (rank, n + 1); False when [x, 1] has full rank; None when not judged
+    (x too large for the budget, fewer rows than columns, a constant or non-finite column, no eigenvalues).
+
+    Tall x is tested on a sample of its rows first: rows only add to the rank, so a sample of full
+    rank settles it; a sample that is not (or cannot be judged) sends the test to every row."""
     m, n = x.shape
     if m < 2 or m * n * n > RANK_CHECK_BUDGET or n > 4096:
         return None
+    sample = _row_sample(x, max(SAMPLE_ROWS, 4 * n))
+    if sample is not x:
+        with threads.torch_threads_for(sample, None):  # small: see _rank_test
+            if _rank_test(sample) is False:
+                return False
+    return _rank_test(x)
+
+
+def _rank_test(x: Tensor) -> tuple[int, int] | bool | None:
+    m, n = x.shape
     x64 = x.to(torch.float64)
     size = x64.abs().amax(0)  # each column over its largest |value| first: features of 1e300 cannot overflow
-    if not bool(torch.isfinite(size).all()):
-        return None  # non-finite features: the data checks name them
-    x64 = x64 / torch.where(size > 0, size, torch.ones_like(size))
-    centred = x64 - x64.mean(0)
+    centred = x64 / torch.where(size > 0, size, 1.0)
+    centred = centred - centred.mean(0)
     scale = centred.norm(dim=0)
-    if bool((scale == 0).any()):
-        return None  # constant columns: warned about by name already
+    # One host read: non-finite features (the data checks name them) or a constant column (named already).
+    if not bool((scale > 0).all()):  # NaN and 0 both fail; an infinite feature gives NaN above
+        return None
     unit = centred / scale
+    gram = unit.T @ unit
     try:
-        eigenvalues = torch.linalg.eigvalsh(unit.T @ unit)
+        # An n×n eigenproblem (and any op on a small sample) is many short parallel regions: on a busy
+        # machine each waits for a descheduled thread, so it runs on the calling thread alone.
+        with threads.torch_threads_for(gram, None):
+            eigenvalues = torch.linalg.eigvalsh(gram)
     except torch.linalg.LinAlgError:
         return None
     tolerance = n * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
     rank = int((eigenvalues > tolerance).sum())
-    return (rank + 1, n + 1) if rank < min(n, m - 1) else None
+    if rank == n:
+        return False  # full column rank: no column repeats another
+    return (rank + 1, n + 1) if rank < m - 1 else None  # rank m − 1 < n: too few rows to tell
+
+
+def _row_sample(x: Tensor, rows: int) -> Tensor:
+    """Every k-th row of x, about ``rows`` of them (rows 0 and 1 among them); x itself when it has no more."""
+    m = x.shape[0]
+    if m <= 2 * rows:
+        return x
+    return torch.cat([x[:2], x[2 :: (m - 2) // rows + 1]])
 
 
 def _columns(names: list[str], indices: list[int]) -> str:
@@ -108,16 +147,32 @@ def _columns(names: list[str], indices: list[int]) -> str:
 
 
 def _constant_columns(x: Tensor) -> tuple[list[int], list[int]]:
-    """(columns with one value, columns with one value in all rows but one)."""
+    """(columns with one value, columns with one value in all rows but one).
+
+    On tall x, a sample of rows names the candidates first: a column constant but for (at most) one row
+    is so in every sample, which then holds at most one other value.  Only candidates are read whole."""
+    sample = _row_sample(x, SAMPLE_ROWS)
+    candidates = list(range(x.shape[1]))
+    if sample is not x:
+        with threads.torch_threads_for(sample, None):  # small: see _rank_test
+            loose = _most_common_counts(sample)
+        candidates = [j for j, count in enumerate(loose) if count >= len(sample) - 1]
+        if not candidates:
+            return [], []
     m = x.shape[0]
-    # A column constant but for one row equals row 0 or row 1 in at least m − 1 rows.
+    most = _most_common_counts(x if len(candidates) == x.shape[1] else x[:, candidates])
+    constant = [j for j, count in zip(candidates, most) if count == m]
+    return constant, [j for j, count in zip(candidates, most) if count == m - 1]
+
+
+def _most_common_counts(x: Tensor) -> list[int]:
+    """Per column of x, how many rows equal row 0 or row 1 there, whichever more do: m for a constant
+    column, m − 1 for one constant but for one row (which then equals row 0 or row 1 in m − 1 rows)."""
     same_as = torch.zeros(2, x.shape[1], dtype=torch.long, device=x.device)
     for block in x.split(_CHECK_ROWS):
         same_as[0] += (block == x[0]).sum(0)
         same_as[1] += (block == x[1]).sum(0)
-    most = same_as.max(0).values.tolist()
-    constant = [j for j, count in enumerate(most) if count == m]
-    return constant, [j for j, count in enumerate(most) if count == m - 1]
+    return same_as.max(0).values.tolist()
 
 
 def _duplicate_columns(x: Tensor, skip: set[int]) -> list[tuple[int, int]]:
