@@ -186,7 +186,8 @@ def _check_finite(proba: Tensor, data_path) -> None:
 
 
 def _check_out_path(out: Path, checkpoint, data_path, overwrite: bool) -> None:
-    """An output never replaces a run folder's own files, nor any existing file unless ``overwrite``."""
+    """An output never replaces a run folder's own files, nor an input (the checkpoint, the data file or a
+    file in the data folder), nor any existing file unless ``overwrite``."""
     from .training.run_dir import is_run_folder_file
 
     if out.is_dir():
@@ -198,6 +199,9 @@ def _check_out_path(out: Path, checkpoint, data_path, overwrite: bool) -> None:
             raise DataError(
                 f"{out}: is an input of this command ({given}); write the predictions to another file"
             )
+    if Path(data_path).is_dir() and out.resolve().is_relative_to(Path(data_path).resolve()):
+        # every file of an input folder is an input (an image), and a CSV left there breaks the folder
+        raise DataError(f"{out}: is inside the input folder {data_path}; write the predictions outside it")
     if is_run_folder_file(out):
         raise DataError(f"{out}: is one of a run folder's own files; write the predictions to another file")
     if (out.exists() or out.is_symlink()) and not overwrite:

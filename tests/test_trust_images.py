@@ -1,0 +1,83 @@
+"""A hostile user's images: folders of classes, 16-bit files, predictions written where the images are."""
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+from reliability_helpers import QUIET, assert_one_error_line, run_main
+from test_image_folder import photo_folder
+
+from torch_logreg.art.images import open_picture, to_tensor
+from torch_logreg.data.image_folder import decode_image, read_image
+from torch_logreg.errors import DataError
+from torch_logreg.training.config import load_config
+from torch_logreg.training.trainer import train
+
+TINY_CNN = [
+    *QUIET,
+    "data.image_size=[6, 6]",
+    "model.name=cnn",
+    "model.channels=[2]",
+    "model.hidden=[4]",
+    "optimizer.name=adam",
+    "train.iterations=2",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(run folder, the folder of photos it was trained on)."""
+    root = tmp_path_factory.mktemp("trained")
+    folder = photo_folder(root / "photos", per_class=3)
+    with warnings.catch_warnings():  # two steps on six photos: separable, and it says so
+        warnings.simplefilter("ignore")
+        train(load_config(None, [*TINY_CNN, f"data.path={folder}"]), root / "run")
+    return root / "run", folder
+
+
+def test_predict_never_writes_into_the_folder_of_images_it_reads_even_with_overwrite(trained, capsys):
+    run, folder = trained
+    image = folder / "left" / "1.png"
+    before = image.read_bytes()
+    for out, flags in ((image, ["--overwrite"]), (folder / "left" / "predictions.csv", [])):
+        outcome = run_main(capsys, "predict", "--checkpoint", run, "--data", folder, "--out", out, *flags)
+        assert outcome.status == 2
+        assert_one_error_line(outcome.err, str(out), "inside the input folder")
+    assert image.read_bytes() == before  # the photo is still the user's photo
+    assert not (folder / "left" / "predictions.csv").exists()  # so the folder still reads as images
+
+
+def test_an_empty_class_folder_is_refused_naming_it_not_dropped(tmp_path, capsys):
+    folder = photo_folder(tmp_path / "photos", per_class=3)
+    (folder / "zebra").mkdir()
+    outcome = run_main(capsys, *TINY_CNN, f"data.path={folder}", "--run-dir", tmp_path / "run")
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, str(folder / "zebra"), "no images")
+    assert not (tmp_path / "run").exists()
+
+
+def sixteen_bit_png(path, value):
+    Image.fromarray(np.full((4, 6), value, dtype=np.uint16)).save(path)
+    assert Image.open(path).mode.startswith("I")
+    return path
+
+
+@pytest.mark.parametrize("value", [1000, 32768, 65535])
+def test_a_sixteen_bit_png_is_read_at_its_own_scale_in_folders_and_in_art(tmp_path, value):
+    # Before: folders scaled each image by its own largest value (every flat image read as white) and
+    # art clipped at 255 (anything above 255 of 65535 read as white).
+    png = sixteen_bit_png(tmp_path / "deep.png", value)
+    expected = round(255 * value / 65535) / 255
+    assert np.allclose(read_image(png, (1, 2, 3)), expected)
+    assert np.allclose(read_image(png, (3, 2, 3)), expected)
+    assert np.allclose(to_tensor(open_picture(str(png))).numpy(), expected)
+
+
+def test_float_pixels_without_a_scale_are_refused_naming_the_file(tmp_path):
+    inside, outside = tmp_path / "inside.tif", tmp_path / "outside.tif"
+    Image.fromarray(np.full((3, 3), 0.25, dtype=np.float32)).save(inside)
+    Image.fromarray(np.full((3, 3), 7.0, dtype=np.float32)).save(outside)
+    assert np.asarray(decode_image(inside)).max() == round(0.25 * 255)
+    with pytest.raises(DataError, match="outside.tif: float pixels outside"):
+        decode_image(outside)
