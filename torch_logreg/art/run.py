@@ -34,6 +34,7 @@ from . import images
 from .config import ArtConfig, art_config
 from .memory import check_memory
 from .networks import build_network
+from .resume_checks import check_resume_changes
 from .synthesize import Progress, StopRequested, stylize_image
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def run(
         saved = checkpoint.get("art")
         if not isinstance(saved, dict):
             raise CheckpointError(f"{run_dir}: the checkpoint holds no art run to resume")
+        check_resume_changes(run_dir, saved, config, style, content)
         config = _resumed_config(saved["config"], config)
         style, content = style or saved["style"], content if content is not None else saved["content"]
     style_pictures, content_picture = _pictures(style, content, config)

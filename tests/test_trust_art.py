@@ -1,0 +1,72 @@
+"""A hostile user's art runs: a resume that changes what the run optimizes, weights that are not used."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from reliability_helpers import assert_one_error_line, run_main
+
+from torch_logreg.checkpoint import load_checkpoint
+
+pytest.importorskip("sklearn")  # the built-in photographs
+
+SMALL = ["art.size=16", "art.width=2", "art.optimizer=adam", "art.save_every=0"]
+
+
+@pytest.fixture
+def three_steps(tmp_path, capsys):
+    """A style-transfer run of 3 Adam steps on two small pictures of the user's; (run folder, style, content)."""
+    rng = np.random.default_rng(0)
+    style, content = tmp_path / "style.png", tmp_path / "content.png"
+    for file in (style, content):
+        Image.fromarray(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(file)
+    folder = tmp_path / "run"
+    outcome = run_main(
+        capsys, "art", *SMALL, "art.iterations=3", "--style", style, "--content", content, "--run-dir", folder
+    )
+    assert outcome.status == 0, outcome.err
+    return folder, style, content
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (["art.size=32"], "art.size is 32"),  # was a traceback: Adam's moments of the old shape
+        (["art.lr=5"], "art.lr is 5"),  # was silently replaced by the saved lr when Adam's state loaded
+        (["art.style_weight=1"], "art.style_weight"),  # metrics.json's style_loss_fell: two objectives
+        (["art.seed=7"], "art.seed"),  # another random network under the same image
+        (["art.iterations=2"], "below the 3 evaluations"),  # fewer than done: nothing run, exit 0
+        (["--style", "flower.jpg"], "--style flower.jpg is not the image"),
+        (["--content", "china.jpg"], "--content china.jpg is not the image"),
+    ],
+)
+def test_a_resume_that_changes_the_objective_is_refused_naming_what_changed(
+    three_steps, capsys, change, named
+):
+    folder, _, _ = three_steps
+    before = {file.name: file.read_bytes() for file in folder.iterdir() if file.is_file()}
+    outcome = run_main(capsys, "art", "--run-dir", folder, "--resume", "art.iterations=5", *change)
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, named, str(folder))
+    after = {file.name: file.read_bytes() for file in folder.iterdir() if file.is_file()}
+    assert after == before  # nothing rewritten: not the config, not the checkpoint
+
+
+def test_a_resume_may_go_on_longer_with_the_same_images_given_again(three_steps, capsys, monkeypatch):
+    folder, style, content = three_steps
+    monkeypatch.chdir(style.parent)  # the same files, spelled another way
+    outcome = run_main(
+        capsys,
+        "art",
+        "--run-dir",
+        folder,
+        "--resume",
+        "--style",
+        f"./{style.name}",
+        "--content",
+        content.name,
+        "art.iterations=5",
+        "art.print_every=2",
+        "art.size=16",  # set again to the value it had: not a change
+    )
+    assert outcome.status == 0, outcome.err
+    assert load_checkpoint(folder)["art"]["step"] == 5
