@@ -59,6 +59,7 @@ from .nn.sparse import linear_forward as sparse_linear_forward
 from .saved_model import default_feature_names
 from .sklearn_sparse import fit_sparse
 from .sklearn_warnings import NotConvergedWarning, SeparatedWarning, category_of, in_estimator_words, say
+from .sparse_divergence import checked_sparse_fit
 from .training.config import check_config, load_config
 from .training.optim import default_grad_tol
 from .training.trainer import class_weights, train
@@ -350,20 +351,27 @@ class LogisticRegressionClassifier(_TorchClassifier):
         y = torch.from_numpy(y_index).to(dtype) if k == 2 else torch.from_numpy(y_index).long()
         s = None if weights is None else torch.from_numpy(weights).to(dtype)
         tol = default_grad_tol(dtype) if self.tol is None else float(self.tol)
-        fit = fit_sparse(
+        fit = checked_sparse_fit(
+            lambda: fit_sparse(
+                X,
+                y,
+                s,
+                outputs=1 if k == 2 else k,
+                l2=float(self.l2),
+                optimizer=self.optimizer,
+                lr=float(self.lr),
+                max_iter=int(self.max_iter),
+                tol=tol,
+                batch_size=self.batch_size,
+                seed=config.seed,
+                dtype=dtype,
+                cost_tol=config.train.tol or None,
+            ),
             X,
-            y,
-            s,
-            outputs=1 if k == 2 else k,
-            l2=float(self.l2),
             optimizer=self.optimizer,
             lr=float(self.lr),
-            max_iter=int(self.max_iter),
-            tol=tol,
-            batch_size=self.batch_size,
-            seed=config.seed,
+            l2=float(self.l2),
             dtype=dtype,
-            cost_tol=config.train.tol or None,
         )
         model = LogisticRegression(X.shape[1], k, l2=float(self.l2), dtype=dtype)
         with torch.no_grad():
