@@ -70,3 +70,33 @@ def test_a_resume_may_go_on_longer_with_the_same_images_given_again(three_steps,
     )
     assert outcome.status == 0, outcome.err
     assert load_checkpoint(folder)["art"]["step"] == 5
+
+
+def test_a_key_this_run_does_not_use_is_said_once_each_not_silently_dropped(tmp_path, capsys):
+    # Before: exit 0 and not a word, so the user believed the weights (or the lr, or the init) were used.
+    outcome = run_main(
+        capsys,
+        "art",
+        *SMALL,
+        "art.iterations=1",
+        "art.weights=vgg19.pth",
+        "art.init=content",
+        "art.optimizer=lbfgs",
+        "art.lr=0.5",
+        "--run-dir",
+        tmp_path / "run",
+    )
+    assert outcome.status == 0, outcome.err
+    warned = [line for line in outcome.err.splitlines() if line.startswith("warning: ")]
+    assert warned == [
+        "warning: art.weights=vgg19.pth is ignored: art.network=random does not use it (used by vgg19, cnn)",
+        "warning: art.lr=0.5 is ignored: art.optimizer=lbfgs does not use it (used by adam)",
+        "warning: art.init=content is ignored: a texture (no --content) does not use it (used by style "
+        "transfer)",
+    ]
+
+
+def test_vgg19_weights_that_name_a_folder_say_so(tmp_path, capsys):
+    outcome = run_main(capsys, "art", "art.size=16", "art.network=vgg19", f"art.weights={tmp_path}")
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, f"art.weights={tmp_path}: is a folder")

@@ -32,6 +32,7 @@ from ..training.run_dir import open_run_dir
 from ..training.tb_logging import RunWriter
 from . import images
 from .config import ArtConfig, art_config
+from .ignored_keys import warn_ignored_art_keys
 from .memory import check_memory
 from .networks import build_network
 from .resume_checks import check_resume_changes
@@ -186,6 +187,7 @@ def _pictures(style: list[str], content: str | None, config: ArtConfig):
         raise ConfigError(
             f"art.style_blend has {len(config.style_blend)} weights for {len(style)} style images"
         )
+    warn_ignored_art_keys(config, has_content=content is not None)
     style_pictures = [images.open_picture(name) for name in style]
     content_picture = images.open_picture(content) if content is not None else None
     check_memory(config, style_pictures, content_picture)
