@@ -81,3 +81,16 @@ def test_float_pixels_without_a_scale_are_refused_naming_the_file(tmp_path):
     assert np.asarray(decode_image(inside)).max() == round(0.25 * 255)
     with pytest.raises(DataError, match="outside.tif: float pixels outside"):
         decode_image(outside)
+
+
+def test_evaluate_on_rows_of_one_class_says_the_auc_is_undefined_instead_of_printing_nan(
+    trained, tmp_path, capsys
+):
+    run, folder = trained
+    (tmp_path / "only" / "left").mkdir(parents=True)
+    for file in (folder / "left").iterdir():
+        (tmp_path / "only" / "left" / file.name).write_bytes(file.read_bytes())
+    outcome = run_main(capsys, "evaluate", "--checkpoint", run, "--data", tmp_path / "only")
+    assert outcome.status == 0, outcome.err
+    assert "auc: undefined: the rows hold only one class" in outcome.out.splitlines()
+    assert "nan" not in outcome.out
