@@ -100,3 +100,21 @@ def test_vgg19_weights_that_name_a_folder_say_so(tmp_path, capsys):
     outcome = run_main(capsys, "art", "art.size=16", "art.network=vgg19", f"art.weights={tmp_path}")
     assert outcome.status == 2
     assert_one_error_line(outcome.err, f"art.weights={tmp_path}: is a folder")
+
+
+@pytest.mark.parametrize("damage", ["repaint", "remove"])
+def test_a_resume_refuses_a_style_or_content_file_that_changed_since_the_run_read_it(
+    three_steps, capsys, damage
+):
+    # Before: the resumed run went on against the new picture and compared its losses with the old one's.
+    folder, style, content = three_steps
+    if damage == "repaint":
+        Image.fromarray(np.zeros((20, 24, 3), dtype=np.uint8)).save(style)
+        named = f"{style} changed since the run read it"
+    else:
+        content.unlink()
+        named = f"{content} no longer exists"
+    outcome = run_main(capsys, "art", "--run-dir", folder, "--resume", "art.iterations=5")
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, named)
+    assert load_checkpoint(folder)["art"]["step"] == 3

@@ -42,6 +42,29 @@ def check_resume_changes(
     _check_same_images(run_dir, "--style", style, saved.get("style") or [])
     if content is not None:
         _check_same_images(run_dir, "--content", [content], _as_list(saved.get("content")))
+    _check_unchanged_files(run_dir, saved)
+
+
+def image_fingerprints(style: list[str], content: str | None) -> dict[str, str]:
+    """{name: BLAKE2b of the file's bytes} for the style and content images that are files (a built-in
+    photograph, read from scikit-learn, has none): what a resume checks the files against."""
+    from ..data.split import file_fingerprint
+
+    names = [*style, *([content] if content is not None else [])]
+    return {name: file_fingerprint(name)["blake2b"] for name in names if Path(name).is_file()}
+
+
+def _check_unchanged_files(run_dir, saved: dict) -> None:
+    """The run's style and content files hold the bytes they held (checkpoints from before the
+    fingerprints hold none, and are not checked)."""
+    for name, before in (saved.get("images") or {}).items():
+        now = image_fingerprints([name], None).get(name)
+        if now != before:
+            why = "no longer exists" if now is None else "changed since the run read it"
+            raise ConfigError(
+                f"resume: {name} {why}, so {run_dir} cannot go on against the same style and content; "
+                f"start a new run"
+            )
 
 
 def _check_same_images(run_dir, flag: str, given: list[str], before: list[str]) -> None:

@@ -35,7 +35,7 @@ from .config import ArtConfig, art_config
 from .ignored_keys import warn_ignored_art_keys
 from .memory import check_memory
 from .networks import build_network
-from .resume_checks import check_resume_changes
+from .resume_checks import check_resume_changes, image_fingerprints
 from .synthesize import Progress, StopRequested, stylize_image
 
 logger = logging.getLogger(__name__)
@@ -224,6 +224,7 @@ def _save_checkpoint(
         "config": config.model_dump(),
         "style": style,
         "content": content,
+        "images": image_fingerprints(style, content),
         "adam": progress.adam.state_dict() if progress.adam is not None else None,
     }
     save_checkpoint(folder / CHECKPOINT_NAME, {"model": {"image": image.detach().cpu()}, "art": state})
