@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from reliability_helpers import assert_one_error_line, run_main
 
@@ -118,3 +119,44 @@ def test_a_resume_refuses_a_style_or_content_file_that_changed_since_the_run_rea
     assert outcome.status == 2
     assert_one_error_line(outcome.err, named)
     assert load_checkpoint(folder)["art"]["step"] == 3
+
+
+def _without_config(state):
+    del state["art"]["config"]
+
+
+def _iteration_abc(state):
+    state["art"]["iteration"] = "abc"
+
+
+def _style_a_number(state):
+    state["art"]["style"] = 5
+
+
+def _image_flat(state):
+    state["model"]["image"] = torch.zeros(3)
+
+
+def _adam_moments_of_another_size(state):
+    for moments in state["art"]["adam"]["state"].values():
+        moments["exp_avg"] = torch.zeros(1, 3, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "damage, field",
+    [
+        (_without_config, "art.config"),  # was a KeyError traceback
+        (_iteration_abc, "art.iteration"),  # was int('abc')
+        (_style_a_number, "art.style"),  # was 'int' object is not iterable
+        (_image_flat, "model.image"),  # was an interpolation error deep in the run
+        (_adam_moments_of_another_size, "art.adam.exp_avg"),  # was a size mismatch inside Adam's step
+    ],
+)
+def test_an_art_checkpoint_with_a_wrong_field_is_one_line_naming_it(three_steps, capsys, damage, field):
+    folder, _, _ = three_steps
+    state = torch.load(folder / "checkpoint.pt", weights_only=True)
+    damage(state)
+    torch.save(state, folder / "checkpoint.pt")
+    outcome = run_main(capsys, "art", "--run-dir", folder, "--resume", "art.iterations=5")
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, str(folder / "checkpoint.pt"), f"field '{field}'")

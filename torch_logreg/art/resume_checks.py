@@ -13,18 +13,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..checkpoint import CHECKPOINT_NAME
 from ..errors import ConfigError
+from .checkpoint_check import check_art_checkpoint
 from .config import ArtConfig
 
 CHANGEABLE_ON_RESUME = ("iterations", "print_every", "save_every", "check_grad")
 
 
 def check_resume_changes(
-    run_dir, saved: dict, overrides: ArtConfig, style: list[str], content: str | None
+    run_dir, checkpoint: dict, overrides: ArtConfig, style: list[str], content: str | None
 ) -> None:
-    """Raise ``ConfigError`` when ``overrides`` (the keys set on this command line), ``style`` or ``content``
-    differ from the saved run's, beyond ``CHANGEABLE_ON_RESUME``, or ask for fewer evaluations than done."""
-    config = saved.get("config") or {}
+    """Raise ``CheckpointError`` when the checkpoint's art fields are not what an art run writes, and
+    ``ConfigError`` when ``overrides`` (the keys set on this command line), ``style`` or ``content`` differ
+    from the saved run's beyond ``CHANGEABLE_ON_RESUME``, or ask for fewer evaluations than done."""
+    check_art_checkpoint(checkpoint, Path(run_dir) / CHECKPOINT_NAME)
+    saved = checkpoint["art"]
+    config = saved["config"]
     allowed = ", ".join(f"art.{name}" for name in CHANGEABLE_ON_RESUME)
     for name in sorted(overrides.model_fields_set):
         given, before = getattr(overrides, name), config.get(name)
@@ -33,7 +38,7 @@ def check_resume_changes(
                 f"resume: art.{name} is {given} but {run_dir} was made with {before}; a resumed art run "
                 f"may change only {allowed} (start a new run for another {name})"
             )
-    done = int(saved.get("iteration", 0))
+    done = saved["iteration"]
     if "iterations" in overrides.model_fields_set and overrides.iterations < done:
         raise ConfigError(
             f"resume: art.iterations={overrides.iterations} is below the {done} evaluations {run_dir} "

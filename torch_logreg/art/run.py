@@ -85,7 +85,7 @@ def run(
         saved = checkpoint.get("art")
         if not isinstance(saved, dict):
             raise CheckpointError(f"{run_dir}: the checkpoint holds no art run to resume")
-        check_resume_changes(run_dir, saved, config, style, content)
+        check_resume_changes(run_dir, checkpoint, config, style, content)
         config = _resumed_config(saved["config"], config)
         style, content = style or saved["style"], content if content is not None else saved["content"]
     style_pictures, content_picture = _pictures(style, content, config)
