@@ -94,3 +94,28 @@ def test_evaluate_on_rows_of_one_class_says_the_auc_is_undefined_instead_of_prin
     assert outcome.status == 0, outcome.err
     assert "auc: undefined: the rows hold only one class" in outcome.out.splitlines()
     assert "nan" not in outcome.out
+
+
+@pytest.mark.parametrize(
+    "source, shape, named",
+    [
+        # Was exit 0: a CNN trained on the 8×8 digits read as 4×16 images.
+        ("digits", "[1, 4, 16]", "not the shape of the built-in digits images ([8, 8])"),
+        ("folder", "[1, 4, 4]", "does not apply to the folder of images"),
+    ],
+)
+def test_an_image_shape_that_is_not_the_datas_own_is_refused_naming_both(
+    tmp_path, capsys, source, shape, named
+):
+    data = "data.name=digits" if source == "digits" else f"data.path={photo_folder(tmp_path / 'photos')}"
+    outcome = run_main(capsys, *TINY_CNN, data, f"data.image_shape={shape}", "--run-dir", tmp_path / "run")
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, named, f"data.image_shape {shape}")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_datas_own_image_shape_may_be_said_again(tmp_path):
+    config = load_config(None, [*TINY_CNN, "data.name=digits", "data.image_shape=[1, 8, 8]"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert train(config, save=False).model.sample_shape == (1, 8, 8)

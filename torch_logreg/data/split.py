@@ -29,6 +29,7 @@ from .datasets.digits import IMAGE_SHAPE as DIGITS_IMAGE_SHAPE
 from .datasets.digits import load_digits
 from .datasets.planar import make_flower, make_spirals
 from .datasets.synthetic import make_synthetic
+from .image_checks import check_own_image_shape
 from .image_folder import image_files, is_image_folder, load_image_folder
 from .labels import encode_labels, shown_label
 
@@ -560,6 +561,7 @@ def read_data_file(data, path, like: Table | None = None) -> Table:
 
 def row_image_shape(data, table: Table) -> tuple[int, ...] | None:
     """``data.image_shape`` when set (its pixels must be a row's features), else the data's own (digits')."""
+    check_own_image_shape(data, table.image_shape)
     if data.image_shape is None:
         return table.image_shape
     shape = tuple(data.image_shape)
