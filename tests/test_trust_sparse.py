@@ -28,6 +28,8 @@ def rows_with_one_huge_entry(value: float):
         # Was a fitted estimator with NaN coefficients, and only a "did not converge" warning.
         (1e100, {"optimizer": "lbfgs"}, "the features reach 1e+100"),
         (1.0, {"optimizer": "gd", "lr": 1e300, "max_iter": 5}, "try a smaller lr (now 1e+300)"),
+        # Was torch's "value cannot be converted to type float without overflow".
+        (1e39, {"optimizer": "lbfgs", "dtype": "float32"}, "the features overflow torch.float32"),
     ],
 )
 def test_a_sparse_fit_that_overflows_stops_naming_the_cause_as_the_dense_fit_does(value, settings, named):

@@ -19,14 +19,21 @@ from .errors import TrainingDiverged
 from .sklearn_warnings import in_estimator_words
 from .training.diagnostics import divergence_advice
 
+FIRST_STEP = (
+    "training diverged at iteration 0: the cost or a gradient is not finite"  # the dense path's words
+)
+
 
 def checked_sparse_fit(fit, matrix, *, optimizer: str, lr: float, l2: float, dtype: torch.dtype):
     """``fit()`` (a ``sklearn_sparse.fit_sparse`` call on ``matrix``), or ``TrainingDiverged`` when its
-    arithmetic would overflow or did: newton on features whose squares overflow ``dtype`` (refused before
-    fitting), or a result whose weights or gradient are not finite."""
+    arithmetic would overflow or did: features beyond ``dtype``'s range, or newton on features whose squares
+    overflow it (both refused before fitting), or a result whose weights or gradient are not finite."""
     data_max = float(np.abs(matrix.data).max()) if matrix.nnz else 0.0
+    largest = torch.finfo(dtype).max
+    if data_max > largest:  # the features themselves do not fit in dtype: no optimizer can start
+        raise _diverged(FIRST_STEP, optimizer, lr, l2, dtype, 0.0, math.inf)
     # Newton's Hessian holds Σ p(1 − p)·xᵢⱼ·xᵢₖ / m: its entries overflow once the features' squares do.
-    if optimizer == "newton" and data_max > math.sqrt(torch.finfo(dtype).max):
+    if optimizer == "newton" and data_max > math.sqrt(largest):
         raise _diverged(f"newton's Hessian would overflow {dtype}", optimizer, lr, l2, dtype, 0.0, data_max)
     result = fit()
     weight_max = float(result.weight.abs().max()) if result.weight.numel() else 0.0
