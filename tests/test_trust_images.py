@@ -119,3 +119,20 @@ def test_the_datas_own_image_shape_may_be_said_again(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert train(config, save=False).model.sample_shape == (1, 8, 8)
+
+
+def test_a_broken_link_among_the_images_is_refused_naming_it_not_skipped(tmp_path, capsys):
+    folder = photo_folder(tmp_path / "photos", per_class=3)
+    (folder / "left" / "gone.png").symlink_to(tmp_path / "deleted.png")
+    outcome = run_main(capsys, *TINY_CNN, f"data.path={folder}", "--run-dir", tmp_path / "run")
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, str(folder / "left" / "gone.png"), "broken link")
+
+
+def test_files_under_a_dot_folder_are_left_out_as_dot_files_are(tmp_path):
+    from torch_logreg.data.image_folder import image_files
+
+    folder = photo_folder(tmp_path / "photos", per_class=3)
+    (folder / "left" / ".ipynb_checkpoints").mkdir()
+    (folder / "left" / ".ipynb_checkpoints" / "0-checkpoint.png").write_bytes(b"not the class's image")
+    assert len(image_files(folder)) == 6

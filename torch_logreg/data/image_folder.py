@@ -16,6 +16,7 @@ Pillow can decode is refused with one line naming it, before anything is trained
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +44,26 @@ def image_files(folder) -> list[tuple[Path, str]]:
     for class_folder in sorted(child for child in folder.iterdir() if child.is_dir()):
         if class_folder.name.startswith("."):
             continue
-        files = [
-            file
-            for file in sorted(class_folder.rglob("*"))
-            if file.is_file() and not file.name.startswith(".")
-        ]
+        files = files_below(class_folder)
         # Left out, an empty one would silently make a classifier of one class fewer than the folder shows.
         if not files:
             raise DataError(f"{class_folder}: a class sub-folder with no images; add some or remove it")
         found += [(file, class_folder.name) for file in files]
     return found
+
+
+def files_below(folder: Path) -> list[Path]:
+    """Every file in ``folder`` and its sub-folders, sorted, but those in or under a dot-name (``.DS_Store``,
+    ``.ipynb_checkpoints/``); a broken link is refused, naming it, rather than silently left out."""
+    files = []
+    for entry in sorted(folder.rglob("*")):
+        if any(part.startswith(".") for part in entry.relative_to(folder).parts):
+            continue
+        if entry.is_symlink() and not entry.exists():
+            raise DataError(f"{entry}: a broken link (its target {os.readlink(entry)} does not exist)")
+        if entry.is_file():
+            files.append(entry)
+    return files
 
 
 def image_inputs(sample_shape, path) -> list[Path] | None:
@@ -66,7 +77,7 @@ def image_inputs(sample_shape, path) -> list[Path] | None:
         raise DataError(f"{path}: no such file or folder")
     if path.is_file():
         return [path]
-    files = sorted(file for file in path.rglob("*") if file.is_file() and not file.name.startswith("."))
+    files = files_below(path)
     if not files:
         raise DataError(f"{path}: no images in this folder")
     return files
