@@ -140,6 +140,14 @@ def evaluate_split(checkpoint, which: str) -> dict:
     if which not in ("train", "test"):
         raise UserInputError(f"--split is train or test, got {which!r}")
     state = load_checkpoint(checkpoint)
+    if not state.get("config") or "art" in state:
+        # save_model's files hold config {}: from it the default data's split would be rebuilt, and a
+        # model of 30 features scored on rows it never saw as though they were its own held-out ones.
+        raise DataError(
+            f"{checkpoint}: holds no training run's config ("
+            + ("an art run" if "art" in state else "a model saved with save_model")
+            + "), so it has no split of its own; evaluate it on a labelled file with --data"
+        )
     config = config_from_dict(state["config"])
     if config.data.stream:
         raise UserInputError(
