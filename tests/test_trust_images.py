@@ -136,3 +136,16 @@ def test_files_under_a_dot_folder_are_left_out_as_dot_files_are(tmp_path):
     (folder / "left" / ".ipynb_checkpoints").mkdir()
     (folder / "left" / ".ipynb_checkpoints" / "0-checkpoint.png").write_bytes(b"not the class's image")
     assert len(image_files(folder)) == 6
+
+
+def test_an_image_beside_the_class_folders_is_refused_naming_it_not_left_out(tmp_path, capsys):
+    folder = photo_folder(tmp_path / "photos", per_class=3)
+    (folder / "0.png").write_bytes((folder / "left" / "1.png").read_bytes())
+    (folder / "README.md").write_text("my photos\n")  # a note beside them is fine
+    outcome = run_main(capsys, *TINY_CNN, f"data.path={folder}", "--run-dir", tmp_path / "run")
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, str(folder / "0.png"), "outside the class sub-folders")
+    (folder / "0.png").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run_main(capsys, *TINY_CNN, f"data.path={folder}", "--run-dir", tmp_path / "run").status == 0

@@ -38,8 +38,11 @@ def is_image_folder(path) -> bool:
 
 def image_files(folder) -> list[tuple[Path, str]]:
     """(file, class name) for every file in the class sub-folders, sorted; dot-files left out.  A class
-    sub-folder without a file is refused, naming it."""
+    sub-folder without a file, or an image beside the class sub-folders, is refused, naming it."""
     folder = Path(folder)
+    loose = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    if loose:  # no class names it: left out, it would be an image the user believes was trained on
+        raise DataError(f"{loose[0]}: an image outside the class sub-folders; move it into its class's")
     found = []
     for class_folder in sorted(child for child in folder.iterdir() if child.is_dir()):
         if class_folder.name.startswith("."):
