@@ -160,3 +160,12 @@ def test_an_art_checkpoint_with_a_wrong_field_is_one_line_naming_it(three_steps,
     outcome = run_main(capsys, "art", "--run-dir", folder, "--resume", "art.iterations=5")
     assert outcome.status == 2
     assert_one_error_line(outcome.err, str(folder / "checkpoint.pt"), f"field '{field}'")
+
+
+@pytest.mark.parametrize("flags", [["--style", ""], ["--style", "flower.jpg,"], ["--content", ""]])
+def test_an_empty_image_name_is_refused_as_such(tmp_path, capsys, flags):
+    # Before: --style "" silently used flower.jpg; "a.jpg," and --content "" said ": no such image file (a folder)".
+    outcome = run_main(capsys, "art", *SMALL, *flags, "--run-dir", tmp_path / "run")
+    assert outcome.status == 2
+    assert_one_error_line(outcome.err, "an empty image name in --style or --content")
+    assert not (tmp_path / "run").exists()
