@@ -15,7 +15,8 @@ SMALL = ["art.size=16", "art.width=2", "art.optimizer=adam", "art.save_every=0"]
 
 @pytest.fixture
 def three_steps(tmp_path, capsys):
-    """A style-transfer run of 3 Adam steps on two small pictures of the user's; (run folder, style, content)."""
+    """A style-transfer run of 3 Adam steps on two small pictures of the user's:
+    (run folder, style, content)."""
     rng = np.random.default_rng(0)
     style, content = tmp_path / "style.png", tmp_path / "content.png"
     for file in (style, content):
@@ -164,7 +165,8 @@ def test_an_art_checkpoint_with_a_wrong_field_is_one_line_naming_it(three_steps,
 
 @pytest.mark.parametrize("flags", [["--style", ""], ["--style", "flower.jpg,"], ["--content", ""]])
 def test_an_empty_image_name_is_refused_as_such(tmp_path, capsys, flags):
-    # Before: --style "" silently used flower.jpg; "a.jpg," and --content "" said ": no such image file (a folder)".
+    # Before: --style "" silently used flower.jpg; "a.jpg," and --content "" said
+    # ": no such image file (a folder)".
     outcome = run_main(capsys, "art", *SMALL, *flags, "--run-dir", tmp_path / "run")
     assert outcome.status == 2
     assert_one_error_line(outcome.err, "an empty image name in --style or --content")

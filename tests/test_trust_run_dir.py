@@ -1,4 +1,4 @@
-"""A hostile user's folders: names a run also writes (config.yaml, result.png), in a folder that is not a run."""
+"""A hostile user's folders: names a run also writes (config.yaml, result.png), in a folder not a run."""
 
 import pytest
 from reliability_helpers import QUIET, assert_one_error_line, run_main, snapshot

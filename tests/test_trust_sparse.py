@@ -1,4 +1,4 @@
-"""A hostile user's sparse X: a fit that overflows stops as the dense fit does, never with NaN coefficients."""
+"""A hostile user's sparse X: a fit that overflows stops as the dense fit does, never with NaN weights."""
 
 import warnings
 
