@@ -27,9 +27,8 @@ def check_resume_changes(
     """Raise ``CheckpointError`` when the checkpoint's art fields are not what an art run writes, and
     ``ConfigError`` when ``overrides`` (the keys set on this command line), ``style`` or ``content`` differ
     from the saved run's beyond ``CHANGEABLE_ON_RESUME``, or ask for fewer evaluations than done."""
-    check_art_checkpoint(checkpoint, Path(run_dir) / CHECKPOINT_NAME)
+    config = check_art_checkpoint(checkpoint, Path(run_dir) / CHECKPOINT_NAME).model_dump()  # defaults filled
     saved = checkpoint["art"]
-    config = saved["config"]
     allowed = ", ".join(f"art.{name}" for name in CHANGEABLE_ON_RESUME)
     for name in sorted(overrides.model_fields_set):
         given, before = getattr(overrides, name), config.get(name)
