@@ -49,3 +49,12 @@ def test_features_whose_squares_still_fit_are_fitted_by_newton_without_doubt():
         warnings.simplefilter("error")
         estimator = LogisticRegressionClassifier(optimizer="newton").fit(x, y)
     assert np.isfinite(estimator.coef_).all() and estimator.score(x, y) > 0.9
+
+
+def test_the_dense_fit_advises_in_the_estimators_words_too():
+    # Before: "standardize them (data.standardize=true)", a config key the estimator does not have.
+    x, y = rows_with_one_huge_entry(1e300)
+    with pytest.raises(TrainingDiverged) as raised:
+        LogisticRegressionClassifier(optimizer="newton").fit(x.toarray(), y)
+    assert "a StandardScaler in a Pipeline" in str(raised.value)
+    assert "data.standardize" not in str(raised.value)

@@ -129,7 +129,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         split = make_split(x, y_tensor, x[:0], y_tensor[:0], names, standardize=False, classes=labels)
         run_dir = _new_run_dir(self.log_dir, type(self).__name__) if self.log_dir is not None else None
         # The trainer's own warnings are caught by fit and said again in the estimator's words and classes.
-        with _quiet_logging(self.verbose):
+        with _quiet_logging(self.verbose), _in_estimator_words():
             result = train(
                 config,
                 run_dir=run_dir,
@@ -613,6 +613,16 @@ def _new_run_dir(log_dir, name: str) -> Path:
         except FileExistsError:
             continue
     raise RuntimeError(f"{root}: no free run folder name for {name}-{stamp}")
+
+
+@contextlib.contextmanager
+def _in_estimator_words():
+    """A divergence's advice names the estimator's parameters (``lr``, a StandardScaler), as its warnings do,
+    not the trainer's config keys (``optimizer.lr``, ``data.standardize=true``) that the user never set."""
+    try:
+        yield
+    except errors.TrainingDiverged as error:
+        raise errors.TrainingDiverged(in_estimator_words(str(error))) from None
 
 
 @contextlib.contextmanager
