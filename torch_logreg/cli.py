@@ -303,6 +303,9 @@ def _evaluate(argv: list[str], prog: str) -> int:
         if args.split
         else evaluate_file(args.checkpoint, args.data, header=not args.no_header)
     )
-    for name, value in metrics.items():
-        print(f"{name}: {value:.6g}" if isinstance(value, float) else f"{name}: {value}")
+    from .training.metrics import undefined_reason
+
+    for name, value in metrics.items():  # a NaN is said as what it is: no value, and why
+        shown = undefined_reason(name, value) if isinstance(value, float) and math.isnan(value) else None
+        print(f"{name}: {shown or (f'{value:.6g}' if isinstance(value, float) else value)}")
     return 0

@@ -143,6 +143,14 @@ def evaluate_split(checkpoint, which: str) -> dict:
     if which not in ("train", "test"):
         raise UserInputError(f"--split is train or test, got {which!r}")
     state = load_checkpoint(checkpoint)
+    if not state.get("config") or "art" in state:
+        # save_model's files hold config {}: from it the default data's split would be rebuilt, and a
+        # model of 30 features scored on rows it never saw as though they were its own held-out ones.
+        raise DataError(
+            f"{checkpoint}: holds no training run's config ("
+            + ("an art run" if "art" in state else "a model saved with save_model")
+            + "), so it has no split of its own; evaluate it on a labelled file with --data"
+        )
     config = config_from_dict(state["config"])
     if config.data.stream:
         raise UserInputError(
@@ -189,7 +197,8 @@ def _check_finite(proba: Tensor, data_path) -> None:
 
 
 def _check_out_path(out: Path, checkpoint, data_path, overwrite: bool) -> None:
-    """An output never replaces a run folder's own files, nor any existing file unless ``overwrite``."""
+    """An output never replaces a run folder's own files, nor an input (the checkpoint, the data file or a
+    file in the data folder), nor any existing file unless ``overwrite``."""
     from .training.run_dir import is_run_folder_file
 
     if out.is_dir():
@@ -201,6 +210,9 @@ def _check_out_path(out: Path, checkpoint, data_path, overwrite: bool) -> None:
             raise DataError(
                 f"{out}: is an input of this command ({given}); write the predictions to another file"
             )
+    if Path(data_path).is_dir() and out.resolve().is_relative_to(Path(data_path).resolve()):
+        # every file of an input folder is an input (an image), and a CSV left there breaks the folder
+        raise DataError(f"{out}: is inside the input folder {data_path}; write the predictions outside it")
     if is_run_folder_file(out):
         raise DataError(f"{out}: is one of a run folder's own files; write the predictions to another file")
     if (out.exists() or out.is_symlink()) and not overwrite:

@@ -59,6 +59,7 @@ from .nn.sparse import linear_forward as sparse_linear_forward
 from .saved_model import default_feature_names
 from .sklearn_sparse import fit_sparse
 from .sklearn_warnings import NotConvergedWarning, SeparatedWarning, category_of, in_estimator_words, say
+from .sparse_divergence import checked_sparse_fit
 from .training.config import check_config, load_config
 from .training.optim import default_grad_tol
 from .training.trainer import class_weights, train
@@ -128,7 +129,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         split = make_split(x, y_tensor, x[:0], y_tensor[:0], names, standardize=False, classes=labels)
         run_dir = _new_run_dir(self.log_dir, type(self).__name__) if self.log_dir is not None else None
         # The trainer's own warnings are caught by fit and said again in the estimator's words and classes.
-        with _quiet_logging(self.verbose):
+        with _quiet_logging(self.verbose), _in_estimator_words():
             result = train(
                 config,
                 run_dir=run_dir,
@@ -350,20 +351,27 @@ class LogisticRegressionClassifier(_TorchClassifier):
         y = torch.from_numpy(y_index).to(dtype) if k == 2 else torch.from_numpy(y_index).long()
         s = None if weights is None else torch.from_numpy(weights).to(dtype)
         tol = default_grad_tol(dtype) if self.tol is None else float(self.tol)
-        fit = fit_sparse(
+        fit = checked_sparse_fit(
+            lambda: fit_sparse(
+                X,
+                y,
+                s,
+                outputs=1 if k == 2 else k,
+                l2=float(self.l2),
+                optimizer=self.optimizer,
+                lr=float(self.lr),
+                max_iter=int(self.max_iter),
+                tol=tol,
+                batch_size=self.batch_size,
+                seed=config.seed,
+                dtype=dtype,
+                cost_tol=config.train.tol or None,
+            ),
             X,
-            y,
-            s,
-            outputs=1 if k == 2 else k,
-            l2=float(self.l2),
             optimizer=self.optimizer,
             lr=float(self.lr),
-            max_iter=int(self.max_iter),
-            tol=tol,
-            batch_size=self.batch_size,
-            seed=config.seed,
+            l2=float(self.l2),
             dtype=dtype,
-            cost_tol=config.train.tol or None,
         )
         model = LogisticRegression(X.shape[1], k, l2=float(self.l2), dtype=dtype)
         with torch.no_grad():
@@ -605,6 +613,16 @@ def _new_run_dir(log_dir, name: str) -> Path:
         except FileExistsError:
             continue
     raise RuntimeError(f"{root}: no free run folder name for {name}-{stamp}")
+
+
+@contextlib.contextmanager
+def _in_estimator_words():
+    """A divergence's advice names the estimator's parameters (``lr``, a StandardScaler), as its warnings do,
+    not the trainer's config keys (``optimizer.lr``, ``data.standardize=true``) that the user never set."""
+    try:
+        yield
+    except errors.TrainingDiverged as error:
+        raise errors.TrainingDiverged(in_estimator_words(str(error))) from None
 
 
 @contextlib.contextmanager

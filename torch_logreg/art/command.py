@@ -52,7 +52,7 @@ def art_main(argv: list[str], prog: str, parser_class) -> int:
     config = art_config(args.overrides)
     style = (
         [name.strip() for name in args.style.split(",")]
-        if args.style
+        if args.style is not None  # an empty --style "" is an empty name, refused, not the default
         else ([] if args.resume else ["flower.jpg"])
     )
     folder = run(

@@ -23,6 +23,8 @@ BUILT_IN = ("flower.jpg", "china.jpg")
 
 def open_picture(name: str) -> Image.Image:
     """A file, or a built-in photograph by name; one ``DataError`` line for anything else."""
+    if not name.strip():  # Path("") is the current folder: "no such image file (a folder)" named nothing
+        raise DataError("an empty image name in --style or --content (a comma too many?)")
     path = Path(name)
     if not path.exists() and name in BUILT_IN:
         try:

@@ -32,8 +32,10 @@ from ..training.run_dir import open_run_dir
 from ..training.tb_logging import RunWriter
 from . import images
 from .config import ArtConfig, art_config
+from .ignored_keys import warn_ignored_art_keys
 from .memory import check_memory
 from .networks import build_network
+from .resume_checks import check_resume_changes, image_fingerprints
 from .synthesize import Progress, StopRequested, stylize_image
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,7 @@ def _resumed_inputs(checkpoint: dict, run_dir, config: ArtConfig, style: list[st
     saved = checkpoint.get("art")
     if not isinstance(saved, dict):
         raise CheckpointError(f"{run_dir}: the checkpoint holds no art run to resume")
+    check_resume_changes(run_dir, checkpoint, config, style, content)
     config = _resumed_config(saved["config"], config)
     return config, style or saved["style"], content if content is not None else saved["content"]
 
@@ -198,6 +201,7 @@ def _pictures(style: list[str], content: str | None, config: ArtConfig):
         raise ConfigError(
             f"art.style_blend has {len(config.style_blend)} weights for {len(style)} style images"
         )
+    warn_ignored_art_keys(config, has_content=content is not None)
     style_pictures = [images.open_picture(name) for name in style]
     content_picture = images.open_picture(content) if content is not None else None
     check_memory(config, style_pictures, content_picture)
@@ -234,6 +238,7 @@ def _save_checkpoint(
         "config": config.model_dump(),
         "style": style,
         "content": content,
+        "images": image_fingerprints(style, content),
         "adam": progress.adam.state_dict() if progress.adam is not None else None,
     }
     save_checkpoint(folder / CHECKPOINT_NAME, {"model": {"image": image.detach().cpu()}, "art": state})

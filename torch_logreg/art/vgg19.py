@@ -65,6 +65,8 @@ def expected_shapes() -> dict[str, tuple[int, ...]]:
 def read_state_dict(path) -> dict:
     """A state_dict file, loaded with weights_only=True; one error line if it is missing or not one."""
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"art.weights={path}: is a folder; art.network=vgg19 takes a state_dict file")
     if not path.is_file():
         raise WeightsError(f"art.weights={path}: no such file")
     try:

@@ -16,6 +16,7 @@ Pillow can decode is refused with one line naming it, before anything is trained
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DataError
+from .pixel_depth import to_eight_bits
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F", "P;L")
@@ -35,18 +37,36 @@ def is_image_folder(path) -> bool:
 
 
 def image_files(folder) -> list[tuple[Path, str]]:
-    """(file, class name) for every file in the class sub-folders, sorted; dot-files left out."""
+    """(file, class name) for every file in the class sub-folders, sorted; dot-files left out.  A class
+    sub-folder without a file, or an image beside the class sub-folders, is refused, naming it."""
     folder = Path(folder)
+    loose = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    if loose:  # no class names it: left out, it would be an image the user believes was trained on
+        raise DataError(f"{loose[0]}: an image outside the class sub-folders; move it into its class's")
     found = []
     for class_folder in sorted(child for child in folder.iterdir() if child.is_dir()):
         if class_folder.name.startswith("."):
             continue
-        found += [
-            (file, class_folder.name)
-            for file in sorted(class_folder.rglob("*"))
-            if file.is_file() and not file.name.startswith(".")
-        ]
+        files = files_below(class_folder)
+        # Left out, an empty one would silently make a classifier of one class fewer than the folder shows.
+        if not files:
+            raise DataError(f"{class_folder}: a class sub-folder with no images; add some or remove it")
+        found += [(file, class_folder.name) for file in files]
     return found
+
+
+def files_below(folder: Path) -> list[Path]:
+    """Every file in ``folder`` and its sub-folders, sorted, but those in or under a dot-name (``.DS_Store``,
+    ``.ipynb_checkpoints/``); a broken link is refused, naming it, rather than silently left out."""
+    files = []
+    for entry in sorted(folder.rglob("*")):
+        if any(part.startswith(".") for part in entry.relative_to(folder).parts):
+            continue
+        if entry.is_symlink() and not entry.exists():
+            raise DataError(f"{entry}: a broken link (its target {os.readlink(entry)} does not exist)")
+        if entry.is_file():
+            files.append(entry)
+    return files
 
 
 def image_inputs(sample_shape, path) -> list[Path] | None:
@@ -60,7 +80,7 @@ def image_inputs(sample_shape, path) -> list[Path] | None:
         raise DataError(f"{path}: no such file or folder")
     if path.is_file():
         return [path]
-    files = sorted(file for file in path.rglob("*") if file.is_file() and not file.name.startswith("."))
+    files = files_below(path)
     if not files:
         raise DataError(f"{path}: no images in this folder")
     return files
@@ -68,16 +88,18 @@ def image_inputs(sample_shape, path) -> list[Path] | None:
 
 def decode_image(file):
     """The image in ``file``, decoded now (a truncated or corrupt file fails here, not later), with Pillow;
-    anything Pillow cannot read is one ``DataError`` line naming the file and Pillow's reason."""
+    anything Pillow cannot read is one ``DataError`` line naming the file and Pillow's reason.  A 16-bit
+    or float grey image comes back as 8-bit ``L`` at its true scale (``pixel_depth``)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(file) as image:
             image.load()
-            return image.copy()
+            picture = image.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(f"{file}: not an image that can be decoded ({reason})") from None
+    return to_eight_bits(picture, file)
 
 
 def _open(file: Path):
@@ -95,9 +117,6 @@ def read_image(file: Path, shape: tuple[int, int, int]) -> np.ndarray:
 
     channels, height, width = shape
     with _open(file) as image:
-        if image.mode in ("I", "I;16", "F"):  # 16-bit or float greys: scale to 8 bits first
-            values = np.asarray(image, dtype=np.float64)
-            image = Image.fromarray(np.uint8(255 * values / max(values.max(), 1)))
         image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
         pixels = np.asarray(image, dtype=np.float64) / 255.0  # (H, W) or (H, W, 3)
     return (pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)).reshape(-1)

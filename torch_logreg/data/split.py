@@ -20,6 +20,7 @@ from ..errors import DataError
 from .augment import shifted_copies
 from .builtin_sets import BREAST_CANCER_CSV, load_breast_cancer, load_builtin
 from .fingerprint import data_fingerprint  # noqa: F401 - the trainer imports it from here
+from .image_checks import check_own_image_shape
 from .image_folder import is_image_folder, load_image_folder
 from .labels import shown_label
 from .read_table import Table, load_table
@@ -207,6 +208,7 @@ def read_data_file(data, path, like: Table | None = None) -> Table:
 
 def row_image_shape(data, table: Table) -> tuple[int, ...] | None:
     """``data.image_shape`` when set (its pixels must be a row's features), else the data's own (digits')."""
+    check_own_image_shape(data, table.image_shape)
     if data.image_shape is None:
         return table.image_shape
     shape = tuple(data.image_shape)

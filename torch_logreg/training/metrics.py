@@ -139,9 +139,7 @@ def strict_json(metrics: dict) -> str:
         if isinstance(value, dict):
             return {k: cleaned(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
         if isinstance(value, float) and not math.isfinite(value):
-            reasons[key] = (
-                "undefined: the rows hold only one class" if key.endswith("_auc") else f"not finite ({value})"
-            )
+            reasons[key] = undefined_reason(key, value)
             return None
         return value
 
@@ -149,3 +147,8 @@ def strict_json(metrics: dict) -> str:
     if reasons:
         clean["undefined"] = reasons
     return json.dumps(clean, indent=2, allow_nan=False) + "\n"
+
+
+def undefined_reason(key: str, value: float) -> str:
+    """Why a metric ``key`` has no finite value: an AUC on rows of one class has none."""
+    return "undefined: the rows hold only one class" if key.endswith("auc") else f"not finite ({value})"

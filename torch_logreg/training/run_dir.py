@@ -48,6 +48,8 @@ RUN_FILES = frozenset(
     }
 )
 RUN_FILE_PATTERNS = ("events.out.tfevents.*",)
+# Written only by runs made since the marker (art): a folder of them without the marker is not ours.
+FILES_SINCE_THE_MARKER = frozenset({"result.png", "content_style_result.png"})
 
 
 # How each caller spells the choices: a Python caller passes arguments, a user types flags.
@@ -190,11 +192,20 @@ def not_run_files(folder: Path) -> list[Path]:
 def holds_only_a_run(folder: Path) -> bool:
     """A folder holding a run and nothing else: marked, or (made before the marker) run files only."""
     entries = list(folder.iterdir())
-    return (
-        bool(entries)
-        and not not_run_files(folder)
-        and any(entry.name in (MARKER_NAME, CHECKPOINT_NAME, "config.yaml") for entry in entries)
+    if not entries or not_run_files(folder):
+        return False
+    return any(entry.name == MARKER_NAME for entry in entries) or is_unmarked_run(entries)
+
+
+def is_unmarked_run(entries: list[Path]) -> bool:
+    """Entries of a run an earlier release made, before the marker: among them its checkpoint or TensorBoard
+    events (which no one writes by hand), and none of the files only later runs write.  A user's folder
+    of ``config.yaml`` and ``result.png`` (names anyone may choose) is not one, and is never emptied."""
+    names = {entry.name for entry in entries}
+    evidence = CHECKPOINT_NAME in names or any(
+        entry.match(pattern) for entry in entries for pattern in RUN_FILE_PATTERNS
     )
+    return evidence and not names & FILES_SINCE_THE_MARKER
 
 
 def _check_is_a_run(run_dir: Path, action: str) -> None:
