@@ -61,7 +61,7 @@ def _common(device: str) -> list[str]:
 
 
 def step_kind(x: torch.Tensor) -> str:
-    """The step ``training.steps.make_step`` picks for full-batch gd on x: what ``train`` runs between log steps."""
+    """The step ``training.steps.make_step`` picks for full-batch gd on x (``train``'s step between logs)."""
     model = LogisticRegression(x.shape[1], device=x.device)
     kind, _ = make_step(model, GradientDescent(model.parameters(), lr=LEARNING_RATE), x, True)
     return kind

@@ -57,7 +57,7 @@ def _version(module: str) -> str | None:
 
 
 def git_commit() -> str | None:
-    """The checkout's commit, with "+dirty" when torch_logreg/ has uncommitted changes (read-only git calls)."""
+    """The checkout's commit, "+dirty" when torch_logreg/ has uncommitted changes (read-only git calls)."""
     root = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(

@@ -71,7 +71,7 @@ def data_for(net: Net, device: str) -> tuple[torch.Tensor, torch.Tensor, object]
 
 
 def pytorch_loop(net: Net, x: torch.Tensor, y: torch.Tensor, iterations: int, log_every: int) -> list[float]:
-    """The loop a PyTorch user writes: Sequential + the stock loss + SGD, the loss read every ``log_every``."""
+    """The loop a PyTorch user writes: Sequential + stock loss + SGD, the loss read every ``log_every``."""
     model = nn.Sequential(nn.Linear(net.n, net.hidden), nn.Tanh(), nn.Linear(net.hidden, net.outputs)).to(
         x.device
     )

@@ -307,7 +307,8 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
     small, large = runs[0]["allreduce_small_bytes"], runs[0]["allreduce_newton_bytes"]
     print(
-        f"| workers × threads | gd step (ms) | local pass (ms) | rows/s per worker | all-reduce {small} B (µs) "
+        "| workers × threads | gd step (ms) | local pass (ms) | rows/s per worker "
+        f"| all-reduce {small} B (µs) "
         f"| all-reduce {large} B (µs) |"
     )
     print("|---|---|---|---|---|---|")
@@ -320,7 +321,8 @@ def main() -> None:
     print(
         f"\nstreaming {stream['file_mb']:.0f} MB ({stream['block_rows']} rows a block): cat "
         f"{stream['cat_mb_per_s']:.0f} MB/s, block read {stream['stream_read_mb_per_s']:.0f} MB/s "
-        f"({100 * stream['read_vs_cat']:.0f} % of cat), streamed gd step {stream['stream_step_mb_per_s']:.0f} MB/s "
+        f"({100 * stream['read_vs_cat']:.0f} % of cat), "
+        f"streamed gd step {stream['stream_step_mb_per_s']:.0f} MB/s "
         f"({100 * stream['step_vs_cat']:.0f} % of cat)"
     )
     print(f"wrote {out}")

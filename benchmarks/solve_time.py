@@ -77,7 +77,7 @@ class Problem(NamedTuple):
 
 
 class Fit(NamedTuple):
-    """A configured method: ``fit()`` returns (weight, bias, iterations); ``detail`` says how it was called."""
+    """A configured method: ``fit()`` returns (weight, bias, iterations); ``detail``: how it was called."""
 
     fit: Callable[[], tuple[object, object, int]]
     detail: str
@@ -202,7 +202,7 @@ def estimator_fit(problem: Problem) -> Fit:
 
 
 def own_loop_fit(problem: Problem) -> Fit:
-    """``LogisticRegression`` + ``training.optim.Newton`` (hessian_rows as ``auto`` picks), stepped to convergence."""
+    """``LogisticRegression`` + ``training.optim.Newton`` (``auto`` hessian_rows), stepped to convergence."""
     m, n = problem.x.shape
     rows = auto_hessian_rows(m, n + 1)
 
@@ -355,9 +355,11 @@ def run(device: str, quick: bool, repeats: int, log=print, chosen: list[Problem]
             row["section_seconds"] = time.perf_counter() - started
         rows += found
     notes = [
-        f"A fit counts when J − J* ≤ {GAP:g}, J in float64 on the float64 data; l2 = {L2:g} is scikit-learn's "
+        f"A fit counts when J − J* ≤ {GAP:g}, J in float64 on the float64 data; "
+        f"l2 = {L2:g} is scikit-learn's "
         "default C = 1. J* from float64 Newton on every row, refined to max |∂J| < 1e-12.",
-        "vs newton-cholesky, vs fastest sklearn: that scikit-learn fit's median time ÷ this row's (> 1: this row "
+        "vs newton-cholesky, vs fastest sklearn: that scikit-learn fit's median time ÷ this row's "
+        "(> 1: this row "
         "is faster). vs statsmodels: the same on the unpenalized objective (l2 = 0).",
         f"Targets for ours through train(): at least as fast as newton-cholesky (≥ {TARGET:g}×); stretch "
         f"≥ {STRETCH:g}× the fastest scikit-learn solver at each size.",

@@ -246,7 +246,8 @@ def run(
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
     notes = [
-        "ms/step: median over interleaved repeats, after warm-up (min: the fastest repeat); GB/s: m·n·itemsize bytes of X per step "
+        "ms/step: median over interleaved repeats, after warm-up (min: the fastest repeat); "
+        "GB/s: m·n·itemsize bytes of X per step "
         "(one read), whatever the method really reads; '% floor': that bandwidth against x.sum()'s.",
         "vs NumPy / vs autograd: how many times faster than those rows (> 1 is faster).",
         "Every step computes the cost, the gradients and the update, except the trainer's step, which "

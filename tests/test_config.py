@@ -1,5 +1,6 @@
 """The config schema: its keys and defaults, overrides typed by the field, what it refuses and what it
-warns about, and the README table generated from it.  (Error wording for today's keys: test_config_errors.py.)"""
+warns about, and the README table generated from it.
+(Error wording for today's keys: test_config_errors.py.)"""
 
 from __future__ import annotations
 
@@ -299,8 +300,10 @@ def test_the_dtype_check_sees_the_file_and_the_overrides_together(tmp_path):
                 "optimizer.lr=0.1",
             ],
             [
-                "optimizer.lr=0.1 is ignored: optimizer.name=newton does not use it (used by gd, sgd, adam, lbfgs)",
-                "optimizer.tolerance_change=1e-09 is ignored: optimizer.name=newton does not use it (used by lbfgs)",
+                "optimizer.lr=0.1 is ignored: optimizer.name=newton does not use it "
+                "(used by gd, sgd, adam, lbfgs)",
+                "optimizer.tolerance_change=1e-09 is ignored: optimizer.name=newton does not use it "
+                "(used by lbfgs)",
                 "optimizer.history_size=5 is ignored: optimizer.name=newton does not use it (used by lbfgs)",
             ],
         ),

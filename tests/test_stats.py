@@ -1,4 +1,4 @@
-"""torch_logreg.stats.summary against statsmodels' Logit and MNLogit (statsmodels is a test-only reference)."""
+"""torch_logreg.stats.summary against statsmodels' Logit and MNLogit (a test-only reference)."""
 
 import csv
 import io
@@ -37,8 +37,10 @@ def make_data(m=400, k=2, seed=0, scale=(1.0, 3.0, 0.5), shift=(2.0, -1.0, 0.0),
 
 
 def fit(x, y, k, *, standardize, l2=0.0, sample_weight=None, **extra):
-    """Our fit: newton in float64 on the exact Hessian (hessian_rows=0: "auto" samples rows of tall data, and a
-    sampled Hessian's last step lands only ~1e-7 from the optimum).  -> (TrainResult, Split)."""
+    """Our fit: newton in float64 on the exact Hessian -> (TrainResult, Split).
+
+    hessian_rows=0: "auto" samples rows of tall data, and a sampled Hessian's last step lands only
+    ~1e-7 from the optimum."""
     names = [f"f{j}" for j in range(x.shape[1])]
     tx, ty = torch.tensor(x), torch.tensor(y)
     split = make_split(tx, ty, tx, ty, names, standardize, classes=list(range(k)))

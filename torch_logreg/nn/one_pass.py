@@ -76,9 +76,12 @@ def grads(
     block_bytes: int | None = None,
     workers: int | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """(z (m, K), dW (K, n), db (K,)) with x read once.  ``backward(z_b, y_b, m, s_b)`` is the loss's dz formula.
+    """(z (m, K), dW (K, n), db (K,)) with x read once.
 
-    weight (K, n), bias (K,): K = 1 is the one-neuron model (z is then (m, 1) and ``backward`` gets (k,) vectors).
+    ``backward(z_b, y_b, m, s_b)`` is the loss's dz formula.
+
+    weight (K, n), bias (K,): K = 1 is the one-neuron model (z is then (m, 1) and ``backward``
+    gets (k,) vectors).
     ``workers`` threads (None: ``worker_count``) take a contiguous share of the blocks each; every block's
     share of dW is its own, summed in block order, so the result does not depend on which thread ran
     which block (more than one worker asked for on narrow x: blocks of ``TORCH_GRAIN_SIZE`` logits).
