@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-import torch_logreg.sklearn as estimator_module
+import torch_logreg.sklearn as estimators
+import torch_logreg.sklearn_base as estimator_module
 from torch_logreg.training import assemble, classification_report, loop, newton, run_state, trainer
 
 from .machine import git_commit
@@ -52,7 +53,7 @@ PARTS = [
     (2, "config.to_dict", trainer.Config, "to_dict"),
     (2, "run_folder", trainer, "run_folder"),
     (2, "_start_state", trainer.Trainer, "_start_state"),
-    (3, "design checks: design_warnings", trainer.diagnostics, "design_warnings"),
+    (3, "design checks: design_warnings", assemble.diagnostics, "design_warnings"),
     (3, "ignored_keys", trainer, "ignored_keys"),
     (2, "_open_writer", trainer.Trainer, "_open_writer"),
     (1, "Trainer.run", trainer.Trainer, "run"),
@@ -97,7 +98,7 @@ def problem(size: Size):
 def measure(size: Size, fits: int) -> dict:
     """Median ms of whole fits (ours, scikit-learn's, interleaved) and mean ms per part of ours."""
     x, y = problem(size)
-    ours = lambda: estimator_module.LogisticRegressionClassifier(optimizer="newton").fit(x, y)  # noqa: E731
+    ours = lambda: estimators.LogisticRegressionClassifier(optimizer="newton").fit(x, y)  # noqa: E731
     theirs = lambda: LogisticRegression(solver="newton-cholesky").fit(x, y)  # noqa: E731
     for _ in range(5 if size.m * size.n < 1_000_000 else 1):  # warm-up
         ours(), theirs()

@@ -30,7 +30,7 @@ class SeparatedWarning(errors.SeparationWarning, SklearnConvergenceWarning):
 _PARAMETER_NAMES = [
     (r"data\.standardize=true", "a StandardScaler in a Pipeline"),
     (r"train\.iterations", "max_iter"),
-    (r"optimizer\.grad_tol=1e-30\b", "tol=0"),  # sklearn.TOL_NEVER_MET, what tol=0 sets
+    (r"optimizer\.grad_tol=1e-30\b", "tol=0"),  # sklearn_base.TOL_NEVER_MET, what tol=0 sets
     (r"optimizer\.grad_tol", "tol"),
     (r"train\.tol", "tol"),
     (r"optimizer\.lr", "lr"),
