@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from torch_logreg.nn import sparse as SF
+from torch_logreg.training import newton
 from torch_logreg.sklearn import LogisticRegressionClassifier
 
 
@@ -33,7 +33,7 @@ def test_sparse_fit_reaches_scikit_learns_optimum(classes, optimizer, fmt):
 @pytest.mark.parametrize("classes", [2, 3])
 def test_newton_cg_on_hessian_vector_products_reaches_the_same_optimum(classes, monkeypatch):
     x, y = _text_like(classes)
-    monkeypatch.setattr(SF, "DENSE_HESSIAN_MAX", 0)  # no (P, P) matrix: conjugate gradients on H v
+    monkeypatch.setattr(newton, "NEWTON_MAX_FEATURES", 0)  # no (P, P) matrix: conjugate gradients on H v
     ours = LogisticRegressionClassifier(optimizer="newton", max_iter=100, tol=1e-10).fit(x, y)
     theirs = LogisticRegression(tol=1e-12, max_iter=10_000).fit(x, y)
     np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), atol=1e-6)

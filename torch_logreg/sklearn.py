@@ -53,9 +53,7 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
 from . import errors
 from .data.labels import distinct_and_inverse
 from .data.split import make_split
-from .nn.logistic import LogisticRegression
 from .nn.sparse import SparseRows
-from .nn.sparse import linear_forward as sparse_linear_forward
 from .saved_model import default_feature_names
 from .sklearn_sparse import fit_sparse
 from .sklearn_warnings import NotConvergedWarning, SeparatedWarning, category_of, in_estimator_words, say
@@ -188,10 +186,8 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         )
         reference = next(self.model_.parameters())
         with torch.no_grad():
-            if sp.issparse(X):
-                weight, bias = self.model_.weight, self.model_.bias
-                z = sparse_linear_forward(SparseRows.from_scipy(X, reference.dtype), weight, bias)
-                return z[:, 0] if z.shape[1] == 1 else z
+            if sp.issparse(X):  # the model's logits from the CSR: X is never densified
+                return self.model_(SparseRows(X, reference.dtype))
             return self.model_(torch.tensor(X, dtype=reference.dtype))
 
     def _torch_dtype(self, X) -> torch.dtype:
@@ -354,7 +350,7 @@ class LogisticRegressionClassifier(_TorchClassifier):
             X,
             y,
             s,
-            outputs=1 if k == 2 else k,
+            classes=k,
             l2=float(self.l2),
             optimizer=self.optimizer,
             lr=float(self.lr),
@@ -365,11 +361,7 @@ class LogisticRegressionClassifier(_TorchClassifier):
             dtype=dtype,
             cost_tol=config.train.tol or None,
         )
-        model = LogisticRegression(X.shape[1], k, l2=float(self.l2), dtype=dtype)
-        with torch.no_grad():
-            model.weight.copy_(fit.weight)
-            model.bias.copy_(fit.bias)
-        self.model_ = model.eval()
+        self.model_ = fit.model.eval()
         self._fitted_run(fit.iterations, fit.converged, None)
         said = []
         if fit.stalled:
