@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from torch_logreg.training import newton
 from torch_logreg.sklearn import LogisticRegressionClassifier
+from torch_logreg.training import newton
 
 
 def _text_like(classes: int, rows: int = 300, columns: int = 60, seed: int = 0):

@@ -163,14 +163,14 @@ def test_newton_reaches_the_same_optimum_in_a_few_steps(tmp_path):
     assert dweight.abs().max() < 1e-10 and dbias.abs().max() < 1e-10
 
 
-def test_newton_falls_back_to_lbfgs_past_the_size_limit_for_a_model_without_hessian_vector(
+def test_newton_falls_back_to_lbfgs_past_the_size_limit_for_a_model_without_hessian_product(
     tmp_path, monkeypatch, caplog
 ):
     import torch_logreg.training.newton as newton
     from torch_logreg.nn.logistic import LogisticRegression
 
     monkeypatch.setattr(newton, "NEWTON_MAX_FEATURES", 10)
-    monkeypatch.delattr(LogisticRegression, "hessian_vector")  # no H v: conjugate gradients cannot run
+    monkeypatch.delattr(LogisticRegression, "hessian_product")  # no H v: conjugate gradients cannot run
     with caplog.at_level("WARNING"):
         result = train(
             config("optimizer.name=newton", "train.iterations=5", "train.log_every=5"), tmp_path / "run"
@@ -181,7 +181,8 @@ def test_newton_falls_back_to_lbfgs_past_the_size_limit_for_a_model_without_hess
 
 @pytest.mark.parametrize("classes", [2, 3])
 def test_newton_past_the_size_limit_solves_by_conjugate_gradients_to_the_same_optimum(monkeypatch, classes):
-    """No (P, P) Hessian is formed past NEWTON_MAX_FEATURES: H v products steer the same Newton to the optimum."""
+    """No (P, P) Hessian is formed past NEWTON_MAX_FEATURES: H v products steer the same Newton to the
+    same optimum."""
     import torch_logreg.training.newton as newton
     from torch_logreg.nn.logistic import LogisticRegression
     from torch_logreg.training.optimizers import make_optimizer

@@ -3,7 +3,7 @@
     J = (1/Σs) Σᵢ sᵢ·ℓ(xᵢ Wᵀ + b, yᵢ) + (l2/2Σs)·‖W‖²
 
 The model is ``LogisticRegression`` itself: given x as ``nn.sparse.SparseRows`` its
-``cost_and_grads``, ``hessian`` and ``hessian_vector`` run on CSR products of x and xᵀ, never
+``cost_and_grads``, ``hessian`` and ``hessian_product`` run on CSR products of x and xᵀ, never
 densified.  Everything else is the trainer's: ``optimizers.make_optimizer`` builds the optimizer
 (``newton`` with the formed Hessian while P = K(n+1) is at most ``newton.NEWTON_MAX_FEATURES + 1``,
 Newton–CG on H v beyond; ``lbfgs``; ``gd``/``sgd``/``adam``), ``steps.make_step`` its step,

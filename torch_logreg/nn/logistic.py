@@ -186,26 +186,21 @@ class LogisticRegression(Classifier):
             formula = LF.hessian if self.out_features == 1 else LF.softmax_hessian
         return formula(x, weight, bias, self.l2, sample_weight=sample_weight, rows=rows, l2_rows=l2_rows)
 
-    def hessian_vector(
-        self, x: Tensor, vector: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None
-    ) -> Tensor:
-        """∇²J · v without forming ∇²J (``sparse.hessian_vector``; x dense or sparse), over the parameters
-        flattened as ``hessian``'s.  vector: (P,) -> (P,).  Newton's conjugate gradients use it past the
-        size where a (P, P) Hessian is formed."""
+    def hessian_product(self, x: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None):
+        """v ↦ ∇²J · v at the current parameters, without forming ∇²J (``sparse.hessian_product``; x dense
+        or sparse), over the parameters flattened as ``hessian``'s: (P,) -> (P,).  Newton's conjugate
+        gradients use it past the size where a (P, P) Hessian is formed."""
         weight, bias = self.weight.detach(), self.bias.detach()
         k, n = weight.shape
-        hv_weight, hv_bias = SF.hessian_vector(
-            x,
-            weight,
-            bias,
-            self.l2,
-            vector[: k * n].view(k, n),
-            vector[k * n :],
-            sample_weight=sample_weight,
-            rows=rows,
-            l2_rows=l2_rows,
+        product = SF.hessian_product(
+            x, weight, bias, self.l2, sample_weight=sample_weight, rows=rows, l2_rows=l2_rows
         )
-        return torch.cat([hv_weight.reshape(-1), hv_bias])
+
+        def flat_product(vector: Tensor) -> Tensor:
+            hv_weight, hv_bias = product(vector[: k * n].view(k, n), vector[k * n :])
+            return torch.cat([hv_weight.reshape(-1), hv_bias])
+
+        return flat_product
 
     def null_directions(self) -> Tensor | None:
         """Orthonormal directions (P, r) along which the cost is flat, or None: Newton steps orthogonally to them.

@@ -11,7 +11,7 @@ products a step needs run row by row over stored entries only:
 with J = (1/Σs) Σ sᵢ·ℓ(zᵢ, yᵢ) + (l2/2Σs)·‖W‖², the objective of ``functional.cost_and_grads``
 (K = 1: binomial) and ``functional.softmax_cost_and_grads`` (K ≥ 3: multinomial).  The pointwise
 losses and their derivatives are ``functional``'s own; only the linear wiring is sparse here.
-``LogisticRegression``'s ``cost_and_grads``, ``hessian`` and ``hessian_vector`` call these when
+``LogisticRegression``'s ``cost_and_grads``, ``hessian`` and ``hessian_product`` call these when
 x is a ``SparseRows``, so the trainer's optimizers step on sparse x as on dense.
 
 Second order, over θ = [W row-major, b] as ``functional.hessian`` / ``softmax_hessian``:
@@ -19,7 +19,7 @@ Second order, over θ = [W row-major, b] as ``functional.hessian`` / ``softmax_h
     H v = [x, 1]ᵀ R / m + (l2/m)·v_W,   R = s ⊙ ∂²ℓ/∂z² applied to Z = x V_Wᵀ + v_b     (matrix-free)
     H   = [x, 1]ᵀ diag(c) [x, 1] / m + (l2/m)·I on W        (dense (P, P), from CSR × CSR products)
 
-``hessian_vector`` also takes a dense x (the same formula, dense products): it is what Newton's
+``hessian_product`` also takes a dense x (the same formula, dense products): it is what Newton's
 conjugate gradients use past the size where a (P, P) Hessian is formed (``training.newton``).
 """
 
@@ -163,6 +163,41 @@ def _curvature_weights(x, weight: Tensor, bias: Tensor, sample_weight: Tensor | 
     return p, r, l2_m
 
 
+def hessian_product(
+    x: SparseRows | Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    l2: float,
+    *,
+    sample_weight: Tensor | None = None,
+    rows=None,
+    l2_rows=None,
+):
+    """The map (v_W (K, n), v_b (K,)) -> ((H v)_W (K, n), (H v)_b (K,)) at (W, b), without H.
+
+    The curvature (p, s/m) is computed once here; each product then costs two passes over x:
+    Binomial: R = s·a(1−a)/m ⊙ (x v_W + v_b).  Multinomial: R = s/m ⊙ p ⊙ (Z − Σ_k p_k Z_k),
+    Z = x V_Wᵀ + v_b.  Then (H v)_W = Rᵀ x + (l2/m) v_W, (H v)_b = Σ R.
+    """
+    p, r, l2_m = _curvature_weights(x, weight, bias, sample_weight, rows, l2_rows)
+    binary = weight.shape[0] == 1
+    curvature = (p * (1 - p) if binary else p) * r.unsqueeze(1)  # (m, K)
+    ridge = l2 / float(l2_m) if l2 else 0.0
+
+    def product(v_weight: Tensor, v_bias: Tensor) -> tuple[Tensor, Tensor]:
+        direction = linear_forward(x, v_weight, v_bias)  # (m, K)
+        if binary:
+            response = curvature * direction
+        else:
+            response = curvature * (direction - (p * direction).sum(1, keepdim=True))
+        hv_weight, hv_bias = linear_backward(response, x)
+        if ridge:
+            hv_weight.add_(v_weight, alpha=ridge)
+        return hv_weight, hv_bias
+
+    return product
+
+
 def hessian_vector(
     x: SparseRows | Tensor,
     weight: Tensor,
@@ -175,22 +210,9 @@ def hessian_vector(
     rows=None,
     l2_rows=None,
 ) -> tuple[Tensor, Tensor]:
-    """H v without H.  v_weight (K, n), v_bias (K,) -> (H v)_W (K, n), (H v)_b (K,).
-
-    Binomial: R = s·a(1−a)/m ⊙ (x v_W + v_b).  Multinomial: R = s/m ⊙ p ⊙ (Z − Σ_k p_k Z_k),
-    Z = x V_Wᵀ + v_b.  Then (H v)_W = Rᵀ x + (l2/m) v_W, (H v)_b = Σ R.
-    """
-    p, r, l2_m = _curvature_weights(x, weight, bias, sample_weight, rows, l2_rows)
-    direction = linear_forward(x, v_weight, v_bias)  # (m, K)
-    if weight.shape[0] == 1:
-        response = p * (1 - p) * direction
-    else:
-        response = p * (direction - (p * direction).sum(1, keepdim=True))
-    response = response * r.unsqueeze(1)
-    hv_weight, hv_bias = linear_backward(response, x)
-    if l2:
-        hv_weight.add_(v_weight, alpha=l2 / float(l2_m))
-    return hv_weight, hv_bias
+    """H v for one v: ``hessian_product(...)(v_weight, v_bias)``."""
+    product = hessian_product(x, weight, bias, l2, sample_weight=sample_weight, rows=rows, l2_rows=l2_rows)
+    return product(v_weight, v_bias)
 
 
 def _weighted_gram(x: SparseRows, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:

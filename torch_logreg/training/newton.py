@@ -2,7 +2,8 @@
 
 ``newton`` solves H·Δ = g with the hand-written Hessian of ``nn.functional.hessian``
 (past ``NEWTON_MAX_FEATURES`` parameters, by conjugate gradients on the model's
-``hessian_vector``, never forming H: ``newton_solve``) and backtracks along Δ until the cost decreases, so it never diverges.  With
+``hessian_product``, never forming H: ``newton_solve``) and backtracks along Δ until the
+cost decreases, so it never diverges.  With
 ``hessian_rows`` it builds H from a fixed random sample of rows (sub-sampled
 Newton; Byrd, Chin, Neveitt & Nocedal, SIAM J. Optim. 2011): on tall data H costs
 m·n² and the gradient m·n, so a sample makes the step ~m/k times cheaper, while the
@@ -26,7 +27,7 @@ from .newton_solve import solve as _solve
 logger = logging.getLogger(__name__)
 
 # An (n+1)×(n+1) solve per step costs O(n³) and O(n²) memory: past this n, Newton solves by conjugate
-# gradients on H v when the model offers ``hessian_vector``, and the registry falls back to L-BFGS otherwise.
+# gradients on H v when the model offers ``hessian_product``, and the registry falls back to L-BFGS otherwise.
 NEWTON_MAX_FEATURES = 4096
 # Up to this size of x, Newton keeps a copy [x, 1] (it stays in cache) and steps on θ = [W, b].
 SMALL_NEWTON_BYTES = 1 << 20
@@ -152,7 +153,8 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         return cost, gradient
 
     def _path(self, x: Tensor, sample_weight: Tensor | None, l2_rows) -> str:
-        """ "any" (the model's own methods), "cache" (one neuron, small x) or "blocked" (one neuron, row blocks).
+        """ "any" (the model's own methods), "cache" (one neuron, small x) or "blocked" (one neuron,
+        row blocks).
 
         The one-neuron paths need a dense x (not a ``nn.sparse.SparseRows``) and a formed H."""
         if (
@@ -179,7 +181,8 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         return new
 
     def _any_model_cost_at(self, x: Tensor, y: Tensor, sample_weight: Tensor | None, l2_rows):
-        """cost_at(θ') -> (J, ∇J) at θ' through the model's ``cost_and_grads``; the parameters stay as they were."""
+        """cost_at(θ') -> (J, ∇J) at θ' through the model's ``cost_and_grads``; the parameters stay as
+        they were."""
         model, params = self.model, self.params
 
         def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
@@ -224,17 +227,18 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
     def _matrix_free(self) -> bool:
         """Too many parameters for a (P, P) H, and a model that offers H v: conjugate gradients."""
         size = sum(p.numel() for p in self.params)
-        return size > NEWTON_MAX_FEATURES + 1 and hasattr(self.model, "hessian_vector")
+        return size > NEWTON_MAX_FEATURES + 1 and hasattr(self.model, "hessian_product")
 
     def _direction(self, x, gradient: Tensor, sample_weight, l2_rows, null) -> Tensor:
-        """Δ = H⁻¹g on the rows x: from the model's ``hessian`` or, past the size limit, its ``hessian_vector``.
+        """Δ = H⁻¹g on the rows x: from the model's ``hessian`` or, past the size limit, its
+        ``hessian_product``.
 
         Along the null directions V the formed H gets H + c·VVᵀ (the minimum-norm step); CG needs
         nothing, as g ⟂ V keeps every CG direction ⟂ V."""
         model = self.model
         if self._matrix_free():
             return conjugate_gradient(
-                lambda v: model.hessian_vector(x, v, sample_weight=sample_weight, l2_rows=l2_rows), gradient
+                model.hessian_product(x, sample_weight=sample_weight, l2_rows=l2_rows), gradient
             )
         hessian = model.hessian(x, sample_weight=sample_weight, l2_rows=l2_rows)
         if null is not None and null.shape[1]:
@@ -275,7 +279,8 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         return self._sample
 
     def _versions(self) -> tuple[tuple[int, int], ...]:
-        # _version counts in-place writes; data_ptr catches ``.data =`` (vector_to_parameters), which it does not.
+        # _version counts in-place writes; data_ptr catches ``.data =`` (vector_to_parameters),
+        # which it does not.
         return tuple((p.data_ptr(), p._version) for p in self.params)
 
     def _known_cost_and_gradient(self) -> tuple[float | None, Tensor | None]:

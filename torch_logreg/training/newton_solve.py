@@ -2,7 +2,7 @@
 
 ``solve`` factors a formed H (a growing ridge when it is singular).  Past the size where a
 (P, P) H is formed, ``conjugate_gradient`` solves H Δ = g from products H v alone (a model's
-``hessian_vector``), to a residual of min(½, √‖g‖)·‖g‖: truncated Newton, as scikit-learn's
+``hessian_product``), to a residual of min(½, √‖g‖)·‖g‖: truncated Newton, as scikit-learn's
 ``newton-cg`` (Nocedal & Wright, Numerical Optimization, algorithm 7.1).  Each product costs about
 one gradient, so a step costs a few dozen gradients instead of P.
 """

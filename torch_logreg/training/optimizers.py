@@ -52,9 +52,9 @@ def _lbfgs(model, params, settings):
 
 def _newton(model, params, settings):
     """Newton, or lbfgs past ``newton.NEWTON_MAX_FEATURES`` parameters (an n×n solve) for a model without
-    ``hessian_vector`` (Newton's conjugate gradients need it), with a log line."""
+    ``hessian_product`` (Newton's conjugate gradients need it), with a log line."""
     size = sum(p.numel() for p in params)
-    if size > newton.NEWTON_MAX_FEATURES + 1 and not hasattr(model, "hessian_vector"):
+    if size > newton.NEWTON_MAX_FEATURES + 1 and not hasattr(model, "hessian_product"):
         logger.warning("newton: %d parameters is too many for an n×n solve; using lbfgs", size)
         return _lbfgs(model, params, settings)
     return Newton(
@@ -106,7 +106,7 @@ def make_optimizer(
 ):
     """The optimizer that ``optimizer.name`` asks for, carrying its registry ``capabilities``.  ``newton``
     needs a model with a ``hessian`` and, past ``NEWTON_MAX_FEATURES`` parameters, one with a
-    ``hessian_vector`` (else it falls back to lbfgs)."""
+    ``hessian_product`` (else it falls back to lbfgs)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}")
     params = list(model.parameters())
