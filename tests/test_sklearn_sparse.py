@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.linear_model import LogisticRegression
 
 from torch_logreg.sklearn import LogisticRegressionClassifier
@@ -105,3 +106,20 @@ def test_the_mlp_refuses_sparse_x_saying_what_to_do():
     x, y = _text_like(2)
     with pytest.raises(TypeError, match="dense"):
         MLPClassifier().fit(x, y)
+
+
+@pytest.mark.parametrize("optimizer", ["newton", "lbfgs", "sgd"])
+def test_sparse_fit_steps_with_the_trainers_own_optimizers(optimizer, monkeypatch):
+    """One Newton, one L-BFGS: the sparse fit is the trainer's registry optimizer on the model's sparse
+    gradients, not a second copy of the method."""
+    from torch_logreg.training import optimizers
+
+    built = []
+    real = optimizers.make_optimizer
+    monkeypatch.setattr(
+        "torch_logreg.sklearn_sparse.make_optimizer", lambda *a, **k: built.append(real(*a, **k)) or built[-1]
+    )
+    x, y = _text_like(3)
+    LogisticRegressionClassifier(optimizer=optimizer, lr=0.5, batch_size=100, max_iter=3, tol=0).fit(x, y)
+    expected = {"newton": newton.Newton, "lbfgs": optimizers.LBFGS, "sgd": torch.optim.SGD}[optimizer]
+    assert [type(o) for o in built] == [expected]

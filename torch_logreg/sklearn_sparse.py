@@ -54,19 +54,34 @@ class _SparseObjective:
     step: object
     batches: Batches
     l2_rows: float | None
+    cost_tol: float | None
     iteration: int = 0
 
     def step_at(self, it: int) -> None:
         self.step(*self.batches.batch(it))
 
     def log(self, it: int) -> float:
+        """The full training cost, which the loop reads only for ``cost_tol``: without it NaN, and no pass
+        over x (but where Newton's next step starts from it anyway)."""
         x, y, s = self.batches.x, self.batches.y, self.batches.weights
         if self.batches.batch_size is None and hasattr(self.optimizer, "cost_and_gradient"):
-            return self.optimizer.cost_and_gradient(x, y, s, self.l2_rows)[
-                0
-            ]  # Newton's next step starts here
+            return self.optimizer.cost_and_gradient(x, y, s, self.l2_rows)[0]
+        if not self.cost_tol:
+            return float("nan")
         cost, _ = self.model.cost_and_grads(x, y, sample_weight=s, l2_rows=self.l2_rows, with_cost=True)
         return float(cost)
+
+    def grad_max(self) -> float:
+        """The full-batch gradient's largest entry at the parameters reached (Newton's and L-BFGS's own,
+        where they computed it there)."""
+        x, y, s = self.batches.x, self.batches.y, self.batches.weights
+        full_batch = self.batches.batch_size is None
+        if full_batch and hasattr(self.optimizer, "cost_and_gradient"):
+            return float(self.optimizer.cost_and_gradient(x, y, s, self.l2_rows)[1].abs().max())
+        if full_batch and self.iteration and capabilities(self.optimizer).needs_closure:
+            return float(self.optimizer.grad_max)  # evaluated after its last step, at the point reached
+        _, grads = self.model.cost_and_grads(x, y, sample_weight=s)
+        return max(float(g.abs().max()) for g in grads)
 
     def converged(self) -> bool:
         return capabilities(self.optimizer).iterates_to_convergence and (
@@ -111,12 +126,11 @@ def fit_sparse(
     opt = make_optimizer(optimizer, model, lr, seed=seed, grad_tol=tol, history_size=LBFGS_HISTORY)
     _, step = make_step(model, opt, x, batch is None, l2_rows)
     batches = Batches(x, y, sample_weight, m, batch, seed)
-    objective = _SparseObjective(model, opt, step, batches, l2_rows)
+    objective = _SparseObjective(model, opt, step, batches, l2_rows, cost_tol)
     per_epoch = 1 if batch is None else math.ceil(m / batch)
     log_every = per_epoch if cost_tol else max(max_iter, 1)  # the cost is read for train.tol only
     end = minimize(objective, Schedule(max_iter, log_every, cost_tol or None))
-    _, grads = model.cost_and_grads(x, y, sample_weight=sample_weight)
-    grad_max = max(float(g.abs().max()) for g in grads)
+    grad_max = objective.grad_max()
     if capabilities(opt).iterates_to_convergence:
         converged, stalled = bool(opt.converged), bool(opt.stalled and not opt.converged)
     else:
