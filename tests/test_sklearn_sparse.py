@@ -123,3 +123,18 @@ def test_sparse_fit_steps_with_the_trainers_own_optimizers(optimizer, monkeypatc
     LogisticRegressionClassifier(optimizer=optimizer, lr=0.5, batch_size=100, max_iter=3, tol=0).fit(x, y)
     expected = {"newton": newton.Newton, "lbfgs": optimizers.LBFGS, "sgd": torch.optim.SGD}[optimizer]
     assert [type(o) for o in built] == [expected]
+
+
+def test_newton_cg_never_builds_the_null_directions_of_a_wide_softmax(monkeypatch):
+    """With l2 = 0 softmax's flat directions are (P, n + 1): past the size limit CG needs none of them."""
+    from torch_logreg.nn.logistic import LogisticRegression
+
+    def refuse(self):
+        raise AssertionError("null_directions built on the conjugate-gradient path")
+
+    monkeypatch.setattr(newton, "NEWTON_MAX_FEATURES", 0)
+    monkeypatch.setattr(LogisticRegression, "null_directions", refuse)
+    x, y = _text_like(3)
+    with pytest.warns(Warning):  # l2 = 0 on 300 rows of 60 columns: it need not converge in 3 steps
+        fitted = LogisticRegressionClassifier(l2=0.0, max_iter=3).fit(x, y)
+    assert np.isfinite(fitted.coef_).all() and fitted.n_iter_[0] >= 1

@@ -204,7 +204,9 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         start, gradient = self._known_cost_and_gradient()
         if gradient is None:
             start, gradient = cost_at(theta)
-        null = model.null_directions() if hasattr(model, "null_directions") else None
+        # Conjugate gradients need no V (see ``_direction``), and with l2 = 0 a wide softmax's V is (P, n + 1).
+        wants_null = hasattr(model, "null_directions") and not self._matrix_free()
+        null = model.null_directions() if wants_null else None
         if null is not None and null.shape[1]:
             null = null.to(gradient)
             gradient = gradient - null @ (null.T @ gradient)  # exactly 0 along V, but for rounding
@@ -234,7 +236,7 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         ``hessian_product``.
 
         Along the null directions V the formed H gets H + c·VVᵀ (the minimum-norm step); CG needs
-        nothing, as g ⟂ V keeps every CG direction ⟂ V."""
+        nothing, as g ⟂ V (Σ_k ∂J/∂b_k = 0) keeps every CG direction ⟂ V."""
         model = self.model
         if self._matrix_free():
             return conjugate_gradient(
