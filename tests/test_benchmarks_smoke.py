@@ -243,3 +243,18 @@ def test_art_step_times_ours_and_autograd_and_writes_the_table(tmp_path):
     )
     (md_path,) = tmp_path.glob("art-cpu-*.md")
     assert "PyTorch ÷ ours" in md_path.read_text() and md_path.with_suffix(".json").is_file()
+
+
+@pytest.mark.slow
+def test_sparse_time_writes_every_methods_matched_run(tmp_path):
+    from benchmarks import sparse_time
+
+    assert (
+        sparse_time.main(["--rows", "400", "--columns", "2000", "--density", "0.01", "--out", str(tmp_path)])
+        == 0
+    )
+    (record,) = [json.loads(path.read_text()) for path in tmp_path.glob("sparse-*.json")]
+    matched = {run["method"] for run in record["results"] if run.get("matched")}
+    assert matched == {"sklearn-lbfgs", "ours-lbfgs", "ours-newton"}
+    assert set(record["speedup_vs_sklearn"]) == {"ours-lbfgs", "ours-newton"}
+    assert "matched" in next(tmp_path.glob("sparse-*.md")).read_text()

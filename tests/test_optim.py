@@ -61,7 +61,7 @@ def test_a_newton_step_on_new_data_starts_from_that_data_not_the_last_steps(name
 def test_cost_and_gradient_is_the_models_and_the_next_step_starts_from_it(name, monkeypatch):
     # The trainer logs the full-batch cost and gradient before each Newton step: the step
     # must reuse that pair rather than pass over x once more.
-    from torch_logreg.training import newton as newton_module
+    from torch_logreg.nn import functional as LF
     from torch_logreg.training.optim import Newton
 
     model, m = _newton_models()[name]
@@ -80,9 +80,9 @@ def test_cost_and_gradient_is_the_models_and_the_next_step_starts_from_it(name, 
 
     # The one function each path passes over x with: row blocks, the model's own, small x.
     where, attribute = {
-        "one neuron, x over 1 MB (row blocks)": (newton_module.LF, "cost_and_grads"),
+        "one neuron, x over 1 MB (row blocks)": (LF, "cost_and_grads"),
         "3 classes (any model)": (model, "cost_and_grads"),
-        "one neuron, small x (cached)": (newton_module.LF, "logistic_cost_forward"),
+        "one neuron, small x (cached)": (LF, "logistic_cost_forward"),
     }[name]
     real, passes = getattr(where, attribute), []
     monkeypatch.setattr(where, attribute, lambda *a, **k: passes.append(1) or real(*a, **k))

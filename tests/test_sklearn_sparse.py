@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.linear_model import LogisticRegression
 
-from torch_logreg.nn import sparse as SF
 from torch_logreg.sklearn import LogisticRegressionClassifier
+from torch_logreg.training import newton
 
 
 def _text_like(classes: int, rows: int = 300, columns: int = 60, seed: int = 0):
@@ -33,7 +34,7 @@ def test_sparse_fit_reaches_scikit_learns_optimum(classes, optimizer, fmt):
 @pytest.mark.parametrize("classes", [2, 3])
 def test_newton_cg_on_hessian_vector_products_reaches_the_same_optimum(classes, monkeypatch):
     x, y = _text_like(classes)
-    monkeypatch.setattr(SF, "DENSE_HESSIAN_MAX", 0)  # no (P, P) matrix: conjugate gradients on H v
+    monkeypatch.setattr(newton, "NEWTON_MAX_FEATURES", 0)  # no (P, P) matrix: conjugate gradients on H v
     ours = LogisticRegressionClassifier(optimizer="newton", max_iter=100, tol=1e-10).fit(x, y)
     theirs = LogisticRegression(tol=1e-12, max_iter=10_000).fit(x, y)
     np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), atol=1e-6)
@@ -105,3 +106,35 @@ def test_the_mlp_refuses_sparse_x_saying_what_to_do():
     x, y = _text_like(2)
     with pytest.raises(TypeError, match="dense"):
         MLPClassifier().fit(x, y)
+
+
+@pytest.mark.parametrize("optimizer", ["newton", "lbfgs", "sgd"])
+def test_sparse_fit_steps_with_the_trainers_own_optimizers(optimizer, monkeypatch):
+    """One Newton, one L-BFGS: the sparse fit is the trainer's registry optimizer on the model's sparse
+    gradients, not a second copy of the method."""
+    from torch_logreg.training import optimizers
+
+    built = []
+    real = optimizers.make_optimizer
+    monkeypatch.setattr(
+        "torch_logreg.sklearn_sparse.make_optimizer", lambda *a, **k: built.append(real(*a, **k)) or built[-1]
+    )
+    x, y = _text_like(3)
+    LogisticRegressionClassifier(optimizer=optimizer, lr=0.5, batch_size=100, max_iter=3, tol=0).fit(x, y)
+    expected = {"newton": newton.Newton, "lbfgs": optimizers.LBFGS, "sgd": torch.optim.SGD}[optimizer]
+    assert [type(o) for o in built] == [expected]
+
+
+def test_newton_cg_never_builds_the_null_directions_of_a_wide_softmax(monkeypatch):
+    """With l2 = 0 softmax's flat directions are (P, n + 1): past the size limit CG needs none of them."""
+    from torch_logreg.nn.logistic import LogisticRegression
+
+    def refuse(self):
+        raise AssertionError("null_directions built on the conjugate-gradient path")
+
+    monkeypatch.setattr(newton, "NEWTON_MAX_FEATURES", 0)
+    monkeypatch.setattr(LogisticRegression, "null_directions", refuse)
+    x, y = _text_like(3)
+    with pytest.warns(Warning):  # l2 = 0 on 300 rows of 60 columns: it need not converge in 3 steps
+        fitted = LogisticRegressionClassifier(l2=0.0, max_iter=3).fit(x, y)
+    assert np.isfinite(fitted.coef_).all() and fitted.n_iter_[0] >= 1

@@ -163,16 +163,48 @@ def test_newton_reaches_the_same_optimum_in_a_few_steps(tmp_path):
     assert dweight.abs().max() < 1e-10 and dbias.abs().max() < 1e-10
 
 
-def test_newton_falls_back_to_lbfgs_when_there_are_too_many_features(tmp_path, monkeypatch, caplog):
-    import torch_logreg.training.optim as optim
+def test_newton_falls_back_to_lbfgs_past_the_size_limit_for_a_model_without_hessian_product(
+    tmp_path, monkeypatch, caplog
+):
+    import torch_logreg.training.newton as newton
+    from torch_logreg.nn.logistic import LogisticRegression
 
-    monkeypatch.setattr(optim, "NEWTON_MAX_FEATURES", 10)
+    monkeypatch.setattr(newton, "NEWTON_MAX_FEATURES", 10)
+    monkeypatch.delattr(LogisticRegression, "hessian_product")  # no H v: conjugate gradients cannot run
     with caplog.at_level("WARNING"):
         result = train(
             config("optimizer.name=newton", "train.iterations=5", "train.log_every=5"), tmp_path / "run"
         )
     assert "using lbfgs" in caplog.text
     assert result.metrics["test_accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_newton_past_the_size_limit_solves_by_conjugate_gradients_to_the_same_optimum(monkeypatch, classes):
+    """No (P, P) Hessian is formed past NEWTON_MAX_FEATURES: H v products steer the same Newton to the
+    same optimum."""
+    import torch_logreg.training.newton as newton
+    from torch_logreg.nn.logistic import LogisticRegression
+    from torch_logreg.training.optimizers import make_optimizer
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 12, dtype=torch.float64, generator=generator)
+    y = (x[:, 0] + x[:, 1] > 0).double() if classes == 2 else (x[:, :3].argmax(1))
+    fitted = {}
+    for limit in (4096, 5):
+        monkeypatch.setattr(newton, "NEWTON_MAX_FEATURES", limit)
+        model = LogisticRegression(12, classes, l2=1.0, dtype=torch.float64)
+        optimizer = make_optimizer("newton", model, lr=1.0)
+        assert isinstance(optimizer, newton.Newton) and optimizer._matrix_free() == (limit == 5)
+        if limit == 5:
+            monkeypatch.setattr(model, "hessian", None)  # any formed Hessian would fail here
+        for _ in range(30):
+            optimizer.step_on(x, y)
+            if optimizer.converged:
+                break
+        assert optimizer.converged
+        fitted[limit] = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+    torch.testing.assert_close(fitted[5], fitted[4096], atol=1e-9, rtol=0)
 
 
 def test_tol_stops_early_when_the_cost_settles(tmp_path):
@@ -274,12 +306,12 @@ def test_any_module_that_returns_logits_trains_through_the_same_loop(tmp_path):
 
 def test_newtons_two_layouts_take_the_same_step(monkeypatch):
     # Small data steps on θ = [W, b] with x̃ = [x, 1] kept in cache; large data in row blocks.
-    import torch_logreg.training.optim as optim
+    import torch_logreg.training.newton as newton_module
 
     split = breast_cancer()
     steps = {}
     for name, limit in (("in_cache", 1 << 30), ("blocked", 0)):
-        monkeypatch.setattr(optim, "SMALL_NEWTON_BYTES", limit)
+        monkeypatch.setattr(newton_module, "SMALL_NEWTON_BYTES", limit)
         newton, weight, bias = _newton(30, l2=0.5)
         costs = [newton.step_on(split.x_train, split.y_train) for _ in range(3)]
         steps[name] = (costs, weight.detach().clone(), bias.detach().clone())

@@ -36,7 +36,6 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
         "torch_logreg.sklearn needs scikit-learn: pip install 'torch_logreg[sklearn]'"
     ) from error
 
-from .nn.logistic import LogisticRegression
 from .saved_model import default_feature_names
 from .sklearn_base import _TorchClassifier
 from .sklearn_inputs import _host, _parameter_view, _plain_label, _row_weights, _write_parameter
@@ -149,7 +148,7 @@ class LogisticRegressionClassifier(_TorchClassifier):
                 X,
                 y,
                 s,
-                outputs=1 if k == 2 else k,
+                classes=k,
                 l2=float(self.l2),
                 optimizer=self.optimizer,
                 lr=float(self.lr),
@@ -166,11 +165,7 @@ class LogisticRegressionClassifier(_TorchClassifier):
             l2=float(self.l2),
             dtype=dtype,
         )
-        model = LogisticRegression(X.shape[1], k, l2=float(self.l2), dtype=dtype)
-        with torch.no_grad():
-            model.weight.copy_(fit.weight)
-            model.bias.copy_(fit.bias)
-        self.model_ = model.eval()
+        self.model_ = fit.model.eval()
         self._fitted_run(fit.iterations, fit.converged, None)
         said = []
         if fit.stalled:

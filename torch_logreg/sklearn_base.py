@@ -28,7 +28,6 @@ from . import errors
 from .data.labels import distinct_and_inverse
 from .data.split import make_split
 from .nn.sparse import SparseRows
-from .nn.sparse import linear_forward as sparse_linear_forward
 from .saved_model import default_feature_names
 from .sklearn_inputs import (
     _host,
@@ -166,10 +165,8 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         )
         reference = next(self.model_.parameters())
         with torch.no_grad():
-            if sp.issparse(X):
-                weight, bias = self.model_.weight, self.model_.bias
-                z = sparse_linear_forward(SparseRows.from_scipy(X, reference.dtype), weight, bias)
-                return z[:, 0] if z.shape[1] == 1 else z
+            if sp.issparse(X):  # the model's logits from the CSR: X is never densified
+                return self.model_(SparseRows(X, reference.dtype))
             return self.model_(torch.tensor(X, dtype=reference.dtype))
 
     def _torch_dtype(self, X) -> torch.dtype:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from . import functional as LF
+from . import sparse as SF
 from .classifier import Classifier
 
 INITS = ("zeros", "uniform")
@@ -97,8 +98,11 @@ class LogisticRegression(Classifier):
                 self.bias.uniform_(-bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Logits z = x Wᵀ + b.  x: (N, n) -> (N,) for 2 classes, (N, K) for K."""
-        z = LF.linear(x, self.weight, self.bias)
+        """Logits z = x Wᵀ + b.  x: (N, n) (or ``sparse.SparseRows``) -> (N,) for 2 classes, (N, K) for K."""
+        if isinstance(x, SF.SparseRows):  # no autograd through a sparse x: its gradients are cost_and_grads'
+            z = SF.linear_forward(x, self.weight.detach(), self.bias.detach())
+        else:
+            z = LF.linear(x, self.weight, self.bias)
         return z.squeeze(-1) if self.out_features == 1 else z
 
     def penalty(self, rows) -> Tensor:
@@ -130,7 +134,19 @@ class LogisticRegression(Classifier):
         (default: the same m; a mini-batch passes the full training count).
         """
         weight, bias = self.weight.detach(), self.bias.detach()
-        if self.out_features == 1:
+        if isinstance(x, SF.SparseRows):  # the same formulas, on CSR products of x and xᵀ
+            value, dweight, dbias = SF.cost_and_grads(
+                x,
+                y,
+                weight,
+                bias,
+                self.l2,
+                with_cost=with_cost,
+                sample_weight=sample_weight,
+                rows=rows,
+                l2_rows=l2_rows,
+            )
+        elif self.out_features == 1:
             grads = self._binary_grads(x)
             if grads is LF.cost_and_grads or sample_weight is not None or rows is not None:
                 value, dweight, dbias = LF.cost_and_grads(
@@ -164,8 +180,27 @@ class LogisticRegression(Classifier):
     def hessian(self, x: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
         """∇²J over the parameters flattened in order ([W row-major, b]).  -> (P, P)."""
         weight, bias = self.weight.detach(), self.bias.detach()
-        formula = LF.hessian if self.out_features == 1 else LF.softmax_hessian
+        if isinstance(x, SF.SparseRows):
+            formula = SF.hessian
+        else:
+            formula = LF.hessian if self.out_features == 1 else LF.softmax_hessian
         return formula(x, weight, bias, self.l2, sample_weight=sample_weight, rows=rows, l2_rows=l2_rows)
+
+    def hessian_product(self, x: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None):
+        """v ↦ ∇²J · v at the current parameters, without forming ∇²J (``sparse.hessian_product``; x dense
+        or sparse), over the parameters flattened as ``hessian``'s: (P,) -> (P,).  Newton's conjugate
+        gradients use it past the size where a (P, P) Hessian is formed."""
+        weight, bias = self.weight.detach(), self.bias.detach()
+        k, n = weight.shape
+        product = SF.hessian_product(
+            x, weight, bias, self.l2, sample_weight=sample_weight, rows=rows, l2_rows=l2_rows
+        )
+
+        def flat_product(vector: Tensor) -> Tensor:
+            hv_weight, hv_bias = product(vector[: k * n].view(k, n), vector[k * n :])
+            return torch.cat([hv_weight.reshape(-1), hv_bias])
+
+        return flat_product
 
     def null_directions(self) -> Tensor | None:
         """Orthonormal directions (P, r) along which the cost is flat, or None (Newton steps orthogonally).

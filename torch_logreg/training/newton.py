@@ -1,7 +1,9 @@
 """Newton's method (IRLS) for any model with a closed-form ``hessian``.
 
 ``newton`` solves H·Δ = g with the hand-written Hessian of ``nn.functional.hessian``
-and backtracks along Δ until the cost decreases, so it never diverges.  With
+(past ``NEWTON_MAX_FEATURES`` parameters, by conjugate gradients on the model's
+``hessian_product``, never forming H: ``newton_solve``) and backtracks along Δ until the
+cost decreases, so it never diverges.  With
 ``hessian_rows`` it builds H from a fixed random sample of rows (sub-sampled
 Newton; Byrd, Chin, Neveitt & Nocedal, SIAM J. Optim. 2011): on tall data H costs
 m·n² and the gradient m·n, so a sample makes the step ~m/k times cheaper, while the
@@ -16,13 +18,16 @@ import logging
 import torch
 from torch import Tensor
 
-from ..nn import functional as LF
 from .capabilities import Capabilities
 from .convergence import default_grad_tol
+from .newton_one_neuron import OneNeuronSteps, _cost_and_gradient
+from .newton_solve import conjugate_gradient
+from .newton_solve import solve as _solve
 
 logger = logging.getLogger(__name__)
 
-# An (n+1)×(n+1) solve per step costs O(n³) and O(n²) memory; past this n, L-BFGS is cheaper.
+# An (n+1)×(n+1) solve per step costs O(n³) and O(n²) memory: past this n, Newton solves by conjugate
+# gradients on H v when the model offers ``hessian_product``, and the registry falls back to L-BFGS otherwise.
 NEWTON_MAX_FEATURES = 4096
 # Up to this size of x, Newton keeps a copy [x, 1] (it stays in cache) and steps on θ = [W, b].
 SMALL_NEWTON_BYTES = 1 << 20
@@ -45,7 +50,7 @@ def auto_hessian_rows(m: int, n_params: int) -> int:
     return rows if n_params > AUTO_HESSIAN_MIN_PARAMETERS and m > 2 * rows else 0
 
 
-class Newton(torch.optim.Optimizer):
+class Newton(OneNeuronSteps, torch.optim.Optimizer):
     """Newton's method: θ := θ − t·H⁻¹∇J with a backtracking line search, for any model with a ``hessian``.
 
     The Hessian needs the rows themselves, so Newton takes its data as torch.optim's line-search
@@ -148,8 +153,17 @@ class Newton(torch.optim.Optimizer):
         return cost, gradient
 
     def _path(self, x: Tensor, sample_weight: Tensor | None, l2_rows) -> str:
-        """ "any" (the model's own methods), "cache" (one neuron, small x) or "blocked" (one neuron, row blocks)."""
-        if not self.one_neuron or sample_weight is not None or (l2_rows is not None and l2_rows != len(x)):
+        """ "any" (the model's own methods), "cache" (one neuron, small x) or "blocked" (one neuron,
+        row blocks).
+
+        The one-neuron paths need a dense x (not a ``nn.sparse.SparseRows``) and a formed H."""
+        if (
+            not self.one_neuron
+            or not isinstance(x, Tensor)
+            or self._matrix_free()
+            or sample_weight is not None
+            or (l2_rows is not None and l2_rows != len(x))
+        ):
             return "any"
         return "cache" if x.numel() * x.element_size() <= SMALL_NEWTON_BYTES else "blocked"
 
@@ -167,7 +181,8 @@ class Newton(torch.optim.Optimizer):
         return new
 
     def _any_model_cost_at(self, x: Tensor, y: Tensor, sample_weight: Tensor | None, l2_rows):
-        """cost_at(θ') -> (J, ∇J) at θ' through the model's ``cost_and_grads``; the parameters stay as they were."""
+        """cost_at(θ') -> (J, ∇J) at θ' through the model's ``cost_and_grads``; the parameters stay as
+        they were."""
         model, params = self.model, self.params
 
         def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
@@ -189,7 +204,9 @@ class Newton(torch.optim.Optimizer):
         start, gradient = self._known_cost_and_gradient()
         if gradient is None:
             start, gradient = cost_at(theta)
-        null = model.null_directions() if hasattr(model, "null_directions") else None
+        # Conjugate gradients need no V (see ``_direction``), and with l2 = 0 a wide softmax's V is (P, n + 1).
+        wants_null = hasattr(model, "null_directions") and not self._matrix_free()
+        null = model.null_directions() if wants_null else None
         if null is not None and null.shape[1]:
             null = null.to(gradient)
             gradient = gradient - null @ (null.T @ gradient)  # exactly 0 along V, but for rounding
@@ -197,21 +214,38 @@ class Newton(torch.optim.Optimizer):
         sampled = (
             None if converging else self._sampled_rows_here(x)
         )  # the final step squares the error: exact H
-        if sampled is None:
-            hessian = model.hessian(x, sample_weight=sample_weight, l2_rows=l2_rows)
-        else:  # the sample's mean curvature, with the full data's L2 divisor
+        if sampled is not None:  # the sample's mean curvature, with the full data's L2 divisor
             full = l2_rows if l2_rows is not None else self._total_rows(x, sample_weight)
-            hessian = model.hessian(
+            x, sample_weight, l2_rows = (
                 x[sampled],
-                sample_weight=None if sample_weight is None else sample_weight[sampled],
-                l2_rows=full,
+                None if sample_weight is None else sample_weight[sampled],
+                full,
             )
-        if null is not None and null.shape[1]:
-            hessian = hessian + float(hessian.diagonal().abs().mean() or 1.0) * (null @ null.T)
-        direction = _solve(hessian, gradient)
+        direction = self._direction(x, gradient, sample_weight, l2_rows, null)
         if converging:
             return self._final_step(theta, direction, cost_at)
         return self._line_search(theta, direction, gradient, start, cost_at)
+
+    def _matrix_free(self) -> bool:
+        """Too many parameters for a (P, P) H, and a model that offers H v: conjugate gradients."""
+        size = sum(p.numel() for p in self.params)
+        return size > NEWTON_MAX_FEATURES + 1 and hasattr(self.model, "hessian_product")
+
+    def _direction(self, x, gradient: Tensor, sample_weight, l2_rows, null) -> Tensor:
+        """Δ = H⁻¹g on the rows x: from the model's ``hessian`` or, past the size limit, its
+        ``hessian_product``.
+
+        Along the null directions V the formed H gets H + c·VVᵀ (the minimum-norm step); CG needs
+        nothing, as g ⟂ V (Σ_k ∂J/∂b_k = 0) keeps every CG direction ⟂ V."""
+        model = self.model
+        if self._matrix_free():
+            return conjugate_gradient(
+                model.hessian_product(x, sample_weight=sample_weight, l2_rows=l2_rows), gradient
+            )
+        hessian = model.hessian(x, sample_weight=sample_weight, l2_rows=l2_rows)
+        if null is not None and null.shape[1]:
+            hessian = hessian + float(hessian.diagonal().abs().mean() or 1.0) * (null @ null.T)
+        return _solve(hessian, gradient)
 
     def _sampled_rows_here(self, x) -> Tensor | None:
         """The rows of x in the Hessian's sample, or None for every row.
@@ -234,30 +268,6 @@ class Newton(torch.optim.Optimizer):
             return self.model.total_rows(x, sample_weight)
         return x.shape[0] if sample_weight is None else sample_weight.sum()
 
-    def _step_blocked(self, x: Tensor, y: Tensor) -> float:
-        """One step in ``row_blocks``.  The line search computes each candidate's gradient in
-        the same pass as its cost, while a block of x is in cache; the accepted candidate's
-        is the next step's gradient, so a step reads x once, not twice (plus H's pass)."""
-        weight, bias, l2 = self.weight, self.bias, self.l2
-        start, gradient = self._known_cost_and_gradient()
-        if gradient is None:
-            start, gradient = _cost_and_gradient(x, y, weight, bias, l2)
-        converging = self._converging(gradient)
-        sample = None if converging else self._sampled_x(x)  # the final step squares the error: exact H
-        if sample is None:
-            hessian = LF.hessian(x, weight, bias, l2)
-        else:  # the sample's mean curvature, with the full data's penalty l2/m
-            hessian = LF.hessian(sample, weight, bias, l2 * len(sample) / len(x))
-        direction = _solve(hessian, gradient)
-        theta = torch.cat([weight.reshape(-1), bias])
-
-        def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
-            return _cost_and_gradient(x, y, candidate[:-1].view_as(weight), candidate[-1:], l2)
-
-        if converging:
-            return self._final_step(theta, direction, cost_at)
-        return self._line_search(theta, direction, gradient, start, cost_at)
-
     def _sample_rows(self, m: int, device: torch.device) -> Tensor | None:
         """The sorted row indices H is built from, or None for all m rows; the same every call."""
         rows = self.param_groups[0]["hessian_rows"]
@@ -270,18 +280,9 @@ class Newton(torch.optim.Optimizer):
             self._sample_key = key
         return self._sample
 
-    def _sampled_x(self, x: Tensor) -> Tensor | None:
-        """x's sampled rows, gathered once per data tensor (not once per step)."""
-        rows = self._sample_rows(x.shape[0], x.device)
-        if rows is None:
-            return None
-        key = (x.data_ptr(), tuple(x.shape), x._version, len(rows))
-        if self._sampled_key != key:
-            self._sampled, self._sampled_key = x.index_select(0, rows), key
-        return self._sampled
-
     def _versions(self) -> tuple[tuple[int, int], ...]:
-        # _version counts in-place writes; data_ptr catches ``.data =`` (vector_to_parameters), which it does not.
+        # _version counts in-place writes; data_ptr catches ``.data =`` (vector_to_parameters),
+        # which it does not.
         return tuple((p.data_ptr(), p._version) for p in self.params)
 
     def _known_cost_and_gradient(self) -> tuple[float | None, Tensor | None]:
@@ -304,67 +305,6 @@ class Newton(torch.optim.Optimizer):
         """θ := candidate, remembering its cost and gradient for the next step."""
         torch.nn.utils.vector_to_parameters(candidate, self.params)
         self._remember(cost, gradient)
-
-    def _step_in_cache(self, x: Tensor, y: Tensor) -> float:
-        """The same step on small data, with the bias folded into θ = [W, b] and x̃ = [x, 1]:
-        z = x̃θ, g = x̃ᵀ(σ(z) − y)/m + pθ, H = x̃ᵀ diag(σ(z)(1 − σ(z))/m) x̃ + diag(p), with
-        p = l2/m on the weights and 0 on the bias.  A few dozen ops a step instead of ~90:
-        on 427×30 the ops' overhead, not the arithmetic, is the time."""
-        x_tilde, x_tilde_t, penalty, penalty_matrix = self._augmented(x)
-        m = x.shape[0]
-        theta = torch.cat([self.weight.reshape(-1), self.bias])  # (n+1,)
-        a = torch.sigmoid(torch.mv(x_tilde, theta))
-        gradient = torch.addmv(penalty * theta, x_tilde_t, a - y, alpha=1 / m)
-        cost_at = self._in_cache_cost_at(x, y)
-        converging = self._converging(gradient)
-        rows = (
-            None if converging else self._sample_rows(m, x.device)
-        )  # the final step squares the error: exact H
-        xt_h, x_h, a_h = (
-            (x_tilde_t, x_tilde, a) if rows is None else (x_tilde_t[:, rows], x_tilde[rows], a[rows])
-        )
-        hessian = torch.addmm(penalty_matrix, xt_h * (a_h - a_h * a_h), x_h, alpha=1 / len(x_h))
-        direction = _solve(hessian, gradient)
-        if converging:
-            return self._final_step(theta, direction, cost_at)
-        start, _ = self._known_cost_and_gradient()
-        if start is None:
-            start = cost_at(theta)[0]
-        return self._line_search(theta, direction, gradient, start, cost_at)
-
-    def _in_cache_cost_at(self, x: Tensor, y: Tensor):
-        """cost_at(θ') -> (J at θ', None) on small data: J = cost(x̃θ', y) + ½·θ'ᵀdiag(p)θ'."""
-        x_tilde, _, penalty, _ = self._augmented(x)
-
-        def cost_at(candidate: Tensor) -> tuple[float, None]:
-            return float(
-                LF.logistic_cost_forward(torch.mv(x_tilde, candidate), y)
-                + 0.5 * penalty.dot(candidate * candidate)
-            ), None
-
-        return cost_at
-
-    def _in_cache_cost_and_gradient(self, x: Tensor, y: Tensor) -> tuple[float, Tensor]:
-        """(J, ∇J) at the current θ on small data, by the formulas ``_step_in_cache`` uses."""
-        x_tilde, x_tilde_t, penalty, _ = self._augmented(x)
-        theta = torch.cat([self.weight.reshape(-1), self.bias])
-        a = torch.sigmoid(torch.mv(x_tilde, theta))
-        gradient = torch.addmv(penalty * theta, x_tilde_t, a - y, alpha=1 / x.shape[0])
-        return self._in_cache_cost_at(x, y)(theta)[0], gradient
-
-    def _augmented(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """x̃ = [x, 1], x̃ᵀ (contiguous: the products below read it row by row), p and diag(p)."""
-        key = (x.data_ptr(), tuple(x.shape), x._version)
-        if self._cache_key != key:
-            ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
-            penalty = torch.full((x.shape[1] + 1,), self.l2 / x.shape[0], dtype=x.dtype, device=x.device)
-            penalty[-1] = 0.0  # the bias is never penalized
-            x_tilde = torch.cat([x, ones], 1)
-            self._cache, self._cache_key = (
-                (x_tilde, x_tilde.T.contiguous(), penalty, torch.diag(penalty)),
-                key,
-            )
-        return self._cache
 
     def _line_search(self, theta, direction, gradient, start: float, cost_at) -> float:
         """θ − t·Δ for t = 1, ½, ¼, … until the cost drops by the Armijo amount; writes W and b.
@@ -412,28 +352,3 @@ class Newton(torch.optim.Optimizer):
             )
             group["hessian_rows"] = 0
             self._sample_key = self._sample = None
-
-
-def _cost_and_gradient(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, l2: float) -> tuple[float, Tensor]:
-    """(J, ∇J over θ = [W, b]) in one pass over x."""
-    cost, dweight, dbias = LF.cost_and_grads(x, y, weight, bias, l2, with_cost=True)
-    return cost.item(), torch.cat([dweight.reshape(-1), dbias])
-
-
-def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
-    """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge.  An H or g that is
-    not finite (data or weights beyond the dtype's range) has no step: the NaN step it gets instead lets
-    the trainer stop and report the divergence, where LAPACK would fail on the NaNs with an internal error."""
-    if not bool(torch.isfinite(matrix).all()) or not bool(torch.isfinite(rhs).all()):
-        return torch.full_like(rhs, float("nan"))
-    factor, info = torch.linalg.cholesky_ex(matrix)
-    ridge, scale = 0.0, None
-    for _ in range(12):
-        if int(info) == 0:
-            return torch.cholesky_solve(rhs.unsqueeze(1), factor).squeeze(1)
-        scale = scale or float(matrix.diagonal().abs().max()) or 1.0
-        ridge = max(ridge * 10, 1e-10 * scale)
-        factor, info = torch.linalg.cholesky_ex(
-            matrix + ridge * torch.eye(len(matrix), dtype=matrix.dtype, device=matrix.device)
-        )
-    return torch.linalg.lstsq(matrix, rhs.unsqueeze(1)).solution.squeeze(1)

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from . import optim
+from . import newton
 from .capabilities import PLAIN_TORCH, Capabilities
 from .optim import LBFGS, GradientDescent, Newton, default_grad_tol
 
@@ -51,8 +51,10 @@ def _lbfgs(model, params, settings):
 
 
 def _newton(model, params, settings):
-    """Newton, or lbfgs past ``optim.NEWTON_MAX_FEATURES`` parameters (an n×n solve), with a log line."""
-    if (size := sum(p.numel() for p in params)) > optim.NEWTON_MAX_FEATURES + 1:
+    """Newton, or lbfgs past ``newton.NEWTON_MAX_FEATURES`` parameters (an n×n solve) for a model without
+    ``hessian_product`` (Newton's conjugate gradients need it), with a log line."""
+    size = sum(p.numel() for p in params)
+    if size > newton.NEWTON_MAX_FEATURES + 1 and not hasattr(model, "hessian_product"):
         logger.warning("newton: %d parameters is too many for an n×n solve; using lbfgs", size)
         return _lbfgs(model, params, settings)
     return Newton(
@@ -103,7 +105,8 @@ def make_optimizer(
     history_size: int = 100,
 ):
     """The optimizer that ``optimizer.name`` asks for, carrying its registry ``capabilities``.  ``newton``
-    needs a model with a ``hessian`` and falls back to lbfgs past ``NEWTON_MAX_FEATURES`` parameters."""
+    needs a model with a ``hessian`` and, past ``NEWTON_MAX_FEATURES`` parameters, one with a
+    ``hessian_product`` (else it falls back to lbfgs)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}")
     params = list(model.parameters())

@@ -9,6 +9,7 @@
 * ``reduced``: under torchrun, L-BFGS's closure takes the gradients from the model's
   ``cost_and_grads``, which all-reduces every worker's sums (``reduced_model.ReducedModel``),
   so every worker takes the same step; gd, sgd and adam take the ``hand`` step on it.
+  A sparse x (``nn.sparse.SparseRows``) takes the same two steps.
 
 The choice asks what the model and optimizer can do, never what class the model is.
 No step reads a value on the host (``newton`` and ``lbfgs`` excepted, which test
@@ -40,7 +41,9 @@ def make_step(model, optimizer, x_example: Tensor, full_batch: bool, l2_rows=Non
     can = capabilities(optimizer)
     if can.needs_data:
         return "newton", lambda x, y, s: optimizer.step_on(x, y, s, l2_rows)
-    if getattr(model, "distributed", False):  # never autograd's gradient of this worker's rows alone
+    # Under torchrun never autograd's gradient of this worker's rows alone; a sparse x (``nn.sparse``)
+    # has no autograd path: the gradients come from the model's ``cost_and_grads`` in both cases.
+    if getattr(model, "distributed", False) or not isinstance(x_example, Tensor):
         if can.needs_closure:
             return "reduced", _reduced_closure_step(model, optimizer, l2_rows)
         return "hand", _hand_step(model, optimizer, l2_rows)
