@@ -154,7 +154,8 @@ def _tolerance_ladder(run_one, method: str, reference_proba, size: int) -> list[
 
 def _print_run(run: dict, size: int) -> None:
     print(
-        f"{run['method']:14s} tol={run['tol']:<8g} {run['seconds']:8.2f} s  iterations {run['iterations']:5d}  "
+        f"{run['method']:14s} tol={run['tol']:<8g} {run['seconds']:8.2f} s  "
+        f"iterations {run['iterations']:5d}  "
         f"peak +{run['fit_peak_bytes'] / 2**20:7.1f} MiB ({run['fit_peak_bytes'] / size:.2f}× the CSR)  "
         f"max |Δp| {run['max_proba_diff']:.2e}",
         flush=True,

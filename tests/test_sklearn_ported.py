@@ -115,7 +115,7 @@ def test_multinomial_binary_and_solvers_agree(optimizer, iris):
 
 
 def test_logistic_regression_sample_weights():
-    """test_logistic_regression_sample_weights: unit weights change nothing; class_weight is a sample_weight."""
+    """test_logistic_regression_sample_weights: unit weights change nothing; class_weight is a weight."""
     x, y = make_classification(n_samples=20, n_features=5, n_informative=3, n_classes=2, random_state=0)
     plain = LogisticRegressionClassifier().fit(x, y)
     ones = LogisticRegressionClassifier().fit(x, y, sample_weight=np.ones(len(y)))
@@ -151,7 +151,7 @@ def test_multinomial_logistic_regression_string_inputs():
 
 
 def test_zero_class_weight_in_a_dict_is_accepted():
-    """test_lr_cv/..._class_weights use {'bar': 1, 'baz': 2, 'foo': 0}: the rows of 'foo' count for nothing."""
+    """test_lr_cv/..._class_weights use {'bar': 1, 'baz': 2, 'foo': 0}: rows of 'foo' count for nothing."""
     x, y = make_classification(
         n_samples=60, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0
     )
@@ -204,7 +204,7 @@ def test_logreg_predict_proba_multinomial():
 
 @pytest.mark.parametrize("params", [{"l2": -1.0}, {"max_iter": -1}, {"optimizer": "liblinear"}, {"lr": 0.0}])
 def test_bad_parameters_are_value_errors_naming_them(params):
-    """test_logistic.test_..._error / test_mlp.test_params_errors: a bad parameter is a ValueError naming it."""
+    """test_logistic.test_..._error / test_mlp.test_params_errors: a bad parameter: ValueError naming it."""
     x, y = load_iris(return_X_y=True)
     name = next(iter(params))
     for estimator in (LogisticRegressionClassifier(optimizer="gd"), MLPClassifier()):

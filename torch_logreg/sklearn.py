@@ -58,7 +58,8 @@ class LogisticRegressionClassifier(_TorchClassifier):
         optimizer: ``"newton"``, ``"lbfgs"``, ``"gd"``, ``"sgd"`` or ``"adam"``.
         lr: learning rate (not used by newton).
         max_iter: optimizer steps at most (newton and lbfgs stop once converged).
-        tol: converged when the gradient's largest entry is below this (None: 1e-8 in float64, 1e-4 in float32).
+        tol: converged when the gradient's largest entry is below this (None: 1e-8 in float64, 1e-4 in
+            float32).
         batch_size: mini-batch rows (None: full batch).
         class_weight: None, ``"balanced"`` (m / (K·count of the class)) or {label: weight}.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``; the fitted model is kept on the CPU.
@@ -282,7 +283,7 @@ class MLPClassifier(_TorchClassifier):
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """[(fan_in, fan_out)] per layer: views of the model's weights (writing an entry changes the model)."""
+        """[(fan_in, fan_out)] per layer: views of the model's weights (writing one changes the model)."""
         check_is_fitted(self, "model_")
         return [layer.weight.detach().numpy().T for layer in self.model_.layers]
 

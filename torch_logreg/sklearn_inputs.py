@@ -117,7 +117,7 @@ def _seed(random_state) -> int:
 
 
 def _new_run_dir(log_dir, name: str) -> Path:
-    """A new, empty folder ``log_dir/<name>-<timestamp>[-k]``, claimed by mkdir so parallel fits never share one."""
+    """A new, empty folder ``log_dir/<name>-<timestamp>[-k]``, claimed by mkdir: parallel fits never share."""
     root = Path(log_dir)
     root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -143,7 +143,7 @@ def _in_estimator_words():
 
 @contextlib.contextmanager
 def _quiet_logging(verbose):
-    """verbose=0: the package's log lines reach only handlers the caller configured (never Python's last resort)."""
+    """verbose=0: the package's log lines reach only the caller's handlers (never Python's last resort)."""
     if verbose:
         yield
         return

@@ -1,8 +1,8 @@
 """The sparse fit's divergence check: the dense estimators' ``TrainingDiverged``, for scipy.sparse X.
 
 The dense estimators train through the trainer, which checks the cost, gradients and weights and stops with
-``TrainingDiverged`` and advice.  The sparse objective (``sklearn_sparse``) has no such check, so huge features
-surfaced either as a PyTorch internal assert from ``torch.linalg.lstsq`` on a Hessian of infinities
+``TrainingDiverged`` and advice.  The sparse objective (``sklearn_sparse``) has no such check, so huge
+features surfaced either as a PyTorch internal assert from ``torch.linalg.lstsq`` on a Hessian of infinities
 (newton, features beyond √(dtype max) ≈ 1.3e154 in float64, whose squares overflow), or as NaN
 coefficients returned with only a "did not converge" warning (lbfgs): a fitted estimator that predicts
 from NaN.  Here both end as the dense path ends, naming the features' range.

@@ -204,7 +204,7 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         start, gradient = self._known_cost_and_gradient()
         if gradient is None:
             start, gradient = cost_at(theta)
-        # Conjugate gradients need no V (see ``_direction``), and with l2 = 0 a wide softmax's V is (P, n + 1).
+        # Conjugate gradients need no V (see ``_direction``); with l2 = 0 a wide softmax's V is (P, n + 1).
         wants_null = hasattr(model, "null_directions") and not self._matrix_free()
         null = model.null_directions() if wants_null else None
         if null is not None and null.shape[1]:
