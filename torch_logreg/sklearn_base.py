@@ -40,6 +40,7 @@ from .sklearn_inputs import (
 )
 from .sklearn_warnings import NotConvergedWarning, category_of, in_estimator_words, say
 from .training.config import check_config, load_config
+from .training.optimizers import OPTIMIZERS
 from .training.trainer import train
 
 # tol=0 ("run to max_iter"): a gradient tolerance no float32 or float64 run meets, and the config accepts.
@@ -193,15 +194,15 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
             None  # folded into the row weights (_row_weights): a zero weight is allowed
         )
         config.optimizer.name = self.optimizer
-        if (
-            self.optimizer != "newton"
-        ):  # Newton takes no learning rate: lr is then unused, as said in the docstring
+        # What the optimizer reads and does, from its registry entry (an unknown name: check_config says so).
+        spec = OPTIMIZERS.get(self.optimizer)
+        if spec is None or "lr" in spec.keys:  # Newton takes no learning rate, as the docstring says
             config.optimizer.lr = float(self.lr)
         # tol=0 is scikit-learn's "run to max_iter": the smallest tolerance the config takes, never met.
         config.optimizer.grad_tol = None if self.tol is None else max(float(self.tol), TOL_NEVER_MET)
         config.train.iterations = int(self.max_iter)
         config.train.batch_size = self.batch_size
-        if self.tol and self.optimizer in ("gd", "sgd", "adam"):
+        if self.tol and spec is not None and not spec.capabilities.iterates_to_convergence:
             # scikit-learn's sgd/adam stop on the cost: here, once the full training cost changes by less
             # than tol from one epoch to the next (the trainer's train.tol, read every epoch).
             config.train.tol = float(self.tol)
