@@ -145,8 +145,8 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
             cost, gradient = self._any_model_cost_at(x, y, sample_weight, l2_rows)(
                 torch.nn.utils.parameters_to_vector(self.params)
             )
-        elif path == "cache":
-            cost, gradient = self._in_cache_cost_and_gradient(x, y)
+        elif path == "cache":  # after a step the cost is known (its line search's), only ∇J is not
+            cost, gradient = self._in_cache_cost_and_gradient(x, y, cost)
         else:
             cost, gradient = _cost_and_gradient(x, y, self.weight, self.bias, self.l2)
         self._remember(cost, gradient)

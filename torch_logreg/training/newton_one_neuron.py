@@ -94,13 +94,14 @@ class OneNeuronSteps:
 
         return cost_at
 
-    def _in_cache_cost_and_gradient(self, x: Tensor, y: Tensor) -> tuple[float, Tensor]:
-        """(J, ∇J) at the current θ on small data, by the formulas ``_step_in_cache`` uses."""
+    def _in_cache_cost_and_gradient(self, x: Tensor, y: Tensor, cost: float | None) -> tuple[float, Tensor]:
+        """(J, ∇J) at the current θ on small data, by the formulas ``_step_in_cache`` uses; J is computed
+        only when not given (``cost``: the one remembered at this very θ, the same number)."""
         x_tilde, x_tilde_t, penalty, _ = self._augmented(x)
         theta = torch.cat([self.weight.reshape(-1), self.bias])
         a = torch.sigmoid(torch.mv(x_tilde, theta))
         gradient = torch.addmv(penalty * theta, x_tilde_t, a - y, alpha=1 / x.shape[0])
-        return self._in_cache_cost_at(x, y)(theta)[0], gradient
+        return (self._in_cache_cost_at(x, y)(theta)[0] if cost is None else cost), gradient
 
     def _augmented(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """x̃ = [x, 1], x̃ᵀ (contiguous: the products below read it row by row), p and diag(p)."""
