@@ -11,6 +11,8 @@ They are a mixin of ``Newton``: the line search, the sampling of H's rows and th
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -35,7 +37,7 @@ class OneNeuronSteps:
             hessian = LF.hessian(x, weight, bias, l2)
         else:  # the sample's mean curvature, with the full data's penalty l2/m
             hessian = LF.hessian(sample, weight, bias, l2 * len(sample) / len(x))
-        direction = _solve(hessian, gradient)
+        direction = _solve(hessian, gradient, math.isfinite(self.grad_max))
         theta = torch.cat([weight.reshape(-1), bias])
 
         def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
@@ -74,7 +76,7 @@ class OneNeuronSteps:
             (x_tilde_t, x_tilde, a) if rows is None else (x_tilde_t[:, rows], x_tilde[rows], a[rows])
         )
         hessian = torch.addmm(penalty_matrix, xt_h * (a_h - a_h * a_h), x_h, alpha=1 / len(x_h))
-        direction = _solve(hessian, gradient)
+        direction = _solve(hessian, gradient, math.isfinite(self.grad_max))
         if converging:
             return self._final_step(theta, direction, cost_at)
         start, _ = self._known_cost_and_gradient()

@@ -19,11 +19,15 @@ from torch import Tensor
 CG_MAX_STEPS = 250
 
 
-def solve(matrix: Tensor, rhs: Tensor) -> Tensor:
+def solve(matrix: Tensor, rhs: Tensor, rhs_finite: bool | None = None) -> Tensor:
     """H⁻¹g by Cholesky; a singular H (separable data, l2 = 0) gets a growing ridge.  An H or g that is
     not finite (data or weights beyond the dtype's range) has no step: the NaN step it gets instead lets
-    the trainer stop and report the divergence, where LAPACK would fail on the NaNs with an internal error."""
-    if not bool(torch.isfinite(matrix).all()) or not bool(torch.isfinite(rhs).all()):
+    the trainer stop and report the divergence, where LAPACK would fail on the NaNs with an internal error.
+    ``rhs_finite``: whether g is finite, where the caller knows (it has read g's largest |entry|): one
+    pass over g and one host read fewer."""
+    if rhs_finite is None:
+        rhs_finite = bool(torch.isfinite(rhs).all())
+    if not rhs_finite or not bool(torch.isfinite(matrix).all()):
         return torch.full_like(rhs, float("nan"))
     factor, info = torch.linalg.cholesky_ex(matrix)
     ridge, scale = 0.0, None
