@@ -91,6 +91,7 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         # stalled: no step lowers the cost any more (rounding), though the gradient test has not fired
         self.converged, self.stalled, self.grad_max = False, False, float("inf")
         self._below_rounding = False  # the last step's predicted decrease was below rounding
+        self._in_place = False  # the step under way is a one-neuron one: θ is copied into W and b
         self._cache_key, self._cache = None, None  # small data: x̃, x̃ᵀ, p, diag(p)
         self._sample_key, self._sample = None, None  # the sampled row indices
         self._sampled_key, self._sampled = None, None  # x's sampled rows, gathered
@@ -119,6 +120,7 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         share of a small problem's step: see benchmarks/solve_time.py)."""
         self._data = (x, y, sample_weight, l2_rows)
         path = self._path(x, sample_weight, l2_rows)
+        self._in_place = path != "any"
         if path == "any":
             return self._step_any_model(x, y, sample_weight, l2_rows)
         if path == "cache":
@@ -303,7 +305,11 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
 
     def _write(self, candidate: Tensor, cost: float, gradient: Tensor | None) -> None:
         """θ := candidate, remembering its cost and gradient for the next step."""
-        torch.nn.utils.vector_to_parameters(candidate, self.params)
+        if self._in_place:  # W and b keep their storage: two copies, no ``.data`` swap
+            self.weight.copy_(candidate[:-1].view_as(self.weight))
+            self.bias.copy_(candidate[-1:])
+        else:  # the model's own path swaps ``.data`` in its cost_at: it writes the same way
+            torch.nn.utils.vector_to_parameters(candidate, self.params)
         self._remember(cost, gradient)
 
     def _line_search(self, theta, direction, gradient, start: float, cost_at) -> float:
