@@ -135,46 +135,28 @@ class LogisticRegression(Classifier):
         """
         weight, bias = self.weight.detach(), self.bias.detach()
         if isinstance(x, SF.SparseRows):  # the same formulas, on CSR products of x and xᵀ
-            value, dweight, dbias = SF.cost_and_grads(
-                x,
-                y,
-                weight,
-                bias,
-                self.l2,
-                with_cost=with_cost,
-                sample_weight=sample_weight,
-                rows=rows,
-                l2_rows=l2_rows,
-            )
-        elif self.out_features == 1:
-            grads = self._binary_grads(x)
-            if grads is LF.cost_and_grads or sample_weight is not None or rows is not None:
-                value, dweight, dbias = LF.cost_and_grads(
-                    x,
-                    y,
-                    weight,
-                    bias,
-                    self.l2,
-                    with_cost=with_cost,
-                    sample_weight=sample_weight,
-                    rows=rows,
-                    l2_rows=l2_rows,
-                )
-            else:  # the fused CUDA kernel divides l2 by the batch's m: l2·m/l2_rows gives l2/l2_rows
-                l2 = self.l2 if l2_rows is None else self.l2 * len(x) / l2_rows
-                value, dweight, dbias = grads(x, y, weight, bias, l2, with_cost=with_cost)
+            formula = SF.cost_and_grads
+        elif self.out_features > 1:
+            formula = LF.softmax_cost_and_grads
         else:
-            value, dweight, dbias = LF.softmax_cost_and_grads(
-                x,
-                y,
-                weight,
-                bias,
-                self.l2,
-                with_cost=with_cost,
-                sample_weight=sample_weight,
-                rows=rows,
-                l2_rows=l2_rows,
-            )
+            formula = self._binary_grads(x)
+            if formula is not LF.cost_and_grads and sample_weight is None and rows is None:
+                # the fused CUDA kernel divides l2 by the batch's m: l2·m/l2_rows gives l2/l2_rows
+                l2 = self.l2 if l2_rows is None else self.l2 * len(x) / l2_rows
+                value, dweight, dbias = formula(x, y, weight, bias, l2, with_cost=with_cost)
+                return value, (dweight, dbias)
+            formula = LF.cost_and_grads
+        value, dweight, dbias = formula(
+            x,
+            y,
+            weight,
+            bias,
+            self.l2,
+            with_cost=with_cost,
+            sample_weight=sample_weight,
+            rows=rows,
+            l2_rows=l2_rows,
+        )
         return value, (dweight, dbias)
 
     def hessian(self, x: Tensor, *, sample_weight: Tensor | None = None, rows=None, l2_rows=None) -> Tensor:
