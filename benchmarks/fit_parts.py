@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (depth, label, owner, attribute): the owner's attribute is replaced by a timed wrapper for the run.
 PARTS = [
     (0, "input checks: validate_data", estimator_module, "validate_data"),
-    (0, "input checks: check_classification_targets", estimator_module, "check_classification_targets"),
+    (0, "input checks: check_targets", estimator_module, "check_targets"),
     (0, "labels: distinct_and_inverse", estimator_module, "distinct_and_inverse"),
     (0, "row weights", estimator_module, "_row_weights"),
     (0, "config building (load_config + check_config)", estimator_module._TorchClassifier, "_config"),

@@ -17,7 +17,6 @@ import torch
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.utils import TransformerTags
-    from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as error:  # pragma: no cover - exercised by a test that hides scikit-learn
     raise ImportError(
@@ -37,6 +36,7 @@ from .sklearn_inputs import (
     _quiet_logging,
     _row_weights,
     _seed,
+    check_targets,
 )
 from .sklearn_warnings import NotConvergedWarning, category_of, in_estimator_words, say
 from .training.config import check_config, load_config
@@ -70,7 +70,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(
             self, _host(X), _host(y), dtype=[np.float64, np.float32], accept_sparse=self._sparse_formats
         )
-        check_classification_targets(y)
+        check_targets(y)
         self.classes_, y_index = distinct_and_inverse(y)
         if len(self.classes_) < 2:
             raise ValueError(

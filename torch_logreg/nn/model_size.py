@@ -9,9 +9,14 @@ training dtype) compared with the memory the device has available.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from ..errors import ConfigError
+
+# A model whose training needs fewer bytes than this fits on any machine this library runs on.
+ALWAYS_FITS_BYTES = 16 << 20
 
 
 def check_model_fits(
@@ -21,11 +26,12 @@ def check_model_fits(
     num_classes: int,
     dtype: torch.dtype,
     device: torch.device,
-    available: int,
+    available: Callable[[], int],
 ) -> None:
     """ConfigError naming the key and the bytes when ``build(model_config, sample_shape, K)`` cannot fit
-    in ``available`` bytes; ``build`` is ``models.build_model``, ``sample_shape`` one sample's: (n,) for a
-    row, (C, H, W) for an image (or n)."""
+    in ``available()`` bytes; ``build`` is ``models.build_model``, ``sample_shape`` one sample's: (n,) for a
+    row, (C, H, W) for an image (or n).  ``available`` is asked only for a model of more than
+    ``ALWAYS_FITS_BYTES``: reading the free memory costs more than a small estimator fit's step."""
     shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
     in_features = shape[0] if len(shape) == 1 else "×".join(map(str, shape)) + " pixels of"
     try:
@@ -47,7 +53,10 @@ def check_model_fits(
     count = sum(p.numel() for p in probe.parameters())
     itemsize = torch.empty(0, dtype=dtype).element_size()
     needed = count * 4 + count * itemsize * 2 if device.type == "cpu" else count * itemsize * 2
-    if needed <= available:
+    if needed <= ALWAYS_FITS_BYTES:
+        return
+    free = available()
+    if needed <= free:
         return
     args = probe.constructor_args() if hasattr(probe, "constructor_args") else {}
     key = (
@@ -58,7 +67,7 @@ def check_model_fits(
     raise ConfigError(
         f"{key}: the model has {count:,} parameters, {count * 4:,} bytes as built in float32; "
         f"training asks for {needed:,} bytes ({_human(needed)}) with the weights and gradients in "
-        f"{str(dtype).removeprefix('torch.')}; {device.type} has {_human(available)} available"
+        f"{str(dtype).removeprefix('torch.')}; {device.type} has {_human(free)} available"
     )
 
 

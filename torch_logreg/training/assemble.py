@@ -99,7 +99,7 @@ def training_model(config: Config, model, split: Split, device, dtype) -> Classi
                 num_classes,
                 dtype,
                 device,
-                device_memory(device),
+                lambda: device_memory(device),
             )
             model = build_model(config.model, split.sample_shape, num_classes)
         except ValueError as error:  # the model's own check of its arguments names the key

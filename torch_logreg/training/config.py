@@ -27,7 +27,7 @@ import yaml
 from pydantic import Field
 
 from ..errors import ConfigError, ConfigTypeError
-from ..nn.models import models_using, models_with_coefficient_table
+from ..nn.models import MODELS, models_using, models_with_coefficient_table
 from .config_data import DataConfig
 from .config_keys import (
     SEED_LIMIT,
@@ -186,7 +186,22 @@ def valid_keys(config: Config | None = None) -> list[str]:
 # Which choices use each key: key -> (section that chooses, the choices that use it).
 def used_by() -> dict[str, tuple[str, tuple[str, ...]]]:
     """key -> (the section that chooses, the choices that use it), from the registries' declarations
-    as they are now (a model registered later counts)."""
+    as they are now (a model registered later counts: the answer is kept per registry content, as every
+    run asks and a small estimator fit would spend a tenth of a millisecond re-deriving it)."""
+    key = (
+        tuple((name, id(spec)) for name, spec in OPTIMIZERS.items()),
+        tuple((name, id(model)) for name, model in MODELS.items()),
+    )
+    if key not in _USED_BY:
+        _USED_BY.clear()
+        _USED_BY[key] = _derive_used_by()
+    return _USED_BY[key]
+
+
+_USED_BY: dict[tuple, dict[str, tuple[str, tuple[str, ...]]]] = {}
+
+
+def _derive_used_by() -> dict[str, tuple[str, tuple[str, ...]]]:
     return {
         **{  # the keys some optimizer declares (OptimizerSpec.keys; not grad_tol), in the section's order
             f"optimizer.{name}": ("optimizer", optimizers_using(name))

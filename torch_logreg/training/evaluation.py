@@ -84,7 +84,7 @@ class Evaluation:
                 self.step(x, y, s)
             self._restore(self.last_good)
             if self.save:
-                save_checkpoint(self.run_dir / CHECKPOINT_NAME, self.last_good)
+                save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._with_record(self.last_good))
         kept = (
             f"; the last good state (iteration {self.iteration}) is in {self.run_dir / CHECKPOINT_NAME}"
             if self.last_good is not None and self.save

@@ -17,14 +17,16 @@ from ..saved_model import model_record
 
 
 class RunState:
-    def _state(self, seconds: float) -> dict:
+    def _state(self, seconds: float, record: bool = True) -> dict:
+        """What a checkpoint holds now.  ``record=False`` leaves out the model record (architecture,
+        classes, feature names, standardizer: ``_with_record`` adds it when the state is written), for
+        the snapshot each log step keeps to replay a divergence from."""
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         clone = lambda sd: {k: (v.detach().clone() if torch.is_tensor(v) else v) for k, v in sd.items()}  # noqa: E731
-        split = self.split
         return {
-            **model_record(self.model, split.standardizer, split.classes, split.feature_names),
+            **(self._record() if record else {}),
             "model": clone(self.model.state_dict()),  # on the run's device, for a bitwise resume
             "target": self.config.data.target,
             "config": self.config_dict,
@@ -35,6 +37,14 @@ class RunState:
             "history": {k: list(v) for k, v in self.history.items()},
             "seconds": seconds,
         }
+
+    def _record(self) -> dict:
+        split = self.split
+        return model_record(self.model, split.standardizer, split.classes, split.feature_names)
+
+    def _with_record(self, state: dict) -> dict:
+        """A snapshot taken with ``record=False``, whole, while the model holds its weights."""
+        return {**self._record(), **state}
 
     def _restore(self, state: dict) -> None:
         where = Path(self.run_dir or ".") / CHECKPOINT_NAME

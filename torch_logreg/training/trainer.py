@@ -381,7 +381,7 @@ class Trainer(RunState, ClassificationReport, Evaluation):
         params_finite = all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
         if not params_finite or not all(math.isfinite(v) for v in values.values()):
             self._diverged(it)
-        self.last_good = self._state(self.seconds_before)
+        self.last_good = self._state(self.seconds_before, record=False)
         self.grad_max = values["train/grad_norm"]
         values["train/learning_rate"] = self.optimizer.param_groups[0].get("lr", float("nan"))
         if self.config.model.check_grad and not is_stream(self.x_train):
