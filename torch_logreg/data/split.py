@@ -153,6 +153,7 @@ def load_split(data, seed: int) -> Split:
         name = str(data.path)
         image_shape = row_image_shape(data, table)
         if data.test_path:
+            _same_kind(data.path, data.test_path)
             if is_image_folder(data.test_path):
                 test = read_data_file(data, data.test_path, like=table)
             else:
@@ -194,6 +195,18 @@ def load_split(data, seed: int) -> Split:
         classes=table.classes,
         image_shape=image_shape,
     )
+
+
+def _same_kind(path, test_path) -> None:
+    """A test set of the training data's kind: images for a folder of images, rows for rows.  Mixed,
+    the test file would fail on its labels or widths, naming a symptom instead of the cause."""
+    images, test_images = is_image_folder(path), is_image_folder(test_path)
+    if images != test_images:
+        kinds = {True: "a folder of images (one sub-folder per class)", False: "a file of rows"}
+        raise DataError(
+            f"{test_path}: data.test_path is {kinds[test_images]}, but data.path={path} is "
+            f"{kinds[images]}; give test data of the same kind"
+        )
 
 
 def read_data_file(data, path, like: Table | None = None) -> Table:

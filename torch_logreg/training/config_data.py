@@ -65,7 +65,7 @@ class DataConfig(_Section):
     image_size: list[Annotated[int, Field(ge=1, le=4096)]] = key(
         [32, 32],
         "a folder of images (`data.path=photos/`, one sub-folder per class): every image is "
-        "resized to `[H, W]`",
+        "resized to `[H, W]` (other data: ignored, with a warning)",
         min_length=2,
         max_length=2,
         expected="[H, W] of integers in [1, 4096]",
@@ -84,7 +84,8 @@ class DataConfig(_Section):
     stream: bool = key(
         False,
         "read `.npy` training data block by block instead of loading it (full-batch `gd`, "
-        "`newton`, `lbfgs`); also on when the data would exceed `data.memory_limit`",
+        "`newton`, `lbfgs`); also on when the data would exceed `data.memory_limit`; other data: "
+        "ignored, with a warning",
     )
     memory_limit: Annotated[int | str, AfterValidator(_size)] | None = key(
         None,

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from .. import threads
+from ..data.ignored_keys import ignored_data_keys
 from ..data.split import Split, data_fingerprint
 from ..data.streaming import is_stream
 from ..errors import DesignWarning, IgnoredKeyWarning, TorchLogregWarning
@@ -291,7 +292,7 @@ class Trainer(RunState, ClassificationReport, Evaluation):
                 if "lr" in group:
                     group["lr"] = self.config.optimizer.lr
         design = design_warnings(self.model, self.split, self.x_train)
-        for line in ignored_keys(self.config):
+        for line in ignored_keys(self.config) + ignored_data_keys(self.config.data):
             self._warn(line, IgnoredKeyWarning)
         for line in design:
             self._warn(line, DesignWarning)
