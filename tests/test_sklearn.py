@@ -378,3 +378,43 @@ def test_mlp_integer_sample_weights_are_repeated_rows_step_for_step(iris):
         repeated = MLPClassifier(**params).fit(np.repeat(x, weights, 0), np.repeat(y, weights))
     for ours, theirs in zip(weighted.coefs_ + weighted.intercepts_, repeated.coefs_ + repeated.intercepts_):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("optimizer", ["newton", "lbfgs", "gd", "sgd", "adam"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_fit_and_predict_share_x_and_never_write_into_it(optimizer, dtype, classes):
+    """fit trains on X's own memory when it can (no 80 MB copy at 100k×100): it must only read it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(dtype)
+    X[:, 3] = X[:, 2]  # a duplicated column: the design checks look at it closely
+    y = rng.integers(0, classes, size=300)
+    before = X.copy()
+    kwargs = (
+        {}
+        if optimizer in ("newton", "lbfgs")
+        else {"lr": 0.1, "batch_size": 64 if optimizer == "sgd" else None}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = LogisticRegressionClassifier(optimizer=optimizer, max_iter=20, **kwargs).fit(X, y)
+        model.predict_proba(X)
+    assert np.array_equal(X, before)
+    assert model.coef_.dtype == dtype
+
+
+def test_a_read_only_x_is_copied_not_refused():
+    X, y = make_moons(100, noise=0.3, random_state=0)
+    X.setflags(write=False)
+    model = LogisticRegressionClassifier(optimizer="newton").fit(X, y)
+    assert model.score(X, y) > 0.8
+
+
+def test_the_network_estimator_shares_x_and_never_writes_into_it():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(200, 5)), rng.integers(0, 3, size=200)
+    before = X.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MLPClassifier(hidden=(4,), max_iter=10).fit(X, y).predict(X)
+    assert np.array_equal(X, before)

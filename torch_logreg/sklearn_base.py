@@ -37,6 +37,7 @@ from .sklearn_inputs import (
     _row_weights,
     _seed,
     check_targets,
+    rows_tensor,
 )
 from .sklearn_warnings import NotConvergedWarning, category_of, in_estimator_words, say
 from .training.config import check_config, load_config
@@ -99,7 +100,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
     def _fit_dense(self, X, y_index, weights, config) -> dict:
         labels = [_plain_label(c) for c in self.classes_]
         dtype = getattr(torch, config.train.dtype)
-        x = torch.tensor(X, dtype=dtype)  # a copy: X may be a read-only memmap
+        x = rows_tensor(X, dtype)
         y_tensor = torch.from_numpy(y_index.astype(np.float64))
         names = list(getattr(self, "feature_names_in_", default_feature_names(X.shape[1])))
         # No test rows: scikit-learn holds data out itself (cross_val_score, GridSearchCV).
@@ -168,7 +169,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             if sp.issparse(X):  # the model's logits from the CSR: X is never densified
                 return self.model_(SparseRows(X, reference.dtype))
-            return self.model_(torch.tensor(X, dtype=reference.dtype))
+            return self.model_(rows_tensor(X, reference.dtype))
 
     def _torch_dtype(self, X) -> torch.dtype:
         """``dtype``, or X's own (float32 stays float32, as scikit-learn's ``preserves_dtype`` promises)."""
