@@ -403,3 +403,21 @@ def test_which_model_keys_apply_follows_from_the_models_own_declarations(monkeyp
     assert models.models_using("hidden") == ("mlp", "cnn", "wide_mlp")
     assert "used by mlp, cnn, wide_mlp" in ignored_keys(load_config(None, ["model.hidden=[8]"]))[0]
     assert "model.hidden" not in applicable_hparams(Config().to_dict())
+
+
+def test_each_optimizer_keys_help_names_the_optimizers_that_read_it():
+    """The "`sgd` only" of a key's help is written by hand: it must say what the registry declares."""
+    import re
+
+    from torch_logreg.training.config_optimizer import OptimizerConfig
+    from torch_logreg.training.optimizers import optimizers_using
+
+    checked = 0
+    for name, info in OptimizerConfig.model_fields.items():
+        said = re.match(r"`(\w+)` only", info.description or "")
+        if said:
+            assert optimizers_using(name) == (said.group(1),), name
+            checked += 1
+        elif name not in ("name", "grad_tol"):
+            assert len(optimizers_using(name)) != 1, f"optimizer.{name}'s help should say which one reads it"
+    assert checked >= 3
