@@ -149,3 +149,20 @@ def test_an_image_beside_the_class_folders_is_refused_naming_it_not_left_out(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert run_main(capsys, *TINY_CNN, f"data.path={folder}", "--run-dir", tmp_path / "run").status == 0
+
+
+def test_a_photo_taken_turned_is_read_upright_as_a_viewer_shows_it(tmp_path):
+    """EXIF orientation 6 (stored on its side, shown turned 90° clockwise): the stored top row is shown as
+    the right-hand column, for the classifier's images and art's alike."""
+    stored = np.zeros((4, 6, 3), np.uint8)
+    stored[0] = 255  # the stored top row is white
+    picture = Image.fromarray(stored)
+    exif = picture.getexif()
+    exif[0x0112] = 6
+    picture.save(tmp_path / "turned.png", exif=exif)
+    upright = np.asarray(decode_image(tmp_path / "turned.png"))
+    assert upright.shape == (6, 4, 3)
+    assert (upright[:, -1] == 255).all() and (upright[:, :-1] == 0).all()
+    pixels = read_image(tmp_path / "turned.png", (1, 6, 4)).reshape(6, 4)
+    assert np.allclose(pixels[:, -1], 1.0) and np.allclose(pixels[:, :-1], 0.0)
+    assert to_tensor(open_picture(str(tmp_path / "turned.png"))).shape == (1, 3, 6, 4)

@@ -89,13 +89,15 @@ def image_inputs(sample_shape, path) -> list[Path] | None:
 def decode_image(file):
     """The image in ``file``, decoded now (a truncated or corrupt file fails here, not later), with Pillow;
     anything Pillow cannot read is one ``DataError`` line naming the file and Pillow's reason.  A 16-bit
-    or float grey image comes back as 8-bit ``L`` at its true scale (``pixel_depth``)."""
-    from PIL import Image, UnidentifiedImageError
+    or float grey image comes back as 8-bit ``L`` at its true scale (``pixel_depth``).  A photo whose EXIF
+    orientation says it was taken turned comes back upright, as a viewer shows it (a phone's portrait
+    photo is stored on its side)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(file) as image:
             image.load()
-            picture = image.copy()
+            picture = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(f"{file}: not an image that can be decoded ({reason})") from None
