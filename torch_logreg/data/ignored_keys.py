@@ -8,7 +8,7 @@ config's schema (``training.config.ignored_keys`` says it of the optimizer and m
 from __future__ import annotations
 
 from .image_folder import is_image_folder
-from .shards import _row_addressable
+from .shards import row_addressable
 
 
 def ignored_data_keys(data) -> list[str]:
@@ -24,7 +24,7 @@ def ignored_data_keys(data) -> list[str]:
             f"(data.path=photos/, one sub-folder per class), and {what}"
         )
     if data.stream:
-        whole = [p for p in (data.path, data.test_path) if p and not _row_addressable(p)]
+        whole = [p for p in (data.path, data.test_path) if p and not row_addressable(p)]
         if not data.path or whole:
             read = f"{whole[0]} is" if whole else f"data.name={data.name} is built in and"
             lines.append(

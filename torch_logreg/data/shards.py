@@ -41,7 +41,7 @@ def load_for_training(data, seed: int, group, standardizer: Standardizer | None 
     """The trainer's data: streamed (``streaming``) when asked or too large for memory, else this
     worker's rows in memory (``load_split_shard``), else, for one process, ``load_split``.
     ``standardizer``: a resumed run's, so streaming need not redo its statistics pass."""
-    if _row_addressable(data.path) and (not data.test_path or _row_addressable(data.test_path)):
+    if row_addressable(data.path) and (not data.test_path or row_addressable(data.test_path)):
         if group.agree(_streams, data):
             return load_streamed(data, seed, group, standardizer)
     # a folder of .npy shards, read shard by shard (a folder of images is read whole, as a file is)
@@ -63,7 +63,7 @@ def _streams(data) -> bool:
 
 def load_split_shard(data, seed: int, group) -> Split:
     """This worker's part of the split that ``data`` asks for, with ``split.shard`` saying where it sits."""
-    if not _row_addressable(data.path) or (data.test_path and not _row_addressable(data.test_path)):
+    if not row_addressable(data.path) or (data.test_path and not row_addressable(data.test_path)):
         split = group.agree(load_split, data, seed)
         return _keep_rows(split, group)
     _refuse_shift(data, "under torchrun, .npy rows are read in ranges")
@@ -103,7 +103,8 @@ def _refuse_shift(data, why: str) -> None:
         )
 
 
-def _row_addressable(path) -> bool:
+def row_addressable(path) -> bool:
+    """A ``.npy`` file or a folder of ``.npy`` shards: rows that can be read by range, and streamed."""
     shard_folder = Path(path).is_dir() and not is_image_folder(path) if path else False
     return bool(path) and (shard_folder or Path(path).suffix.lower() == ".npy")
 
