@@ -79,9 +79,12 @@ RANK_CHECK_BUDGET = 2e9
 def linear_dependency(x: Tensor) -> tuple[int, int] | None:
     """(rank, n + 1) when the columns of [x, 1] are linearly dependent, else None.
 
-    The eigenvalues of the Gram matrix of the centred, unit-scaled columns, against a relative
-    tolerance n·eps·λmax (as ``numpy.linalg.matrix_rank``): exact, and independent of any random draw.
-    Centring takes the intercept's direction out, so the rank counts it once.
+    The singular values σ of the centred, unit-scaled columns (from R of their QR factorization, which
+    keeps them accurate to rounding: a Gram matrix would square the condition number, and its
+    eigenvalues of an exact combination drown in rounding at ten thousand rows), against a relative
+    tolerance (n + 1)·eps·σmax with eps that of x's own dtype (a combination stored in float32 is exact
+    only to float32's rounding).  Exact, and independent of any random draw.  Centring takes the
+    intercept's direction out, so the rank counts it once.
     """
     found = _rank_deficiency(x)
     return found or None
@@ -106,6 +109,9 @@ def _rank_deficiency(x: Tensor) -> tuple[int, int] | bool | None:
 
 def _rank_test(x: Tensor) -> tuple[int, int] | bool | None:
     m, n = x.shape
+    if m <= n:  # rank m − 1 < n at most: too few rows to tell a dependency from a short design
+        return None
+    eps = torch.finfo(x.dtype).eps
     x64 = x.to(torch.float64)
     size = x64.abs().amax(0)  # each column over its largest |value| first: features of 1e300 cannot overflow
     centred = x64 / torch.where(size > 0, size, 1.0)
@@ -114,17 +120,15 @@ def _rank_test(x: Tensor) -> tuple[int, int] | bool | None:
     # One host read: non-finite features (the data checks name them) or a constant column (named already).
     if not bool((scale > 0).all()):  # NaN and 0 both fail; an infinite feature gives NaN above
         return None
-    unit = centred / scale
-    gram = unit.T @ unit
     try:
-        # An n×n eigenproblem (and any op on a small sample) is many short parallel regions: on a busy
-        # machine each waits for a descheduled thread, so it runs on the calling thread alone.
-        with threads.torch_threads_for(gram, None):
-            eigenvalues = torch.linalg.eigvalsh(gram)
+        # Small factorizations are many short parallel regions: on a busy machine each waits for a
+        # descheduled thread, so they run on the calling thread alone.
+        with threads.torch_threads_for(x, None):
+            factor = torch.linalg.qr(centred / scale, mode="r").R
+            singular = torch.linalg.svdvals(factor)
     except torch.linalg.LinAlgError:
         return None
-    tolerance = n * torch.finfo(torch.float64).eps * float(eigenvalues[-1])
-    rank = int((eigenvalues > tolerance).sum())
+    rank = int((singular > (n + 1) * eps * float(singular[0])).sum())
     if rank == n:
         return False  # full column rank: no column repeats another
     return (rank + 1, n + 1) if rank < m - 1 else None  # rank m − 1 < n: too few rows to tell
