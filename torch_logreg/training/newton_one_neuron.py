@@ -50,12 +50,11 @@ class OneNeuronSteps:
                 hessian = LF.hessian(sample, weight, bias, l2 * len(sample) / len(x))
         direction = _solve(hessian, gradient, math.isfinite(self.grad_max))
         theta = torch.cat([weight.reshape(-1), bias])
-        fused_after = fused and not converging  # the final step's point needs no H
 
-        def cost_at(candidate: Tensor) -> tuple:
-            return self._blocked_derivatives(
-                x, y, candidate[:-1].view_as(weight), candidate[-1:], fused_after
-            )
+        def cost_at(
+            candidate: Tensor,
+        ) -> tuple:  # fused: with H, also at the final point (the pass is cheaper)
+            return self._blocked_derivatives(x, y, candidate[:-1].view_as(weight), candidate[-1:], fused)
 
         if converging:
             return self._final_step(theta, direction, cost_at)
