@@ -175,7 +175,8 @@ def hessian(
     """∇²J over θ = [W, b]: [x, 1]ᵀ diag(s·a(1−a)) [x, 1] / m + (l2/m)·I on W only.  -> (n+1, n+1).
 
     The second derivative of the cost: ∂dz/∂z = s·a(1−a)/m, chained through z = x Wᵀ + b.
-    The bias entry gets no l2 term, as the bias is never penalized.
+    The bias entry gets no l2 term, as the bias is never penalized.  On the CPU without sample
+    weights or autograd, ``one_pass_hessian`` forms the sums (x read once, the Gram by syrk).
     """
     m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
     if sample_weight is None and one_pass_hessian.supports(x, weight, bias):  # CPU: x once, the Gram by syrk
