@@ -1,6 +1,7 @@
 """The one-neuron cost, gradient and Hessian in one pass over x: what a Newton step on few parameters needs.
 
-For x (m, n), y (m,) in {0, 1}, θ = [W, b] (n + 1,), x̃ = [x, 1] and p = l2/m on W, 0 on b:
+For x (m, n), labels y (m,) (0./1.; a value in [0, 1] is the cross-entropy against it),
+θ = [W, b] (n + 1,), x̃ = [x, 1] and p = l2/m on W, 0 on b:
 
     z = x Wᵀ + b,  a = σ(z)                              (m,)
     J = (1/m) Σ [max(z, 0) − y·z + log1p(e^(−|z|))] + ½ θᵀ diag(p) θ
@@ -25,7 +26,7 @@ from torch import Tensor
 from .formulas import l2_backward, l2_forward, logistic_cost_forward
 from .whole_batch import block_scratch, row_blocks
 
-# About 1 MB of x a block: a few hundred KB per temporary for narrow x, so that the ~25 ops of a
+# About 1 MB of x a block: a few hundred KB per temporary for narrow x, so that the score of ops of a
 # block stay in cache, and few enough blocks that the ops' fixed cost stays small.
 BLOCK_BYTES = 1 << 20
 
@@ -35,7 +36,7 @@ def cost_grad_hessian(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(J (), ∇J (n + 1,), ∇²J (n + 1, n + 1)) over θ = [W, b] for one neuron, x read once.
 
-    x: (m, n), y: (m,) in {0, 1}, weight: (1, n), bias: (1,); no sample weights, l2 divided by m.
+    x: (m, n), y: (m,), weight: (1, n), bias: (1,); no sample weights, l2 divided by m.
     No autograd: the result is for a second-order optimizer, not for ``backward``.
     """
     m, n = x.shape
@@ -47,9 +48,8 @@ def cost_grad_hessian(
     derivatives = torch.empty(2, rows, dtype=x.dtype, device=x.device)  # [a − y, a(1 − a)], reused
     cost = torch.zeros((), dtype=x.dtype, device=x.device)
     sums = torch.zeros(n + 1, 2, dtype=x.dtype, device=x.device)  # x̃ᵀ [a − y, a(1 − a)]
-    top_left = torch.zeros(
-        n, n, dtype=x.dtype, device=x.device
-    )  # Σ x c xᵀ; contiguous: addmm_ into a view is slow
+    # xᵀ diag(a(1 − a)) x, contiguous: addmm_ into a strided view of the result is slow
+    top_left = torch.zeros(n, n, dtype=x.dtype, device=x.device)
     for x_block, y_block in blocks:
         k = len(x_block)
         z = torch.addmv(bias, x_block, w)  # (k,)
