@@ -78,18 +78,21 @@ def test_cost_and_gradient_is_the_models_and_the_next_step_starts_from_it(name, 
     assert cost == pytest.approx(expected.item(), rel=1e-12)
     torch.testing.assert_close(gradient, torch.cat([g.reshape(-1) for g in grads]), rtol=1e-10, atol=1e-14)
 
-    # The one function each path passes over x with: row blocks, the model's own, small x.
-    where, attribute = {
-        "one neuron, x over 1 MB (row blocks)": (LF, "cost_and_grads"),
-        "3 classes (any model)": (model, "cost_and_grads"),
-        "one neuron, small x (cached)": (LF, "logistic_cost_forward"),
+    # The functions each path passes over x with: row blocks (7 parameters: the cost, gradient and
+    # Hessian in one pass), the model's own, small x.
+    where, attributes = {
+        "one neuron, x over 1 MB (row blocks)": (LF, ["cost_and_grads", "cost_grad_hessian", "hessian"]),
+        "3 classes (any model)": (model, ["cost_and_grads"]),
+        "one neuron, small x (cached)": (LF, ["logistic_cost_forward"]),
     }[name]
-    real, passes = getattr(where, attribute), []
-    monkeypatch.setattr(where, attribute, lambda *a, **k: passes.append(1) or real(*a, **k))
+    passes = []
+    for attribute in attributes:
+        real = getattr(where, attribute)
+        monkeypatch.setattr(where, attribute, lambda *a, real=real, **k: passes.append(1) or real(*a, **k))
     start = newton.cost_and_gradient(x, y)
     assert start[0] == cost and start[1] is gradient and not passes  # remembered, not recomputed
     newton.step_on(x, y)
-    assert len(passes) <= 1  # the accepted candidate's pass (row blocks); never the start's again
+    assert len(passes) <= 1  # the accepted candidate's pass (row blocks: H too); never the start's again
 
 
 def test_newton_takes_its_data_as_torch_optim_takes_a_closure():
@@ -124,3 +127,49 @@ def test_newton_uses_the_fast_paths_only_of_a_model_that_offers_them():
     """One neuron offers (W, b); softmax and the reduced model of torchrun offer none."""
     assert Newton(LogisticRegression(3)).one_neuron
     assert not Newton(LogisticRegression(3, num_classes=3)).one_neuron
+
+
+def _blocked_newton_run(monkeypatch, fused_up_to: int, dtype=torch.float64):
+    """Newton's row-block steps to convergence on 100k×4, H from the cost's pass (fused) or its own."""
+    from torch_logreg.training import newton_one_neuron
+
+    monkeypatch.setattr(newton_one_neuron, "FUSED_MAX_PARAMETERS", fused_up_to)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(100_000, 4, generator=gen, dtype=torch.float64)
+    y = (torch.rand(100_000, generator=gen, dtype=torch.float64) < torch.sigmoid(x[:, 0] - x[:, 3])).double()
+    model = LogisticRegression(4, l2=0.5).to(dtype)
+    newton, costs = Newton(model), []
+    assert newton._path(x.to(dtype), None, None) == "blocked"
+    while not newton.converged and len(costs) < 30:
+        costs.append(newton.step_on(x.to(dtype), y.to(dtype)))
+    return costs, torch.cat([model.weight.detach().reshape(-1), model.bias.detach()])
+
+
+@pytest.mark.parametrize("dtype, atol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_blocked_newton_with_h_from_the_costs_pass_takes_the_same_steps(monkeypatch, dtype, atol):
+    # H formed in the pass of the accepted candidate's cost and gradient, for the next step, is the
+    # separate Hessian pass's H: the same steps, the same optimum.
+    fused_costs, fused_theta = _blocked_newton_run(monkeypatch, 16, dtype)
+    plain_costs, plain_theta = _blocked_newton_run(monkeypatch, 0, dtype)
+    assert len(fused_costs) == len(plain_costs) <= 8
+    assert fused_costs == pytest.approx(plain_costs, abs=atol)
+    torch.testing.assert_close(fused_theta, plain_theta, atol=atol, rtol=0)
+
+
+def test_a_remembered_hessian_is_not_used_once_the_weights_change(monkeypatch):
+    # A resume (or a user) writing W between steps makes the remembered cost, gradient and H stale:
+    # the next step is a fresh optimizer's from the new weights.
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(60_000, 3, generator=gen, dtype=torch.float64)  # 1.4 MB: row blocks
+    y = (torch.rand(60_000, generator=gen, dtype=torch.float64) < torch.sigmoid(x[:, 1])).double()
+    model = LogisticRegression(3, l2=0.5).double()
+    newton = Newton(model)
+    newton.step_on(x, y)
+    assert newton._known_hessian() is not None  # the accepted candidate's H, kept for the next step
+    with torch.no_grad():
+        model.weight.mul_(0.5)
+    fresh = copy.deepcopy(model)
+    newton.step_on(x, y)
+    Newton(fresh).step_on(x, y)
+    for mine, expected in zip(model.parameters(), fresh.parameters()):
+        assert torch.equal(mine, expected)

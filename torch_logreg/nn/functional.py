@@ -72,6 +72,7 @@ from .formulas import (  # noqa: E402,F401
     softplus,
     tanh_backward,
 )
+from .second_order import cost_grad_hessian  # noqa: E402,F401
 from .whole_batch import (  # noqa: E402,F401
     CPU_BLOCK_BYTES,
     CPU_GRADIENT_BLOCK_BYTES,

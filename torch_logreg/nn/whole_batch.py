@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import one_pass
+from . import one_pass, one_pass_hessian
 from .formulas import (
     l2_backward,
     l2_forward,
@@ -175,10 +175,22 @@ def hessian(
     """∇²J over θ = [W, b]: [x, 1]ᵀ diag(s·a(1−a)) [x, 1] / m + (l2/m)·I on W only.  -> (n+1, n+1).
 
     The second derivative of the cost: ∂dz/∂z = s·a(1−a)/m, chained through z = x Wᵀ + b.
-    The bias entry gets no l2 term, as the bias is never penalized.
+    The bias entry gets no l2 term, as the bias is never penalized.  On the CPU without sample
+    weights or autograd, ``one_pass_hessian`` forms the sums (x read once, the Gram by syrk).
     """
-    n = x.shape[1]
     m, l2_m = normalizers(x, sample_weight, rows, l2_rows)
+    if sample_weight is None and one_pass_hessian.supports(x, weight, bias):  # CPU: x once, the Gram by syrk
+        top_left, top_right, corner = one_pass_hessian.curvature_sums(x, weight, bias, m)
+    else:
+        top_left, top_right, corner = _curvature_sums(x, weight, bias, m, sample_weight)
+    top_left.diagonal().add_(l2 / l2_m)
+    bottom = torch.cat([top_right, corner]).unsqueeze(0)  # (1, n + 1)
+    return torch.cat([torch.cat([top_left, top_right.unsqueeze(1)], 1), bottom], 0)
+
+
+def _curvature_sums(x: Tensor, weight: Tensor, bias: Tensor, m, sample_weight: Tensor | None):
+    """(xᵀ diag(c) x, xᵀ c, Σ c) with c = s·a(1 − a)/m, in ``row_blocks``: any device, weights, autograd."""
+    n = x.shape[1]
     w = weight.reshape(-1)
     # Contiguous accumulators: addmm_ into a strided view of the result ran ~40× slower.
     top_left = torch.zeros(n, n, dtype=x.dtype, device=x.device)
@@ -201,9 +213,7 @@ def hessian(
         top_left.addmm_(weighted.T, x_block)  # xᵀ diag(c) x
         top_right += weighted.sum(0)  # xᵀ c
         corner += curvature.sum()  # Σ c
-    top_left.diagonal().add_(l2 / l2_m)
-    bottom = torch.cat([top_right, corner]).unsqueeze(0)  # (1, n + 1)
-    return torch.cat([torch.cat([top_left, top_right.unsqueeze(1)], 1), bottom], 0)
+    return top_left, top_right, corner
 
 
 def softmax_cost_and_grads(

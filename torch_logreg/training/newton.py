@@ -20,7 +20,7 @@ from torch import Tensor
 
 from .capabilities import Capabilities
 from .convergence import default_grad_tol
-from .newton_one_neuron import OneNeuronSteps, _cost_and_gradient
+from .newton_one_neuron import OneNeuronSteps
 from .newton_solve import conjugate_gradient
 from .newton_solve import solve as _solve
 
@@ -42,7 +42,10 @@ def auto_hessian_rows(m: int, n_params: int) -> int:
 
     A Hessian pass costs about P gradient passes: with a handful of parameters it is as
     cheap as the gradient, and the exact H's quadratic convergence wins; from about ten on,
-    the sample's cheaper steps do (``benchmarks/solve_time.py`` times both).  The gradient and
+    the sample's cheaper steps do (``benchmarks/solve_time.py`` times both).  At 100k×100 in
+    float64, with H's Gram by syrk (``nn.one_pass_hessian``), every row takes 5 steps, 100 rows
+    a parameter 9, 200 rows 8 and 50 rows 13: the 9 cheap steps take the least time, as a step's
+    cost-and-gradient pass over all of x is then the larger part of it.  The gradient and
     the stopping test always use every row, so the optimum is the same; only the curvature
     that steers each step is sampled.
     """
@@ -95,9 +98,9 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
         self._cache_key, self._cache = None, None  # small data: x̃, x̃ᵀ, p, diag(p)
         self._sample_key, self._sample = None, None  # the sampled row indices
         self._sampled_key, self._sampled = None, None  # x's sampled rows, gathered
-        # The cost (and gradient, where known) at the current θ on the data it was computed
+        # The cost (and gradient and Hessian, where known) at the current θ on the data it was computed
         # on: the last accepted candidate's, or ``cost_and_gradient``'s, for the next step.
-        self._known: tuple[tuple, tuple, float, Tensor | None] | None = None
+        self._known: tuple[tuple, tuple, float, Tensor | None, Tensor | None] | None = None
         self._data: tuple | None = None  # (x, y, sample_weight, l2_rows) of the call under way
 
     def set_data(self, x: Tensor, y: Tensor, sample_weight: Tensor | None = None, l2_rows=None) -> None:
@@ -149,8 +152,10 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
             )
         elif path == "cache":  # after a step the cost is known (its line search's), only ∇J is not
             cost, gradient = self._in_cache_cost_and_gradient(x, y, cost)
-        else:
-            cost, gradient = _cost_and_gradient(x, y, self.weight, self.bias, self.l2)
+        else:  # with few parameters, H in the same pass: the next step needs it
+            cost, gradient, hessian = self._blocked_derivatives(x, y, self.weight, self.bias, self._fused(x))
+            self._remember(cost, gradient, hessian)
+            return cost, gradient
         self._remember(cost, gradient)
         return cost, gradient
 
@@ -177,8 +182,8 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
     def _final_step(self, theta: Tensor, direction: Tensor, cost_at) -> float:
         """The full step H⁻¹g once the gradient test fires: it squares the remaining error."""
         candidate = theta - direction
-        new, gradient_at = cost_at(candidate)
-        self._write(candidate, new, gradient_at)
+        new, *derivatives = cost_at(candidate)
+        self._write(candidate, new, *derivatives)
         self.converged = True
         return new
 
@@ -299,22 +304,28 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
             return known[2], known[3]
         return None, None
 
-    def _remember(self, cost: float, gradient: Tensor | None) -> None:
-        # The data tensors themselves, not their addresses: a freed batch's memory can hold the next one.
-        self._known = (self._data, self._versions(), cost, gradient)
+    def _known_hessian(self) -> Tensor | None:
+        """The Hessian remembered at the current parameters and data (see ``_known_cost_and_gradient``)."""
+        return self._known[4] if self._known_cost_and_gradient()[1] is not None else None
 
-    def _write(self, candidate: Tensor, cost: float, gradient: Tensor | None) -> None:
-        """θ := candidate, remembering its cost and gradient for the next step."""
+    def _remember(self, cost: float, gradient: Tensor | None, hessian: Tensor | None = None) -> None:
+        # The data tensors themselves, not their addresses: a freed batch's memory can hold the next one.
+        self._known = (self._data, self._versions(), cost, gradient, hessian)
+
+    def _write(
+        self, candidate: Tensor, cost: float, gradient: Tensor | None, hessian: Tensor | None = None
+    ) -> None:
+        """θ := candidate, remembering its cost, gradient and (where computed) Hessian for the next step."""
         if self._in_place:  # W and b keep their storage: two copies, no ``.data`` swap
             self.weight.copy_(candidate[:-1].view_as(self.weight))
             self.bias.copy_(candidate[-1:])
         else:  # the model's own path swaps ``.data`` in its cost_at: it writes the same way
             torch.nn.utils.vector_to_parameters(candidate, self.params)
-        self._remember(cost, gradient)
+        self._remember(cost, gradient, hessian)
 
     def _line_search(self, theta, direction, gradient, start: float, cost_at) -> float:
         """θ − t·Δ for t = 1, ½, ¼, … until the cost drops by the Armijo amount; writes W and b.
-        ``cost_at(θ)`` returns (J, ∇J or None); the accepted point's pair is kept for the next step.
+        ``cost_at(θ)`` returns (J, ∇J or None[, ∇²J]); the accepted point's are kept for the next step.
         A predicted decrease below rounding leaves θ alone: the gradient test decides convergence."""
         slope = float(gradient @ direction)
         if not slope > 1e-15 * max(1.0, abs(start)):
@@ -324,16 +335,16 @@ class Newton(OneNeuronSteps, torch.optim.Optimizer):
                 self.stalled = True
                 return start
             self._below_rounding = True
-            new, gradient_at = cost_at(theta - direction)
-            self._write(theta - direction, new, gradient_at)
+            new, *derivatives = cost_at(theta - direction)
+            self._write(theta - direction, new, *derivatives)
             return new
         self._below_rounding = False  # the predicted decrease is below rounding: at the optimum; θ unchanged
         step_size = 1.0
         for _ in range(40):
             candidate = theta - step_size * direction
-            new, gradient_at = cost_at(candidate)
+            new, *derivatives = cost_at(candidate)
             if new <= start - 1e-4 * step_size * slope:
-                self._write(candidate, new, gradient_at)
+                self._write(candidate, new, *derivatives)
                 if step_size < 1:
                     self._stop_sampling("needed a step shorter than 1")
                 return new

@@ -4,7 +4,8 @@ Both step on θ = [W, b] with ``nn.functional``'s one-neuron formulas, never the
 
 * in cache (x up to ``newton.SMALL_NEWTON_BYTES``): a copy x̃ = [x, 1] and its transpose, so a step is
   a few dozen ops, where on small data the ops' overhead, not the arithmetic, is the time;
-* blocked (larger x): ``row_blocks``, each candidate's cost and gradient in one pass over x.
+* blocked (larger x): ``row_blocks``, each candidate's cost and gradient (and, with few parameters,
+  Hessian) in one pass over x.
 
 They are a mixin of ``Newton``: the line search, the sampling of H's rows and the remembered cost are its.
 """
@@ -19,33 +20,57 @@ from torch import Tensor
 from ..nn import functional as LF
 from .newton_solve import solve as _solve
 
+# Up to this many parameters, the blocked step forms H in the pass that computes the cost and the
+# gradient (``nn.functional.cost_grad_hessian``): H's n² products a row then cost about what the
+# pass's own work does, so a step reads x once instead of twice.  Past it H costs several gradients,
+# and a candidate the line search rejects would waste one.
+FUSED_MAX_PARAMETERS = 16
+
 
 class OneNeuronSteps:
     """``Newton``'s steps for one neuron; ``self.weight``, ``self.bias`` and ``self.l2`` are the model's."""
 
     def _step_blocked(self, x: Tensor, y: Tensor) -> float:
-        """One step in ``row_blocks``.  The line search computes each candidate's gradient in
+        """One step in row blocks.  The line search computes each candidate's gradient in
         the same pass as its cost, while a block of x is in cache; the accepted candidate's
-        is the next step's gradient, so a step reads x once, not twice (plus H's pass)."""
+        is the next step's gradient, so a step reads x once, not twice (plus H's pass).
+        With few parameters (``_fused``) the pass forms H too, and a step reads x once in all."""
         weight, bias, l2 = self.weight, self.bias, self.l2
+        fused = self._fused(x)
         start, gradient = self._known_cost_and_gradient()
-        if gradient is None:
-            start, gradient = _cost_and_gradient(x, y, weight, bias, l2)
+        hessian = self._known_hessian() if fused else None
+        if gradient is None or (fused and hessian is None):
+            start, gradient, hessian = self._blocked_derivatives(x, y, weight, bias, fused)
         converging = self._converging(gradient)
-        sample = None if converging else self._sampled_x(x)  # the final step squares the error: exact H
-        if sample is None:
-            hessian = LF.hessian(x, weight, bias, l2)
-        else:  # the sample's mean curvature, with the full data's penalty l2/m
-            hessian = LF.hessian(sample, weight, bias, l2 * len(sample) / len(x))
+        if hessian is None:
+            sample = None if converging else self._sampled_x(x)  # the final step squares the error: exact H
+            if sample is None:
+                hessian = LF.hessian(x, weight, bias, l2)
+            else:  # the sample's mean curvature, with the full data's penalty l2/m
+                hessian = LF.hessian(sample, weight, bias, l2 * len(sample) / len(x))
         direction = _solve(hessian, gradient, math.isfinite(self.grad_max))
         theta = torch.cat([weight.reshape(-1), bias])
 
-        def cost_at(candidate: Tensor) -> tuple[float, Tensor]:
-            return _cost_and_gradient(x, y, candidate[:-1].view_as(weight), candidate[-1:], l2)
+        def cost_at(
+            candidate: Tensor,
+        ) -> tuple:  # fused: with H, also at the final point (the pass is cheaper)
+            return self._blocked_derivatives(x, y, candidate[:-1].view_as(weight), candidate[-1:], fused)
 
         if converging:
             return self._final_step(theta, direction, cost_at)
         return self._line_search(theta, direction, gradient, start, cost_at)
+
+    def _fused(self, x: Tensor) -> bool:
+        """Whether H comes from the cost's own pass: few parameters (H then costs about what the cost
+        does, and a rejected candidate's H little) and every row (no sampled H)."""
+        return x.shape[1] + 1 <= FUSED_MAX_PARAMETERS and self._sample_rows(x.shape[0], x.device) is None
+
+    def _blocked_derivatives(self, x: Tensor, y: Tensor, weight: Tensor, bias: Tensor, with_hessian: bool):
+        """(J, ∇J, ∇²J or None) over θ = [W, b] at (weight, bias), in one pass over x."""
+        if with_hessian:
+            cost, gradient, hessian = LF.cost_grad_hessian(x, y, weight, bias, self.l2)
+            return cost.item(), gradient, hessian
+        return (*_cost_and_gradient(x, y, weight, bias, self.l2), None)
 
     def _sampled_x(self, x: Tensor) -> Tensor | None:
         """x's sampled rows, gathered once per data tensor (not once per step)."""
