@@ -6,10 +6,11 @@ the gradient's size) in float32, for one neuron and softmax, with and without sa
 and with a last block shorter than the others.
 """
 
+import numpy as np
 import pytest
 import torch
 
-from torch_logreg.nn import functional, one_pass
+from torch_logreg.nn import functional, numpy_formulas, one_pass
 from torch_logreg.nn.logistic import LogisticRegression
 
 # 203 rows of 7 features in blocks of 5 rows: 41 blocks, the last of 3 rows.
@@ -176,3 +177,66 @@ def test_each_thread_gets_several_blocks_of_few_logits_or_the_calling_thread_doe
     assert one_pass.worker_count(logits, 100 * share) == 8  # never more than torch's threads
     # narrow x: torch's own threads share each block's formula
     assert one_pass.worker_count(one_pass.TORCH_GRAIN_SIZE + 1, 100 * share) == 1
+
+
+@pytest.mark.parametrize("product", sorted(one_pass.ROW_PRODUCTS))
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_every_row_product_gives_the_formulas(dtype, product):
+    x, y, weight, bias, s = problem(1, dtype, weighted=True)
+    m = s.sum()
+    got = one_pass.grads(x, weight, bias, LOSSES[1], y, m, s, block_bytes=block_bytes(x), product=product)
+    want = formula(x, y, weight, bias, LOSSES[1], m, s)
+    for a, b in zip(got, want):
+        assert relative_error(a, b) < TOLERANCE[dtype]
+
+
+def test_a_wrong_row_product_is_caught(monkeypatch):
+    # The logits of a product that drops the last feature change z and every dz after it.
+    def last_feature_dropped(x_block, w, out):
+        np.dot(x_block[:, :-1], w[:-1], out=out)
+
+    monkeypatch.setitem(one_pass.ROW_PRODUCTS, "wrong", last_feature_dropped)
+    x, y, weight, bias, s = problem(1, torch.float32, weighted=False)
+    z, dweight, _ = one_pass.grads(
+        x, weight, bias, LOSSES[1], y, M, s, block_bytes=block_bytes(x), product="wrong"
+    )
+    want_z, want_dweight, _ = formula(x, y, weight, bias, LOSSES[1], M, s)
+    assert relative_error(z, want_z) > 1e-3 and relative_error(dweight, want_dweight) > 1e-3
+
+
+def test_one_neurons_dz_runs_as_its_numpy_twin_and_a_wrong_twin_is_caught(monkeypatch):
+    # The torch formula passed in is looked up in TWINS; a formula without a twin runs as torch ops.
+    x, y, weight, bias, s = problem(1, torch.float64, weighted=True)
+    m = s.sum()
+    want = formula(x, y, weight, bias, LOSSES[1], m, s)
+
+    def torch_only(z, y, m, sample_weight, out):  # the formula itself, under a name TWINS does not know
+        return functional.logistic_cost_backward(z, y, m, sample_weight, out=out)
+
+    torch_ops = one_pass.grads(x, weight, bias, torch_only, y, m, s, block_bytes=block_bytes(x))
+    for a, b in zip(torch_ops, want):
+        assert relative_error(a, b) < TOLERANCE[torch.float64]
+
+    def wrong_twin(z, y, m, sample_weight, out):
+        return numpy_formulas.logistic_cost_backward(z, y, m, None, out)  # the weights left out
+
+    monkeypatch.setitem(numpy_formulas.TWINS, LOSSES[1], wrong_twin)
+    _, dweight, _ = one_pass.grads(x, weight, bias, LOSSES[1], y, m, s, block_bytes=block_bytes(x))
+    assert relative_error(dweight, want[1]) > 1e-2
+
+
+def test_wide_rows_take_the_row_dot_products_and_narrow_rows_gemv(monkeypatch):
+    wide = torch.zeros(10, one_pass.ROW_PRODUCT_MIN_BYTES // 4)
+    assert one_pass.row_product(wide) == "vecdot"
+    assert one_pass.row_product(wide.double()) == "vecdot"
+    assert one_pass.row_product(wide[:, :-1]) == "gemv"
+    monkeypatch.delattr(np, "vecdot")  # NumPy before 2.0
+    assert one_pass.row_product(wide) == "einsum"
+
+
+def test_narrow_x_whose_dz_is_numpy_is_shared_among_threads(monkeypatch):
+    # No torch op runs on the blocks, so torch's threads would share nothing: the blocks are shared.
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    blocks = 8 * one_pass.MIN_BLOCKS_PER_WORKER
+    assert one_pass.worker_count(one_pass.TORCH_GRAIN_SIZE + 1, blocks, torch_ops=False) == 2
+    assert one_pass.worker_count(one_pass.TORCH_GRAIN_SIZE + 1, blocks, torch_ops=True) == 1

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from ..threads import blas_on_calling_thread, in_parallel
+from . import numpy_formulas
 
 # About half of the 2 MB L2 cache of each core (AMD EPYC, benchmarks/step_time.py: 512 KB–2 MB
 # blocks were within noise of each other, one 40 MB block 2× slower).
@@ -55,14 +56,44 @@ def block_rows(x: Tensor, block_bytes: int | None = None) -> int:
 MIN_BLOCKS_PER_WORKER = 4
 
 
-def worker_count(block_logits: int, blocks: int) -> int:
+def worker_count(block_logits: int, blocks: int, torch_ops: bool = True) -> int:
     """Threads for a one pass of ``blocks`` blocks of ``block_logits`` logits (rows × K) each: torch's
     thread count (``train.threads``), each with at least ``MIN_BLOCKS_PER_WORKER`` blocks.  Narrow x,
-    whose blocks hold more than ``TORCH_GRAIN_SIZE`` logits, stays on the calling thread: torch's own
-    threads already share each block's dz formula, which is then most of its work."""
-    if block_logits > TORCH_GRAIN_SIZE:
+    whose blocks hold more than ``TORCH_GRAIN_SIZE`` logits, stays on the calling thread when its dz
+    formula runs as torch ops (``torch_ops``): torch's own threads already share each block's formula,
+    which is then most of its work."""
+    if torch_ops and block_logits > TORCH_GRAIN_SIZE:
         return 1
     return max(1, min(torch.get_num_threads(), blocks // MIN_BLOCKS_PER_WORKER))
+
+
+def _vecdot(x_block: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    np.vecdot(x_block, w, out=out)
+
+
+def _einsum(x_block: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    np.einsum("ij,j->i", x_block, w, out=out)
+
+
+def _gemv(x_block: np.ndarray, w: np.ndarray, out: np.ndarray) -> None:
+    np.dot(x_block, w, out=out)
+
+
+# One neuron's logits of a block, z_b = x_b w (rows,), each the same sum of products: the row dot
+# products stream x from memory at the speed of one plain read, where OpenBLAS's gemv, fast on a
+# block in cache, reads a block from memory at half that speed (benchmarks/gemv_blocks.py).
+# ``np.vecdot`` is NumPy 2's; einsum's loop is the same idea, somewhat slower in cache.
+ROW_PRODUCTS = {"vecdot": _vecdot, "einsum": _einsum, "gemv": _gemv}
+# Rows narrower than this many bytes go through gemv: each row's dot product has a fixed cost
+# that rows of a few features do not pay back.
+ROW_PRODUCT_MIN_BYTES = 256
+
+
+def row_product(x: Tensor) -> str:
+    """The name in ``ROW_PRODUCTS`` of the one-neuron logits product for x (m, n)."""
+    if x.shape[1] * x.element_size() < ROW_PRODUCT_MIN_BYTES:
+        return "gemv"
+    return "vecdot" if hasattr(np, "vecdot") else "einsum"
 
 
 def grads(
@@ -75,48 +106,86 @@ def grads(
     sample_weight: Tensor | None,
     block_bytes: int | None = None,
     workers: int | None = None,
+    product: str | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(z (m, K), dW (K, n), db (K,)) with x read once.
 
-    ``backward(z_b, y_b, m, s_b)`` is the loss's dz formula.
-
+    ``backward(z_b, y_b, m, s_b, out=dz_b)`` is the loss's dz formula; one with a NumPy twin
+    (``numpy_formulas.TWINS``) runs as that, the others as torch ops.
     weight (K, n), bias (K,): K = 1 is the one-neuron model (z is then (m, 1) and ``backward``
-    gets (k,) vectors).
+    gets (k,) vectors; its logits come from ``ROW_PRODUCTS[product]``, None: ``row_product``).
     ``workers`` threads (None: ``worker_count``) take a contiguous share of the blocks each; every block's
     share of dW is its own, summed in block order, so the result does not depend on which thread ran
     which block (more than one worker asked for on narrow x: blocks of ``TORCH_GRAIN_SIZE`` logits).
     """
     rows_total, n = x.shape
     k = weight.shape[0]
+    twin = numpy_formulas.TWINS.get(backward) if k == 1 else None
+    torch_ops = twin is None
     rows = block_rows(x, block_bytes)
     blocks = -(-rows_total // rows)
-    workers = worker_count(rows * k, blocks) if workers is None else workers
-    if workers > 1 and rows * k > TORCH_GRAIN_SIZE:
+    workers = worker_count(rows * k, blocks, torch_ops) if workers is None else workers
+    if workers > 1 and torch_ops and rows * k > TORCH_GRAIN_SIZE:
         rows = max(1, TORCH_GRAIN_SIZE // k)
         blocks = -(-rows_total // rows)
-    xn = x.detach().numpy()
-    wt = weight.detach().T.contiguous().numpy()  # (n, K)
     z = torch.empty(rows_total, k, dtype=x.dtype)
-    zn = z.numpy()
-    shares = np.empty((blocks, k, n), dtype=xn.dtype)
-    dz_all = torch.empty(rows_total, k, dtype=x.dtype)
-    bias = bias.detach()
-    one = k == 1
+    dz = torch.empty(rows_total, k, dtype=x.dtype)
+    shares = np.empty((blocks, k, n), dtype=x.numpy().dtype)
+    if torch_ops:
+        block = _torch_formula_block(x, weight, bias, backward, y, m, sample_weight, z, dz, shares, rows)
+    else:
+        logits = ROW_PRODUCTS[product or row_product(x)]
+        block = _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz, shares)
 
     def run(first: int, last: int) -> None:
-        for index in range(first, last):
-            start = index * rows
-            stop = min(start + rows, rows_total)
-            x_block = xn[start:stop]
-            np.dot(x_block, wt, out=zn[start:stop])
-            z_block = z[start:stop].add_(bias)
-            s_block = None if sample_weight is None else sample_weight[start:stop]
-            dz = backward(z_block.view(-1) if one else z_block, y[start:stop], m, s_block)
-            dz_block = dz_all[start:stop]
-            dz_block.copy_(dz.view_as(dz_block))
-            np.dot(dz_block.numpy().T, x_block, out=shares[index])  # dz_bᵀ x_b while x_b is in cache
+        with np.errstate(over="ignore"):  # NumPy's error state is per thread
+            for index in range(first, last):
+                block(index, index * rows, (index + 1) * rows)
 
     with blas_on_calling_thread():
         in_parallel(run, blocks, workers)
     dweight = torch.from_numpy(shares.sum(0) if blocks > 1 else shares[0])
-    return z, dweight, dz_all.sum(0)
+    return z, dweight, dz.sum(0)
+
+
+def _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz, shares):
+    """block(index, start, stop) of one neuron, all in NumPy: z_b = x_b w + b, dz_b by ``twin``,
+    dz_bᵀ x_b into ``shares[index]``."""
+    xn, w = x.detach().numpy(), weight.detach().reshape(-1).contiguous().numpy()
+    b = bias.detach().numpy()[0]
+    zn, dzn, yn = z.numpy()[:, 0], dz.numpy()[:, 0], y.detach().numpy()
+    sn = None if sample_weight is None else sample_weight.detach().numpy()
+    # The divisor in x's dtype, as torch's div_ takes it (a Python number or Σs, a CPU tensor).
+    mn = np.asarray(m.item() if isinstance(m, Tensor) else m, dtype=xn.dtype)
+    out = shares[:, 0]
+
+    def block(index: int, start: int, stop: int) -> None:
+        x_block, z_block, dz_block = xn[start:stop], zn[start:stop], dzn[start:stop]
+        logits(x_block, w, z_block)
+        z_block += b
+        twin(z_block, yn[start:stop], mn, None if sn is None else sn[start:stop], dz_block)
+        np.dot(dz_block, x_block, out=out[index])  # dz_bᵀ x_b while x_b is in cache
+
+    return block
+
+
+def _torch_formula_block(x, weight, bias, backward, y, m, sample_weight, z, dz, shares, rows):
+    """block(index, start, stop): z_b = x_b Wᵀ + b by NumPy's BLAS, dz_b by the torch formula
+    ``backward`` (on (k,) vectors for one neuron), dz_bᵀ x_b into ``shares[index]``."""
+    xn, wt = x.detach().numpy(), weight.detach().T.contiguous().numpy()  # (n, K)
+    zn, dzn = z.numpy(), dz.numpy().T  # (m, K), (K, m)
+    one = weight.shape[0] == 1
+    z_blocks = (z.view(-1) if one else z).split(rows)
+    dz_blocks = (dz.view(-1) if one else dz).split(rows)
+    y_blocks = y.split(rows)
+    s_blocks = [None] * len(z_blocks) if sample_weight is None else sample_weight.split(rows)
+    bias = bias.detach()
+
+    def block(index: int, start: int, stop: int) -> None:
+        x_block = xn[start:stop]
+        np.dot(x_block, wt, out=zn[start:stop])
+        z_block = z_blocks[index].add_(bias)
+        backward(z_block, y_blocks[index], m, s_blocks[index], out=dz_blocks[index])
+        np.dot(dzn[:, start:stop], x_block, out=shares[index])  # dz_bᵀ x_b while x_b is in cache
+
+    return block

@@ -1,0 +1,38 @@
+"""NumPy twins of ``formulas``' per-row formulas, for ``one_pass``'s blocks: the same equations on arrays.
+
+``one_pass`` shares its row blocks among threads.  On a block of a few thousand logits a torch op
+is mostly its fixed cost, paid holding the GIL, so the threads' torch ops run one at a time; a
+NumPy ufunc's fixed cost is a fraction of that, and its loop runs without the GIL
+(``benchmarks/gemv_blocks.py``).  Each twin is tested against its torch formula
+(``tests/test_numpy_formulas.py``); a formula without a twin runs as torch ops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import formulas
+
+
+def logistic_cost_backward(
+    z: np.ndarray, y: np.ndarray, m, sample_weight: np.ndarray | None, out: np.ndarray
+) -> np.ndarray:
+    """dz = ∂J/∂z = s·(σ(z) − y) / m with σ(z) = 1 / (1 + e^(−z)), into ``out``.  z, y, s, out: (k,).
+
+    ``formulas.logistic_cost_backward``.  e^(−z) overflows to inf for z below about −88 (float32),
+    where σ(z) is then exactly 0: call it under ``np.errstate(over="ignore")``.
+    m: a number, or a 0-d array (Σs of the whole data).
+    """
+    np.negative(z, out=out)
+    np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)  # σ(z)
+    out -= y
+    if sample_weight is not None:
+        out *= sample_weight
+    out /= m
+    return out
+
+
+# {torch formula: its NumPy twin}
+TWINS = {formulas.logistic_cost_backward: logistic_cost_backward}
