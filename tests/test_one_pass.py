@@ -156,14 +156,16 @@ def test_the_blocks_shared_among_threads_give_the_same_numbers_as_one_thread(cla
         assert all(torch.equal(a, b) for a, b in zip(one, shared))
 
 
-def test_shared_blocks_of_many_logits_are_cut_below_torchs_grain_and_still_give_the_formulas():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_shared_blocks_of_many_logits_are_cut_below_torchs_grain_and_still_give_the_formulas(workers):
     # 70 000 rows of 2 features: one 1 MB block holds 65 536 rows, over torch's grain of 32 768 logits.
+    # One worker runs the torch formula on them, two cut them to the grain and run its NumPy twin.
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(70_000, 2, generator=gen, dtype=torch.float64)
     y = (torch.rand(70_000, generator=gen) < 0.5).double()
     weight, bias = torch.tensor([[0.3, -0.2]], dtype=torch.float64), torch.tensor([0.1], dtype=torch.float64)
     assert one_pass.block_rows(x) * 1 > one_pass.TORCH_GRAIN_SIZE
-    got = one_pass.grads(x, weight, bias, LOSSES[1], y, len(x), None, workers=2)
+    got = one_pass.grads(x, weight, bias, LOSSES[1], y, len(x), None, workers=workers)
     want = formula(x, y, weight, bias, LOSSES[1], len(x), None)
     for a, b in zip(got, want):
         assert relative_error(a, b) < TOLERANCE[torch.float64]
@@ -232,11 +234,3 @@ def test_wide_rows_take_the_row_dot_products_and_narrow_rows_gemv(monkeypatch):
     assert one_pass.row_product(wide[:, :-1]) == "gemv"
     monkeypatch.delattr(np, "vecdot")  # NumPy before 2.0
     assert one_pass.row_product(wide) == "einsum"
-
-
-def test_narrow_x_whose_dz_is_numpy_is_shared_among_threads(monkeypatch):
-    # No torch op runs on the blocks, so torch's threads would share nothing: the blocks are shared.
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    blocks = 8 * one_pass.MIN_BLOCKS_PER_WORKER
-    assert one_pass.worker_count(one_pass.TORCH_GRAIN_SIZE + 1, blocks, torch_ops=False) == 2
-    assert one_pass.worker_count(one_pass.TORCH_GRAIN_SIZE + 1, blocks, torch_ops=True) == 1

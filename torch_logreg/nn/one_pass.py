@@ -2,20 +2,28 @@
 
 For x (m, n), the step needs z = x Wᵀ + b, then dz, then dW = dzᵀ x.  Computed as two
 whole-x products it reads x from memory twice.  Here x goes in row blocks of about
-``BLOCK_BYTES`` (a share of a core's L2 cache): each block's logits z_b = x_b Wᵀ + b,
-its dz_b (``functional.logistic_cost_backward`` / ``softmax_cost_backward``, the formulas
-themselves, with the whole count m as divisor) and its share dz_bᵀ x_b are formed while
-x_b is still in cache.  The shares are written to rows of a (blocks, K, n) buffer and summed
-once at the end, so the result does not depend on timing; J comes from the whole z afterwards.
+``BLOCK_BYTES`` (a core's L2 cache): each block's logits z_b = x_b Wᵀ + b, its dz_b
+(``functional.logistic_cost_backward`` / ``softmax_cost_backward`` with the whole count m as
+divisor) and its share dz_bᵀ x_b are formed while x_b is still in cache.  The shares are
+written to rows of a (blocks, K, n) buffer and summed once at the end, so the result does not
+depend on timing; J comes from the whole z afterwards.
 
-The block products go through NumPy's BLAS on x's own memory (no copy): on an AMD EPYC,
-torch's MKL gemv on a cache-resident block took about twice as long as NumPy's OpenBLAS
-(``benchmarks/gemv_blocks.py``).  They run under ``threads.blas_on_calling_thread``: OpenBLAS
-stays on the calling thread and leaves no spinning workers behind for torch's OpenMP threads.
+Everything runs in NumPy on x's own memory (no copy), under ``threads.blas_on_calling_thread``
+(OpenBLAS on the calling thread, no spinning workers left for torch's OpenMP threads).  Measured
+on an AMD EPYC (``benchmarks/gemv_blocks.py``):
+
+* one neuron's logits come from row dot products (``ROW_PRODUCTS``: ``np.vecdot``), which read a
+  block from memory at about the speed of one plain read of it, where OpenBLAS's gemv, twice as
+  fast on a block in cache, reads memory at half that speed (torch's MKL gemv is slower still);
+  K classes' logits come from OpenBLAS's gemm;
+* dz_bᵀ x_b, on the block in cache, is OpenBLAS's gemv (``np.dot``);
+* one neuron's dz_b is the formula's NumPy twin (``numpy_formulas``): on a block of a few thousand
+  logits each op is mostly its fixed cost, paid holding the GIL, and a ufunc's is smaller than a
+  torch op's; the softmax formula runs as torch ops.
 
 The blocks are shared among torch's threads (``train.threads``, ``worker_count``), a contiguous
 run of blocks each (``threads.in_parallel``): one core alone cannot draw the memory bandwidth
-that a step reading x once is bound by, and NumPy's products and torch's ops release the GIL.
+that a step reading x once is bound by, and NumPy's products release the GIL.
 """
 
 from __future__ import annotations
@@ -27,8 +35,8 @@ from torch import Tensor
 from ..threads import blas_on_calling_thread, in_parallel
 from . import numpy_formulas
 
-# About half of the 2 MB L2 cache of each core (AMD EPYC, benchmarks/step_time.py: 512 KB–2 MB
-# blocks were within noise of each other, one 40 MB block 2× slower).
+# The 1 MB L2 cache of each core (AMD EPYC, benchmarks/gemv_blocks.py: 1–2 MB blocks were within
+# noise of each other, 256 KB ones slower for their fixed costs, one 40 MB block 2× slower).
 BLOCK_BYTES = 1 << 20
 _DTYPES = (torch.float32, torch.float64)
 # torch runs an elementwise op of fewer elements than this (at::internal::GRAIN_SIZE) on the calling
@@ -56,13 +64,12 @@ def block_rows(x: Tensor, block_bytes: int | None = None) -> int:
 MIN_BLOCKS_PER_WORKER = 4
 
 
-def worker_count(block_logits: int, blocks: int, torch_ops: bool = True) -> int:
+def worker_count(block_logits: int, blocks: int) -> int:
     """Threads for a one pass of ``blocks`` blocks of ``block_logits`` logits (rows × K) each: torch's
     thread count (``train.threads``), each with at least ``MIN_BLOCKS_PER_WORKER`` blocks.  Narrow x,
-    whose blocks hold more than ``TORCH_GRAIN_SIZE`` logits, stays on the calling thread when its dz
-    formula runs as torch ops (``torch_ops``): torch's own threads already share each block's formula,
-    which is then most of its work."""
-    if torch_ops and block_logits > TORCH_GRAIN_SIZE:
+    whose blocks hold more than ``TORCH_GRAIN_SIZE`` logits, stays on the calling thread: torch's own
+    threads already share each block's dz formula, which is then most of its work."""
+    if block_logits > TORCH_GRAIN_SIZE:
         return 1
     return max(1, min(torch.get_num_threads(), blocks // MIN_BLOCKS_PER_WORKER))
 
@@ -111,7 +118,8 @@ def grads(
     """(z (m, K), dW (K, n), db (K,)) with x read once.
 
     ``backward(z_b, y_b, m, s_b, out=dz_b)`` is the loss's dz formula; one with a NumPy twin
-    (``numpy_formulas.TWINS``) runs as that, the others as torch ops.
+    (``numpy_formulas.TWINS``) runs as that on blocks of at most ``TORCH_GRAIN_SIZE`` logits, the
+    others as torch ops.
     weight (K, n), bias (K,): K = 1 is the one-neuron model (z is then (m, 1) and ``backward``
     gets (k,) vectors; its logits come from ``ROW_PRODUCTS[product]``, None: ``row_product``).
     ``workers`` threads (None: ``worker_count``) take a contiguous share of the blocks each; every block's
@@ -120,14 +128,15 @@ def grads(
     """
     rows_total, n = x.shape
     k = weight.shape[0]
-    twin = numpy_formulas.TWINS.get(backward) if k == 1 else None
-    torch_ops = twin is None
     rows = block_rows(x, block_bytes)
     blocks = -(-rows_total // rows)
-    workers = worker_count(rows * k, blocks, torch_ops) if workers is None else workers
-    if workers > 1 and torch_ops and rows * k > TORCH_GRAIN_SIZE:
+    workers = worker_count(rows * k, blocks) if workers is None else workers
+    if workers > 1 and rows * k > TORCH_GRAIN_SIZE:
         rows = max(1, TORCH_GRAIN_SIZE // k)
         blocks = -(-rows_total // rows)
+    # Blocks of more logits than torch's grain (narrow x) keep the torch formula: torch's threads share it.
+    twin = numpy_formulas.TWINS.get(backward) if k == 1 and rows <= TORCH_GRAIN_SIZE else None
+    torch_ops = twin is None
     z = torch.empty(rows_total, k, dtype=x.dtype)
     dz = torch.empty(rows_total, k, dtype=x.dtype)
     shares = np.empty((blocks, k, n), dtype=x.numpy().dtype)
