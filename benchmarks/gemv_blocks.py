@@ -79,9 +79,10 @@ def in_cache(n: int, repeats: int) -> None:
 
 
 def _over_blocks(rows_total: int, rows: int, call) -> callable:
-    def run(first: int = 0, last: int | None = None) -> None:
-        last = -(-rows_total // rows) if last is None else last
-        for index in range(first, last):
+    """run(indices=all blocks) calling ``call(index, start, stop)`` for each block, in_parallel's way."""
+
+    def run(indices=None) -> None:
+        for index in range(-(-rows_total // rows)) if indices is None else indices:
             call(index, index * rows, (index + 1) * rows)
 
     return run

@@ -21,8 +21,8 @@ on an AMD EPYC (``benchmarks/gemv_blocks.py``):
   logits each op is mostly its fixed cost, paid holding the GIL, and a ufunc's is smaller than a
   torch op's; the softmax formula runs as torch ops.
 
-The blocks are shared among torch's threads (``train.threads``, ``worker_count``), a contiguous
-run of blocks each (``threads.in_parallel``): one core alone cannot draw the memory bandwidth
+The blocks are shared among torch's threads (``train.threads``, ``worker_count``), each taking the
+next block not yet taken (``threads.in_parallel``): one core alone cannot draw the memory bandwidth
 that a step reading x once is bound by, and NumPy's products release the GIL.
 """
 
@@ -59,8 +59,8 @@ def block_rows(x: Tensor, block_bytes: int | None = None) -> int:
     return max(1, (BLOCK_BYTES if block_bytes is None else block_bytes) // (x.shape[1] * x.element_size()))
 
 
-# A helper thread takes a share of at least this many blocks: handing a share over and waiting for it
-# costs about what one block's work does, so a share of one or two blocks would gain nothing.
+# A helper thread is started for at least this many blocks per thread: handing work over and waiting
+# for it costs about what one block's work does, so one or two blocks a thread would gain nothing.
 MIN_BLOCKS_PER_WORKER = 4
 
 
@@ -122,7 +122,7 @@ def grads(
     others as torch ops.
     weight (K, n), bias (K,): K = 1 is the one-neuron model (z is then (m, 1) and ``backward``
     gets (k,) vectors; its logits come from ``ROW_PRODUCTS[product]``, None: ``row_product``).
-    ``workers`` threads (None: ``worker_count``) take a contiguous share of the blocks each; every block's
+    ``workers`` threads (None: ``worker_count``) take the blocks one at a time; every block's
     share of dW is its own, summed in block order, so the result does not depend on which thread ran
     which block (more than one worker asked for on narrow x: blocks of ``TORCH_GRAIN_SIZE`` logits).
     """
@@ -146,9 +146,9 @@ def grads(
         logits = ROW_PRODUCTS[product or row_product(x)]
         block = _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz, shares)
 
-    def run(first: int, last: int) -> None:
+    def run(indices) -> None:
         with np.errstate(over="ignore"):  # NumPy's error state is per thread
-            for index in range(first, last):
+            for index in indices:
                 block(index, index * rows, (index + 1) * rows)
 
     with blas_on_calling_thread():
