@@ -154,7 +154,9 @@ def grads(
     with blas_on_calling_thread():
         in_parallel(run, blocks, workers)
     dweight = torch.from_numpy(shares.sum(0) if blocks > 1 else shares[0])
-    return z, dweight, dz.sum(0)
+    # Σ dz by NumPy too: torch's sum of m logits opens an OpenMP region, which on a busy machine waits
+    # for its second thread to be scheduled (cProfile of train(): most of the step at 100k×100).
+    return z, dweight, torch.from_numpy(dz.numpy().sum(0))
 
 
 def _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz, shares):
