@@ -141,10 +141,12 @@ def grads(
     dz = torch.empty(rows_total, k, dtype=x.dtype)
     shares = np.empty((blocks, k, n), dtype=x.numpy().dtype)
     if torch_ops:
-        block = _torch_formula_block(x, weight, bias, backward, y, m, sample_weight, z, dz, shares, rows)
+        block, dbias = _torch_formula_block(
+            x, weight, bias, backward, y, m, sample_weight, z, dz, shares, rows
+        )
     else:
         logits = ROW_PRODUCTS[product or row_product(x)]
-        block = _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz, shares)
+        block, dbias = _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz, shares)
 
     def run(indices) -> None:
         with np.errstate(over="ignore"):  # NumPy's error state is per thread
@@ -154,14 +156,12 @@ def grads(
     with blas_on_calling_thread():
         in_parallel(run, blocks, workers)
     dweight = torch.from_numpy(shares.sum(0) if blocks > 1 else shares[0])
-    # Σ dz by NumPy too: torch's sum of m logits opens an OpenMP region, which on a busy machine waits
-    # for its second thread to be scheduled (cProfile of train(): most of the step at 100k×100).
-    return z, dweight, torch.from_numpy(dz.numpy().sum(0))
+    return z, dweight, dbias()
 
 
 def _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz, shares):
-    """block(index, start, stop) of one neuron, all in NumPy: z_b = x_b w + b, dz_b by ``twin``,
-    dz_bᵀ x_b into ``shares[index]``."""
+    """(block(index, start, stop), dbias()) of one neuron, all in NumPy: z_b = x_b w + b, dz_b by
+    ``twin``, dz_bᵀ x_b into ``shares[index]``; then db = Σ dz (1,)."""
     xn, w = x.detach().numpy(), weight.detach().reshape(-1).contiguous().numpy()
     b = bias.detach().numpy()[0]
     zn, dzn, yn = z.numpy()[:, 0], dz.numpy()[:, 0], y.detach().numpy()
@@ -177,12 +177,16 @@ def _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz,
         twin(z_block, yn[start:stop], mn, None if sn is None else sn[start:stop], dz_block)
         np.dot(dz_block, x_block, out=out[index])  # dz_bᵀ x_b while x_b is in cache
 
-    return block
+    # NumPy's pairwise sum over dz's memory: torch's sum of m logits would open an OpenMP region, which on a
+    # busy machine waits for its second thread to be scheduled (cProfile of train(): at 100k×100 most of
+    # the step went there).
+    return block, lambda: torch.from_numpy(dzn.sum(keepdims=True))
 
 
 def _torch_formula_block(x, weight, bias, backward, y, m, sample_weight, z, dz, shares, rows):
-    """block(index, start, stop): z_b = x_b Wᵀ + b by NumPy's BLAS, dz_b by the torch formula
-    ``backward`` (on (k,) vectors for one neuron), dz_bᵀ x_b into ``shares[index]``."""
+    """(block(index, start, stop), dbias()): z_b = x_b Wᵀ + b by NumPy's BLAS, dz_b by the torch formula
+    ``backward`` (on (k,) vectors for one neuron), dz_bᵀ x_b into ``shares[index]`` and Σ_b dz_b into
+    a row of its own; then db (K,) sums those rows."""
     xn, wt = x.detach().numpy(), weight.detach().T.contiguous().numpy()  # (n, K)
     zn, dzn = z.numpy(), dz.numpy().T  # (m, K), (K, m)
     one = weight.shape[0] == 1
@@ -191,6 +195,9 @@ def _torch_formula_block(x, weight, bias, backward, y, m, sample_weight, z, dz, 
     y_blocks = y.split(rows)
     s_blocks = [None] * len(z_blocks) if sample_weight is None else sample_weight.split(rows)
     bias = bias.detach()
+    # Σ dz block by block, on the block in cache: NumPy's sum down the columns of dz (m, K) would add
+    # the rows one by one (less exact) and slowly; torch's over all of dz opens an OpenMP region.
+    dz_rows, dbias_shares = dz.split(rows), torch.empty(len(z_blocks), weight.shape[0], dtype=x.dtype)
 
     def block(index: int, start: int, stop: int) -> None:
         x_block = xn[start:stop]
@@ -198,5 +205,6 @@ def _torch_formula_block(x, weight, bias, backward, y, m, sample_weight, z, dz, 
         z_block = z_blocks[index].add_(bias)
         backward(z_block, y_blocks[index], m, s_blocks[index], out=dz_blocks[index])
         np.dot(dzn[:, start:stop], x_block, out=shares[index])  # dz_bᵀ x_b while x_b is in cache
+        torch.sum(dz_rows[index], 0, out=dbias_shares[index])
 
-    return block
+    return block, lambda: torch.from_numpy(np.ascontiguousarray(dbias_shares.numpy().T).sum(1))
