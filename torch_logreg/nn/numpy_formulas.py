@@ -1,10 +1,10 @@
 """NumPy twins of ``formulas``' per-row formulas, for ``one_pass``'s blocks: the same equations on arrays.
 
-``one_pass`` shares its row blocks among threads.  On a block of a few thousand logits a torch op
-is mostly its fixed cost, paid holding the GIL, so the threads' torch ops run one at a time; a
-NumPy ufunc's fixed cost is a fraction of that, and its loop runs without the GIL
-(``benchmarks/gemv_blocks.py``).  Each twin is tested against its torch formula
-(``tests/test_numpy_formulas.py``); a formula without a twin runs as torch ops.
+``one_pass`` computes dz on blocks of a few thousand logits, where an op is mostly its fixed cost,
+paid holding the GIL.  A NumPy ufunc's fixed cost is smaller than a torch op's, and it never enters
+torch's OpenMP pool, whose threads a busy machine keeps waiting (``benchmarks/gemv_blocks.py``,
+table 3).  Each twin is tested against its torch formula (``tests/test_numpy_formulas.py``); a
+formula without a twin runs as torch ops.
 """
 
 from __future__ import annotations

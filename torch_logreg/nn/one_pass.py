@@ -19,7 +19,9 @@ on an AMD EPYC (``benchmarks/gemv_blocks.py``):
 * dz_bᵀ x_b, on the block in cache, is OpenBLAS's gemv (``np.dot``);
 * one neuron's dz_b is the formula's NumPy twin (``numpy_formulas``): on a block of a few thousand
   logits each op is mostly its fixed cost, paid holding the GIL, and a ufunc's is smaller than a
-  torch op's; the softmax formula runs as torch ops.
+  torch op's; the softmax formula runs as torch ops;
+* db = Σ dz never goes through torch's sum over all m logits, whose OpenMP region waits for a core
+  on a busy machine.
 
 The blocks are shared among torch's threads (``train.threads``, ``worker_count``), each taking the
 next block not yet taken (``threads.in_parallel``): one core alone cannot draw the memory bandwidth
