@@ -26,15 +26,19 @@ def logits(dtype, seed=0):
     return z.to(dtype), y, s
 
 
-def twin_error(twin, dtype, weighted: bool, m) -> float:
-    """‖twin's dz − the torch formula's dz‖ / ‖the torch formula's dz‖ (float64 formula as reference)."""
+def twin_error(twin, dtype, weighted: bool, m, bias: float = 0.0) -> float:
+    """‖twin's dz − the torch formula's dz‖ / ‖the torch formula's dz‖ (float64 formula as reference),
+    the twin given z and the bias b, the formula z + b."""
     z, y, s = logits(dtype)
     s = s if weighted else None
-    want = formulas.logistic_cost_backward(z.double(), y.double(), m, None if s is None else s.double())
+    want = formulas.logistic_cost_backward(
+        z.double() + bias, y.double(), m, None if s is None else s.double()
+    )
     out = np.empty(K, dtype=z.numpy().dtype)
     mn = np.asarray(m.item() if isinstance(m, torch.Tensor) else m, dtype=out.dtype)
+    b = out.dtype.type(bias)  # as one_pass passes it: a scalar of x's dtype
     with np.errstate(over="ignore"):
-        got = twin(z.numpy(), y.numpy(), mn, None if s is None else s.numpy(), out)
+        got = twin(z.numpy(), y.numpy(), mn, None if s is None else s.numpy(), out, b)
     assert got is out
     return ((torch.from_numpy(got).double() - want).norm() / want.norm()).item()
 
@@ -44,7 +48,9 @@ def twin_error(twin, dtype, weighted: bool, m) -> float:
 def test_the_numpy_logistic_dz_is_the_formulas(dtype, weighted):
     _, _, s = logits(dtype)
     for m in (K, 3 * K + 1, s.sum()):  # the rows here, a whole count of which this is a block, Σs
-        assert twin_error(numpy_formulas.logistic_cost_backward, dtype, weighted, m) < TOLERANCE[dtype]
+        for bias in (0.0, 0.75, -3.5):
+            error = twin_error(numpy_formulas.logistic_cost_backward, dtype, weighted, m, bias)
+            assert error < TOLERANCE[dtype]
 
 
 def test_saturated_logits_raise_no_warning_under_the_errstate():
@@ -53,8 +59,9 @@ def test_saturated_logits_raise_no_warning_under_the_errstate():
         twin_error(numpy_formulas.logistic_cost_backward, torch.float32, False, K)
 
 
-def _sigma_of_minus_z(z, y, m, sample_weight, out):
-    np.exp(z, out=out)
+def _sigma_of_minus_z(z, y, m, sample_weight, out, bias):
+    np.add(z, bias, out=out)
+    np.exp(out, out=out)
     out += 1
     np.reciprocal(out, out=out)  # σ(−z): the sign slip
     out -= y
@@ -64,13 +71,17 @@ def _sigma_of_minus_z(z, y, m, sample_weight, out):
     return out
 
 
-def _weights_left_out(z, y, m, sample_weight, out):
-    return numpy_formulas.logistic_cost_backward(z, y, m, None, out)
+def _weights_left_out(z, y, m, sample_weight, out, bias):
+    return numpy_formulas.logistic_cost_backward(z, y, m, None, out, bias)
 
 
-@pytest.mark.parametrize("wrong", [_sigma_of_minus_z, _weights_left_out])
+def _bias_left_out(z, y, m, sample_weight, out, bias):
+    return numpy_formulas.logistic_cost_backward(z, y, m, sample_weight, out)
+
+
+@pytest.mark.parametrize("wrong", [_sigma_of_minus_z, _weights_left_out, _bias_left_out])
 def test_a_wrong_twin_is_caught(wrong):
-    assert twin_error(wrong, torch.float32, True, K) > 1e-2
+    assert twin_error(wrong, torch.float32, True, K, bias=0.75) > 1e-2
 
 
 def test_the_twins_are_those_tested_here():

@@ -219,8 +219,8 @@ def test_one_neurons_dz_runs_as_its_numpy_twin_and_a_wrong_twin_is_caught(monkey
     for a, b in zip(torch_ops, want):
         assert relative_error(a, b) < TOLERANCE[torch.float64]
 
-    def wrong_twin(z, y, m, sample_weight, out):
-        return numpy_formulas.logistic_cost_backward(z, y, m, None, out)  # the weights left out
+    def wrong_twin(z, y, m, sample_weight, out, bias):
+        return numpy_formulas.logistic_cost_backward(z, y, m, None, out, bias)  # the weights left out
 
     monkeypatch.setitem(numpy_formulas.TWINS, LOSSES[1], wrong_twin)
     _, dweight, _ = one_pass.grads(x, weight, bias, LOSSES[1], y, m, s, block_bytes=block_bytes(x))

@@ -15,18 +15,20 @@ from . import formulas
 
 
 def logistic_cost_backward(
-    z: np.ndarray, y: np.ndarray, m, sample_weight: np.ndarray | None, out: np.ndarray
+    z: np.ndarray, y: np.ndarray, m, sample_weight: np.ndarray | None, out: np.ndarray, bias=0
 ) -> np.ndarray:
-    """dz = ∂J/∂z = s·(σ(z) − y) / m with σ(z) = 1 / (1 + e^(−z)), into ``out``.  z, y, s, out: (k,).
+    """dz = ∂J/∂z = s·(σ(z + b) − y) / m with σ(t) = 1 / (1 + e^(−t)), into ``out``.  z, y, s, out: (k,).
 
-    ``formulas.logistic_cost_backward``.  e^(−z) overflows to inf for z below about −88 (float32),
-    where σ(z) is then exactly 0: call it under ``np.errstate(over="ignore")``.
-    m: a number, or a 0-d array (Σs of the whole data).
+    ``formulas.logistic_cost_backward`` of the logits z + b: ``bias`` b (a number) is added on the
+    way, as e^(−b − z), so that a block's z needs no pass of its own to add it (b = 0: the formula
+    of z itself).  e^(−b − z) overflows to inf for z + b below about −88 (float32), where σ is then
+    exactly 0: call it under ``np.errstate(over="ignore")``.  m: a number, or a 0-d array (Σs of the
+    whole data).
     """
-    np.negative(z, out=out)
+    np.subtract(-bias, z, out=out)  # −(z + b), exactly: negation is exact
     np.exp(out, out=out)
     out += 1
-    np.reciprocal(out, out=out)  # σ(z)
+    np.reciprocal(out, out=out)  # σ(z + b)
     out -= y
     if sample_weight is not None:
         out *= sample_weight

@@ -162,8 +162,8 @@ def grads(
 
 
 def _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz, shares):
-    """(block(index, start, stop), dbias()) of one neuron, all in NumPy: z_b = x_b w + b, dz_b by
-    ``twin``, dz_bᵀ x_b into ``shares[index]``; then db = Σ dz (1,)."""
+    """(block(index, start, stop), finish()) of one neuron, all in NumPy: z_b = x_b w, dz_b by ``twin``
+    (from z_b + b), dz_bᵀ x_b into ``shares[index]``; then finish adds b to z and returns db = Σ dz (1,)."""
     xn, w = x.detach().numpy(), weight.detach().reshape(-1).contiguous().numpy()
     b = bias.detach().numpy()[0]
     zn, dzn, yn = z.numpy()[:, 0], dz.numpy()[:, 0], y.detach().numpy()
@@ -174,15 +174,20 @@ def _numpy_twin_block(x, weight, bias, twin, logits, y, m, sample_weight, z, dz,
 
     def block(index: int, start: int, stop: int) -> None:
         x_block, z_block, dz_block = xn[start:stop], zn[start:stop], dzn[start:stop]
-        logits(x_block, w, z_block)
-        z_block += b
-        twin(z_block, yn[start:stop], mn, None if sn is None else sn[start:stop], dz_block)
+        logits(x_block, w, z_block)  # x_b w; the twin adds b on its way
+        twin(z_block, yn[start:stop], mn, None if sn is None else sn[start:stop], dz_block, b)
         np.dot(dz_block, x_block, out=out[index])  # dz_bᵀ x_b while x_b is in cache
 
-    # NumPy's pairwise sum over dz's memory: torch's sum of m logits would open an OpenMP region, which on a
-    # busy machine waits for its second thread to be scheduled (cProfile of train(): at 100k×100 most of
-    # the step went there).
-    return block, lambda: torch.from_numpy(dzn.sum(keepdims=True))
+    def finish() -> Tensor:
+        # b joins z in one pass after the blocks: in the blocks, where two threads hand the GIL back and
+        # forth at every NumPy call, one call fewer each is worth more than this pass.
+        np.add(zn, b, out=zn)
+        # db by NumPy's pairwise sum over dz's memory: torch's sum of m logits would open an OpenMP
+        # region, which on a busy machine waits for its second thread to be scheduled (cProfile of
+        # train(): at 100k×100 most of the step went there).
+        return torch.from_numpy(dzn.sum(keepdims=True))
+
+    return block, finish
 
 
 def _torch_formula_block(x, weight, bias, backward, y, m, sample_weight, z, dz, shares, rows):
