@@ -6,10 +6,11 @@ the gradient's size) in float32, for one neuron and softmax, with and without sa
 and with a last block shorter than the others.
 """
 
+import numpy as np
 import pytest
 import torch
 
-from torch_logreg.nn import functional, one_pass
+from torch_logreg.nn import functional, numpy_formulas, one_pass
 from torch_logreg.nn.logistic import LogisticRegression
 
 # 203 rows of 7 features in blocks of 5 rows: 41 blocks, the last of 3 rows.
@@ -155,14 +156,16 @@ def test_the_blocks_shared_among_threads_give_the_same_numbers_as_one_thread(cla
         assert all(torch.equal(a, b) for a, b in zip(one, shared))
 
 
-def test_shared_blocks_of_many_logits_are_cut_below_torchs_grain_and_still_give_the_formulas():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_shared_blocks_of_many_logits_are_cut_below_torchs_grain_and_still_give_the_formulas(workers):
     # 70 000 rows of 2 features: one 1 MB block holds 65 536 rows, over torch's grain of 32 768 logits.
+    # One worker runs the torch formula on them, two cut them to the grain and run its NumPy twin.
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(70_000, 2, generator=gen, dtype=torch.float64)
     y = (torch.rand(70_000, generator=gen) < 0.5).double()
     weight, bias = torch.tensor([[0.3, -0.2]], dtype=torch.float64), torch.tensor([0.1], dtype=torch.float64)
     assert one_pass.block_rows(x) * 1 > one_pass.TORCH_GRAIN_SIZE
-    got = one_pass.grads(x, weight, bias, LOSSES[1], y, len(x), None, workers=2)
+    got = one_pass.grads(x, weight, bias, LOSSES[1], y, len(x), None, workers=workers)
     want = formula(x, y, weight, bias, LOSSES[1], len(x), None)
     for a, b in zip(got, want):
         assert relative_error(a, b) < TOLERANCE[torch.float64]
@@ -176,3 +179,58 @@ def test_each_thread_gets_several_blocks_of_few_logits_or_the_calling_thread_doe
     assert one_pass.worker_count(logits, 100 * share) == 8  # never more than torch's threads
     # narrow x: torch's own threads share each block's formula
     assert one_pass.worker_count(one_pass.TORCH_GRAIN_SIZE + 1, 100 * share) == 1
+
+
+@pytest.mark.parametrize("product", sorted(one_pass.ROW_PRODUCTS))
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_every_row_product_gives_the_formulas(dtype, product):
+    x, y, weight, bias, s = problem(1, dtype, weighted=True)
+    m = s.sum()
+    got = one_pass.grads(x, weight, bias, LOSSES[1], y, m, s, block_bytes=block_bytes(x), product=product)
+    want = formula(x, y, weight, bias, LOSSES[1], m, s)
+    for a, b in zip(got, want):
+        assert relative_error(a, b) < TOLERANCE[dtype]
+
+
+def test_a_wrong_row_product_is_caught(monkeypatch):
+    # The logits of a product that drops the last feature change z and every dz after it.
+    def last_feature_dropped(x_block, w, out):
+        np.dot(x_block[:, :-1], w[:-1], out=out)
+
+    monkeypatch.setitem(one_pass.ROW_PRODUCTS, "wrong", last_feature_dropped)
+    x, y, weight, bias, s = problem(1, torch.float32, weighted=False)
+    z, dweight, _ = one_pass.grads(
+        x, weight, bias, LOSSES[1], y, M, s, block_bytes=block_bytes(x), product="wrong"
+    )
+    want_z, want_dweight, _ = formula(x, y, weight, bias, LOSSES[1], M, s)
+    assert relative_error(z, want_z) > 1e-3 and relative_error(dweight, want_dweight) > 1e-3
+
+
+def test_one_neurons_dz_runs_as_its_numpy_twin_and_a_wrong_twin_is_caught(monkeypatch):
+    # The torch formula passed in is looked up in TWINS; a formula without a twin runs as torch ops.
+    x, y, weight, bias, s = problem(1, torch.float64, weighted=True)
+    m = s.sum()
+    want = formula(x, y, weight, bias, LOSSES[1], m, s)
+
+    def torch_only(z, y, m, sample_weight, out):  # the formula itself, under a name TWINS does not know
+        return functional.logistic_cost_backward(z, y, m, sample_weight, out=out)
+
+    torch_ops = one_pass.grads(x, weight, bias, torch_only, y, m, s, block_bytes=block_bytes(x))
+    for a, b in zip(torch_ops, want):
+        assert relative_error(a, b) < TOLERANCE[torch.float64]
+
+    def wrong_twin(z, y, m, sample_weight, out, bias):
+        return numpy_formulas.logistic_cost_backward(z, y, m, None, out, bias)  # the weights left out
+
+    monkeypatch.setitem(numpy_formulas.TWINS, LOSSES[1], wrong_twin)
+    _, dweight, _ = one_pass.grads(x, weight, bias, LOSSES[1], y, m, s, block_bytes=block_bytes(x))
+    assert relative_error(dweight, want[1]) > 1e-2
+
+
+def test_wide_rows_take_the_row_dot_products_and_narrow_rows_gemv(monkeypatch):
+    wide = torch.zeros(10, one_pass.ROW_PRODUCT_MIN_BYTES // 4)
+    assert one_pass.row_product(wide) == "vecdot"
+    assert one_pass.row_product(wide.double()) == "vecdot"
+    assert one_pass.row_product(wide[:, :-1]) == "gemv"
+    monkeypatch.delattr(np, "vecdot")  # NumPy before 2.0
+    assert one_pass.row_product(wide) == "einsum"

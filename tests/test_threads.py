@@ -2,6 +2,7 @@
 both as they were after."""
 
 import contextlib
+import threading
 
 import pytest
 import threadpoolctl
@@ -107,20 +108,44 @@ def test_the_estimators_fit_builds_its_trainer_on_one_thread_too(monkeypatch):
         assert seen == [1] and torch.get_num_threads() == 2
 
 
-def test_in_parallel_runs_every_share_once_and_raises_a_helpers_error_after_all_have_ended():
+def test_in_parallel_runs_every_index_once_and_raises_an_error_after_all_threads_have_stopped():
     seen = []
 
-    def run(first, last):
-        seen.extend(range(first, last))
-        if first == 7:
-            raise ValueError("share from 7")
+    def run(indices):
+        for index in indices:
+            seen.append(index)
+            if index == 7:
+                raise ValueError("index 7")
 
-    threads.in_parallel(run, 10, 3)  # shares 0-3, 3-6, 6-10: no share starts at 7
-    assert sorted(seen) == list(range(10))
+    threads.in_parallel(run, 7, 3)
+    assert sorted(seen) == list(range(7))
     seen.clear()
-    with pytest.raises(ValueError, match="share from 7"):
-        threads.in_parallel(run, 14, 2)  # shares 0-7 and 7-14: the helper's raises
-    assert sorted(seen) == list(range(14))
+    with pytest.raises(ValueError, match="index 7"):
+        threads.in_parallel(run, 40, 2)  # the thread at 7 stops; the other runs every index left
+    assert sorted(seen) == list(range(40))
     seen.clear()
-    threads.in_parallel(run, 3, 8)  # more workers than tasks: one task each
+    threads.in_parallel(run, 3, 8)  # more workers than tasks
     assert sorted(seen) == [0, 1, 2]
+
+
+def test_a_slowed_thread_takes_fewer_indices():
+    # The calling thread stalls on its first index until the helper has run out of indices (the
+    # helper starts once the caller holds one): the helper then has run every other index, where
+    # fixed halves would have left the caller half of them.
+    taken = {"caller": 0, "helper": 0}
+    caller, caller_holds_one, helper_done = threading.get_ident(), threading.Event(), threading.Event()
+
+    def run(indices):
+        mine = threading.get_ident() == caller
+        for _ in indices:
+            taken["caller" if mine else "helper"] += 1
+            if mine:
+                caller_holds_one.set()
+                assert helper_done.wait(timeout=30)
+            else:
+                assert caller_holds_one.wait(timeout=30)
+        if not mine:
+            helper_done.set()
+
+    threads.in_parallel(run, 40, 2)
+    assert taken == {"caller": 1, "helper": 39}

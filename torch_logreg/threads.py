@@ -92,23 +92,41 @@ def _helpers(count: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def in_parallel(run, tasks: int, workers: int) -> None:
-    """``run(first, last)`` over ``workers`` contiguous shares of ``range(tasks)``, at once: the calling
-    thread takes the first share, helper threads the others; returns when all are done (the first
-    error raised, once every share has ended).
+class _Tasks:
+    """The indices 0..tasks−1, each handed out once, to whichever thread asks first."""
 
-    For work that releases the GIL (NumPy's BLAS, torch's ops) on data that each share writes to
-    its own place: which thread ran a share then changes nothing in the result.
+    def __init__(self, tasks: int):
+        self._next, self._tasks, self._lock = 0, tasks, threading.Lock()
+
+    def __iter__(self):
+        while True:
+            with self._lock:
+                index = self._next
+                self._next += 1
+            if index >= self._tasks:
+                return
+            yield index
+
+
+def in_parallel(run, tasks: int, workers: int) -> None:
+    """``run(indices)`` on ``workers`` threads at once, the calling thread one of them; ``indices`` yields,
+    to each thread, the next index of ``range(tasks)`` that no thread has taken yet, so every index is
+    run once.  Returns when all are done (the first error raised, once every thread has stopped).
+
+    Indices go to whichever thread is free, not in fixed shares: where another process slows one
+    core, the thread on the other takes more, instead of waiting for the slowed one's share.
+    For work that releases the GIL (NumPy's BLAS and ufuncs) on data that each index writes to its
+    own place: which thread ran an index then changes nothing in the result.
     """
     workers = max(1, min(workers, tasks))
     if workers == 1:
-        run(0, tasks)
+        run(range(tasks))
         return
-    bounds = [tasks * i // workers for i in range(workers + 1)]
+    indices = _Tasks(tasks)
     pool = _helpers(workers - 1)
-    futures = [pool.submit(run, bounds[i], bounds[i + 1]) for i in range(1, workers)]
+    futures = [pool.submit(run, iter(indices)) for _ in range(workers - 1)]
     try:
-        run(bounds[0], bounds[1])
+        run(iter(indices))
     finally:
         wait(futures)
     for future in futures:

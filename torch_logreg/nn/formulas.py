@@ -64,11 +64,13 @@ def logistic_cost_forward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | 
     return loss.sum() / _count(m, z.numel())
 
 
-def logistic_cost_backward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
-    """dz = ∂J/∂z = s·(σ(z) − y) / m.  z, y: (k,) -> (k,); m defaults to k (Σs)."""
-    dz = torch.sigmoid(z).sub_(y)  # in place on σ(z)'s fresh buffer
+def logistic_cost_backward(
+    z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None, out: Tensor | None = None
+) -> Tensor:
+    """dz = ∂J/∂z = s·(σ(z) − y) / m.  z, y: (k,) -> (k,); m defaults to k (Σs); into ``out`` when given."""
+    dz = torch.sigmoid(z, out=out).sub_(y)  # in place on σ(z)'s buffer
     if sample_weight is not None:
-        return dz.mul_(sample_weight).div_(_count(m, sample_weight.sum()))
+        return dz.mul_(sample_weight).div_(sample_weight.sum() if m is None else m)
     return dz.div_(_count(m, z.numel()))
 
 
@@ -83,12 +85,15 @@ def softmax_cost_forward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | N
     return loss.sum() / _count(m, len(z))
 
 
-def softmax_cost_backward(z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None) -> Tensor:
-    """dz = ∂J/∂z = s·(softmax(z) − onehot(y)) / m.  z: (k, K), y: (k,) int64 -> (k, K)."""
-    dz = torch.softmax(z, 1)
+def softmax_cost_backward(
+    z: Tensor, y: Tensor, m=None, sample_weight: Tensor | None = None, out: Tensor | None = None
+) -> Tensor:
+    """dz = ∂J/∂z = s·(softmax(z) − onehot(y)) / m.  z: (k, K), y: (k,) int64 -> (k, K); into ``out``
+    when given."""
+    dz = torch.softmax(z, 1, out=out)
     dz.scatter_add_(1, y.unsqueeze(1), torch.full_like(z[:, :1], -1.0))  # − onehot(y)
     if sample_weight is not None:
-        return dz.mul_(sample_weight.unsqueeze(1)).div_(_count(m, sample_weight.sum()))
+        return dz.mul_(sample_weight.unsqueeze(1)).div_(sample_weight.sum() if m is None else m)
     return dz.div_(_count(m, len(z)))
 
 
