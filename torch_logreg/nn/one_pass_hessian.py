@@ -8,9 +8,10 @@ Its cost is xᵀ diag(c) x: about n²/2 multiply-adds a row.  Written as (√c �
 symmetric rank-k update, which BLAS does in half the work of a general product (``syrk``; NumPy's
 matmul calls it for ``s.T @ s``), where torch's ``mm`` computes both triangles.  x goes in blocks of
 about ``one_pass.BLOCK_BYTES``: each block's logits, curvature, scaled rows and Gram are formed while
-it is in cache, and torch's threads (``train.threads``) take a contiguous share of the blocks each,
-summed in block order, so the result does not depend on timing.  c ≥ 0 (a ∈ [0, 1]), so √c is real:
-with sample weights (which may be negative) ``whole_batch.hessian`` keeps its own product.
+it is in cache.  torch's threads (``train.threads``) take a contiguous share of the blocks each (each
+share to whichever thread is free), and each share adds into its own Gram, summed in share order, so
+the result does not depend on timing.  c ≥ 0 (a ∈ [0, 1]), so √c is real: with sample weights (which
+may be negative) ``whole_batch.hessian`` keeps its own product.
 """
 
 from __future__ import annotations
@@ -47,20 +48,21 @@ def curvature_sums(x: Tensor, weight: Tensor, bias: Tensor, m) -> tuple[Tensor, 
     corners = torch.zeros(blocks, dtype=x.dtype)
     scratch = [np.empty((rows, n), dtype=xn.dtype) for _ in range(workers)]
 
-    def run(first: int, last: int) -> None:
-        share = next(i for i in range(workers) if first == blocks * i // workers)  # in_parallel's shares
-        for index in range(first, last):
-            start, stop = index * rows, min(index * rows + rows, rows_total)
-            x_block = xn[start:stop]
-            a = torch.sigmoid(torch.from_numpy(x_block @ w).add_(bias))  # (k,)
-            curvature = (a - a * a).div_(m)  # c ≥ 0
-            corners[index] = curvature.sum()
-            np.dot(curvature.numpy(), x_block, out=sides[index])  # xᵀ c
-            scaled = np.multiply(
-                x_block, curvature.sqrt_().numpy()[:, None], out=scratch[share][: stop - start]
-            )
-            grams[share] += scaled.T @ scaled  # syrk: (√c ⊙ x)ᵀ(√c ⊙ x)
+    def run(shares) -> None:
+        for share in shares:  # a contiguous run of blocks each, whichever thread takes it
+            for index in range(blocks * share // workers, blocks * (share + 1) // workers):
+                add_block(share, index)
+
+    def add_block(share: int, index: int) -> None:
+        start, stop = index * rows, min(index * rows + rows, rows_total)
+        x_block = xn[start:stop]
+        a = torch.sigmoid(torch.from_numpy(x_block @ w).add_(bias))  # (k,)
+        curvature = (a - a * a).div_(m)  # c ≥ 0
+        corners[index] = curvature.sum()
+        np.dot(curvature.numpy(), x_block, out=sides[index])  # xᵀ c
+        scaled = np.multiply(x_block, curvature.sqrt_().numpy()[:, None], out=scratch[share][: stop - start])
+        grams[share] += scaled.T @ scaled  # syrk: (√c ⊙ x)ᵀ(√c ⊙ x)
 
     with blas_on_calling_thread():
-        in_parallel(run, blocks, workers)
+        in_parallel(run, workers, workers)
     return torch.from_numpy(grams.sum(0)), torch.from_numpy(sides.sum(0)), corners.sum().reshape(1)
