@@ -137,6 +137,8 @@ def cost_and_grads(
         z, dweight, dbias = one_pass.grads(x, weight, bias, logistic_cost_backward, y, m, sample_weight)
         value = logistic_cost_forward(z.view(-1), y, m, sample_weight) if with_cost else None
         blocks = []
+    elif x.shape[0] * x.shape[1] * x.element_size() <= CPU_GRADIENT_BLOCK_BYTES:
+        blocks = [(x, y, sample_weight)]  # one block (small x): no split, a few microseconds a step
     else:
         blocks = _blocks_with_weights(x, y, sample_weight)
     for x_block, y_block, s_block in blocks:
