@@ -20,6 +20,7 @@ from .formulas import (
     softmax_cost_backward,
     softmax_cost_forward,
 )
+from .neuron_logits import fast_logits
 
 # Rows per block on the CPU for the Hessian: about 4 MB of x, so that its (rows, n)
 # scratch product stays that small and in cache for xᵀ diag(c) x.
@@ -42,14 +43,16 @@ def row_blocks(x: Tensor, *others: Tensor, block_bytes: int | None = None) -> li
 
 
 def block_logits(x_block: Tensor, w: Tensor, bias: Tensor) -> Tensor:
-    """z = x·w + b for one neuron and one block of rows, by gemv.  x_block: (k, n), w: (n,) -> (k,).
+    """z = x·w + b for one neuron and one block of rows.  x_block: (k, n), w: (n,) -> (k,).
 
-    Torch's gemv (MKL in the PyTorch wheels) is fast on an Intel Xeon and about half
-    OpenBLAS's speed on an AMD EPYC (``benchmarks/gemv_blocks.py``); the training step's
-    gradient goes through ``one_pass`` and NumPy's BLAS instead, so only the cost alone and
-    the Hessian come here.
+    A large CPU block without autograd goes through NumPy's row dot products
+    (``neuron_logits.fast_logits``: torch's gemv, MKL in the PyTorch wheels, reads it at about a
+    third of their speed on an AMD EPYC, ``benchmarks/gemv_blocks.py``); anything else through
+    torch's gemv.  The training step's gradient goes through ``one_pass``; the cost alone and the
+    Hessian come here.
     """
-    return torch.addmv(bias, x_block, w)
+    fast = fast_logits(x_block, w, bias)  # a large CPU block without autograd: NumPy's row products
+    return torch.addmv(bias, x_block, w) if fast is None else fast
 
 
 def block_scratch(blocks: list, *inputs: Tensor) -> Tensor | None:
