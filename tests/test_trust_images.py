@@ -166,3 +166,19 @@ def test_a_photo_taken_turned_is_read_upright_as_a_viewer_shows_it(tmp_path):
     pixels = read_image(tmp_path / "turned.png", (1, 6, 4)).reshape(6, 4)
     assert np.allclose(pixels[:, -1], 1.0) and np.allclose(pixels[:, :-1], 0.0)
     assert to_tensor(open_picture(str(tmp_path / "turned.png"))).shape == (1, 3, 6, 4)
+
+
+def test_an_exif_block_that_cannot_be_parsed_leaves_the_photo_as_stored(tmp_path, monkeypatch):
+    """Pillow's EXIF reader raises on some malformed blocks: the pixels are sound, so they are read as
+    stored (as a viewer shows them), not refused and not a traceback."""
+    from PIL import ImageOps
+
+    stored = np.zeros((4, 6), np.uint8)
+    stored[0] = 255
+    Image.fromarray(stored).save(tmp_path / "photo.png")
+
+    def unreadable(image):
+        raise SyntaxError("not a TIFF file (header b'\\xff\\xff' not valid)")
+
+    monkeypatch.setattr(ImageOps, "exif_transpose", unreadable)
+    assert np.array_equal(np.asarray(decode_image(tmp_path / "photo.png")), stored)

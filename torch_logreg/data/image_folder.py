@@ -17,6 +17,7 @@ Pillow can decode is refused with one line naming it, before anything is trained
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -92,16 +93,27 @@ def decode_image(file):
     or float grey image comes back as 8-bit ``L`` at its true scale (``pixel_depth``).  A photo whose EXIF
     orientation says it was taken turned comes back upright, as a viewer shows it (a phone's portrait
     photo is stored on its side)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(file) as image:
             image.load()
-            picture = ImageOps.exif_transpose(image)
+            picture = _upright(image)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(f"{file}: not an image that can be decoded ({reason})") from None
     return to_eight_bits(picture, file)
+
+
+def _upright(image):
+    """A copy of the decoded ``image`` turned as its EXIF orientation says; as stored when its EXIF block
+    cannot be parsed (the pixels are sound, and a viewer then shows them as stored too)."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(image)
+    except (SyntaxError, struct.error, KeyError, TypeError, ValueError, OSError):
+        return image.copy()
 
 
 def _open(file: Path):
