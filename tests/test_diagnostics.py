@@ -47,7 +47,7 @@ def test_a_linear_combination_is_warned_with_its_rank():
 
 def test_huge_and_non_finite_features_are_judged_or_left_to_the_data_checks():
     x, names = design()
-    x[:, 2] *= 1e300  # finite: scaled before the Gram matrix, so nothing overflows
+    x[:, 2] *= 1e300  # finite: each column is scaled before the factorization, so nothing overflows
     x[:, 5] = x[:, 2] * 0.5
     assert diagnostics.linear_dependency(x) == (6, 7)
     x[0, 1] = float("inf")

@@ -54,7 +54,8 @@ def test_a_product_that_mixes_up_or_drops_a_feature_is_caught(small_blocks, monk
 
 
 @pytest.mark.parametrize(
-    "case", ["one block", "narrow rows", "autograd records", "cuda-less half precision", "a GPU tensor"]
+    "case",
+    ["one block", "narrow rows", "autograd records", "half precision", "mixed dtypes", "off the CPU (meta)"],
 )
 def test_torchs_own_product_is_kept_where_the_fast_one_does_not_apply(small_blocks, case):
     x, w, b = problem(torch.float64)
@@ -65,8 +66,10 @@ def test_torchs_own_product_is_kept_where_the_fast_one_does_not_apply(small_bloc
         w = w[:3]
     elif case == "autograd records":
         w = w.clone().requires_grad_()
-    elif case == "cuda-less half precision":
+    elif case == "half precision":
         x, w, b = x.half(), w.half(), b.half()
+    elif case == "mixed dtypes":
+        w, b = w.float(), b.float()
     else:
         x = torch.empty(len(x), x.shape[1], device="meta", dtype=x.dtype)
     assert neuron_logits.fast_logits(x, w, b) is None

@@ -403,6 +403,23 @@ def test_fit_and_predict_share_x_and_never_write_into_it(optimizer, dtype, class
     assert model.coef_.dtype == dtype
 
 
+def test_x_is_shared_only_when_it_is_writeable_c_ordered_and_of_the_models_dtype():
+    from torch_logreg.sklearn_inputs import rows_tensor
+
+    X = np.arange(12.0).reshape(4, 3)
+    assert np.shares_memory(rows_tensor(X, torch.float64).numpy(), X)
+    read_only = X.copy()
+    read_only.setflags(write=False)
+    for other, dtype in (
+        (np.asfortranarray(X), torch.float64),
+        (X, torch.float32),
+        (read_only, torch.float64),
+    ):
+        tensor = rows_tensor(other, dtype)
+        assert tensor.dtype == dtype and not np.shares_memory(tensor.numpy(), other)
+        assert np.array_equal(tensor.numpy(), other.astype(tensor.numpy().dtype))
+
+
 def test_a_read_only_x_is_copied_not_refused():
     X, y = make_moons(100, noise=0.3, random_state=0)
     X.setflags(write=False)

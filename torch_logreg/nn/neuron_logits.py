@@ -22,10 +22,10 @@ def fast_logits(x: Tensor, w: Tensor, bias: Tensor) -> Tensor | None:
 
     x: (m, n), w: (n,), bias: (1,).  None for x that ``one_pass.supports`` does not take (a GPU, other
     dtypes, x of one block, autograd recording: the caller's hand-written Function then keeps the
-    graph) and for rows under ``one_pass.ROW_PRODUCT_MIN_BYTES`` (gemv's kind of product: torch's
-    own is as fast)."""
-    if not supports(x, w, bias):
-        return None
+    graph), for x, w and bias of different dtypes, and for rows under ``one_pass.ROW_PRODUCT_MIN_BYTES``
+    (gemv's kind of product: torch's own is as fast)."""
+    if not supports(x, w, bias) or not x.dtype == w.dtype == bias.dtype:
+        return None  # mixed dtypes: torch's product says so, where NumPy would quietly promote
     product = row_product(x)
     if product == "gemv":
         return None

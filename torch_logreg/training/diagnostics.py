@@ -51,7 +51,7 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
             f"{_columns(names, all_but_one)} constant but for one training row: its weight rests on that row "
             f"alone (a near-singular design; model.l2 > 0 steadies it)"
         )
-    # The rank test is one Gram matrix; identical columns make it fail, so only a design that fails it
+    # The rank test is one QR factorization; identical columns make it fail, so only a design that fails it
     # (or one it cannot judge: constant columns, too large) is searched for the pairs to name.
     dependent = None if constant else _rank_deficiency(x)
     duplicates = [] if dependent is False else _duplicate_columns(x, skip=set(constant))
@@ -72,7 +72,8 @@ def design_warnings(x: Tensor, names: list[str], standardized: bool) -> list[str
     return found
 
 
-# The Gram matrix costs m·n² multiply-adds: up to this many it is computed, beyond it the check is skipped.
+# The QR factorization costs about 2·m·n² multiply-adds: while m·n² is at most this, the check runs;
+# beyond it the check is skipped.
 RANK_CHECK_BUDGET = 2e9
 
 
@@ -92,7 +93,8 @@ def linear_dependency(x: Tensor) -> tuple[int, int] | None:
 
 def _rank_deficiency(x: Tensor) -> tuple[int, int] | bool | None:
     """``linear_dependency``'s (rank, n + 1); False when [x, 1] has full rank; None when not judged
-    (x too large for the budget, fewer rows than columns, a constant or non-finite column, no eigenvalues).
+    (x too large for the budget, fewer rows than columns, a constant or non-finite column, a failed
+    factorization).
 
     Tall x is tested on a sample of its rows first: rows only add to the rank, so a sample of full
     rank settles it; a sample that is not (or cannot be judged) sends the test to every row."""
