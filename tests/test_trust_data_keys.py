@@ -53,6 +53,12 @@ def test_keys_the_data_uses_say_nothing(tmp_path, recwarn):
     assert not [w for w in recwarn if w.category is IgnoredKeyWarning]
 
 
+def test_a_data_key_set_to_its_default_says_nothing_as_other_keys_do(tmp_path, recwarn):
+    csv = rows_csv(tmp_path / "rows.csv")
+    train(load_config(None, [*SHORT, f"data.path={csv}", "data.image_size=[32, 32]"]), tmp_path / "run")
+    assert not [w for w in recwarn if w.category is IgnoredKeyWarning]
+
+
 @pytest.mark.parametrize("images_for", ["train", "test"])
 def test_test_data_of_the_other_kind_is_refused_as_such(tmp_path, capsys, images_for):
     folder = photo_folder(tmp_path / "photos", per_class=3)

@@ -16,7 +16,7 @@ def ignored_data_keys(data) -> list[str]:
     (only ``.npy`` rows are read block by block) that ``data`` sets but its files cannot use."""
     lines = []
     folder = bool(data.path) and is_image_folder(data.path)
-    default_size = type(data).model_fields["image_size"].default
+    default_size = type(data).model_fields["image_size"].get_default(call_default_factory=True)
     if "image_size" in data.model_fields_set and list(data.image_size) != default_size and not folder:
         what = f"data.path={data.path} holds rows" if data.path else f"data.name={data.name} is built in"
         lines.append(
